@@ -1,0 +1,167 @@
+import { z } from 'zod';
+
+/** Statuses are data: the API, the store and the state machine all read them from here. */
+export const JOB_STATUSES = [
+  'PENDING',
+  'IN_PROGRESS',
+  'SYNCING', // online: full copy done, changes streaming (issue 4)
+  'CUTTING_OVER', // online: writes stopped, draining and switching (issue 4)
+  'SUCCESSFUL',
+  'FAILED',
+  'CANCELLED',
+] as const;
+export const JobStatus = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCESSFUL', 'FAILED', 'CANCELLED'];
+export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.includes(status);
+
+export const JobType = z.enum(['offline', 'online']);
+export type JobType = z.infer<typeof JobType>;
+
+/** What the job is doing now; one phase per group of states in the state machine graph. */
+export const JobPhase = z.enum([
+  'QUEUED',
+  'PREFLIGHT',
+  'PLANNING',
+  'FULL_COPY',
+  'INDEXING',
+  'VERIFICATION',
+  'INCREMENTAL_SYNC',
+  'CUTOVER',
+  'FINALIZATION',
+  'DONE',
+]);
+export type JobPhase = z.infer<typeof JobPhase>;
+
+export const CollectionStatus = z.enum(['PENDING', 'CREATED', 'COPYING', 'COPIED', 'INDEXED', 'VERIFIED', 'RECOPY', 'FAILED']);
+export type CollectionStatus = z.infer<typeof CollectionStatus>;
+
+/** Per collection progress, kept on the job record under a stable key (`<sourceDb>.<sourceName>`). */
+export const CollectionProgress = z.object({
+  key: z.string(),
+  sourceDb: z.string(),
+  sourceName: z.string(),
+  targetDb: z.string(),
+  targetName: z.string(),
+  status: CollectionStatus,
+  rowsTotal: z.number().int().nonnegative(),
+  rowsCopied: z.number().int().nonnegative(),
+  shardCount: z.number().int().nonnegative(),
+  /** 1 for the first copy, 2 after a verification mismatch forced a re-copy. */
+  attempt: z.number().int().positive(),
+});
+export type CollectionProgress = z.infer<typeof CollectionProgress>;
+
+export const JobError = z.object({
+  /** Stable, machine readable: e.g. SOURCE_UNREACHABLE, VERIFICATION_MISMATCH, INTERNAL. */
+  code: z.string(),
+  /** One readable sentence for the operator. Never contains credentials. */
+  reason: z.string(),
+  /** The state machine step that failed, when known. */
+  step: z.string().optional(),
+});
+export type JobError = z.infer<typeof JobError>;
+
+export const CollectionVerification = z.object({
+  key: z.string(),
+  sourceRows: z.number().int().nonnegative(),
+  targetRows: z.number().int().nonnegative(),
+  match: z.boolean(),
+});
+export const VerificationReport = z.object({
+  at: z.string(),
+  sourceCollections: z.number().int().nonnegative(),
+  targetCollections: z.number().int().nonnegative(),
+  collections: z.array(CollectionVerification),
+  passed: z.boolean(),
+});
+export type VerificationReport = z.infer<typeof VerificationReport>;
+
+/** A cluster as stored on the job: where it is and where its credentials are, never the credentials. */
+export const ClusterRef = z.object({
+  /** The uri with any user:password@ part removed. */
+  uri: z.string(),
+  /** Opaque handle for the credential store (a Secrets Manager ARN on AWS, an in-memory id locally). */
+  credentialsRef: z.string(),
+});
+export type ClusterRef = z.infer<typeof ClusterRef>;
+
+export const CollectionScope = z.object({ name: z.string(), targetName: z.string().optional() });
+export const DatabaseScope = z.object({
+  name: z.string(),
+  targetName: z.string().optional(),
+  collections: z.array(CollectionScope).optional(),
+});
+export type DatabaseScope = z.infer<typeof DatabaseScope>;
+
+export const IndexPolicy = z.enum(['autoindex', 'preserve']);
+export const JobOptions = z.object({
+  indexPolicy: IndexPolicy.default('autoindex'),
+  /** Rows a copy shard aims for; the planner splits collections by primary key range into shards of this size. */
+  rowsPerShard: z.number().int().positive().default(200_000),
+  /** Copy shards of one collection that run at once. */
+  shardConcurrency: z.number().int().min(1).max(40).default(4),
+  /** Approximate bytes per read/write batch, kept under Milvus's request limits. */
+  batchBytes: z.number().int().positive().default(4 * 1024 * 1024),
+});
+export type JobOptions = z.infer<typeof JobOptions>;
+
+export const JOB_SCHEMA_VERSION = 1;
+
+export const JobRecord = z.object({
+  schemaVersion: z.literal(JOB_SCHEMA_VERSION),
+  jobId: z.string(),
+  type: JobType,
+  status: JobStatus,
+  phase: JobPhase,
+  source: ClusterRef,
+  target: ClusterRef,
+  databases: z.array(DatabaseScope),
+  options: JobOptions,
+  /** Keyed by CollectionProgress.key. */
+  collections: z.record(z.string(), CollectionProgress),
+  progressPercent: z.number().min(0).max(100),
+  warnings: z.array(z.string()),
+  error: JobError.optional(),
+  verification: VerificationReport.optional(),
+  /** The state machine execution driving the job. */
+  executionArn: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  startedAt: z.string().optional(),
+  endedAt: z.string().optional(),
+  /** Optimistic lock: every write of the job item bumps it. */
+  version: z.number().int().nonnegative(),
+});
+export type JobRecord = z.infer<typeof JobRecord>;
+
+/** A contiguous primary key range of one collection, copied in batches behind a checkpoint. */
+export const ShardRecord = z.object({
+  jobId: z.string(),
+  collectionKey: z.string(),
+  index: z.number().int().nonnegative(),
+  /** Primary keys as strings (Int64 in decimal, so no precision is lost); null means unbounded. */
+  lowerExclusive: z.string().nullable(),
+  upperInclusive: z.string().nullable(),
+  /** Last primary key written to the target; null before the first batch. */
+  checkpoint: z.string().nullable(),
+  rowsCopied: z.number().int().nonnegative(),
+  done: z.boolean(),
+  /** Which collection attempt this shard belongs to: a re-copy replans the shards with attempt + 1. */
+  attempt: z.number().int().positive(),
+  updatedAt: z.string(),
+});
+export type ShardRecord = z.infer<typeof ShardRecord>;
+
+export const JobEvent = z.object({
+  jobId: z.string(),
+  at: z.string(),
+  /** PascalCase, e.g. JobCreated, PhaseStarted, CollectionCopied, VerificationFailed, JobFailed. */
+  type: z.string(),
+  message: z.string(),
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type JobEvent = z.infer<typeof JobEvent>;
+
+export const collectionKey = (db: string, name: string): string => `${db}.${name}`;

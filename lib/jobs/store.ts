@@ -1,0 +1,74 @@
+import type { CollectionProgress, JobError, JobEvent, JobPhase, JobRecord, JobStatus, ShardRecord, VerificationReport } from './model';
+
+export interface ListJobsQuery {
+  limit?: number;
+  /** Opaque token from a previous page. */
+  nextToken?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextToken?: string;
+}
+
+/** The fields of a job a step may change, besides collections and shards (which have their own calls). */
+export interface JobPatch {
+  status?: JobStatus;
+  phase?: JobPhase;
+  progressPercent?: number;
+  error?: JobError;
+  verification?: VerificationReport;
+  executionArn?: string;
+  startedAt?: string;
+  endedAt?: string;
+  /** Appended to the job's warnings. */
+  addWarnings?: string[];
+}
+
+export interface ShardCheckpoint {
+  jobId: string;
+  collectionKey: string;
+  index: number;
+  attempt: number;
+  /** The checkpoint the caller read; the write fails with ConflictError when the stored one differs. */
+  expectedCheckpoint: string | null;
+  checkpoint: string | null;
+  rowsDelta: number;
+  done: boolean;
+}
+
+/**
+ * Job records, shards and events. Every write of a job item is conditional, so two executions
+ * can never both advance one job; a lost race is a ConflictError.
+ */
+export interface JobStore {
+  /** Creates the job; a job with the same id already there is a ConflictError. */
+  create(job: JobRecord): Promise<JobRecord>;
+  get(jobId: string): Promise<JobRecord | undefined>;
+  /** Newest first. */
+  list(query?: ListJobsQuery): Promise<Page<JobRecord>>;
+  /**
+   * Applies the patch when the job's status is one of `allowedFrom` (any status when omitted).
+   * Returns the updated job; a status outside `allowedFrom` is a ConflictError naming it.
+   */
+  update(jobId: string, patch: JobPatch, allowedFrom?: readonly JobStatus[]): Promise<JobRecord>;
+  /** Sets (replacing) the per collection progress entries given, keyed by their key. */
+  putCollections(jobId: string, collections: CollectionProgress[]): Promise<void>;
+  updateCollection(
+    jobId: string,
+    key: string,
+    patch: Partial<Pick<CollectionProgress, 'status' | 'rowsTotal' | 'rowsCopied' | 'shardCount' | 'attempt'>>,
+  ): Promise<void>;
+  /** Replaces every shard of the collection with these (a re-plan deletes the old ones). */
+  replaceShards(jobId: string, collectionKey: string, shards: ShardRecord[]): Promise<void>;
+  getShard(jobId: string, collectionKey: string, index: number): Promise<ShardRecord | undefined>;
+  listShards(jobId: string, collectionKey: string): Promise<ShardRecord[]>;
+  /**
+   * Atomically moves the shard's checkpoint (only if it still equals expectedCheckpoint and the
+   * shard's attempt matches) and adds rowsDelta to the collection's rowsCopied on the job.
+   */
+  checkpointShard(update: ShardCheckpoint): Promise<void>;
+  appendEvent(jobId: string, event: Omit<JobEvent, 'jobId' | 'at'> & { at?: string }): Promise<JobEvent>;
+  /** Oldest first. */
+  listEvents(jobId: string, query?: ListJobsQuery): Promise<Page<JobEvent>>;
+}
