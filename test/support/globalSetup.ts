@@ -1,3 +1,4 @@
+import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { startDynamoLocal } from '../../lib/local/dynamoLocal';
 import { startMilvusLite } from '../../lib/local/milvusLite';
