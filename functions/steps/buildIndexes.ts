@@ -1,0 +1,4 @@
+import { buildIndexes } from '../../lib/migration/buildIndexes';
+import { stepHandler } from '../stepHandler';
+
+export const handler = stepHandler('buildIndexes', buildIndexes);

@@ -1,0 +1,4 @@
+import { finalize } from '../../lib/migration/finalize';
+import { stepHandler } from '../stepHandler';
+
+export const handler = stepHandler('finalize', finalize);

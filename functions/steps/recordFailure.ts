@@ -1,0 +1,4 @@
+import { recordFailure } from '../../lib/migration/recordFailure';
+import { stepHandler } from '../stepHandler';
+
+export const handler = stepHandler('recordFailure', recordFailure);

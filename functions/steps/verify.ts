@@ -1,0 +1,4 @@
+import { verify } from '../../lib/migration/verify';
+import { stepHandler } from '../stepHandler';
+
+export const handler = stepHandler('verify', verify);

@@ -1,0 +1,23 @@
+import { buildIndexes as buildTargetIndexes } from '../milvus';
+import type { Services } from '../services';
+import type { CollectionInput } from '../workflow/steps';
+import { collectionOf, loadActiveJob, withClusters } from './jobContext';
+import { targetSpecFor } from './targetSpec';
+
+/** Waits until the target's indexes (AUTOINDEX, or the source's own) cover every copied row. */
+export async function buildIndexes(services: Services, { jobId, collectionKey }: CollectionInput): Promise<void> {
+  const job = await loadActiveJob(services, jobId);
+  const collection = collectionOf(job, collectionKey);
+  await services.jobs.updateCollection(jobId, collectionKey, { status: 'COPIED' });
+  const indexes = await withClusters(services, job, async (clusters) => {
+    const { spec } = await targetSpecFor(job, collection, clusters);
+    await buildTargetIndexes(clusters.target, collection.targetDb, spec);
+    return spec.indexes;
+  });
+  await services.jobs.updateCollection(jobId, collectionKey, { status: 'INDEXED' });
+  await services.jobs.appendEvent(jobId, {
+    type: 'IndexesBuilt',
+    message: `${collection.targetDb}.${collection.targetName}: ${indexes.map((i) => `${i.fieldName} ${i.indexType}`).join(', ') || 'no vector index'}`,
+    details: { collection: collectionKey },
+  });
+}

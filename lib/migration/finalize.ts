@@ -1,0 +1,19 @@
+import type { Services } from '../services';
+import type { JobInput } from '../workflow/steps';
+import { loadActiveJob } from './jobContext';
+
+/** Marks the job SUCCESSFUL and lets go of the credentials it kept. */
+export async function finalize(services: Services, { jobId }: JobInput): Promise<void> {
+  const job = await loadActiveJob(services, jobId);
+  await services.jobs.update(
+    jobId,
+    { status: 'SUCCESSFUL', phase: 'DONE', progressPercent: 100, endedAt: services.now().toISOString() },
+    ['IN_PROGRESS', 'CUTTING_OVER'],
+  );
+  const rows = Object.values(job.collections).reduce((sum, c) => sum + c.rowsTotal, 0);
+  await services.jobs.appendEvent(jobId, {
+    type: 'JobSucceeded',
+    message: `migrated ${Object.keys(job.collections).length} collection(s), ${rows} row(s), verified`,
+  });
+  await Promise.allSettled([services.credentials.release(job.source.credentialsRef), services.credentials.release(job.target.credentialsRef)]);
+}

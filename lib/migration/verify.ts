@@ -1,0 +1,74 @@
+import { PermanentError } from '../errors';
+import type { CollectionProgress, VerificationReport } from '../jobs/model';
+import { collectionExists, countRows } from '../milvus';
+import type { Services } from '../services';
+import type { JobInput, VerifyOutput } from '../workflow/steps';
+import { loadActiveJob, withClusters } from './jobContext';
+
+/** A collection whose count differs is copied again this many times before the job fails. */
+const MAX_ATTEMPTS = 2;
+
+/**
+ * Compares the number of collections and every collection's entity count (flushed) on both
+ * sides. A first mismatch sends the collection back for one re-copy; a second fails the job.
+ */
+export async function verify(services: Services, { jobId }: JobInput): Promise<VerifyOutput> {
+  const job = await loadActiveJob(services, jobId);
+  await services.jobs.update(jobId, { phase: 'VERIFICATION' });
+  const collections = Object.values(job.collections);
+
+  const report = await withClusters(services, job, async ({ source, target }): Promise<VerificationReport> => {
+    const entries = [];
+    let targetCollections = 0;
+    for (const c of collections) {
+      const exists = await collectionExists(target, c.targetDb, c.targetName);
+      if (exists) targetCollections += 1;
+      const [sourceRows, targetRows] = await Promise.all([
+        countRows(source, c.sourceDb, c.sourceName),
+        exists ? countRows(target, c.targetDb, c.targetName) : Promise.resolve(0),
+      ]);
+      entries.push({ key: c.key, sourceRows, targetRows, match: exists && sourceRows === targetRows });
+    }
+    return {
+      at: services.now().toISOString(),
+      sourceCollections: collections.length,
+      targetCollections,
+      collections: entries,
+      passed: targetCollections === collections.length && entries.every((e) => e.match),
+    };
+  });
+  await services.jobs.update(jobId, { verification: report });
+
+  if (report.passed) {
+    for (const c of collections) await services.jobs.updateCollection(jobId, c.key, { status: 'VERIFIED' });
+    await services.jobs.appendEvent(jobId, {
+      type: 'VerificationPassed',
+      message: `${report.targetCollections}/${report.sourceCollections} collection(s) and every entity count match`,
+      details: { collections: report.collections },
+    });
+    return { outcome: 'PASSED' };
+  }
+
+  const mismatched = report.collections.filter((e) => !e.match).map((e) => job.collections[e.key] as CollectionProgress);
+  const describe = (c: CollectionProgress) => {
+    const entry = report.collections.find((e) => e.key === c.key);
+    return `${c.key} (source ${entry?.sourceRows}, target ${entry?.targetRows})`;
+  };
+  const exhausted = mismatched.filter((c) => c.attempt >= MAX_ATTEMPTS);
+  if (exhausted.length > 0) {
+    await services.jobs.appendEvent(jobId, { type: 'VerificationFailed', message: exhausted.map(describe).join(', ') });
+    throw new PermanentError(
+      'VERIFICATION_MISMATCH',
+      `entity counts still differ after a re-copy: ${exhausted.map(describe).join(', ')}`,
+    );
+  }
+  for (const c of mismatched) {
+    await services.jobs.updateCollection(jobId, c.key, { status: 'RECOPY', attempt: c.attempt + 1 });
+  }
+  await services.jobs.appendEvent(jobId, {
+    type: 'RecopyScheduled',
+    message: `entity counts differ, copying again: ${mismatched.map(describe).join(', ')}`,
+    details: { collections: mismatched.map((c) => c.key) },
+  });
+  return { outcome: 'RECOPY' };
+}

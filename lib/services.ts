@@ -1,0 +1,28 @@
+import type { ClusterCredentials } from './cluster';
+import type { CredentialStore } from './credentials/store';
+import type { JobStore } from './jobs/store';
+import type { MilvusCluster } from './milvus';
+
+/** What the steps of a migration need from the outside world; wired from the environment on AWS, injected locally. */
+export interface Services {
+  jobs: JobStore;
+  credentials: CredentialStore;
+  openCluster(credentials: ClusterCredentials): MilvusCluster;
+  now(): Date;
+}
+
+let current: Services | Promise<Services> | undefined;
+
+/** The local runtime and tests inject their services here. */
+export function setServices(services: Services | undefined): void {
+  current = services;
+}
+
+/** The injected services, or (in a Lambda) the ones built from the environment on first use. */
+export async function getServices(): Promise<Services> {
+  if (!current) {
+    const { servicesFromEnvironment } = await import('./servicesFromEnvironment');
+    current = servicesFromEnvironment();
+  }
+  return current;
+}
