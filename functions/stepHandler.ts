@@ -43,7 +43,11 @@ function codedError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
+/** One JSON line per step outcome: to stdout in Lambda (CloudWatch); MILVUS_MIGRATE_STEP_LOG=stderr|off locally. */
 function log(entry: Record<string, unknown>): void {
-  if (process.env.MILVUS_MIGRATE_QUIET_STEPS === '1') return;
-  console.log(JSON.stringify({ timestamp: new Date().toISOString(), ...entry }));
+  const sink = process.env.MILVUS_MIGRATE_STEP_LOG ?? 'stdout';
+  if (sink === 'off') return;
+  const line = JSON.stringify({ timestamp: new Date().toISOString(), ...entry });
+  if (sink === 'stderr') process.stderr.write(`${line}\n`);
+  else console.log(line);
 }

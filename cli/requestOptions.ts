@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+
+/** The flags that describe a migration request, shared by `run` and `create`. */
+export function addRequestOptions(command: Command): Command {
+  return command
+    .option('--request <file>', 'JSON body of POST /migrations (the other request flags are then ignored)')
+    .addOption(new Option('--type <type>', 'migration type').choices(['offline', 'online']).default('offline'))
+    .option('--source-uri <uri>', 'source cluster, host:port or http(s)://host[:port]')
+    .option('--source-token <token>', 'source API key or user:password token (or env MILVUS_SOURCE_TOKEN)')
+    .option('--source-username <name>', 'source user (with --source-password or env MILVUS_SOURCE_PASSWORD)')
+    .option('--source-password <password>', 'source password')
+    .option('--target-uri <uri>', 'target cluster, host:port or http(s)://host[:port]')
+    .option('--target-token <token>', 'target API key or user:password token (or env MILVUS_TARGET_TOKEN)')
+    .option('--target-username <name>', 'target user (with --target-password or env MILVUS_TARGET_PASSWORD)')
+    .option('--target-password <password>', 'target password')
+    .option('--database <name>', 'source database to migrate', 'default')
+    .option('--target-database <name>', 'database on the target (default: same name)')
+    .option('--collection <name[:targetName]...>', 'collections to migrate (default: all), optionally renamed')
+    .addOption(new Option('--index-policy <policy>', 'vector indexes on the target').choices(['autoindex', 'preserve']));
+}
+
+export interface RequestFlags {
+  request?: string;
+  type: string;
+  sourceUri?: string;
+  sourceToken?: string;
+  sourceUsername?: string;
+  sourcePassword?: string;
+  targetUri?: string;
+  targetToken?: string;
+  targetUsername?: string;
+  targetPassword?: string;
+  database: string;
+  targetDatabase?: string;
+  collection?: string[];
+  indexPolicy?: string;
+}
+
+/**
+ * Builds the POST /migrations body. It is validated by the same zod schema as the API, so a bad
+ * flag gets the same message as a bad request.
+ */
+export function requestBodyFromFlags(flags: RequestFlags, env: NodeJS.ProcessEnv = process.env): unknown {
+  if (flags.request) return JSON.parse(readFileSync(flags.request, 'utf8'));
+  const cluster = (role: 'source' | 'target', uri?: string, token?: string, username?: string, password?: string) => {
+    const upper = role.toUpperCase();
+    const resolvedToken = token ?? env[`MILVUS_${upper}_TOKEN`];
+    const resolvedPassword = password ?? env[`MILVUS_${upper}_PASSWORD`];
+    return {
+      uri: uri ?? '',
+      ...(resolvedToken ? { token: resolvedToken } : {}),
+      ...(username ? { username, password: resolvedPassword } : {}),
+    };
+  };
+  const collections = flags.collection?.map((spec) => {
+    const [name, targetName] = spec.split(':');
+    return targetName ? { name, targetName } : { name };
+  });
+  return {
+    type: flags.type,
+    source: cluster('source', flags.sourceUri, flags.sourceToken, flags.sourceUsername, flags.sourcePassword),
+    target: cluster('target', flags.targetUri, flags.targetToken, flags.targetUsername, flags.targetPassword),
+    databases: [
+      {
+        name: flags.database,
+        ...(flags.targetDatabase ? { targetName: flags.targetDatabase } : {}),
+        ...(collections ? { collections } : {}),
+      },
+    ],
+    ...(flags.indexPolicy ? { options: { indexPolicy: flags.indexPolicy } } : {}),
+  };
+}

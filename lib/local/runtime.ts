@@ -1,0 +1,72 @@
+import './polyfills';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { stepHandlers } from '../../functions/registry';
+import { stateMachineDefinition, synthesizeTemplate } from '../../infra/synth';
+import { MigrationService } from '../api/service';
+import { MemoryCredentialStore } from '../credentials/memoryCredentialStore';
+import { createDocumentClient, DynamoJobStore } from '../jobs/dynamoJobStore';
+import { createJobTable } from '../jobs/table';
+import { openCluster } from '../milvus';
+import { setServices } from '../services';
+import { startDynamoLocal, type LocalDynamo } from './dynamoLocal';
+import { LocalWorkflowStarter } from './localWorkflowStarter';
+
+export interface LocalRuntimeOptions {
+  /** Use a running DynamoDB (Local) instead of starting one. */
+  dynamoEndpoint?: string;
+  tableName?: string;
+  /** Shortens Wait states (ms), for tests and demos of the online loop. */
+  waitTimeOverrideMs?: number;
+  /** Shortens Retry intervals (ms), for tests. */
+  retryIntervalOverrideMs?: number;
+}
+
+export interface LocalRuntime {
+  service: MigrationService;
+  jobs: DynamoJobStore;
+  workflow: LocalWorkflowStarter;
+  dynamoEndpoint: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole service on one machine: DynamoDB Local for job records, credentials in memory, and
+ * the state machine synthesized from the CDK app executed in process with the real step handlers.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  let dynamo: LocalDynamo | undefined;
+  const dynamoEndpoint = options.dynamoEndpoint ?? (dynamo = await startDynamoLocal()).endpoint;
+  const tableName = options.tableName ?? 'milvus-migrate-jobs';
+  const dynamoClient = new DynamoDBClient({
+    endpoint: dynamoEndpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  await createJobTable(dynamoClient, tableName);
+  const jobs = new DynamoJobStore({ client: createDocumentClient(dynamoClient), tableName });
+  const credentials = new MemoryCredentialStore();
+  setServices({ jobs, credentials, openCluster, now: () => new Date() });
+
+  const { definition, functions } = stateMachineDefinition(synthesizeTemplate());
+  const workflow = new LocalWorkflowStarter({
+    definition,
+    functions,
+    handlers: stepHandlers,
+    waitTimeOverrideMs: options.waitTimeOverrideMs,
+    retryIntervalOverrideMs: options.retryIntervalOverrideMs,
+  });
+  const service = new MigrationService({ jobs, credentials, workflow });
+
+  return {
+    service,
+    jobs,
+    workflow,
+    dynamoEndpoint,
+    async stop() {
+      await workflow.stopAll?.('local runtime stopping');
+      setServices(undefined);
+      dynamoClient.destroy();
+      await dynamo?.stop();
+    },
+  };
+}
