@@ -4,10 +4,10 @@ import { stepHandler } from '../stepHandler';
 /** Time left for cleanup after the last batch: checkpoint write, event, connection close. */
 const SAFETY_MARGIN_MS = 60_000;
 /** Without a Lambda context (local runtime), a step copies this long before the state machine loops. */
-const LOCAL_BUDGET_MS = Number(process.env.COPY_SHARD_BUDGET_MS ?? 5 * 60_000);
+const localBudgetMs = () => Number(process.env.COPY_SHARD_BUDGET_MS ?? 5 * 60_000);
 
 export const handler = stepHandler('copyShard', (services, input, context) => {
   const remaining = context.getRemainingTimeInMillis?.();
-  const deadline = remaining === undefined ? Date.now() + LOCAL_BUDGET_MS : Date.now() + Math.max(remaining - SAFETY_MARGIN_MS, 10_000);
+  const deadline = remaining === undefined ? Date.now() + localBudgetMs() : Date.now() + Math.max(remaining - SAFETY_MARGIN_MS, 10_000);
   return copyShard(services, input, { deadline });
 });

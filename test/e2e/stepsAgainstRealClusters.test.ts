@@ -1,0 +1,143 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { MigrationService } from '../../lib/api/service';
+import { MemoryCredentialStore } from '../../lib/credentials/memoryCredentialStore';
+import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
+import type { JobStore } from '../../lib/jobs/store';
+import { createJobTable } from '../../lib/jobs/table';
+import { buildIndexes } from '../../lib/migration/buildIndexes';
+import { copyShard } from '../../lib/migration/copyShard';
+import { createTargetCollection } from '../../lib/migration/createTargetCollection';
+import { planShards } from '../../lib/migration/planShards';
+import { preflight } from '../../lib/migration/preflight';
+import { verify } from '../../lib/migration/verify';
+import { openCluster } from '../../lib/milvus';
+import { seedSampleCollections } from '../../lib/local/sampleData';
+import type { Services } from '../../lib/services';
+import { allRows, client, expectSameRows } from '../support/rows';
+
+/**
+ * The steps of lib/migration driven one by one against real milvus-lite clusters and DynamoDB
+ * Local, to place faults where the state machine would not: a step killed between a write and
+ * its checkpoint, and a target that loses rows between copy and verification.
+ */
+const sourceUri = inject('milvusSourceUri');
+const targetUri = inject('milvusTargetUri');
+const prefix = `steps_${randomBytes(3).toString('hex')}_`;
+const sizes = { products: 240, articles: 200, clicks: 10 };
+
+let services: Services;
+let service: MigrationService;
+let names: string[];
+
+class CrashAfter extends Error {}
+
+/** A job store whose n-th checkpoint write fails, as if the step died after writing the batch to the target. */
+function crashingStore(store: JobStore, failAt: number): JobStore {
+  let calls = 0;
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === 'checkpointShard') {
+        return async (update: Parameters<JobStore['checkpointShard']>[0]) => {
+          calls += 1;
+          if (calls === failAt) throw new CrashAfter(`killed before checkpoint ${failAt}`);
+          return target.checkpointShard(update);
+        };
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}
+
+async function newJob(collection: string, targetName: string, batchBytes: number): Promise<string> {
+  const job = (await service.create({
+    type: 'offline',
+    source: { uri: sourceUri },
+    target: { uri: targetUri },
+    databases: [{ name: 'default', collections: [{ name: collection, targetName }] }],
+    options: { rowsPerShard: 100, batchBytes },
+  })) as unknown as { jobId: string };
+  return job.jobId;
+}
+
+/** Runs every step up to verification, as the state machine would, with the given services for the copy. */
+async function copyAll(jobId: string, copyServices: Services = services): Promise<void> {
+  const plan = await planShards(services, { jobId });
+  for (const { collectionKey, shards } of plan.collections) {
+    await createTargetCollection(services, { jobId, collectionKey });
+    for (const shardIndex of shards) {
+      for (;;) {
+        const { done } = await copyShard(copyServices, { jobId, collectionKey, shardIndex }, { deadline: Date.now() + 60_000 });
+        if (done) break;
+      }
+    }
+    await buildIndexes(services, { jobId, collectionKey });
+  }
+}
+
+beforeAll(async () => {
+  const dynamo = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const tableName = `jobs-${prefix}`;
+  await createJobTable(dynamo, tableName);
+  const jobs = new DynamoJobStore({ client: createDocumentClient(dynamo), tableName });
+  const credentials = new MemoryCredentialStore();
+  services = { jobs, credentials, openCluster, now: () => new Date() };
+  service = new MigrationService({ jobs, credentials, workflow: { start: async (jobId) => ({ executionArn: `manual:${jobId}` }), stop: async () => {} } });
+  names = await seedSampleCollections(sourceUri, { prefix, sizes });
+});
+
+afterAll(async () => {
+  for (const uri of [sourceUri, targetUri]) {
+    const c = client(uri);
+    const { data } = await c.listCollections();
+    for (const { name } of data) if (name.startsWith(prefix)) await c.dropCollection({ collection_name: name });
+    await c.closeConnection();
+  }
+});
+
+describe('a copy step killed between writing a batch and saving its checkpoint', () => {
+  it.each([1, 2, 5])('resumes after a kill at checkpoint %i with no missing and no duplicate rows', async (failAt) => {
+    const [products] = names as [string];
+    const targetName = `${products}_kill${failAt}`;
+    const jobId = await newJob(products, targetName, 48 * 1024);
+    await preflight(services, { jobId });
+    await expect(copyAll(jobId, { ...services, jobs: crashingStore(services.jobs, failAt) })).rejects.toThrow(CrashAfter);
+    // The state machine retries the step: here, the same steps again with a healthy store.
+    await copyAll(jobId);
+    expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
+    const rows = await allRows(targetUri, targetName);
+    expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
+    expect(rows.length).toBe(sizes.products);
+    expect(await expectSameRows(sourceUri, products, targetUri, targetName)).toBe(sizes.products);
+    const job = await services.jobs.get(jobId);
+    expect(job?.collections[`default.${products}`]?.rowsCopied).toBe(sizes.products);
+  });
+});
+
+describe('verification', () => {
+  it('drops and copies again a collection whose count differs, then fails a second mismatch naming it', async () => {
+    const articles = names[1] as string;
+    const targetName = `${articles}_verified`;
+    const jobId = await newJob(articles, targetName, 256 * 1024);
+    await preflight(services, { jobId });
+    await copyAll(jobId);
+
+    // The target loses rows behind the job's back.
+    const c = client(targetUri);
+    await c.delete({ collection_name: targetName, filter: 'lang == "de"' } as never);
+    expect(await verify(services, { jobId })).toEqual({ outcome: 'RECOPY' });
+    const afterMismatch = await services.jobs.get(jobId);
+    const key = `default.${articles}`;
+    expect(afterMismatch?.collections[key]).toMatchObject({ status: 'RECOPY', attempt: 2 });
+    expect(afterMismatch?.verification?.passed).toBe(false);
+
+    await copyAll(jobId);
+    expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
+    await expectSameRows(sourceUri, articles, targetUri, targetName);
+
+    await c.delete({ collection_name: targetName, filter: 'lang == "ja"' } as never);
+    await c.closeConnection();
+    await expect(verify(services, { jobId })).rejects.toMatchObject({ code: 'VERIFICATION_MISMATCH', message: expect.stringContaining(key) });
+  });
+});
