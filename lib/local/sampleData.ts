@@ -38,7 +38,7 @@ function check(status: { error_code?: string | number; code?: number; reason?: s
 
 async function insertInBatches(client: MilvusClient, collection: string, rows: Record<string, unknown>[], batch = 500): Promise<void> {
   for (let i = 0; i < rows.length; i += batch) {
-    const result = await client.insert({ collection_name: collection, data: rows.slice(i, i + batch) });
+    const result = await client.insert({ collection_name: collection, data: rows.slice(i, i + batch) as never });
     check(result.status, `insert into ${collection}`);
   }
 }

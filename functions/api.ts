@@ -1,0 +1,104 @@
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { malformedJson, methodNotAllowed, payloadTooLarge, routeNotFound, toHttpError } from '../lib/api/errors';
+import { serviceFromEnvironment } from '../lib/api/fromEnvironment';
+import { API_RESOURCES, API_ROUTES, MAX_BODY_BYTES, matchResource, type ApiOperation } from '../lib/api/requests';
+import type { MigrationService } from '../lib/api/service';
+
+export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+type Operation = (service: MigrationService, request: RoutedRequest) => Promise<APIGatewayProxyResult>;
+
+interface RoutedRequest {
+  id?: string;
+  query: Record<string, string>;
+  event: APIGatewayProxyEvent;
+}
+
+/** One line per route: the HTTP edge only picks the route and shapes the answer; the service does the rest. */
+const OPERATIONS: Record<ApiOperation, Operation> = {
+  createMigration: async (service, { event }) => {
+    const job = await service.create(jsonBody(event));
+    return json(201, job, { Location: `/migrations/${encodeURIComponent(job.jobId)}` });
+  },
+  listMigrations: async (service, { query }) => json(200, await service.list(query)),
+  getMigration: async (service, { id }) => json(200, await service.get(id)),
+  listMigrationEvents: async (service, { id, query }) => json(200, await service.events(id, query)),
+  cancelMigration: async (service, { id }) => json(200, await service.cancel(id)),
+};
+
+/**
+ * The REST API (API Gateway proxy integration). `getService` supplies the domain service, so tests
+ * and the local runtime give their own; Lambda uses the one built from the environment.
+ */
+export function createApiHandler(getService: () => MigrationService | Promise<MigrationService>): ApiHandler {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use(bodySizeLimit(MAX_BODY_BYTES))
+    .use(httpErrors())
+    .handler(async (event) => {
+      const { operation, id } = route(event);
+      return OPERATIONS[operation](await getService(), { id, query: singleValues(event.queryStringParameters), event });
+    });
+}
+
+export const handler = createApiHandler(serviceFromEnvironment);
+
+function route(event: APIGatewayProxyEvent): { operation: ApiOperation; id?: string } {
+  const method = (event.httpMethod ?? '').toUpperCase();
+  // Explicit resources (as the stack defines them) come as templates; a {proxy+} setup only gives the path.
+  const matched = API_RESOURCES.includes(event.resource)
+    ? { resource: event.resource, pathParameters: singleValues(event.pathParameters) }
+    : matchResource(event.path ?? '');
+  if (!matched) throw routeNotFound(method, event.path ?? '');
+  const candidates = API_ROUTES.filter((r) => r.resource === matched.resource);
+  const found = candidates.find((r) => r.method === method);
+  if (!found) throw methodNotAllowed(method, matched.resource, candidates.map((r) => r.method));
+  return { operation: found.operation, id: matched.pathParameters.id };
+}
+
+function jsonBody(event: APIGatewayProxyEvent): unknown {
+  if (event.body === null || event.body === undefined || event.body === '') return undefined;
+  const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw malformedJson();
+  }
+}
+
+function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
+  return {
+    statusCode,
+    headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+function singleValues(values: Record<string, string | undefined> | null | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(values ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
+/** Refuses bodies over the limit before anything parses them. */
+function bodySizeLimit(limitBytes: number): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    before: function bodySizeLimitBefore({ event }) {
+      if (!event.body) return;
+      const bytes = event.isBase64Encoded ? Math.floor((event.body.length * 3) / 4) : Buffer.byteLength(event.body, 'utf8');
+      if (bytes > limitBytes) throw payloadTooLarge(limitBytes);
+    },
+  };
+}
+
+/** Every error becomes a JSON answer; an unexpected one is logged and shown only as a generic 500. */
+function httpErrors(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  return {
+    onError: async function httpErrorsOnError(request) {
+      const answer = toHttpError(request.error);
+      if (!answer.expected) {
+        const error = request.error;
+        console.error('unexpected error in the API', error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : error);
+      }
+      request.response = json(answer.statusCode, answer.body, answer.headers);
+    },
+  };
+}

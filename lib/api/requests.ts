@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { ClusterConnection } from '../cluster';
+import { IndexPolicy, JobOptions, JobType } from '../jobs/model';
+import { ValidationError, type FieldIssue } from './errors';
+
+/** The routes of the REST API, as data: the Lambda router, the local HTTP server and the stack read them. */
+export const API_ROUTES = [
+  { method: 'POST', resource: '/migrations', operation: 'createMigration' },
+  { method: 'GET', resource: '/migrations', operation: 'listMigrations' },
+  { method: 'GET', resource: '/migrations/{id}', operation: 'getMigration' },
+  { method: 'GET', resource: '/migrations/{id}/events', operation: 'listMigrationEvents' },
+  { method: 'POST', resource: '/migrations/{id}/cancel', operation: 'cancelMigration' },
+] as const;
+export type ApiOperation = (typeof API_ROUTES)[number]['operation'];
+
+export const API_RESOURCES: readonly string[] = [...new Set(API_ROUTES.map((route) => route.resource))];
+
+/**
+ * Which resource template a concrete path falls under, with its path parameters
+ * (`/migrations/mig-1/events` -> `/migrations/{id}/events`, {id: 'mig-1'}). A trailing slash is ignored.
+ */
+export function matchResource(path: string): { resource: string; pathParameters: Record<string, string> } | undefined {
+  const parts = path.replace(/\/+$/, '').split('/');
+  for (const resource of API_RESOURCES) {
+    const template = resource.split('/');
+    if (template.length !== parts.length) continue;
+    const pathParameters: Record<string, string> = {};
+    const matches = template.every((segment, i) => {
+      const parameter = /^\{(\w+)\}$/.exec(segment);
+      if (!parameter) return segment === parts[i];
+      if (!parts[i]) return false;
+      try {
+        pathParameters[parameter[1]] = decodeURIComponent(parts[i]);
+      } catch {
+        return false;
+      }
+      return true;
+    });
+    if (matches) return { resource, pathParameters };
+  }
+  return undefined;
+}
+
+/** Largest request body the API accepts. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Milvus's rule for database and collection names (https://milvus.io/docs/limitations.md):
+ * 1 to 255 characters, letters, digits and underscores, the first a letter or an underscore.
+ */
+export const MILVUS_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
+export const MILVUS_NAME_MESSAGE = 'must be 1 to 255 letters, digits or underscores, starting with a letter or underscore (Milvus naming rule)';
+export const MilvusName = z.string().regex(MILVUS_NAME, MILVUS_NAME_MESSAGE);
+
+export const CollectionRequest = z.strictObject({ name: MilvusName, targetName: MilvusName.optional() });
+
+export const DatabaseRequest = z
+  .strictObject({
+    name: MilvusName,
+    targetName: MilvusName.optional(),
+    collections: z.array(CollectionRequest).min(1, 'name at least one collection, or leave collections out for all of them').max(10_000).optional(),
+  })
+  .superRefine((db, ctx) => {
+    const collections = db.collections ?? [];
+    repeated(collections.map((c) => c.name)).forEach((i) =>
+      ctx.addIssue({ code: 'custom', path: ['collections', i, 'name'], message: `collection ${collections[i].name} is named twice` }),
+    );
+    repeated(collections.map((c) => c.targetName ?? c.name)).forEach((i) =>
+      ctx.addIssue({ code: 'custom', path: ['collections', i, 'targetName'], message: `target collection ${collections[i].targetName ?? collections[i].name} is named twice` }),
+    );
+  });
+
+export const OptionsRequest = z.strictObject({
+  indexPolicy: IndexPolicy.optional(),
+  rowsPerShard: z.number().int().positive().max(100_000_000).optional(),
+  shardConcurrency: z.number().int().min(1).max(40).optional(),
+  /** Milvus refuses inserts over 64 MB. */
+  batchBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).optional(),
+});
+
+/** Offline jobs without databases move the `default` database; online jobs without databases move all. */
+export const DEFAULT_DATABASE = 'default';
+
+/** Body of `POST /migrations`. */
+export const CreateMigrationBody = z
+  .strictObject({
+    type: JobType,
+    source: ClusterConnection,
+    target: ClusterConnection,
+    databases: z.array(DatabaseRequest).min(1, 'name at least one database, or leave databases out').max(256).optional(),
+    options: OptionsRequest.optional(),
+  })
+  .superRefine((body, ctx) => {
+    const databases = body.databases ?? [];
+    if (body.type === 'offline' && databases.length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['databases'], message: 'an offline migration moves one database; name at most one' });
+    }
+    repeated(databases.map((d) => d.name)).forEach((i) =>
+      ctx.addIssue({ code: 'custom', path: ['databases', i, 'name'], message: `database ${databases[i].name} is named twice` }),
+    );
+    repeated(databases.map((d) => d.targetName ?? d.name)).forEach((i) =>
+      ctx.addIssue({ code: 'custom', path: ['databases', i, 'targetName'], message: `target database ${databases[i].targetName ?? databases[i].name} is named twice` }),
+    );
+  })
+  .transform((body) => ({
+    ...body,
+    databases: body.databases ?? (body.type === 'offline' ? [{ name: DEFAULT_DATABASE }] : []),
+    options: JobOptions.parse(body.options ?? {}),
+  }));
+export type CreateMigrationBody = z.output<typeof CreateMigrationBody>;
+
+const pageQuery = (maxLimit: number) =>
+  z.object({
+    limit: z
+      .string()
+      .regex(/^\d+$/, 'limit must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(1, `limit must be 1 to ${maxLimit}`).max(maxLimit, `limit must be 1 to ${maxLimit}`))
+      .optional(),
+    nextToken: z.string().min(1).max(4096).optional(),
+  });
+/** Query of `GET /migrations`. */
+export const ListMigrationsQuery = pageQuery(100);
+/** Query of `GET /migrations/{id}/events`. */
+export const ListEventsQuery = pageQuery(1000);
+export type PageQuery = z.output<typeof ListMigrationsQuery>;
+
+/** Job ids double as Step Functions execution names, so they follow that rule. */
+export const JobIdParameter = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/, 'must be a job id such as mig-01J9Z3...');
+
+/** Parses a request part; a mismatch is a ValidationError naming each bad field under `root`. */
+export function parseRequest<S extends z.ZodType>(schema: S, value: unknown, root: string): z.output<S> {
+  const result = schema.safeParse(value, { error: requestErrorMap });
+  if (result.success) return result.data;
+  throw new ValidationError(result.error.issues.map((issue) => toFieldIssue(issue, root)));
+}
+
+const REQUIRED = 'is required';
+
+function requestErrorMap(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code === 'invalid_type' && issue.input === undefined) return REQUIRED;
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+  return undefined;
+}
+
+function toFieldIssue(issue: z.core.$ZodIssue, root: string): FieldIssue {
+  const path = issue.path.length === 0 ? root : formatPath(root === 'body' ? issue.path : [root, ...issue.path]);
+  const last = issue.path.length === 0 ? root : String(issue.path[issue.path.length - 1]);
+  return { path, message: issue.message === REQUIRED ? `${last} ${REQUIRED}` : issue.message };
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
+}
+
+/** Indexes of values already seen earlier in the list. */
+function repeated(values: string[]): number[] {
+  const seen = new Set<string>();
+  return values.flatMap((value, i) => (seen.has(value) ? [i] : (seen.add(value), [])));
+}

@@ -1,0 +1,256 @@
+import { randomBytes } from 'node:crypto';
+import { redactUri } from '../cluster';
+import type { CredentialStore } from '../credentials/store';
+import { ConflictError, JobNotFoundError } from '../errors';
+import {
+  JOB_SCHEMA_VERSION,
+  JOB_STATUSES,
+  isTerminal,
+  type CollectionProgress,
+  type CollectionStatus,
+  type JobError,
+  type JobEvent,
+  type JobPhase,
+  type JobRecord,
+  type JobStatus,
+  type JobType,
+  type VerificationReport,
+} from '../jobs/model';
+import type { JobStore, Page } from '../jobs/store';
+import type { WorkflowStarter } from '../workflow/starter';
+import { CreateMigrationBody, JobIdParameter, ListEventsQuery, ListMigrationsQuery, parseRequest } from './requests';
+
+export interface MigrationServiceOptions {
+  jobs: JobStore;
+  credentials: CredentialStore;
+  workflow: WorkflowStarter;
+  clock?: () => Date;
+  newJobId?: () => string;
+}
+
+/** What the API shows of a collection. */
+export interface CollectionView {
+  key: string;
+  sourceDb: string;
+  sourceName: string;
+  targetDb: string;
+  targetName: string;
+  status: CollectionStatus;
+  rowsTotal: number;
+  rowsCopied: number;
+  /** rowsCopied of rowsTotal, one decimal, at most 100. */
+  percent: number;
+}
+
+/** What the API shows of a job: never a credential, nor where credentials are kept. */
+export interface JobView {
+  jobId: string;
+  type: JobType;
+  status: JobStatus;
+  phase: JobPhase;
+  progressPercent: number;
+  source: { uri: string };
+  target: { uri: string };
+  collections: CollectionView[];
+  warnings: string[];
+  error?: JobError;
+  verification?: VerificationReport;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  endedAt?: string;
+}
+
+const NON_TERMINAL: readonly JobStatus[] = JOB_STATUSES.filter((status) => !isTerminal(status));
+const DONE_COLLECTION: readonly CollectionStatus[] = ['COPIED', 'INDEXED', 'VERIFIED'];
+
+/** The API's domain logic, free of HTTP: every input is validated here, every answer is a view. */
+export class MigrationService {
+  private readonly jobs: JobStore;
+  private readonly credentials: CredentialStore;
+  private readonly workflow: WorkflowStarter;
+  private readonly clock: () => Date;
+  private readonly newJobId: () => string;
+
+  constructor(options: MigrationServiceOptions) {
+    this.jobs = options.jobs;
+    this.credentials = options.credentials;
+    this.workflow = options.workflow;
+    this.clock = options.clock ?? (() => new Date());
+    this.newJobId = options.newJobId ?? (() => `mig-${timeSortableId(this.clock())}`);
+  }
+
+  /** Validates the request, keeps its credentials apart, records the job and starts its workflow. */
+  async create(body: unknown): Promise<JobView> {
+    const request = parseRequest(CreateMigrationBody, body, 'body');
+    const jobId = this.newJobId();
+    const refs: string[] = [];
+    let job: JobRecord;
+    try {
+      const sourceRef = await this.credentials.save(jobId, 'source', request.source);
+      refs.push(sourceRef);
+      const targetRef = await this.credentials.save(jobId, 'target', request.target);
+      refs.push(targetRef);
+      const now = this.now();
+      job = await this.jobs.create({
+        schemaVersion: JOB_SCHEMA_VERSION,
+        jobId,
+        type: request.type,
+        status: 'PENDING',
+        phase: 'QUEUED',
+        source: { uri: redactUri(request.source.uri), credentialsRef: sourceRef },
+        target: { uri: redactUri(request.target.uri), credentialsRef: targetRef },
+        databases: request.databases,
+        options: request.options,
+        collections: {},
+        progressPercent: 0,
+        warnings: [],
+        createdAt: now,
+        updatedAt: now,
+        version: 0,
+      });
+    } catch (error) {
+      await this.releaseQuietly(refs);
+      throw error;
+    }
+    await this.jobs.appendEvent(jobId, {
+      type: 'JobCreated',
+      message: `${job.type} migration from ${job.source.uri} to ${job.target.uri} created`,
+      details: { type: job.type, source: job.source.uri, target: job.target.uri, databases: job.databases.map((d) => d.name) },
+    });
+
+    let executionArn: string;
+    try {
+      ({ executionArn } = await this.workflow.start(jobId));
+    } catch (error) {
+      return toJobView(await this.failStart(job, error));
+    }
+    return toJobView(await this.jobs.update(jobId, { executionArn }));
+  }
+
+  async list(query: unknown = {}): Promise<Page<JobView>> {
+    const { limit, nextToken } = parseRequest(ListMigrationsQuery, query ?? {}, 'query');
+    const page = await this.jobs.list({ limit, nextToken });
+    return { items: page.items.map(toJobView), ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+  }
+
+  async get(jobId: unknown): Promise<JobView> {
+    return toJobView(await this.requireJob(jobId));
+  }
+
+  async events(jobId: unknown, query: unknown = {}): Promise<Page<JobEvent>> {
+    const job = await this.requireJob(jobId);
+    const { limit, nextToken } = parseRequest(ListEventsQuery, query ?? {}, 'query');
+    const page = await this.jobs.listEvents(job.jobId, { limit, nextToken });
+    return { items: page.items, ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+  }
+
+  /** Marks a job that has not ended CANCELLED, stops its execution and forgets its credentials. */
+  async cancel(jobId: unknown): Promise<JobView> {
+    const job = await this.requireJob(jobId);
+    if (isTerminal(job.status)) throw new ConflictError(`job ${job.jobId} is ${job.status}; only a job that has not ended can be cancelled`);
+    const now = this.now();
+    const cancelled = await this.jobs.update(job.jobId, { status: 'CANCELLED', endedAt: now }, NON_TERMINAL);
+    await this.jobs.appendEvent(job.jobId, { type: 'JobCancelled', message: `cancelled in phase ${cancelled.phase}`, at: now });
+    if (cancelled.executionArn) {
+      try {
+        await this.workflow.stop(cancelled.executionArn, `job ${job.jobId} cancelled through the API`);
+      } catch (error) {
+        // The job is CANCELLED either way: every step checks that before acting.
+        await this.jobs.appendEvent(job.jobId, {
+          type: 'ExecutionStopFailed',
+          message: `the execution could not be stopped (${errorName(error)}); its next step will see the job is cancelled and end it`,
+        });
+      }
+    }
+    await this.releaseQuietly([cancelled.source.credentialsRef, cancelled.target.credentialsRef]);
+    return toJobView(cancelled);
+  }
+
+  private async requireJob(jobId: unknown): Promise<JobRecord> {
+    const id = parseRequest(JobIdParameter, jobId, 'id');
+    const job = await this.jobs.get(id);
+    if (!job) throw new JobNotFoundError(id);
+    return job;
+  }
+
+  private async failStart(job: JobRecord, cause: unknown): Promise<JobRecord> {
+    const error: JobError = {
+      code: 'WORKFLOW_START_FAILED',
+      reason: `the state machine execution could not be started (${errorName(cause)})`,
+    };
+    let failed = job;
+    try {
+      failed = await this.jobs.update(job.jobId, { status: 'FAILED', phase: 'DONE', error, endedAt: this.now() }, ['PENDING']);
+    } catch (updateError) {
+      if (!(updateError instanceof ConflictError)) throw updateError;
+      return (await this.jobs.get(job.jobId)) ?? job; // cancelled meanwhile: that answer stands
+    }
+    await this.jobs.appendEvent(job.jobId, { type: 'JobFailed', message: error.reason, details: { code: error.code } });
+    await this.releaseQuietly([job.source.credentialsRef, job.target.credentialsRef]);
+    return failed;
+  }
+
+  private async releaseQuietly(refs: string[]): Promise<void> {
+    for (const ref of refs) {
+      try {
+        await this.credentials.release(ref);
+      } catch (error) {
+        console.warn(`could not release credentials ${ref}: ${errorName(error)}`);
+      }
+    }
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+}
+
+/** The public view of a job: cluster uris (already redacted) but no credentialsRef, no execution internals. */
+export function toJobView(job: JobRecord): JobView {
+  return {
+    jobId: job.jobId,
+    type: job.type,
+    status: job.status,
+    phase: job.phase,
+    progressPercent: job.progressPercent,
+    source: { uri: redactUri(job.source.uri) },
+    target: { uri: redactUri(job.target.uri) },
+    collections: Object.values(job.collections)
+      .sort((a, b) => a.key.localeCompare(b.key))
+      .map(toCollectionView),
+    warnings: [...job.warnings],
+    ...(job.error ? { error: job.error } : {}),
+    ...(job.verification ? { verification: job.verification } : {}),
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    ...(job.startedAt ? { startedAt: job.startedAt } : {}),
+    ...(job.endedAt ? { endedAt: job.endedAt } : {}),
+  };
+}
+
+function toCollectionView(c: CollectionProgress): CollectionView {
+  const percent =
+    c.rowsTotal > 0 ? Math.min(100, Math.floor((c.rowsCopied * 1000) / c.rowsTotal) / 10) : DONE_COLLECTION.includes(c.status) ? 100 : 0;
+  const { key, sourceDb, sourceName, targetDb, targetName, status, rowsTotal, rowsCopied } = c;
+  return { key, sourceDb, sourceName, targetDb, targetName, status, rowsTotal, rowsCopied, percent };
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'unknown error';
+}
+
+const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
+
+/** A ULID in lower case: 10 characters of milliseconds, then 16 random ones; sorts by creation time. */
+export function timeSortableId(at: Date = new Date()): string {
+  let time = at.getTime();
+  let text = '';
+  for (let i = 0; i < 10; i += 1) {
+    text = CROCKFORD[time % 32] + text;
+    time = Math.floor(time / 32);
+  }
+  const random = randomBytes(16);
+  for (let i = 0; i < 16; i += 1) text += CROCKFORD[random[i] % 32];
+  return text;
+}

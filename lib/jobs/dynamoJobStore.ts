@@ -1,0 +1,501 @@
+import { randomBytes } from 'node:crypto';
+import {
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+  TransactionConflictException,
+  type AttributeValue,
+  type CancellationReason,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { ConflictError, JobNotFoundError, PermanentError, TransientError } from '../errors';
+import { CollectionProgress, JobEvent, JobRecord, ShardRecord, type JobStatus } from './model';
+import type { JobPatch, JobStore, ListJobsQuery, Page, ShardCheckpoint } from './store';
+import { ENTITIES, JOB_TABLE, tableKeys } from './table';
+
+type Item = Record<string, unknown>;
+
+export interface DynamoJobStoreOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  /** Source of `updatedAt` and event times; tests pin it. */
+  clock?: () => Date;
+}
+
+/** A document client that drops undefined attributes (optional fields of the records). */
+export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+const JOBS_PAGE = { default: 20, max: 100 };
+const EVENTS_PAGE = { default: 100, max: 1000 };
+/** Updates per request when many collections are set at once (keeps the expression small). */
+const COLLECTIONS_PER_UPDATE = 50;
+const BATCH_WRITE_SIZE = 25;
+const BATCH_WRITE_ATTEMPTS = 8;
+
+/** Job records, shards and events in one DynamoDB table (docs/design.md). */
+export class DynamoJobStore implements JobStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly clock: () => Date;
+
+  constructor(options: DynamoJobStoreOptions) {
+    this.client = options.client;
+    this.tableName = options.tableName;
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  async create(job: JobRecord): Promise<JobRecord> {
+    const record = JobRecord.parse(job);
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...plain(record), ...jobKey(record.jobId), [JOB_TABLE.entityAttribute]: ENTITIES.job },
+          ConditionExpression: 'attribute_not_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': JOB_TABLE.partitionKey },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ConflictError(`job ${record.jobId} already exists`, { cause: error });
+      throw asConflict(error);
+    }
+    return record;
+  }
+
+  async get(jobId: string): Promise<JobRecord | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: jobKey(jobId), ConsistentRead: true }));
+    return Item ? readRecord(JobRecord, Item, `job ${jobId}`) : undefined;
+  }
+
+  async list(query: ListJobsQuery = {}): Promise<Page<JobRecord>> {
+    const { byCreatedAt } = JOB_TABLE;
+    const page = await this.queryPage(
+      {
+        IndexName: byCreatedAt.indexName,
+        KeyConditionExpression: '#entity = :job',
+        ExpressionAttributeNames: { '#entity': byCreatedAt.partitionKey },
+        ExpressionAttributeValues: { ':job': ENTITIES.job },
+        ScanIndexForward: false,
+      },
+      query,
+      JOBS_PAGE,
+      (key) => key[byCreatedAt.partitionKey] === ENTITIES.job && typeof key[byCreatedAt.sortKey] === 'string',
+    );
+    return { items: page.items.map((item) => readRecord(JobRecord, item, `job ${String(item.jobId)}`)), nextToken: page.nextToken };
+  }
+
+  async update(jobId: string, patch: JobPatch, allowedFrom?: readonly JobStatus[]): Promise<JobRecord> {
+    const checked = validPatch(JobPatchSchema, patch, 'job patch');
+    if (allowedFrom && allowedFrom.length === 0) throw new ConflictError(`no status is allowed for updating job ${jobId}`);
+    const expr = new Expressions();
+    const sets: string[] = [];
+    for (const [field, value] of Object.entries(checked)) {
+      if (field === 'addWarnings' || value === undefined) continue;
+      sets.push(`${expr.name(field)} = ${expr.value(value)}`);
+    }
+    if (checked.addWarnings?.length) {
+      const warnings = expr.name('warnings');
+      sets.push(`${warnings} = list_append(${warnings}, ${expr.value(checked.addWarnings)})`);
+    }
+    sets.push(...this.touch(expr));
+    const conditions = [`attribute_exists(${expr.name(JOB_TABLE.partitionKey)})`];
+    if (allowedFrom) conditions.push(`${expr.name('status')} IN (${allowedFrom.map((s) => expr.value(s)).join(', ')})`);
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: conditions.join(' AND '),
+          ...expr.attributes(),
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return readRecord(JobRecord, Attributes ?? {}, `job ${jobId}`);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        const status = stringAttribute(error.Item, 'status');
+        if (!error.Item) throw new JobNotFoundError(jobId);
+        throw new ConflictError(`job ${jobId} is ${status ?? 'in an unknown status'}; this change needs one of ${allowedFrom?.join(', ')}`, {
+          cause: error,
+        });
+      }
+      throw asConflict(error);
+    }
+  }
+
+  async putCollections(jobId: string, collections: CollectionProgress[]): Promise<void> {
+    const entries = collections.map((c) => validPatch(CollectionProgress, c, `collection ${c.key}`));
+    for (let start = 0; start < entries.length; start += COLLECTIONS_PER_UPDATE) {
+      const expr = new Expressions();
+      const map = expr.name('collections');
+      const sets = entries
+        .slice(start, start + COLLECTIONS_PER_UPDATE)
+        .map((entry) => `${map}.${expr.name(entry.key)} = ${expr.value(plain(entry))}`);
+      sets.push(...this.touch(expr));
+      await this.updateJobItem(jobId, expr, `SET ${sets.join(', ')}`, `attribute_exists(${expr.name(JOB_TABLE.partitionKey)})`);
+    }
+  }
+
+  async updateCollection(
+    jobId: string,
+    key: string,
+    patch: Partial<Pick<CollectionProgress, 'status' | 'rowsTotal' | 'rowsCopied' | 'shardCount' | 'attempt'>>,
+  ): Promise<void> {
+    const checked = validPatch(CollectionPatchSchema, patch, `collection ${key} patch`);
+    const expr = new Expressions();
+    const entry = `${expr.name('collections')}.${expr.name(key)}`;
+    const sets = Object.entries(checked)
+      .filter(([, value]) => value !== undefined)
+      .map(([field, value]) => `${entry}.${expr.name(field)} = ${expr.value(value)}`);
+    sets.push(...this.touch(expr));
+    await this.updateJobItem(jobId, expr, `SET ${sets.join(', ')}`, `attribute_exists(${entry})`, () => {
+      throw new PermanentError('COLLECTION_NOT_FOUND', `job ${jobId} has no collection ${key}`);
+    });
+  }
+
+  async replaceShards(jobId: string, collectionKey: string, shards: ShardRecord[]): Promise<void> {
+    const records = shards.map((shard) => validPatch(ShardRecord, shard, `shard ${shard.index}`));
+    const foreign = records.find((s) => s.jobId !== jobId || s.collectionKey !== collectionKey);
+    if (foreign) throw new PermanentError('INVALID_SHARD', `shard ${foreign.index} belongs to ${foreign.jobId}/${foreign.collectionKey}, not ${jobId}/${collectionKey}`);
+    if (new Set(records.map((s) => s.index)).size !== records.length) {
+      throw new PermanentError('INVALID_SHARD', `shards of ${collectionKey} repeat an index`);
+    }
+    const old = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': JOB_TABLE.partitionKey, '#sk': JOB_TABLE.sortKey },
+      ExpressionAttributeValues: { ':pk': tableKeys.jobPk(jobId), ':prefix': tableKeys.shardPrefix(collectionKey) },
+      ProjectionExpression: '#pk, #sk',
+    });
+    await this.batchWrite(old.map((item) => ({ DeleteRequest: { Key: { [JOB_TABLE.partitionKey]: item[JOB_TABLE.partitionKey], [JOB_TABLE.sortKey]: item[JOB_TABLE.sortKey] } } })));
+    await this.batchWrite(records.map((shard) => ({ PutRequest: { Item: shardItem(shard) } })));
+  }
+
+  async getShard(jobId: string, collectionKey: string, index: number): Promise<ShardRecord | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: shardKey(jobId, collectionKey, index), ConsistentRead: true }),
+    );
+    return Item ? readRecord(ShardRecord, Item, `shard ${collectionKey}#${index} of job ${jobId}`) : undefined;
+  }
+
+  async listShards(jobId: string, collectionKey: string): Promise<ShardRecord[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': JOB_TABLE.partitionKey, '#sk': JOB_TABLE.sortKey },
+      ExpressionAttributeValues: { ':pk': tableKeys.jobPk(jobId), ':prefix': tableKeys.shardPrefix(collectionKey) },
+    });
+    return items.map((item) => readRecord(ShardRecord, item, `shard of ${collectionKey} of job ${jobId}`));
+  }
+
+  async checkpointShard(update: ShardCheckpoint): Promise<void> {
+    const u = validPatch(ShardCheckpointSchema, update, 'shard checkpoint');
+    const now = this.now();
+    const shardName = `shard ${u.collectionKey}#${u.index} of job ${u.jobId}`;
+
+    const shard = new Expressions();
+    const checkpoint = shard.name('checkpoint');
+    const expectedCondition =
+      u.expectedCheckpoint === null
+        ? `(attribute_not_exists(${checkpoint}) OR attribute_type(${checkpoint}, ${shard.value('NULL')}))`
+        : `${checkpoint} = ${shard.value(u.expectedCheckpoint)}`;
+    const rows = shard.name('rowsCopied');
+    const shardUpdate = {
+      TableName: this.tableName,
+      Key: shardKey(u.jobId, u.collectionKey, u.index),
+      UpdateExpression: `SET ${checkpoint} = ${shard.value(u.checkpoint)}, ${rows} = ${rows} + ${shard.value(u.rowsDelta)}, ${shard.name('done')} = ${shard.value(u.done)}, ${shard.name('updatedAt')} = ${shard.value(now)}`,
+      ConditionExpression: `attribute_exists(${shard.name(JOB_TABLE.partitionKey)}) AND ${shard.name('attempt')} = ${shard.value(u.attempt)} AND ${expectedCondition}`,
+      ...shard.attributes(),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
+
+    const job = new Expressions();
+    const entry = `${job.name('collections')}.${job.name(u.collectionKey)}`;
+    const copied = `${entry}.${job.name('rowsCopied')}`;
+    const jobUpdate = {
+      TableName: this.tableName,
+      Key: jobKey(u.jobId),
+      UpdateExpression: `SET ${copied} = ${copied} + ${job.value(u.rowsDelta)}, ${this.touch(job, now).join(', ')}`,
+      ConditionExpression: `attribute_exists(${entry})`,
+      ...job.attributes(),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
+
+    try {
+      await this.client.send(new TransactWriteCommand({ TransactItems: [{ Update: shardUpdate }, { Update: jobUpdate }] }));
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw asConflict(error);
+      const [shardReason, jobReason] = error.CancellationReasons ?? [];
+      if (shardReason?.Code === 'ConditionalCheckFailed') {
+        throw new ConflictError(shardConflictMessage(shardName, u, shardReason), { cause: error });
+      }
+      if (jobReason?.Code === 'ConditionalCheckFailed') {
+        if (!jobReason.Item) throw new JobNotFoundError(u.jobId);
+        throw new ConflictError(`job ${u.jobId} has no collection ${u.collectionKey}; the checkpoint of ${shardName} did not move`, { cause: error });
+      }
+      if ((error.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict')) {
+        throw new ConflictError(`${shardName} was written by another transaction at the same time; the checkpoint did not move`, { cause: error });
+      }
+      throw new TransientError('CHECKPOINT_CANCELLED', `the checkpoint of ${shardName} was not written (${describeReasons(error.CancellationReasons)})`, { cause: error });
+    }
+  }
+
+  async appendEvent(jobId: string, event: Omit<JobEvent, 'jobId' | 'at'> & { at?: string }): Promise<JobEvent> {
+    const record = validPatch(JobEvent, { ...event, jobId, at: event.at ?? this.now() }, 'event');
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          ...plain(record),
+          [JOB_TABLE.partitionKey]: tableKeys.jobPk(jobId),
+          [JOB_TABLE.sortKey]: tableKeys.eventSk(record.at, eventSuffix()),
+          [JOB_TABLE.entityAttribute]: ENTITIES.event,
+        },
+        ConditionExpression: 'attribute_not_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': JOB_TABLE.partitionKey },
+      }),
+    );
+    return record;
+  }
+
+  async listEvents(jobId: string, query: ListJobsQuery = {}): Promise<Page<JobEvent>> {
+    const pk = tableKeys.jobPk(jobId);
+    const page = await this.queryPage(
+      {
+        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+        ExpressionAttributeNames: { '#pk': JOB_TABLE.partitionKey, '#sk': JOB_TABLE.sortKey },
+        ExpressionAttributeValues: { ':pk': pk, ':prefix': tableKeys.eventPrefix },
+        ScanIndexForward: true,
+        ConsistentRead: true,
+      },
+      query,
+      EVENTS_PAGE,
+      (key) => key[JOB_TABLE.partitionKey] === pk && String(key[JOB_TABLE.sortKey]).startsWith(tableKeys.eventPrefix),
+    );
+    return { items: page.items.map((item) => readRecord(JobEvent, item, `event of job ${jobId}`)), nextToken: page.nextToken };
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+
+  /** `updatedAt` and the optimistic lock `version`: every write of the job item moves both. */
+  private touch(expr: Expressions, now = this.now()): string[] {
+    const version = expr.name('version');
+    return [`${expr.name('updatedAt')} = ${expr.value(now)}`, `${version} = ${version} + ${expr.value(1)}`];
+  }
+
+  private async updateJobItem(jobId: string, expr: Expressions, updateExpression: string, condition: string, onItemExists?: () => never): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          UpdateExpression: updateExpression,
+          ConditionExpression: condition,
+          ...expr.attributes(),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        if (!error.Item || !onItemExists) throw new JobNotFoundError(jobId);
+        onItemExists();
+      }
+      throw asConflict(error);
+    }
+  }
+
+  private async queryPage(
+    input: Omit<QueryCommandInput, 'TableName'>,
+    query: ListJobsQuery,
+    limits: { default: number; max: number },
+    tokenMatches: (key: Record<string, unknown>) => boolean,
+  ): Promise<{ items: Item[]; nextToken?: string }> {
+    const limit = Math.min(Math.max(Math.trunc(query.limit ?? limits.default), 1), limits.max);
+    const startKey = query.nextToken === undefined ? undefined : decodeToken(query.nextToken, tokenMatches);
+    const { Items = [], LastEvaluatedKey } = await this.client.send(
+      new QueryCommand({ ...input, TableName: this.tableName, Limit: limit, ExclusiveStartKey: startKey }),
+    );
+    return { items: Items, nextToken: LastEvaluatedKey ? encodeToken(LastEvaluatedKey) : undefined };
+  }
+
+  private async queryAll(input: Omit<QueryCommandInput, 'TableName'>): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(new QueryCommand({ ...input, TableName: this.tableName, ConsistentRead: true, ExclusiveStartKey: startKey }));
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
+  }
+
+  /** BatchWriteItem in groups of 25, resending unprocessed requests with backoff. */
+  private async batchWrite(requests: Array<{ PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }>): Promise<void> {
+    for (let start = 0; start < requests.length; start += BATCH_WRITE_SIZE) {
+      let pending = requests.slice(start, start + BATCH_WRITE_SIZE);
+      for (let attempt = 1; pending.length > 0; attempt += 1) {
+        if (attempt > BATCH_WRITE_ATTEMPTS) {
+          throw new TransientError('BATCH_WRITE_UNPROCESSED', `${pending.length} shard writes stayed unprocessed after ${BATCH_WRITE_ATTEMPTS} attempts`);
+        }
+        if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 2_000)));
+        const { UnprocessedItems } = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
+        pending = (UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
+      }
+    }
+  }
+}
+
+// ---- records and keys ----
+
+const JobPatchSchema = JobRecord.pick({
+  status: true,
+  phase: true,
+  progressPercent: true,
+  error: true,
+  verification: true,
+  executionArn: true,
+  startedAt: true,
+  endedAt: true,
+})
+  .partial()
+  .extend({ addWarnings: z.array(z.string()).optional() })
+  .strict();
+
+const CollectionPatchSchema = CollectionProgress.pick({ status: true, rowsTotal: true, rowsCopied: true, shardCount: true, attempt: true }).partial().strict();
+
+const ShardCheckpointSchema = z.object({
+  jobId: z.string().min(1),
+  collectionKey: z.string().min(1),
+  index: z.number().int().nonnegative(),
+  attempt: z.number().int().positive(),
+  expectedCheckpoint: z.string().nullable(),
+  checkpoint: z.string().nullable(),
+  rowsDelta: z.number().int().nonnegative(),
+  done: z.boolean(),
+});
+
+function jobKey(jobId: string): Item {
+  return { [JOB_TABLE.partitionKey]: tableKeys.jobPk(jobId), [JOB_TABLE.sortKey]: tableKeys.jobSk };
+}
+
+function shardKey(jobId: string, collectionKey: string, index: number): Item {
+  return { [JOB_TABLE.partitionKey]: tableKeys.jobPk(jobId), [JOB_TABLE.sortKey]: tableKeys.shardSk(collectionKey, index) };
+}
+
+function shardItem(shard: ShardRecord): Item {
+  return { ...plain(shard), ...shardKey(shard.jobId, shard.collectionKey, shard.index), [JOB_TABLE.entityAttribute]: ENTITIES.shard };
+}
+
+/** A JSON copy: no undefined values, no class instances, nothing shared with the caller. */
+function plain<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** Parses an item read back from the table; the key attributes are dropped by the schema. */
+function readRecord<S extends z.ZodType>(schema: S, item: Item, what: string): z.output<S> {
+  const result = schema.safeParse(item);
+  if (!result.success) throw new PermanentError('CORRUPT_RECORD', `${what} in the table does not match its schema: ${z.prettifyError(result.error)}`);
+  return result.data;
+}
+
+function validPatch<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new PermanentError('INVALID_RECORD', `${what} is not valid: ${z.prettifyError(result.error)}`);
+  return result.data;
+}
+
+// ---- expressions ----
+
+/** Collects ExpressionAttributeNames/Values under generated placeholders, so any key (dots included) is safe. */
+class Expressions {
+  private readonly names = new Map<string, string>();
+  private readonly values: Record<string, unknown> = {};
+  private count = 0;
+
+  name(attribute: string): string {
+    let placeholder = this.names.get(attribute);
+    if (!placeholder) {
+      placeholder = `#n${this.names.size}`;
+      this.names.set(attribute, placeholder);
+    }
+    return placeholder;
+  }
+
+  value(value: unknown): string {
+    const placeholder = `:v${this.count++}`;
+    this.values[placeholder] = value;
+    return placeholder;
+  }
+
+  attributes(): { ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> } {
+    return {
+      ExpressionAttributeNames: Object.fromEntries([...this.names].map(([attribute, placeholder]) => [placeholder, attribute])),
+      ...(this.count > 0 ? { ExpressionAttributeValues: this.values } : {}),
+    };
+  }
+}
+
+// ---- errors ----
+
+/** A write that raced a transaction is a conflict like any other lost condition. */
+function asConflict(error: unknown): unknown {
+  if (error instanceof TransactionConflictException) return new ConflictError('the item is being changed by a transaction; retry', { cause: error });
+  return error;
+}
+
+function stringAttribute(item: Record<string, AttributeValue> | undefined, name: string): string | undefined {
+  const value = item?.[name];
+  return value && 'S' in value ? value.S : undefined;
+}
+
+function shardConflictMessage(shardName: string, u: ShardCheckpoint, reason: CancellationReason): string {
+  if (!reason.Item) return `${shardName} does not exist, or its checkpoint is not ${u.expectedCheckpoint ?? 'empty'} for attempt ${u.attempt}`;
+  const attempt = reason.Item.attempt && 'N' in reason.Item.attempt ? Number(reason.Item.attempt.N) : undefined;
+  if (attempt !== u.attempt) return `${shardName} belongs to attempt ${attempt}, not ${u.attempt}; the checkpoint did not move`;
+  const found = stringAttribute(reason.Item, 'checkpoint') ?? null;
+  return `${shardName} is at checkpoint ${found ?? 'none'}, not the expected ${u.expectedCheckpoint ?? 'none'}; the checkpoint did not move`;
+}
+
+function describeReasons(reasons: CancellationReason[] | undefined): string {
+  return (reasons ?? []).map((r) => r.Code ?? 'None').join(', ') || 'no reason given';
+}
+
+// ---- paging tokens and event keys ----
+
+function encodeToken(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+function decodeToken(token: string, matches: (key: Record<string, unknown>) => boolean): Record<string, unknown> {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    key = undefined;
+  }
+  const valid =
+    typeof key === 'object' && key !== null && !Array.isArray(key) && Object.values(key).every((v) => typeof v === 'string') && matches(key as Record<string, unknown>);
+  if (!valid) throw new PermanentError('INVALID_NEXT_TOKEN', 'nextToken is not a token returned by this listing');
+  return key as Record<string, unknown>;
+}
+
+let eventSequence = 0;
+/** Orders events of the same millisecond as this process wrote them, then makes the key unique. */
+function eventSuffix(): string {
+  eventSequence = (eventSequence + 1) % 36 ** 6;
+  return `${eventSequence.toString(36).padStart(6, '0')}${randomBytes(4).toString('hex')}`;
+}

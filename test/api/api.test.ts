@@ -1,0 +1,289 @@
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { createApiHandler } from '../../functions/api';
+import { MigrationService } from '../../lib/api/service';
+import { MemoryCredentialStore } from '../../lib/credentials/memoryCredentialStore';
+import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
+import { createJobTable } from '../../lib/jobs/table';
+import { startApiServer, type ApiServer } from '../../lib/local/httpServer';
+import type { WorkflowStarter } from '../../lib/workflow/starter';
+
+/** The API end to end: HTTP server -> Lambda handler -> MigrationService -> DynamoDB Local, with a recording workflow. */
+const tableName = `jobs-api-${process.pid}-${Date.now()}`;
+const client = new DynamoDBClient({
+  endpoint: inject('dynamoEndpoint'),
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+});
+const documents = createDocumentClient(client);
+const jobs = new DynamoJobStore({ client: documents, tableName });
+const credentials = new MemoryCredentialStore();
+
+/** A unique string put in every credential; it must never come back out. */
+const MARKER = `CredMarker${randomBytes(6).toString('hex')}`;
+
+class RecordingWorkflow implements WorkflowStarter {
+  starts: string[] = [];
+  stops: Array<{ executionArn: string; reason: string }> = [];
+  failStart = false;
+  async start(jobId: string) {
+    this.starts.push(jobId);
+    if (this.failStart) throw new Error(`state machine unavailable ${MARKER}`);
+    return { executionArn: `arn:aws:states:us-east-1:123456789012:execution:migrate:${jobId}` };
+  }
+  async stop(executionArn: string, reason: string) {
+    this.stops.push({ executionArn, reason });
+  }
+}
+
+const workflow = new RecordingWorkflow();
+const service = new MigrationService({ jobs, credentials, workflow });
+let server: ApiServer;
+/** Every response body seen by the tests, scanned for the marker at the end. */
+const responses: string[] = [];
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+}
+
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${server.url}${path}`, init);
+  const text = await res.text();
+  responses.push(text);
+  return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : undefined };
+}
+
+async function scanTable(): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey, ConsistentRead: true }));
+    items.push(...(page.Items ?? []));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}
+
+function validBody(overrides: Record<string, unknown> = {}) {
+  return {
+    type: 'offline',
+    source: { uri: `http://admin:${MARKER}pw@source.example:19530`, token: `${MARKER}-source-token` },
+    target: { uri: 'https://target.example:443', username: 'root', password: `${MARKER}-target-password` },
+    databases: [{ name: 'default', collections: [{ name: 'books', targetName: 'books_v2' }] }],
+    options: { rowsPerShard: 1000 },
+    ...overrides,
+  };
+}
+
+beforeAll(async () => {
+  await createJobTable(client, tableName);
+  server = await startApiServer({ handler: createApiHandler(() => service), port: 0 });
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+beforeEach(() => {
+  workflow.failStart = false;
+});
+
+describe('migration lifecycle over HTTP', () => {
+  it('creates, shows, lists events of and cancels a migration', async () => {
+    const created = await call('POST', '/migrations', validBody());
+    expect(created.status).toBe(201);
+    expect(created.headers.get('content-type')).toMatch(/^application\/json/);
+    const jobId: string = created.body.jobId;
+    expect(jobId).toMatch(/^mig-[0-9a-z]{26}$/);
+    expect(created.headers.get('location')).toBe(`/migrations/${jobId}`);
+    expect(created.body).toMatchObject({
+      type: 'offline',
+      status: 'PENDING',
+      phase: 'QUEUED',
+      progressPercent: 0,
+      source: { uri: 'http://source.example:19530' },
+      target: { uri: 'https://target.example:443' },
+      collections: [],
+      warnings: [],
+    });
+    expect(workflow.starts).toContain(jobId);
+
+    const shown = await call('GET', `/migrations/${jobId}`);
+    expect(shown.status).toBe(200);
+    expect(shown.body).toEqual(created.body);
+
+    const stored = await jobs.get(jobId);
+    expect(stored?.executionArn).toBe(`arn:aws:states:us-east-1:123456789012:execution:migrate:${jobId}`);
+    expect(stored?.databases).toEqual([{ name: 'default', collections: [{ name: 'books', targetName: 'books_v2' }] }]);
+    expect(stored?.options).toMatchObject({ rowsPerShard: 1000, indexPolicy: 'autoindex', shardConcurrency: 4 });
+    // The credentials went to the credential store, and only the reference to the job.
+    expect(await credentials.resolve(stored!.source.credentialsRef)).toMatchObject({ token: `${MARKER}-source-token` });
+
+    const cancelled = await call('POST', `/migrations/${jobId}/cancel`);
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ jobId, status: 'CANCELLED', endedAt: expect.any(String) });
+    expect(workflow.stops).toEqual([{ executionArn: stored!.executionArn, reason: expect.stringContaining(jobId) }]);
+    await expect(credentials.resolve(stored!.source.credentialsRef)).rejects.toThrow(/no credentials/);
+
+    const events = await call('GET', `/migrations/${jobId}/events`);
+    expect(events.status).toBe(200);
+    expect(events.body.items.map((e: { type: string }) => e.type)).toEqual(['JobCreated', 'JobCancelled']);
+
+    const again = await call('POST', `/migrations/${jobId}/cancel`);
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toMatch(/is CANCELLED/);
+  });
+
+  it('lists migrations newest first, page by page', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      // createdAt has millisecond precision: keep the three apart so "newest first" has one answer.
+      const stamp = Date.now();
+      while (Date.now() === stamp) await new Promise((resolve) => setTimeout(resolve, 1));
+      ids.push((await call('POST', '/migrations', validBody({ type: 'online', databases: undefined }))).body.jobId);
+    }
+    const first = await call('GET', '/migrations?limit=2');
+    expect(first.status).toBe(200);
+    expect(first.body.items.map((j: { jobId: string }) => j.jobId)).toEqual([ids[2], ids[1]]);
+    const second = await call('GET', `/migrations?limit=2&nextToken=${encodeURIComponent(first.body.nextToken)}`);
+    expect(second.body.items[0].jobId).toBe(ids[0]);
+  });
+
+  it('records a workflow that cannot start as a FAILED job, without its internal message', async () => {
+    workflow.failStart = true;
+    const created = await call('POST', '/migrations', validBody());
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ status: 'FAILED', error: { code: 'WORKFLOW_START_FAILED' } });
+    expect(created.text).not.toContain('state machine unavailable');
+    const stored = await jobs.get(created.body.jobId);
+    expect(stored?.status).toBe('FAILED');
+    expect(stored?.executionArn).toBeUndefined();
+    const events = await call('GET', `/migrations/${created.body.jobId}/events`);
+    expect(events.body.items.map((e: { type: string }) => e.type)).toEqual(['JobCreated', 'JobFailed']);
+  });
+
+  it('refuses to cancel a job that has ended, naming its status', async () => {
+    const created = await call('POST', '/migrations', validBody());
+    await jobs.update(created.body.jobId, { status: 'SUCCESSFUL', phase: 'DONE' });
+    const cancelled = await call('POST', `/migrations/${created.body.jobId}/cancel`);
+    expect(cancelled.status).toBe(409);
+    expect(cancelled.body.error).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/is SUCCESSFUL/) });
+    expect((await jobs.get(created.body.jobId))?.status).toBe('SUCCESSFUL');
+  });
+});
+
+describe('bad requests', () => {
+  it.each([
+    ['a missing source uri', validBody({ source: { token: 'x' } }), 'source.uri: uri is required'],
+    ['an empty source uri', validBody({ source: { uri: '' } }), 'source.uri: uri is required'],
+    ['an unknown type', validBody({ type: 'sideways' }), 'type:'],
+    ['an unknown top-level field', validBody({ extra: 1 }), 'body: unknown field extra'],
+    ['token and password together', validBody({ target: { uri: 'h:1', token: 't', username: 'u', password: 'p' } }), 'target: give either token'],
+    ['a collection name Milvus refuses', validBody({ databases: [{ name: 'default', collections: [{ name: '9lives' }] }] }), 'databases[0].collections[0].name: must be 1 to 255'],
+    ['two databases in an offline job', validBody({ databases: [{ name: 'a' }, { name: 'b' }] }), 'databases: an offline migration moves one database'],
+    ['two collections with one target name', validBody({ databases: [{ name: 'a', collections: [{ name: 'x', targetName: 'y' }, { name: 'y' }] }] }), 'databases[0].collections[1].targetName: target collection y is named twice'],
+    ['a shard concurrency out of range', validBody({ options: { shardConcurrency: 500 } }), 'options.shardConcurrency:'],
+    ['no body at all', undefined, 'body: body is required'],
+    ['a JSON array', [], 'body:'],
+  ])('answers 400 to %s and writes nothing', async (_name, body, expected) => {
+    const before = await scanTable();
+    const answer = await call('POST', '/migrations', body);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('INVALID_REQUEST');
+    expect(answer.body.error.message).toContain(expected);
+    expect(answer.body.error.issues.length).toBeGreaterThan(0);
+    expect(await scanTable()).toHaveLength(before.length);
+  });
+
+  it('answers 400 to a body that is not JSON', async () => {
+    const before = await scanTable();
+    const answer = await call('POST', '/migrations', '{"type": "offline",');
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('MALFORMED_JSON');
+    expect(await scanTable()).toHaveLength(before.length);
+  });
+
+  it('answers 413 to a body over 1 MB', async () => {
+    const before = await scanTable();
+    const answer = await call('POST', '/migrations', JSON.stringify(validBody({ padding: 'x'.repeat(1024 * 1024) })));
+    expect(answer.status).toBe(413);
+    expect(answer.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(await scanTable()).toHaveLength(before.length);
+  });
+
+  it.each([
+    ['GET', '/migrations?limit=0', 400, 'query.limit: limit must be 1 to 100'],
+    ['GET', '/migrations?limit=ten', 400, 'query.limit: limit must be a whole number'],
+    ['GET', '/migrations?nextToken=bm90LWEtdG9rZW4', 400, 'nextToken:'],
+    ['GET', '/migrations/mig-doesnotexist', 404, 'no job with id mig-doesnotexist'],
+    ['GET', '/migrations/bad%20id', 400, 'id: must be a job id'],
+    ['GET', '/migrations/mig-doesnotexist/events', 404, 'no job with id'],
+    ['POST', '/migrations/mig-doesnotexist/cancel', 404, 'no job with id'],
+    ['GET', '/nothing-here', 404, 'no route for GET /nothing-here'],
+    ['DELETE', '/migrations/mig-1', 405, 'DELETE is not allowed on /migrations/{id}; use GET'],
+    ['GET', '/migrations/mig-1/cancel', 405, 'use POST'],
+  ])('answers %s %s with %i naming the problem', async (method, path, status, expected) => {
+    const before = await scanTable();
+    const answer = await call(method, path);
+    expect(answer.status).toBe(status);
+    expect(answer.body.error.message).toContain(expected);
+    expect(await scanTable()).toHaveLength(before.length);
+  });
+
+  it('gives the Allow header with a 405', async () => {
+    const answer = await call('PUT', '/migrations');
+    expect(answer.status).toBe(405);
+    expect(answer.headers.get('allow')).toBe('POST, GET');
+  });
+
+  it('answers an unexpected failure with a generic 500', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const broken = await startApiServer({
+      handler: createApiHandler(() => {
+        throw new Error(`database password is ${MARKER}`);
+      }),
+      port: 0,
+    });
+    try {
+      const res = await fetch(`${broken.url}/migrations`);
+      const text = await res.text();
+      responses.push(text);
+      expect(res.status).toBe(500);
+      expect(JSON.parse(text)).toEqual({ error: { code: 'INTERNAL', message: expect.any(String) } });
+      expect(text).not.toContain('database password');
+    } finally {
+      errors.mockRestore();
+      await broken.close();
+    }
+  });
+});
+
+describe('credentials', () => {
+  it('never appear in a response, an item of the table or an event', async () => {
+    // Make sure there is at least one job with every kind of credential, then look everywhere.
+    const created = await call('POST', '/migrations', validBody());
+    const list = await call('GET', '/migrations?limit=100');
+    for (const job of list.body.items as Array<{ jobId: string }>) {
+      await call('GET', `/migrations/${job.jobId}`);
+      await call('GET', `/migrations/${job.jobId}/events`);
+    }
+    const items = await scanTable();
+    expect(items.some((item) => item.jobId === created.body.jobId)).toBe(true);
+    expect(items.length).toBeGreaterThan(5);
+    expect(JSON.stringify(items)).not.toContain(MARKER);
+    expect(responses.length).toBeGreaterThanOrEqual(4);
+    for (const text of responses) expect(text).not.toContain(MARKER);
+    for (const text of responses) expect(text).not.toContain('credentialsRef');
+  });
+});

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../lib/api/errors';
+import { CreateMigrationBody, MILVUS_NAME, matchResource, parseRequest } from '../../lib/api/requests';
+
+const source = { uri: 'source:19530', token: 't' };
+const target = { uri: 'http://target:19530' };
+
+function issuesOf(body: unknown): string[] {
+  try {
+    parseRequest(CreateMigrationBody, body, 'body');
+  } catch (error) {
+    if (error instanceof ValidationError) return error.issues.map((i) => `${i.path}: ${i.message}`);
+    throw error;
+  }
+  throw new Error('the body was accepted');
+}
+
+describe('CreateMigrationBody', () => {
+  it('moves the default database when an offline job names none, and fills option defaults', () => {
+    const parsed = parseRequest(CreateMigrationBody, { type: 'offline', source, target }, 'body');
+    expect(parsed.databases).toEqual([{ name: 'default' }]);
+    expect(parsed.options).toEqual({ indexPolicy: 'autoindex', rowsPerShard: 200_000, shardConcurrency: 4, batchBytes: 4 * 1024 * 1024 });
+  });
+
+  it('moves every database when an online job names none', () => {
+    expect(parseRequest(CreateMigrationBody, { type: 'online', source, target }, 'body').databases).toEqual([]);
+  });
+
+  it('accepts several databases with renames in an online job', () => {
+    const databases = [
+      { name: 'a', targetName: 'a2', collections: [{ name: '_c1' }, { name: 'C_2', targetName: 'c2' }] },
+      { name: 'b' },
+    ];
+    expect(parseRequest(CreateMigrationBody, { type: 'online', source, target, databases }, 'body').databases).toEqual(databases);
+  });
+
+  it('names every bad field at once', () => {
+    expect(issuesOf({ type: 'offline', source: {}, target: { uri: 'x y' }, options: { batchBytes: 1 } })).toEqual([
+      'source.uri: uri is required',
+      'target.uri: uri must be host:port or http(s)://host[:port]',
+      'options.batchBytes: Too small: expected number to be >=65536',
+    ]);
+  });
+
+  it('refuses unknown fields at every level', () => {
+    expect(issuesOf({ type: 'offline', source, target, databases: [{ name: 'a', colections: [] }] })).toEqual(['databases[0]: unknown field colections']);
+    expect(issuesOf({ type: 'offline', source: { ...source, tokn: 'x' }, target })).toEqual(['source: unknown field tokn']);
+  });
+
+  it('refuses repeated source and target names', () => {
+    expect(issuesOf({ type: 'online', source, target, databases: [{ name: 'a' }, { name: 'b', targetName: 'a' }] })).toEqual([
+      'databases[1].targetName: target database a is named twice',
+    ]);
+    expect(issuesOf({ type: 'online', source, target, databases: [{ name: 'a' }, { name: 'a', targetName: 'c' }] })).toEqual([
+      'databases[1].name: database a is named twice',
+    ]);
+    expect(issuesOf({ type: 'offline', source, target, databases: [{ name: 'a', collections: [{ name: 'x' }, { name: 'x', targetName: 'z' }] }] })).toEqual([
+      'databases[0].collections[1].name: collection x is named twice',
+    ]);
+  });
+
+  it('refuses empty lists that would be ambiguous', () => {
+    expect(issuesOf({ type: 'online', source, target, databases: [] })[0]).toMatch(/^databases: name at least one database/);
+    expect(issuesOf({ type: 'online', source, target, databases: [{ name: 'a', collections: [] }] })[0]).toMatch(/^databases\[0\]\.collections: name at least one/);
+  });
+});
+
+describe('MILVUS_NAME', () => {
+  it.each(['a', '_', 'Books_2024', '_x9', 'a'.repeat(255)])('accepts %s', (name) => {
+    expect(MILVUS_NAME.test(name)).toBe(true);
+  });
+  it.each(['', '9a', 'with-dash', 'dotted.name', 'space name', 'é', 'a'.repeat(256)])('refuses %j', (name) => {
+    expect(MILVUS_NAME.test(name)).toBe(false);
+  });
+});
+
+describe('matchResource', () => {
+  it('maps paths to the resource templates with decoded parameters', () => {
+    expect(matchResource('/migrations')).toEqual({ resource: '/migrations', pathParameters: {} });
+    expect(matchResource('/migrations/')).toEqual({ resource: '/migrations', pathParameters: {} });
+    expect(matchResource('/migrations/mig%2D1/events')).toEqual({ resource: '/migrations/{id}/events', pathParameters: { id: 'mig-1' } });
+    expect(matchResource('/migrations/mig-1/other')).toBeUndefined();
+    expect(matchResource('/migrations//events')).toBeUndefined();
+  });
+});

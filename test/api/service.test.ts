@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { timeSortableId, toJobView } from '../../lib/api/service';
+import { JOB_SCHEMA_VERSION, JobOptions, type JobRecord } from '../../lib/jobs/model';
+
+const job: JobRecord = {
+  schemaVersion: JOB_SCHEMA_VERSION,
+  jobId: 'mig-1',
+  type: 'offline',
+  status: 'IN_PROGRESS',
+  phase: 'FULL_COPY',
+  source: { uri: 'http://user:pw@source:19530', credentialsRef: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:milvus-migrate/mig-1/source-AbCdEf' },
+  target: { uri: 'http://target:19530', credentialsRef: 'local:mig-1:target' },
+  databases: [{ name: 'default' }],
+  options: JobOptions.parse({}),
+  collections: {
+    'default.b': { key: 'default.b', sourceDb: 'default', sourceName: 'b', targetDb: 'default', targetName: 'b2', status: 'COPYING', rowsTotal: 3, rowsCopied: 1, shardCount: 1, attempt: 1 },
+    'default.a': { key: 'default.a', sourceDb: 'default', sourceName: 'a', targetDb: 'default', targetName: 'a', status: 'COPIED', rowsTotal: 0, rowsCopied: 0, shardCount: 0, attempt: 1 },
+  },
+  progressPercent: 12.5,
+  warnings: ['w'],
+  executionArn: 'arn:aws:states:us-east-1:123456789012:execution:m:mig-1',
+  createdAt: '2030-01-01T00:00:00.000Z',
+  updatedAt: '2030-01-01T00:00:01.000Z',
+  startedAt: '2030-01-01T00:00:00.500Z',
+  version: 3,
+};
+
+describe('toJobView', () => {
+  it('shows progress per collection and the uris, and nothing of the credentials or the execution', () => {
+    const view = toJobView(job);
+    expect(view).toEqual({
+      jobId: 'mig-1',
+      type: 'offline',
+      status: 'IN_PROGRESS',
+      phase: 'FULL_COPY',
+      progressPercent: 12.5,
+      source: { uri: 'http://source:19530' },
+      target: { uri: 'http://target:19530' },
+      collections: [
+        { key: 'default.a', sourceDb: 'default', sourceName: 'a', targetDb: 'default', targetName: 'a', status: 'COPIED', rowsTotal: 0, rowsCopied: 0, percent: 100 },
+        { key: 'default.b', sourceDb: 'default', sourceName: 'b', targetDb: 'default', targetName: 'b2', status: 'COPYING', rowsTotal: 3, rowsCopied: 1, percent: 33.3 },
+      ],
+      warnings: ['w'],
+      createdAt: '2030-01-01T00:00:00.000Z',
+      updatedAt: '2030-01-01T00:00:01.000Z',
+      startedAt: '2030-01-01T00:00:00.500Z',
+    });
+    const text = JSON.stringify(view);
+    expect(text).not.toContain('secretsmanager');
+    expect(text).not.toContain('local:mig-1');
+  });
+});
+
+describe('timeSortableId', () => {
+  it('sorts by creation time and has 26 lower-case characters', () => {
+    const earlier = timeSortableId(new Date('2030-01-01T00:00:00.000Z'));
+    const later = timeSortableId(new Date('2030-01-01T00:00:00.001Z'));
+    expect(earlier).toMatch(/^[0-9a-z]{26}$/);
+    expect(earlier < later).toBe(true);
+    expect(timeSortableId(new Date(0))).not.toBe(timeSortableId(new Date(0)));
+  });
+});

@@ -1,0 +1,263 @@
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { ConflictError, JobNotFoundError, PermanentError } from '../../lib/errors';
+import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
+import { JOB_SCHEMA_VERSION, JobOptions, type CollectionProgress, type JobRecord, type ShardRecord } from '../../lib/jobs/model';
+import { createJobTable, JOB_TABLE, tableKeys } from '../../lib/jobs/table';
+
+const tableName = `jobs-store-${process.pid}-${Date.now()}`;
+const client = new DynamoDBClient({
+  endpoint: inject('dynamoEndpoint'),
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+});
+const documents = createDocumentClient(client);
+const store = new DynamoJobStore({ client: documents, tableName });
+
+let counter = 0;
+function newJob(overrides: Partial<JobRecord> = {}): JobRecord {
+  counter += 1;
+  const createdAt = new Date(Date.UTC(2030, 0, 1, 0, 0, counter)).toISOString();
+  return {
+    schemaVersion: JOB_SCHEMA_VERSION,
+    jobId: `store-${counter}-${Math.random().toString(36).slice(2, 8)}`,
+    type: 'offline',
+    status: 'PENDING',
+    phase: 'QUEUED',
+    source: { uri: 'http://source:19530', credentialsRef: 'local:x:source' },
+    target: { uri: 'http://target:19530', credentialsRef: 'local:x:target' },
+    databases: [{ name: 'default' }],
+    options: JobOptions.parse({}),
+    collections: {},
+    progressPercent: 0,
+    warnings: [],
+    createdAt,
+    updatedAt: createdAt,
+    version: 0,
+    ...overrides,
+  };
+}
+
+function collection(key: string, overrides: Partial<CollectionProgress> = {}): CollectionProgress {
+  const [sourceDb, sourceName] = [key.slice(0, key.indexOf('.')), key.slice(key.indexOf('.') + 1)];
+  return {
+    key,
+    sourceDb,
+    sourceName,
+    targetDb: sourceDb,
+    targetName: sourceName,
+    status: 'PENDING',
+    rowsTotal: 1000,
+    rowsCopied: 0,
+    shardCount: 0,
+    attempt: 1,
+    ...overrides,
+  };
+}
+
+function shard(jobId: string, collectionKey: string, index: number, overrides: Partial<ShardRecord> = {}): ShardRecord {
+  return {
+    jobId,
+    collectionKey,
+    index,
+    lowerExclusive: index === 0 ? null : String(index * 100),
+    upperInclusive: String((index + 1) * 100),
+    checkpoint: null,
+    rowsCopied: 0,
+    done: false,
+    attempt: 1,
+    updatedAt: '2030-01-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
+
+beforeAll(async () => {
+  await createJobTable(client, tableName);
+});
+
+describe('createJobTable', () => {
+  it('is idempotent and leaves an ACTIVE table with the byCreatedAt index', async () => {
+    await createJobTable(client, tableName);
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    expect(Table?.TableStatus).toBe('ACTIVE');
+    expect(Table?.KeySchema).toEqual([
+      { AttributeName: JOB_TABLE.partitionKey, KeyType: 'HASH' },
+      { AttributeName: JOB_TABLE.sortKey, KeyType: 'RANGE' },
+    ]);
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual([JOB_TABLE.byCreatedAt.indexName]);
+  });
+});
+
+describe('DynamoJobStore jobs', () => {
+  it('creates a job and reads it back, keyed as the design says', async () => {
+    const job = newJob();
+    await store.create(job);
+    expect(await store.get(job.jobId)).toEqual(job);
+    const { Item } = await documents.send(new GetCommand({ TableName: tableName, Key: { pk: `JOB#${job.jobId}`, sk: 'JOB' } }));
+    expect(Item).toMatchObject({ entity: 'JOB', createdAt: job.createdAt, jobId: job.jobId });
+  });
+
+  it('refuses to create a job twice', async () => {
+    const job = newJob();
+    await store.create(job);
+    await expect(store.create({ ...job, status: 'IN_PROGRESS' })).rejects.toBeInstanceOf(ConflictError);
+    expect((await store.get(job.jobId))?.status).toBe('PENDING');
+  });
+
+  it('returns undefined for a job that does not exist', async () => {
+    expect(await store.get('no-such-job')).toBeUndefined();
+  });
+
+  it('refuses a record that does not match the schema', async () => {
+    await expect(store.create({ ...newJob(), progressPercent: 101 })).rejects.toThrow(/progressPercent/);
+  });
+
+  it('updates from an allowed status, bumps version and updatedAt, appends warnings', async () => {
+    const clocked = new DynamoJobStore({ client: documents, tableName, clock: () => new Date('2031-05-05T05:05:05.000Z') });
+    const job = await store.create(newJob({ warnings: ['first'] }));
+    const updated = await clocked.update(job.jobId, { status: 'IN_PROGRESS', phase: 'PREFLIGHT', addWarnings: ['second'] }, ['PENDING']);
+    expect(updated).toMatchObject({ status: 'IN_PROGRESS', phase: 'PREFLIGHT', version: 1, updatedAt: '2031-05-05T05:05:05.000Z', warnings: ['first', 'second'] });
+    expect(await store.get(job.jobId)).toEqual(updated);
+    const again = await clocked.update(job.jobId, { progressPercent: 10 });
+    expect(again.version).toBe(2);
+  });
+
+  it('refuses an update from a status outside allowedFrom, naming the actual status, and changes nothing', async () => {
+    const job = await store.create(newJob({ status: 'SUCCESSFUL' }));
+    const attempt = store.update(job.jobId, { status: 'CANCELLED' }, ['PENDING', 'IN_PROGRESS']);
+    await expect(attempt).rejects.toBeInstanceOf(ConflictError);
+    await expect(attempt).rejects.toThrow(/is SUCCESSFUL/);
+    expect(await store.get(job.jobId)).toEqual(job);
+  });
+
+  it('reports an update of a missing job as not found', async () => {
+    await expect(store.update('missing-job', { phase: 'DONE' })).rejects.toBeInstanceOf(JobNotFoundError);
+  });
+
+  it('lists newest first across pages with an opaque token', async () => {
+    const listed = new DynamoJobStore({ client: documents, tableName });
+    const mine = [newJob({ createdAt: '2099-01-01T00:00:01.000Z' }), newJob({ createdAt: '2099-01-01T00:00:02.000Z' }), newJob({ createdAt: '2099-01-01T00:00:03.000Z' })];
+    for (const job of mine) await listed.create(job);
+    const first = await listed.list({ limit: 2 });
+    expect(first.items.map((j) => j.jobId)).toEqual([mine[2].jobId, mine[1].jobId]);
+    expect(first.nextToken).toEqual(expect.any(String));
+    expect(() => JSON.parse(first.nextToken!)).toThrow();
+    const second = await listed.list({ limit: 2, nextToken: first.nextToken });
+    expect(second.items[0].jobId).toBe(mine[0].jobId);
+  });
+
+  it('rejects a token it did not issue', async () => {
+    const attempt = store.list({ nextToken: 'bm90LWEtdG9rZW4' });
+    await expect(attempt).rejects.toBeInstanceOf(PermanentError);
+    await expect(attempt).rejects.toMatchObject({ code: 'INVALID_NEXT_TOKEN' });
+  });
+});
+
+describe('DynamoJobStore collections', () => {
+  it('sets and patches per collection progress under keys that contain dots', async () => {
+    const job = await store.create(newJob());
+    await store.putCollections(job.jobId, [collection('default.books'), collection('db2.movies.v2')]);
+    await store.updateCollection(job.jobId, 'db2.movies.v2', { status: 'COPYING', shardCount: 3 });
+    const read = await store.get(job.jobId);
+    expect(Object.keys(read!.collections).sort()).toEqual(['db2.movies.v2', 'default.books']);
+    expect(read!.collections['db2.movies.v2']).toMatchObject({ status: 'COPYING', shardCount: 3, rowsTotal: 1000 });
+    expect(read!.version).toBe(2);
+  });
+
+  it('refuses to patch a collection the job does not have', async () => {
+    const job = await store.create(newJob());
+    await expect(store.updateCollection(job.jobId, 'default.nope', { status: 'COPIED' })).rejects.toMatchObject({ code: 'COLLECTION_NOT_FOUND' });
+  });
+});
+
+describe('DynamoJobStore shards', () => {
+  it('replaces every shard of one collection and leaves the others', async () => {
+    const job = await store.create(newJob());
+    await store.replaceShards(job.jobId, 'default.a', [0, 1, 2].map((i) => shard(job.jobId, 'default.a', i)));
+    await store.replaceShards(job.jobId, 'default.ab', [0].map((i) => shard(job.jobId, 'default.ab', i)));
+    const replanned = Array.from({ length: 30 }, (_, i) => shard(job.jobId, 'default.a', i, { attempt: 2 }));
+    await store.replaceShards(job.jobId, 'default.a', replanned.slice(0, 2));
+    await store.replaceShards(job.jobId, 'default.a', replanned);
+
+    const shards = await store.listShards(job.jobId, 'default.a');
+    expect(shards.map((s) => s.index)).toEqual(replanned.map((s) => s.index));
+    expect(shards.every((s) => s.attempt === 2)).toBe(true);
+    expect(await store.listShards(job.jobId, 'default.ab')).toHaveLength(1);
+    expect(await store.getShard(job.jobId, 'default.a', 29)).toEqual(replanned[29]);
+    expect(await store.getShard(job.jobId, 'default.a', 30)).toBeUndefined();
+  });
+
+  it('moves a checkpoint and the collection rowsCopied together, exactly', async () => {
+    const job = await store.create(newJob());
+    const key = 'default.books.v1';
+    await store.putCollections(job.jobId, [collection(key)]);
+    await store.replaceShards(job.jobId, key, [shard(job.jobId, key, 0), shard(job.jobId, key, 1)]);
+
+    await store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, expectedCheckpoint: null, checkpoint: '40', rowsDelta: 40, done: false });
+    await store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, expectedCheckpoint: '40', checkpoint: '100', rowsDelta: 60, done: true });
+    await store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 1, attempt: 1, expectedCheckpoint: null, checkpoint: '150', rowsDelta: 50, done: false });
+
+    expect(await store.getShard(job.jobId, key, 0)).toMatchObject({ checkpoint: '100', rowsCopied: 100, done: true });
+    expect(await store.getShard(job.jobId, key, 1)).toMatchObject({ checkpoint: '150', rowsCopied: 50, done: false });
+    const read = await store.get(job.jobId);
+    expect(read!.collections[key].rowsCopied).toBe(150);
+    expect(read!.version).toBe(4);
+  });
+
+  it('refuses a stale expected checkpoint and changes nothing', async () => {
+    const job = await store.create(newJob());
+    const key = 'default.books';
+    await store.putCollections(job.jobId, [collection(key)]);
+    await store.replaceShards(job.jobId, key, [shard(job.jobId, key, 0)]);
+    await store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, expectedCheckpoint: null, checkpoint: '40', rowsDelta: 40, done: false });
+    const before = { job: await store.get(job.jobId), shard: await store.getShard(job.jobId, key, 0) };
+
+    const retried = store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, expectedCheckpoint: null, checkpoint: '40', rowsDelta: 40, done: false });
+    await expect(retried).rejects.toBeInstanceOf(ConflictError);
+    await expect(retried).rejects.toThrow(/checkpoint 40, not the expected none/);
+    const stale = store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, expectedCheckpoint: '20', checkpoint: '60', rowsDelta: 20, done: false });
+    await expect(stale).rejects.toBeInstanceOf(ConflictError);
+
+    expect(await store.get(job.jobId)).toEqual(before.job);
+    expect(await store.getShard(job.jobId, key, 0)).toEqual(before.shard);
+  });
+
+  it('refuses a checkpoint for another attempt of the shard', async () => {
+    const job = await store.create(newJob());
+    const key = 'default.books';
+    await store.putCollections(job.jobId, [collection(key, { attempt: 2 })]);
+    await store.replaceShards(job.jobId, key, [shard(job.jobId, key, 0, { attempt: 2 })]);
+    const attempt = store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, expectedCheckpoint: null, checkpoint: '10', rowsDelta: 10, done: false });
+    await expect(attempt).rejects.toThrow(/belongs to attempt 2, not 1/);
+    expect((await store.get(job.jobId))!.collections[key].rowsCopied).toBe(0);
+  });
+});
+
+describe('DynamoJobStore events', () => {
+  it('lists events oldest first, in write order within one millisecond, across pages', async () => {
+    const job = await store.create(newJob());
+    const sameMillisecond = new DynamoJobStore({ client: documents, tableName, clock: () => new Date('2030-02-02T00:00:00.000Z') });
+    await store.appendEvent(job.jobId, { type: 'Later', message: 'later', at: '2030-02-02T00:00:01.000Z' });
+    for (const type of ['First', 'Second', 'Third']) await sameMillisecond.appendEvent(job.jobId, { type, message: type.toLowerCase(), details: { n: 1 } });
+
+    const first = await store.listEvents(job.jobId, { limit: 3 });
+    expect(first.items.map((e) => e.type)).toEqual(['First', 'Second', 'Third']);
+    expect(first.items[0]).toEqual({ jobId: job.jobId, at: '2030-02-02T00:00:00.000Z', type: 'First', message: 'first', details: { n: 1 } });
+    const second = await store.listEvents(job.jobId, { limit: 3, nextToken: first.nextToken });
+    expect(second.items.map((e) => e.type)).toEqual(['Later']);
+    expect(second.nextToken).toBeUndefined();
+
+    const { Items = [] } = await documents.send(
+      new ScanCommand({ TableName: tableName, FilterExpression: 'pk = :pk AND begins_with(sk, :e)', ExpressionAttributeValues: { ':pk': tableKeys.jobPk(job.jobId), ':e': 'EVENT#2030-02-02T00:00:00.000Z#' } }),
+    );
+    expect(Items).toHaveLength(3);
+  });
+
+  it('rejects an events token issued for another job', async () => {
+    const [a, b] = [await store.create(newJob()), await store.create(newJob())];
+    for (const n of [1, 2]) await store.appendEvent(a.jobId, { type: 'E', message: String(n) });
+    const page = await store.listEvents(a.jobId, { limit: 1 });
+    await expect(store.listEvents(b.jobId, { nextToken: page.nextToken })).rejects.toMatchObject({ code: 'INVALID_NEXT_TOKEN' });
+  });
+});
