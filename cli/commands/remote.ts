@@ -17,8 +17,8 @@ export async function createCommand(flags: RemoteFlags & RequestFlags): Promise<
 }
 
 export async function listCommand(flags: RemoteFlags): Promise<number> {
-  const page = (await new ApiClient(flags.api).list()) as { jobs: JobSummary[] };
-  print(flags, page, () => page.jobs.map((j) => `${j.jobId}  ${j.type.padEnd(8)} ${j.status.padEnd(12)} ${j.progressPercent}%`).join('\n'));
+  const page = (await new ApiClient(flags.api).list()) as { items: JobSummary[] };
+  print(flags, page, () => page.items.map((j) => `${j.jobId}  ${j.type.padEnd(8)} ${j.status.padEnd(12)} ${j.progressPercent}%`).join('\n'));
   return 0;
 }
 
@@ -29,8 +29,8 @@ export async function statusCommand(jobId: string, flags: RemoteFlags): Promise<
 }
 
 export async function eventsCommand(jobId: string, flags: RemoteFlags): Promise<number> {
-  const page = (await new ApiClient(flags.api).events(jobId)) as { events: EventLine[] };
-  print(flags, page, () => page.events.map(formatEvent).join('\n'));
+  const page = (await new ApiClient(flags.api).events(jobId)) as { items: EventLine[] };
+  print(flags, page, () => page.items.map(formatEvent).join('\n'));
   return 0;
 }
 

@@ -16,6 +16,7 @@ import {
   type JobType,
   type VerificationReport,
 } from '../jobs/model';
+import { jobProgressPercent } from '../jobs/progress';
 import type { JobStore, Page } from '../jobs/store';
 import type { WorkflowStarter } from '../workflow/starter';
 import { CreateMigrationBody, JobIdParameter, ListEventsQuery, ListMigrationsQuery, parseRequest } from './requests';
@@ -213,7 +214,7 @@ export function toJobView(job: JobRecord): JobView {
     type: job.type,
     status: job.status,
     phase: job.phase,
-    progressPercent: job.progressPercent,
+    progressPercent: jobProgressPercent(job),
     source: { uri: redactUri(job.source.uri) },
     target: { uri: redactUri(job.target.uri) },
     collections: Object.values(job.collections)

@@ -1,4 +1,4 @@
-import type { CollectionProgress, JobRecord } from './model';
+import type { JobRecord } from './model';
 
 /** Percent of rows copied across the job's collections; 100 once the job succeeded. */
 export function jobProgressPercent(job: Pick<JobRecord, 'status' | 'collections'>): number {
@@ -9,9 +9,4 @@ export function jobProgressPercent(job: Pick<JobRecord, 'status' | 'collections'
   const copied = collections.reduce((sum, c) => sum + Math.min(c.rowsCopied, c.rowsTotal), 0);
   // Copying is not the whole job (indexes and verification follow): stop at 99 until it ends.
   return Math.min(99, Math.floor((copied / total) * 100));
-}
-
-export function collectionProgressPercent(collection: CollectionProgress): number {
-  if (collection.rowsTotal === 0) return ['COPIED', 'INDEXED', 'VERIFIED'].includes(collection.status) ? 100 : 0;
-  return Math.min(100, Math.floor((collection.rowsCopied / collection.rowsTotal) * 100));
 }

@@ -33,7 +33,8 @@ describe('toJobView', () => {
       type: 'offline',
       status: 'IN_PROGRESS',
       phase: 'FULL_COPY',
-      progressPercent: 12.5,
+      // Derived from the rows copied (1 of 3), not the stored figure.
+      progressPercent: 33,
       source: { uri: 'http://source:19530' },
       target: { uri: 'http://target:19530' },
       collections: [

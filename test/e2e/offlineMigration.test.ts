@@ -33,8 +33,8 @@ async function waitForEnd(jobId: string): Promise<JobView> {
 }
 
 async function events(jobId: string): Promise<Array<{ type: string; message: string }>> {
-  const page = (await runtime.service.events(jobId)) as unknown as { events: Array<{ type: string; message: string }> };
-  return page.events;
+  const page = (await runtime.service.events(jobId, { limit: 1000 })) as unknown as { items: Array<{ type: string; message: string }> };
+  return page.items;
 }
 
 beforeAll(async () => {

@@ -1,0 +1,140 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Code, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { STEP_IDS, type StepId } from '../lib/workflow/steps';
+
+/** Secrets the API saves request credentials in; steps read them back. */
+export const SECRET_NAME_PREFIX = 'milvus-migrate/';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const entryPath = (relative: string): string => fileURLToPath(new URL(`../${relative}`, import.meta.url));
+
+/**
+ * Per step sizing. CopyShard gets 1024 MB: the Milvus SDK's row/column encoding is CPU bound
+ * (field notes: 11.9 s of client CPU for 20,000 768-d rows) and Lambda CPU grows with memory;
+ * its batches (4 MB by default, several times that once decoded into JS objects) need the headroom.
+ * Its 15 minute timeout is the Lambda maximum; the step stops at its own time budget before that
+ * and the state machine calls it again (CopyShardOutput.done = false).
+ */
+export const STEP_SIZING: Record<StepId, { memoryMiB: number; timeout: Duration }> = {
+  preflight: { memoryMiB: 512, timeout: Duration.minutes(2) },
+  planShards: { memoryMiB: 512, timeout: Duration.minutes(5) },
+  createTargetCollection: { memoryMiB: 512, timeout: Duration.minutes(2) },
+  copyShard: { memoryMiB: 1024, timeout: Duration.minutes(15) },
+  buildIndexes: { memoryMiB: 512, timeout: Duration.minutes(5) },
+  verify: { memoryMiB: 512, timeout: Duration.minutes(5) },
+  finalize: { memoryMiB: 512, timeout: Duration.minutes(2) },
+  recordFailure: { memoryMiB: 512, timeout: Duration.minutes(1) },
+};
+
+export interface MigrationFunctionsProps {
+  readonly table: ITable;
+}
+
+/**
+ * The Lambda functions: one per state machine step (functions/steps/<stepId>.ts) and the REST API
+ * (functions/api.ts). ESM bundles for Node 22, with `require` provided for CommonJS dependencies.
+ */
+export class MigrationFunctions extends Construct {
+  readonly steps: Record<StepId, NodejsFunction>;
+  readonly api: NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: MigrationFunctionsProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const secretsArn = stack.formatArn({
+      service: 'secretsmanager',
+      resource: 'secret',
+      resourceName: `${SECRET_NAME_PREFIX}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    const steps = {} as Record<StepId, NodejsFunction>;
+    for (const stepId of STEP_IDS) {
+      const fn = this.nodeFunction(`Step-${stepId}`, `functions/steps/${stepId}.ts`, {
+        memorySize: STEP_SIZING[stepId].memoryMiB,
+        timeout: STEP_SIZING[stepId].timeout,
+        environment: { STEP_ID: stepId, JOBS_TABLE: props.table.tableName },
+      });
+      props.table.grantReadWriteData(fn);
+      fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretsArn] }));
+      steps[stepId] = fn;
+    }
+    this.steps = steps;
+
+    this.api = this.nodeFunction('Api', 'functions/api.ts', {
+      memorySize: 512,
+      timeout: Duration.seconds(29),
+      environment: { JOBS_TABLE: props.table.tableName, SECRET_NAME_PREFIX },
+    });
+    props.table.grantReadWriteData(this.api);
+    this.api.addToRolePolicy(
+      new PolicyStatement({
+        actions: [
+          'secretsmanager:CreateSecret',
+          'secretsmanager:DeleteSecret',
+          'secretsmanager:TagResource',
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+        ],
+        resources: [secretsArn],
+      }),
+    );
+  }
+
+  private nodeFunction(id: string, entry: string, props: Partial<NodejsFunctionProps> & { environment: Record<string, string> }): NodejsFunction {
+    const common: NodejsFunctionProps = {
+      ...props,
+      runtime: Runtime.NODEJS_22_X,
+      tracing: Tracing.ACTIVE,
+      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      logGroup: new LogGroup(this, `${id}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+    };
+    const absoluteEntry = entryPath(entry);
+    if (!Stack.of(this).bundlingRequired) {
+      // Bundling is skipped (context aws:cdk:bundling-stacks = []): tests and the local runtime only
+      // read the template, never the code. An inline stub keeps that synth free of file system work
+      // and independent of whether the handler file exists yet; the real synth bundles the entry.
+      if (!existsSync(absoluteEntry)) {
+        Annotations.of(this).addWarningV2('milvus-migrate:missingEntry', `${entry} does not exist yet: a bundling synth will fail`);
+      }
+      return new NodejsFunction(this, id, {
+        ...common,
+        code: Code.fromInline(`// bundling skipped: ${entry}\nexport const handler = async () => { throw new Error('not bundled'); };`),
+        handler: 'index.handler',
+      });
+    }
+    return new NodejsFunction(this, id, {
+      ...common,
+      entry: absoluteEntry,
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: entryPath('package-lock.json'),
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // The Lambda runtime provides AWS SDK v3.
+        externalModules: ['@aws-sdk/*'],
+        // CommonJS dependencies bundled into ESM call require() and may read __dirname (grpc-js); give them both.
+        banner: [
+          "import { createRequire as __bannerCreateRequire } from 'node:module';",
+          "import { fileURLToPath as __bannerFileURLToPath } from 'node:url';",
+          "import { dirname as __bannerDirname } from 'node:path';",
+          'const require = __bannerCreateRequire(import.meta.url);',
+          'const __filename = __bannerFileURLToPath(import.meta.url);',
+          'const __dirname = __bannerDirname(__filename);',
+        ].join(' '),
+      },
+    });
+  }
+}

@@ -1,0 +1,307 @@
+import './polyfills';
+import { randomUUID } from 'node:crypto';
+import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import type { StepId } from '../workflow/steps';
+
+/**
+ * Runs a synthesized state machine definition in process with aws-local-stepfunctions: every Task
+ * calls the local handler of the step its Lambda function carries in STEP_ID.
+ */
+
+/** Extra information a local step handler may use; Lambda handlers get none of it. */
+export interface LocalStepContext {
+  stateName: string;
+  stepId: StepId;
+  executionArn: string;
+  /** Aborted when the execution is; a long step may stop early. */
+  signal: AbortSignal;
+}
+export type LocalStepHandler = (payload: any, context: LocalStepContext) => Promise<any>;
+
+/** An event of the execution's log (aws-local-stepfunctions' EventLog), with the execution it belongs to. */
+export type LocalExecutionEvent = EventLogOf<ReturnType<StateMachine['run']>['eventLogs']> & { executionArn: string };
+type EventLogOf<T> = T extends AsyncGenerator<infer E> ? E : never;
+
+export interface LocalExecutionResult {
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  output?: unknown;
+  error?: { Error: string; Cause?: string };
+}
+
+export interface LocalExecution {
+  executionArn: string;
+  result: Promise<LocalExecutionResult>;
+  abort(): void;
+}
+
+export interface LocalStateMachine {
+  start(input: unknown, name?: string): LocalExecution;
+}
+
+export interface LocalStateMachineOptions {
+  /** The ASL definition, function ARNs resolved (infra/synth.ts stateMachineDefinition). */
+  definition: Record<string, any>;
+  /** Function ARN -> step id. */
+  functions: Record<string, { stepId: StepId; logicalId?: string }>;
+  handlers: Record<StepId, LocalStepHandler>;
+  /** Wait state name -> milliseconds. */
+  waitTimeOverrides?: Record<string, number>;
+  /** State name -> milliseconds before a retry (or one value per retrier). */
+  retryIntervalOverrides?: Record<string, number | number[]>;
+  /** Milliseconds every Wait state waits, unless waitTimeOverrides names it. */
+  waitTimeOverrideMs?: number;
+  /** Milliseconds before every retry of every state, unless retryIntervalOverrides names it. */
+  retryIntervalOverrideMs?: number;
+  /**
+   * Seconds after which a local Task times out, replacing every TimeoutSeconds of the definition.
+   * @default 86,400 (a day)
+   */
+  taskTimeoutSeconds?: number;
+  /** Name used in execution ARNs. @default 'OfflineMigration' */
+  stateMachineName?: string;
+  onEvent?(event: LocalExecutionEvent): void;
+}
+
+/**
+ * On AWS a Task's TimeoutSeconds bounds one Lambda invocation (15 min at most), and a step stops
+ * at its own time budget before that. Locally a step is a plain async function with no such
+ * budget: a local copy of a large shard may legitimately run longer. Worse, when
+ * aws-local-stepfunctions times a Task out it does not stop the handler (it only races it against
+ * a timer), so a retry on States.Timeout would run a second copy of the same shard next to the
+ * first. Every TimeoutSeconds is therefore replaced by a generous value; it is not removed, because
+ * a Task without one times out after 60 s locally.
+ */
+const DEFAULT_LOCAL_TASK_TIMEOUT_SECONDS = 24 * 60 * 60;
+
+const LAMBDA_INVOKE = /^arn:aws[\w-]*:states:::lambda:invoke(\.waitForTaskToken)?$/;
+const LAMBDA_FUNCTION = /^arn:aws[\w-]*:lambda:/;
+
+interface Retrier {
+  ErrorEquals: string[];
+  MaxAttempts?: number;
+}
+interface Catcher {
+  ErrorEquals: string[];
+}
+interface EnclosingMap {
+  name: string;
+  Retry: Retrier[];
+  Catch: Catcher[];
+}
+
+interface TaskBinding {
+  stepId: StepId;
+  Retry: Retrier[];
+  Catch: Catcher[];
+  /** Map states enclosing the Task, outermost first. */
+  enclosingMaps: EnclosingMap[];
+  /** `arn:aws:states:::lambda:invoke`: input is {FunctionName, Payload}, output {Payload}. Else the payload itself. */
+  invokeEnvelope: boolean;
+}
+
+export function createLocalStateMachine(options: LocalStateMachineOptions): LocalStateMachine {
+  const definition = structuredClone(options.definition) as StateMachineDefinition;
+  const bindings = bindTasks(definition, options);
+  const stateMachine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
+  const stateMachineName = options.stateMachineName ?? 'OfflineMigration';
+  const waitTimeOverrides = { ...everyState(definition, options.waitTimeOverrideMs, (state) => state.Type === 'Wait'), ...options.waitTimeOverrides };
+  const retryIntervalOverrides = { ...everyState(definition, options.retryIntervalOverrideMs, (state) => Array.isArray(state.Retry)), ...options.retryIntervalOverrides };
+
+  return {
+    start(input, name = randomUUID()) {
+      const executionArn = `arn:aws:states:us-east-1:000000000000:execution:${stateMachineName}:${name}`;
+      const abortController = new AbortController();
+      const run: RunState = { executionArn, signal: abortController.signal, ended: false, failedMaps: new Set(), retryAttempts: new Map() };
+      const taskResourceLocalHandlers = Object.fromEntries(
+        [...bindings].map(([stateName, binding]) => [stateName, localTaskHandler(stateName, binding, options.handlers[binding.stepId], run)]),
+      );
+      const execution = stateMachine.run(input as any, {
+        overrides: {
+          taskResourceLocalHandlers,
+          waitTimeOverrides,
+          retryIntervalOverrides,
+        },
+        context: { Execution: { Id: executionArn, Name: name } },
+      });
+      void followEvents(execution.eventLogs, run, options.onEvent);
+      return {
+        executionArn,
+        result: execution.result.then(
+          (output): LocalExecutionResult => ({ status: 'SUCCEEDED', output }),
+          (error: unknown): LocalExecutionResult => toFailedResult(error),
+        ).finally(() => {
+          run.ended = true;
+        }),
+        abort() {
+          abortController.abort();
+          execution.abort();
+        },
+      };
+    },
+  };
+}
+
+/** What the task handlers of one execution need to know about it. */
+interface RunState {
+  executionArn: string;
+  signal: AbortSignal;
+  ended: boolean;
+  /**
+   * Map states that have failed. When one iteration of a Map fails, AWS stops the others.
+   * aws-local-stepfunctions aborts the iterations already running but, as their slots free up,
+   * still starts those queued behind MaxConcurrency (measured: all 10 shards of a Map with
+   * MaxConcurrency 4 started although the first failed), and its event log arrives too late to
+   * stop them. So the task handlers work it out themselves, at the moment a step throws: an error
+   * no Retry or Catch of its Task handles fails the enclosing Map (and the Maps around it, up to
+   * one with a Catch for it). Tasks inside a failed Map then refuse to run.
+   */
+  failedMaps: Set<string>;
+  /** Retries so far per Task invocation (state name + payload), per retrier: mirrors the runtime's count. */
+  retryAttempts: Map<string, number[]>;
+}
+
+/** How Step Functions matches an error name against ErrorEquals (States.TaskFailed does not match States.Timeout). */
+const errorMatches = (errorEquals: string[], name: string): boolean =>
+  errorEquals.includes(name) || errorEquals.includes('States.ALL') || (errorEquals.includes('States.TaskFailed') && name !== 'States.Timeout');
+
+/** Whether the runtime will retry this failure, counting the attempt as the runtime does (first matching retrier decides). */
+function willRetry(binding: TaskBinding, errorName: string, run: RunState, invocationKey: string): boolean {
+  const index = binding.Retry.findIndex((retrier) => errorMatches(retrier.ErrorEquals, errorName));
+  const attempts = run.retryAttempts.get(invocationKey) ?? binding.Retry.map(() => 0);
+  if (index === -1 || attempts[index]! >= (binding.Retry[index]!.MaxAttempts ?? 3)) {
+    run.retryAttempts.delete(invocationKey);
+    return false;
+  }
+  attempts[index]!++;
+  run.retryAttempts.set(invocationKey, attempts);
+  return true;
+}
+
+/** Marks the Maps an unhandled Task failure fails: from the innermost out, up to one that catches it. */
+function failEnclosingMaps(binding: TaskBinding, errorName: string, run: RunState): void {
+  for (const map of [...binding.enclosingMaps].reverse()) {
+    // A Map that will be retried runs its iterations again: do not cancel them.
+    if (map.Retry.some((retrier) => errorMatches(retrier.ErrorEquals, errorName))) return;
+    run.failedMaps.add(map.name);
+    if (map.Catch.some((catcher) => errorMatches(catcher.ErrorEquals, errorName))) return;
+  }
+}
+
+async function followEvents(events: AsyncGenerator<any>, run: RunState, onEvent?: (event: LocalExecutionEvent) => void): Promise<void> {
+  for await (const event of events) {
+    // A failed Map entered again (a loop back to it) runs its iterations: best effort, since events arrive late.
+    if (event.state?.type === 'Map' && event.type === 'StateEntered') run.failedMaps.delete(event.state.name);
+    if (!onEvent) continue;
+    try {
+      onEvent({ ...event, executionArn: run.executionArn });
+    } catch {
+      // A failing observer must not affect the execution.
+    }
+  }
+}
+
+/** `value` for every state (nested ones included) that matches, or nothing when value is undefined. */
+function everyState(definition: StateMachineDefinition, value: number | undefined, matches: (state: any) => boolean): Record<string, number> {
+  const found: Record<string, number> = {};
+  if (value === undefined) return found;
+  const visit = (machine: { States: Record<string, any> }) => {
+    for (const [stateName, state] of Object.entries(machine.States)) {
+      if (matches(state)) found[stateName] = value;
+      if (state.Type === 'Map') visit(state.ItemProcessor ?? state.Iterator);
+      if (state.Type === 'Parallel') for (const branch of state.Branches) visit(branch);
+    }
+  };
+  visit(definition);
+  return found;
+}
+
+/** Finds every Task (nested Map and Parallel states included), binds it to a step and sets its local timeout. */
+function bindTasks(definition: StateMachineDefinition, options: LocalStateMachineOptions): Map<string, TaskBinding> {
+  const bindings = new Map<string, TaskBinding>();
+  const seen = new Set<string>();
+  const visit = (machine: { States: Record<string, any> }, enclosingMaps: EnclosingMap[]) => {
+    for (const [stateName, state] of Object.entries(machine.States)) {
+      // taskResourceLocalHandlers is keyed by state name, so names must be unique across nesting levels.
+      if (seen.has(stateName)) throw new Error(`state name ${stateName} is used twice; local handlers are keyed by state name`);
+      seen.add(stateName);
+      if (state.Type === 'Map') {
+        visit(state.ItemProcessor ?? state.Iterator, [...enclosingMaps, { name: stateName, Retry: state.Retry ?? [], Catch: state.Catch ?? [] }]);
+      }
+      if (state.Type === 'Parallel') for (const branch of state.Branches) visit(branch, enclosingMaps);
+      if (state.Type !== 'Task') continue;
+
+      const resource: string = state.Resource;
+      let functionArn: unknown;
+      let invokeEnvelope: boolean;
+      if (LAMBDA_INVOKE.test(resource)) {
+        functionArn = state.Parameters?.FunctionName;
+        invokeEnvelope = true;
+      } else if (LAMBDA_FUNCTION.test(resource)) {
+        functionArn = resource;
+        invokeEnvelope = false;
+      } else {
+        throw new Error(`Task ${stateName} calls ${resource}; only Lambda tasks run locally`);
+      }
+      const fn = typeof functionArn === 'string' ? options.functions[functionArn] : undefined;
+      if (!fn) throw new Error(`Task ${stateName} calls ${String(functionArn)}, which is not a step function`);
+      if (typeof options.handlers[fn.stepId] !== 'function') throw new Error(`no local handler for step ${fn.stepId} (Task ${stateName})`);
+      bindings.set(stateName, { stepId: fn.stepId, Retry: state.Retry ?? [], Catch: state.Catch ?? [], enclosingMaps, invokeEnvelope });
+
+      delete state.TimeoutSecondsPath;
+      state.TimeoutSeconds = options.taskTimeoutSeconds ?? DEFAULT_LOCAL_TASK_TIMEOUT_SECONDS;
+    }
+  };
+  visit(definition, []);
+  return bindings;
+}
+
+/** The error a Task reports: Step Functions matches Retry and Catch on its name, Cause is its message. */
+class LocalTaskError extends Error {
+  constructor(name: string, message: string) {
+    // No `cause`: aws-local-stepfunctions reports `error.cause ?? error.message` as the Cause of its
+    // StateFailed and ExecutionFailed events, which must stay a string.
+    super(message);
+    this.name = name;
+  }
+}
+
+function localTaskHandler(stateName: string, binding: TaskBinding, handler: LocalStepHandler, run: RunState) {
+  return async (input: any): Promise<any> => {
+    // After an abort aws-local-stepfunctions may still start a pending retry or Map iteration; do not run the step.
+    if (run.signal.aborted || run.ended) throw new LocalTaskError('ExecutionAborted', `execution ${run.executionArn} has ended`);
+    const failedMap = binding.enclosingMaps.find((map) => run.failedMaps.has(map.name));
+    if (failedMap) throw new LocalTaskError('MapIterationCancelled', `${failedMap.name} has failed; ${stateName} does not run`);
+    // JSON round trips stand in for the Lambda boundary: what cannot be serialized fails here as it would on AWS.
+    const payload = roundTrip(binding.invokeEnvelope ? input?.Payload : input);
+    const invocationKey = `${stateName}\u0000${JSON.stringify(payload)}`;
+    let output: unknown;
+    try {
+      output = await handler(payload, { stateName, stepId: binding.stepId, executionArn: run.executionArn, signal: run.signal });
+    } catch (error) {
+      // aws-local-stepfunctions reports a thrown error as {Error: error.name, Cause: error.message}, and
+      // Retry/Catch compare error.name, as AWS does with a Lambda's errorType. Normalize anything thrown
+      // into a plain Error with those two fields, so a non-Error or an error carrying the library's own
+      // retryable/catchable flags behaves like a Lambda failure.
+      const failure = error instanceof Error ? new LocalTaskError(error.name || 'Error', error.message) : new LocalTaskError('Error', String(error));
+      if (!willRetry(binding, failure.name, run, invocationKey) && !errorMatches(binding.Catch.flatMap((catcher) => catcher.ErrorEquals), failure.name)) {
+        failEnclosingMaps(binding, failure.name, run);
+      }
+      throw failure;
+    }
+    run.retryAttempts.delete(invocationKey);
+    const result = roundTrip(output === undefined ? null : output);
+    return binding.invokeEnvelope ? { Payload: result } : result;
+  };
+}
+
+const roundTrip = (value: unknown): any => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
+
+function toFailedResult(error: unknown): LocalExecutionResult {
+  if (error instanceof ExecutionAbortedError) return { status: 'ABORTED' };
+  if (error instanceof ExecutionTimeoutError) return { status: 'FAILED', error: { Error: 'States.Timeout', Cause: error.message } };
+  // ExecutionError wraps the error that ended the execution: a Fail state (Error/Cause of the state)
+  // or an error no Catch handled.
+  const cause = error instanceof ExecutionError ? error.cause : error;
+  if (cause instanceof Error) return { status: 'FAILED', error: { Error: cause.name, Cause: cause.message } };
+  return { status: 'FAILED', error: { Error: 'Error', Cause: String(cause) } };
+}

@@ -1,0 +1,285 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { App } from 'aws-cdk-lib';
+import { AuthorizationType } from 'aws-cdk-lib/aws-apigateway';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATION_STACK_ID, MigrationStack } from '../../infra/migrationStack';
+import { LAMBDA_SERVICE_ERRORS } from '../../infra/offlineMigrationStateMachine';
+import { localFunctionArn, stateMachineDefinition, synthesizeTemplate, type CfnTemplate } from '../../infra/synth';
+import { RETRYABLE_ERROR_NAMES } from '../../lib/errors';
+import { STEP_IDS } from '../../lib/workflow/steps';
+
+let json: CfnTemplate;
+let template: Template;
+let definition: Record<string, any>;
+beforeAll(() => {
+  json = synthesizeTemplate();
+  template = Template.fromJSON(json);
+  definition = stateMachineDefinition(json).definition;
+});
+
+/** Every state of the definition by name, nested Map iterators included. */
+function allStates(machine: Record<string, any>): Record<string, any> {
+  const states: Record<string, any> = {};
+  for (const [name, state] of Object.entries<any>(machine.States)) {
+    states[name] = state;
+    if (state.Type === 'Map') Object.assign(states, allStates(state.ItemProcessor ?? state.Iterator));
+  }
+  return states;
+}
+
+const functionsWithStepId = () =>
+  Object.entries(json.Resources).filter(([, resource]) => resource.Type === 'AWS::Lambda::Function' && resource.Properties?.Environment?.Variables?.STEP_ID);
+
+describe('MigrationStack', () => {
+  it('runs every function on Node 22 with source maps enabled', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions)).toHaveLength(STEP_IDS.length + 1);
+    for (const [logicalId, fn] of Object.entries(functions)) {
+      expect(fn.Properties.Runtime, logicalId).toBe('nodejs22.x');
+      expect(fn.Properties.Environment.Variables.NODE_OPTIONS, logicalId).toBe('--enable-source-maps');
+      expect(fn.Properties.Environment.Variables.JOBS_TABLE, logicalId).toEqual({ Ref: expect.stringMatching(/^Jobs/) });
+    }
+  });
+
+  it('has one function per step id, named by STEP_ID, with its timeout', () => {
+    const stepIds = functionsWithStepId().map(([, fn]) => fn.Properties!.Environment.Variables.STEP_ID);
+    expect(stepIds.sort()).toEqual([...STEP_IDS].sort());
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ STEP_ID: 'copyShard' }) },
+      Timeout: 900,
+      MemorySize: 1024,
+    });
+    for (const [, fn] of functionsWithStepId()) {
+      expect(fn.Properties!.Timeout).toBeGreaterThanOrEqual(60);
+      expect(fn.Properties!.Timeout).toBeLessThanOrEqual(900);
+    }
+  });
+
+  it('lets the steps read milvus-migrate secrets and the API manage them and the executions', () => {
+    const secretArn = Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':secret:milvus-migrate/\\*$')])] });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: secretArn })]),
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: Match.arrayWith(['secretsmanager:CreateSecret', 'secretsmanager:DeleteSecret']), Resource: secretArn }),
+          Match.objectLike({ Action: 'states:StartExecution' }),
+          Match.objectLike({ Action: ['states:StopExecution', 'states:DescribeExecution'] }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ STATE_MACHINE_ARN: { Ref: Match.stringLikeRegexp('^OfflineMigration') } }) },
+    });
+  });
+
+  it('keeps jobs in one on-demand, encrypted table with point-in-time recovery and the byCreatedAt index', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byCreatedAt',
+          KeySchema: [
+            { AttributeName: 'entity', KeyType: 'HASH' },
+            { AttributeName: 'createdAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    });
+  });
+
+  it('exposes the migration routes, each a proxy integration to the API function', () => {
+    const resources = template.findResources('AWS::ApiGateway::Resource');
+    const pathOf = (logicalId: string): string => {
+      const resource = resources[logicalId];
+      if (!resource) return '';
+      const parent = resource.Properties.ParentId;
+      return `${parent.Ref ? pathOf(parent.Ref) : ''}/${resource.Properties.PathPart}`;
+    };
+    const routes = Object.values(template.findResources('AWS::ApiGateway::Method')).map(
+      (method) => `${method.Properties.HttpMethod} ${pathOf(method.Properties.ResourceId.Ref)}`,
+    );
+    expect(routes.sort()).toEqual(
+      ['POST /migrations', 'GET /migrations', 'GET /migrations/{id}', 'GET /migrations/{id}/events', 'POST /migrations/{id}/cancel'].sort(),
+    );
+    const [apiFunction] = Object.entries(json.Resources).find(
+      ([, resource]) => resource.Type === 'AWS::Lambda::Function' && resource.Properties?.Environment?.Variables?.STATE_MACHINE_ARN,
+    )!;
+    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) {
+      expect(method.Properties.AuthorizationType).toBe('NONE');
+      expect(method.Properties.Integration.Type).toBe('AWS_PROXY');
+      expect(JSON.stringify(method.Properties.Integration.Uri)).toContain(apiFunction);
+    }
+  });
+
+  it('plugs authorization into every API method through apiMethodOptions', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+    const stack = new MigrationStack(app, 'WithIam', { apiMethodOptions: { authorizationType: AuthorizationType.IAM } });
+    const methods = Object.values(Template.fromStack(stack).findResources('AWS::ApiGateway::Method'));
+    expect(methods).toHaveLength(5);
+    for (const method of methods) expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
+  });
+
+  it('outputs the API URL, the state machine ARN and the table name', () => {
+    template.hasOutput('ApiUrl', {});
+    template.hasOutput('StateMachineArn', { Value: { Ref: Match.stringLikeRegexp('^OfflineMigration') } });
+    template.hasOutput('JobsTableName', { Value: { Ref: Match.stringLikeRegexp('^Jobs') } });
+  });
+
+  it('runs a STANDARD state machine with logging and tracing', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', Destinations: Match.anyValue() }),
+    });
+  });
+
+  it('synthesizes without bundling, warning about handler files that do not exist', () => {
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function'))) {
+      expect(fn.Properties.Code.ZipFile).toContain('bundling skipped');
+      expect(fn.Properties.Handler).toBe('index.handler');
+    }
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+    const stack = new MigrationStack(app, MIGRATION_STACK_ID);
+    const entries = ['functions/api.ts', ...STEP_IDS.map((stepId) => `functions/steps/${stepId}.ts`)];
+    const missing = entries.filter((entry) => !existsSync(fileURLToPath(new URL(`../../${entry}`, import.meta.url))));
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('does not exist yet'));
+    expect(warnings.map((warning) => String(warning.entry.data).split(' ')[0]).sort()).toEqual(missing.sort());
+  });
+});
+
+describe('offline state machine definition', () => {
+  const TASKS = ['Preflight', 'PlanShards', 'CreateTargetCollection', 'CopyShard', 'BuildIndexes', 'Verify', 'Finalize', 'RecordFailure'];
+
+  it('names its states as in the design', () => {
+    expect(Object.keys(allStates(definition)).sort()).toEqual(
+      [
+        ...TASKS,
+        'CopyCollections',
+        'CopyShards',
+        'ShardDone?',
+        'ShardCopied',
+        'VerificationOutcome',
+        'MigrationSucceeded',
+        'MigrationFailed',
+        'UnknownVerificationOutcome',
+      ].sort(),
+    );
+    expect(definition.StartAt).toBe('Preflight');
+    expect(definition.QueryLanguage ?? 'JSONPath').toBe('JSONPath');
+  });
+
+  it('calls each step function from its Task, with JSONPath payloads and results at namespaced paths', () => {
+    const states = allStates(definition);
+    const functions = stateMachineDefinition(json).functions;
+    const expected: Record<string, [string, Record<string, string>, string | null]> = {
+      Preflight: ['preflight', { 'jobId.$': '$.jobId' }, '$.preflight'],
+      PlanShards: ['planShards', { 'jobId.$': '$.jobId' }, '$.plan'],
+      CreateTargetCollection: ['createTargetCollection', { 'jobId.$': '$.jobId', 'collectionKey.$': '$.collectionKey' }, '$.created'],
+      CopyShard: ['copyShard', { 'jobId.$': '$.jobId', 'collectionKey.$': '$.collectionKey', 'shardIndex.$': '$.shardIndex' }, '$.copy'],
+      BuildIndexes: ['buildIndexes', { 'jobId.$': '$.jobId', 'collectionKey.$': '$.collectionKey' }, '$.indexes'],
+      Verify: ['verify', { 'jobId.$': '$.jobId' }, '$.verification'],
+      Finalize: ['finalize', { 'jobId.$': '$.jobId' }, '$.finalized'],
+      RecordFailure: ['recordFailure', { 'jobId.$': '$.jobId', 'error.$': '$.error' }, '$.failureRecorded'],
+    };
+    for (const [name, [stepId, parameters, resultPath]] of Object.entries(expected)) {
+      const state = states[name];
+      expect(state.Type, name).toBe('Task');
+      // payloadResponseOnly: the Resource is the function itself and the output is its return value.
+      expect(functions[state.Resource]?.stepId, name).toBe(stepId);
+      expect(state.Resource).toBe(localFunctionArn(functions[state.Resource]!.logicalId));
+      expect(state.Parameters, name).toEqual(parameters);
+      expect(state.ResultPath, name).toBe(resultPath);
+      expect(state.Arguments, name).toBeUndefined();
+      expect(state.Output, name).toBeUndefined();
+    }
+  });
+
+  it('gives every Task an explicit timeout above its Lambda timeout', () => {
+    const states = allStates(definition);
+    const lambdaTimeout = Object.fromEntries(functionsWithStepId().map(([, fn]) => [fn.Properties!.Environment.Variables.STEP_ID, fn.Properties!.Timeout]));
+    const functions = stateMachineDefinition(json).functions;
+    for (const name of TASKS) {
+      const state = states[name];
+      expect(state.TimeoutSeconds, name).toBeGreaterThan(lambdaTimeout[functions[state.Resource]!.stepId]);
+    }
+  });
+
+  it('retries every Task on retryable errors and Lambda service errors with jittered backoff', () => {
+    const states = allStates(definition);
+    for (const name of TASKS) {
+      const retrier = states[name].Retry?.[0];
+      expect(retrier?.ErrorEquals, name).toEqual([...RETRYABLE_ERROR_NAMES, ...LAMBDA_SERVICE_ERRORS]);
+      expect(retrier).toMatchObject({ IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 6, JitterStrategy: 'FULL' });
+      expect(states[name].Retry.flatMap((r: any) => r.ErrorEquals), name).not.toContain('PermanentError');
+      expect(states[name].Retry.flatMap((r: any) => r.ErrorEquals), name).not.toContain('States.ALL');
+    }
+    expect(states.CopyShard.Retry[1].ErrorEquals).toEqual(['States.Timeout', 'Sandbox.Timedout']);
+    for (const name of TASKS.filter((task) => task !== 'CopyShard')) {
+      expect(states[name].Retry.flatMap((r: any) => r.ErrorEquals), name).not.toContain('States.Timeout');
+    }
+  });
+
+  it('catches every failure at the top level into RecordFailure, which ends in MigrationFailed', () => {
+    const topLevel = definition.States;
+    for (const name of ['Preflight', 'PlanShards', 'CopyCollections', 'Verify', 'Finalize']) {
+      expect(topLevel[name].Catch, name).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
+    }
+    // Map bodies have no Catch: their failures propagate to CopyCollections.
+    const states = allStates(definition);
+    for (const name of ['CreateTargetCollection', 'CopyShards', 'CopyShard', 'BuildIndexes', 'RecordFailure']) {
+      expect(states[name].Catch, name).toBeUndefined();
+    }
+    expect(topLevel.RecordFailure.Next).toBe('MigrationFailed');
+    expect(topLevel.MigrationFailed).toEqual({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
+  });
+
+  it('maps over collections, then over their shards, looping CopyShard until done', () => {
+    const collections = definition.States.CopyCollections;
+    expect(collections).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.plan.collections',
+      MaxConcurrency: 4,
+      ResultPath: null,
+      ItemSelector: { 'jobId.$': '$.jobId', 'collectionKey.$': '$$.Map.Item.Value.collectionKey', 'shards.$': '$$.Map.Item.Value.shards' },
+    });
+    expect(collections.ItemProcessor.StartAt).toBe('CreateTargetCollection');
+    const shards = collections.ItemProcessor.States.CopyShards;
+    expect(shards).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.shards',
+      MaxConcurrency: 4,
+      ItemSelector: { 'jobId.$': '$.jobId', 'collectionKey.$': '$.collectionKey', 'shardIndex.$': '$$.Map.Item.Value' },
+      Next: 'BuildIndexes',
+    });
+    expect(shards.ItemProcessor.StartAt).toBe('CopyShard');
+    expect(shards.ItemProcessor.States['ShardDone?']).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.copy.done', BooleanEquals: true, Next: 'ShardCopied' }],
+      Default: 'CopyShard',
+    });
+  });
+
+  it('goes back to PlanShards on RECOPY and to Finalize on PASSED', () => {
+    const outcome = definition.States.VerificationOutcome;
+    expect(outcome.Choices).toEqual([
+      { Variable: '$.verification.outcome', StringEquals: 'RECOPY', Next: 'PlanShards' },
+      { Variable: '$.verification.outcome', StringEquals: 'PASSED', Next: 'Finalize' },
+    ]);
+    expect(definition.States.Finalize.Next).toBe('MigrationSucceeded');
+    expect(definition.States.MigrationSucceeded.Type).toBe('Succeed');
+  });
+});

@@ -1,0 +1,298 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { stateMachineDefinition, synthesizeTemplate, type LocalStateMachineDefinition } from '../../infra/synth';
+import { PermanentError, TransientError } from '../../lib/errors';
+import { createLocalStateMachine, type LocalExecutionEvent, type LocalStepHandler } from '../../lib/local/localStateMachine';
+import { LocalWorkflowStarter } from '../../lib/local/localWorkflowStarter';
+import type { PlanShardsOutput, StepId, VerifyOutcome } from '../../lib/workflow/steps';
+
+// The SYNTHESIZED definition runs here with small recording handlers: these tests prove the graph
+// (order, loops, retries, failure handling), not the steps.
+
+let synthesized: LocalStateMachineDefinition;
+beforeAll(() => {
+  synthesized = stateMachineDefinition(synthesizeTemplate());
+});
+
+interface Call {
+  stepId: StepId;
+  payload: any;
+}
+
+const TWO_COLLECTIONS: PlanShardsOutput = {
+  collections: [
+    { collectionKey: 'default.films', shards: [0, 1] },
+    { collectionKey: 'default.books', shards: [0] },
+  ],
+};
+
+/**
+ * Recording handlers: CopyShard answers done after `invocationsPerShard` calls for a shard; the
+ * plan and the verification outcomes are answered in turn; `overrides` replace any handler.
+ */
+function recordingHandlers(options: {
+  plans?: PlanShardsOutput[];
+  outcomes?: string[];
+  invocationsPerShard?: number;
+  overrides?: Partial<Record<StepId, LocalStepHandler>>;
+} = {}) {
+  const calls: Call[] = [];
+  const plans = [...(options.plans ?? [TWO_COLLECTIONS])];
+  const outcomes = [...(options.outcomes ?? ['PASSED'])];
+  const copies = new Map<string, number>();
+  const defaults: Record<StepId, LocalStepHandler> = {
+    preflight: async () => ({ ok: true }),
+    planShards: async () => (plans.length > 1 ? plans.shift() : plans[0]),
+    createTargetCollection: async () => ({ created: true }),
+    copyShard: async ({ collectionKey, shardIndex }) => {
+      const key = `${collectionKey}#${shardIndex}`;
+      const count = (copies.get(key) ?? 0) + 1;
+      copies.set(key, count);
+      return { done: count >= (options.invocationsPerShard ?? 2), rowsCopied: 100 * count };
+    },
+    buildIndexes: async () => ({ indexed: true }),
+    verify: async () => ({ outcome: (outcomes.length > 1 ? outcomes.shift() : outcomes[0]) as VerifyOutcome }),
+    finalize: async () => ({ finalized: true }),
+    recordFailure: async () => ({ recorded: true }),
+  };
+  const handlers = {} as Record<StepId, LocalStepHandler>;
+  for (const stepId of Object.keys(defaults) as StepId[]) {
+    const handler = options.overrides?.[stepId] ?? defaults[stepId];
+    handlers[stepId] = async (payload, context) => {
+      calls.push({ stepId, payload });
+      return handler(payload, context);
+    };
+  }
+  const stepsCalled = () => calls.map((call) => call.stepId);
+  return { handlers, calls, stepsCalled };
+}
+
+function machine(handlers: Record<StepId, LocalStepHandler>, extra: { onEvent?: (event: LocalExecutionEvent) => void } = {}) {
+  return createLocalStateMachine({
+    ...synthesized,
+    handlers,
+    // Retries wait nothing locally; the definition's backoff is asserted in stack.test.ts.
+    retryIntervalOverrides: { CopyShard: 0, Preflight: 0, PlanShards: 0, Verify: 0 },
+    ...extra,
+  });
+}
+
+describe('offline state machine (synthesized definition, local runtime)', () => {
+  it('runs the steps in order and loops CopyShard until each shard of each collection is done', async () => {
+    const { handlers, calls, stepsCalled } = recordingHandlers({ invocationsPerShard: 3 });
+
+    const result = await machine(handlers).start({ jobId: 'job-1' }).result;
+
+    expect(result.status).toBe('SUCCEEDED');
+    const steps = stepsCalled();
+    expect(steps.slice(0, 2)).toEqual(['preflight', 'planShards']);
+    expect(steps.slice(-2)).toEqual(['verify', 'finalize']);
+    expect(steps).not.toContain('recordFailure');
+    for (const { collectionKey, shards } of TWO_COLLECTIONS.collections) {
+      const ofCollection = calls.filter((call) => call.payload.collectionKey === collectionKey);
+      expect(ofCollection[0]).toEqual({ stepId: 'createTargetCollection', payload: { jobId: 'job-1', collectionKey } });
+      expect(ofCollection.at(-1)).toEqual({ stepId: 'buildIndexes', payload: { jobId: 'job-1', collectionKey } });
+      for (const shardIndex of shards) {
+        const copiesOfShard = ofCollection.filter((call) => call.stepId === 'copyShard' && call.payload.shardIndex === shardIndex);
+        expect(copiesOfShard).toHaveLength(3);
+        expect(copiesOfShard[0]!.payload).toEqual({ jobId: 'job-1', collectionKey, shardIndex });
+      }
+      expect(ofCollection.filter((call) => call.stepId === 'copyShard')).toHaveLength(3 * shards.length);
+    }
+    expect(calls.filter((call) => ['preflight', 'planShards', 'verify', 'finalize'].includes(call.stepId)).map((call) => call.payload)).toEqual([
+      { jobId: 'job-1' },
+      { jobId: 'job-1' },
+      { jobId: 'job-1' },
+      { jobId: 'job-1' },
+    ]);
+    // Results live under namespaced paths; the Maps discard theirs, so the output stays small.
+    expect(result.output).toMatchObject({ jobId: 'job-1', plan: TWO_COLLECTIONS, verification: { outcome: 'PASSED' } });
+    expect(result.output).not.toHaveProperty('copy');
+  });
+
+  it('goes back to PlanShards when Verify answers RECOPY, then succeeds when it answers PASSED', async () => {
+    const recopyPlan: PlanShardsOutput = { collections: [{ collectionKey: 'default.books', shards: [0] }] };
+    const { handlers, calls, stepsCalled } = recordingHandlers({ plans: [TWO_COLLECTIONS, recopyPlan], outcomes: ['RECOPY', 'PASSED'], invocationsPerShard: 1 });
+
+    const result = await machine(handlers).start({ jobId: 'job-2' }).result;
+
+    expect(result.status).toBe('SUCCEEDED');
+    const steps = stepsCalled();
+    expect(steps.filter((step) => step === 'planShards')).toHaveLength(2);
+    expect(steps.filter((step) => step === 'verify')).toHaveLength(2);
+    expect(steps.filter((step) => step === 'finalize')).toHaveLength(1);
+    // After the first Verify only the replanned collection is created and copied again.
+    const afterFirstVerify = calls.slice(steps.indexOf('verify') + 1);
+    expect(afterFirstVerify.map((call) => call.stepId)).toEqual(['planShards', 'createTargetCollection', 'copyShard', 'buildIndexes', 'verify', 'finalize']);
+    expect(afterFirstVerify[1]!.payload).toEqual({ jobId: 'job-2', collectionKey: 'default.books' });
+  });
+
+  it('records a PermanentError of CopyShard without retrying it and fails the execution with it', async () => {
+    const { handlers, calls, stepsCalled } = recordingHandlers({
+      overrides: {
+        copyShard: async ({ collectionKey }) => {
+          if (collectionKey === 'default.books') throw new PermanentError('SCHEMA_REFUSED', 'the target refuses the schema of default.books');
+          return { done: true, rowsCopied: 1 };
+        },
+      },
+    });
+
+    const result = await machine(handlers).start({ jobId: 'job-3' }).result;
+
+    expect(result).toEqual({ status: 'FAILED', error: { Error: 'PermanentError', Cause: 'the target refuses the schema of default.books' } });
+    const booksCopies = calls.filter((call) => call.stepId === 'copyShard' && call.payload.collectionKey === 'default.books');
+    expect(booksCopies).toHaveLength(1);
+    const failures = calls.filter((call) => call.stepId === 'recordFailure');
+    expect(failures).toEqual([
+      { stepId: 'recordFailure', payload: { jobId: 'job-3', error: { Error: 'PermanentError', Cause: 'the target refuses the schema of default.books' } } },
+    ]);
+    expect(stepsCalled()).not.toContain('verify');
+    expect(stepsCalled()).not.toContain('finalize');
+  });
+
+  it('retries a TransientError of CopyShard and then succeeds', async () => {
+    let failuresLeft = 2;
+    const events: LocalExecutionEvent[] = [];
+    const { handlers, calls, stepsCalled } = recordingHandlers({
+      plans: [{ collections: [{ collectionKey: 'default.films', shards: [0] }] }],
+      overrides: {
+        copyShard: async () => {
+          if (failuresLeft-- > 0) throw new TransientError('UNAVAILABLE', 'target unavailable');
+          return { done: true, rowsCopied: 10 };
+        },
+      },
+    });
+
+    const execution = machine(handlers, { onEvent: (event) => events.push(event) }).start({ jobId: 'job-4' });
+    const result = await execution.result;
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(calls.filter((call) => call.stepId === 'copyShard')).toHaveLength(3);
+    expect(stepsCalled()).not.toContain('recordFailure');
+    const retried = events.filter((event) => event.type === 'StateRetried') as Array<Extract<LocalExecutionEvent, { type: 'StateRetried' }>>;
+    expect(retried.map((event) => event.state.name)).toEqual(['CopyShard', 'CopyShard']);
+    expect(new Set(events.map((event) => event.executionArn))).toEqual(new Set([execution.executionArn]));
+  });
+
+  it('records a TransientError that outlasts its six retries', async () => {
+    const { handlers, calls } = recordingHandlers({
+      overrides: {
+        preflight: async () => {
+          throw new TransientError('UNAVAILABLE', 'source unavailable');
+        },
+      },
+    });
+
+    const result = await machine(handlers).start({ jobId: 'job-5' }).result;
+
+    expect(result).toEqual({ status: 'FAILED', error: { Error: 'TransientError', Cause: 'source unavailable' } });
+    expect(calls.filter((call) => call.stepId === 'preflight')).toHaveLength(7);
+    expect(calls.at(-1)).toEqual({ stepId: 'recordFailure', payload: { jobId: 'job-5', error: { Error: 'TransientError', Cause: 'source unavailable' } } });
+  });
+
+  it('records an outcome Verify should never answer as a failure', async () => {
+    const { handlers, calls } = recordingHandlers({ outcomes: ['MAYBE'], invocationsPerShard: 1 });
+
+    const result = await machine(handlers).start({ jobId: 'job-6' }).result;
+
+    expect(result.status).toBe('FAILED');
+    expect(result.error?.Error).toBe('UnknownVerificationOutcome');
+    expect(calls.at(-1)?.stepId).toBe('recordFailure');
+    expect(calls.at(-1)?.payload.error.Cause).toContain('MAYBE');
+  });
+
+  it('starts no queued shard once a shard has failed the Map (as on AWS)', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { handlers, calls } = recordingHandlers({
+      plans: [{ collections: [{ collectionKey: 'default.films', shards: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }] }],
+      overrides: {
+        copyShard: async ({ shardIndex }) => {
+          if (shardIndex === 0) throw new PermanentError('SCHEMA_REFUSED', 'refused');
+          await gate; // shards 1-3 are still copying when shard 0 fails; 4-9 wait behind MaxConcurrency 4
+          return { done: true, rowsCopied: 1 };
+        },
+        recordFailure: async () => {
+          // Let the copies in flight answer, which frees Map slots for the queued shards.
+          release();
+          for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+          return {};
+        },
+      },
+    });
+
+    const result = await machine(handlers).start({ jobId: 'job-8' }).result;
+
+    expect(result.error?.Error).toBe('PermanentError');
+    expect(calls.filter((call) => call.stepId === 'copyShard').map((call) => call.payload.shardIndex).sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('replaces task timeouts locally: CopyShard retries States.Timeout, then the failure is recorded', async () => {
+    const { handlers, calls } = recordingHandlers({
+      plans: [{ collections: [{ collectionKey: 'default.films', shards: [0] }] }],
+      overrides: { copyShard: () => new Promise(() => {}) }, // never answers
+    });
+    const sm = createLocalStateMachine({ ...synthesized, handlers, taskTimeoutSeconds: 1, retryIntervalOverrides: { CopyShard: 0 } });
+
+    const result = await sm.start({ jobId: 'job-9' }).result;
+
+    expect(result.error?.Error).toBe('States.Timeout');
+    expect(calls.filter((call) => call.stepId === 'copyShard')).toHaveLength(4); // the first try and 3 retries
+    expect(calls.at(-1)).toMatchObject({ stepId: 'recordFailure', payload: { error: { Error: 'States.Timeout' } } });
+  });
+
+  it('ends ABORTED when aborted during a copy, and runs no further step', async () => {
+    let copyStarted!: () => void;
+    const started = new Promise<void>((resolve) => (copyStarted = resolve));
+    let signalSeen: AbortSignal | undefined;
+    const { handlers, stepsCalled } = recordingHandlers({
+      overrides: {
+        copyShard: (_payload, { signal }) => {
+          signalSeen = signal;
+          copyStarted();
+          return new Promise((resolve) => signal.addEventListener('abort', () => resolve({ done: false, rowsCopied: 0 })));
+        },
+      },
+    });
+    const execution = machine(handlers).start({ jobId: 'job-7' });
+
+    await started;
+    execution.abort();
+    const result = await execution.result;
+
+    expect(result).toEqual({ status: 'ABORTED' });
+    expect(signalSeen?.aborted).toBe(true);
+    // Let what the runtime still had scheduled run (the aborted copy answered): no step may start after the abort.
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(stepsCalled()).not.toContain('buildIndexes');
+    expect(stepsCalled()).not.toContain('verify');
+    expect(stepsCalled()).not.toContain('recordFailure');
+  });
+
+  it('LocalWorkflowStarter runs an execution in the background, and stop() aborts it', async () => {
+    const settled: Array<[string, string]> = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { handlers } = recordingHandlers({
+      overrides: {
+        preflight: async (payload: { jobId: string }) => {
+          if (payload.jobId === 'job-stopped') await new Promise(() => {}); // never answers
+          await gate;
+          return {};
+        },
+      },
+    });
+    const starter = new LocalWorkflowStarter(machine(handlers), { onSettled: (executionArn, _jobId, result) => void settled.push([executionArn, result.status]) });
+
+    const finished = await starter.start('job-finished');
+    const stopped = await starter.start('job-stopped');
+    expect(starter.running()).toEqual([finished.executionArn, stopped.executionArn]);
+    await starter.stop(stopped.executionArn, 'cancelled by the operator');
+    release();
+
+    expect(await starter.wait(stopped.executionArn)).toEqual({ status: 'ABORTED' });
+    expect((await starter.wait(finished.executionArn)).status).toBe('SUCCEEDED');
+    expect(settled).toEqual(expect.arrayContaining([[stopped.executionArn, 'ABORTED'], [finished.executionArn, 'SUCCEEDED']]));
+    expect(starter.running()).toEqual([]);
+    await expect(starter.wait('arn:aws:states:us-east-1:000000000000:execution:OfflineMigration:unknown')).rejects.toThrow('no local execution');
+  });
+});
