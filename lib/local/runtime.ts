@@ -7,7 +7,8 @@ import { MemoryCredentialStore } from '../credentials/memoryCredentialStore';
 import { createDocumentClient, DynamoJobStore } from '../jobs/dynamoJobStore';
 import { createJobTable } from '../jobs/table';
 import { openCluster } from '../milvus';
-import { setServices } from '../services';
+import { recordFailure } from '../migration/recordFailure';
+import { setServices, type Services } from '../services';
 import { startDynamoLocal, type LocalDynamo } from './dynamoLocal';
 import { LocalWorkflowStarter } from './localWorkflowStarter';
 
@@ -45,7 +46,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   await createJobTable(dynamoClient, tableName);
   const jobs = new DynamoJobStore({ client: createDocumentClient(dynamoClient), tableName });
   const credentials = new MemoryCredentialStore();
-  setServices({ jobs, credentials, openCluster, now: () => new Date() });
+  const services: Services = { jobs, credentials, openCluster, now: () => new Date() };
+  setServices(services);
 
   const { definition, functions } = stateMachineDefinition(synthesizeTemplate());
   const workflow = new LocalWorkflowStarter({
@@ -54,6 +56,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     handlers: stepHandlers,
     waitTimeOverrideMs: options.waitTimeOverrideMs,
     retryIntervalOverrideMs: options.retryIntervalOverrideMs,
+    // An execution that ended without reaching RecordFailure (aborted by a stopping runtime, or a
+    // failure of RecordFailure itself) must not leave its job IN_PROGRESS forever.
+    onSettled: async (_executionArn, jobId, result) => {
+      if (result.status === 'SUCCEEDED') return;
+      const error = result.error ?? { Error: 'ExecutionAborted', Cause: '[EXECUTION_ABORTED] the local runtime stopped the execution' };
+      await recordFailure(services, { jobId, error });
+    },
   });
   const service = new MigrationService({ jobs, credentials, workflow });
 

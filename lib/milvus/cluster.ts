@@ -1,0 +1,53 @@
+import { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { redactUri, type ClusterCredentials } from '../cluster';
+
+/** One Milvus deployment; a client per database, since the database travels in each call's `dbname` header. */
+export interface MilvusCluster {
+  client(db: string): MilvusClient;
+  close(): Promise<void>;
+  /** The uri without credentials, for messages. */
+  readonly uri: string;
+}
+
+export interface OpenClusterOptions {
+  /** Default deadline of every call, in ms. Batch reads and writes set their own. */
+  timeoutMs?: number;
+  /** The SDK's (process-wide, winston) log level; default 'warn' (it logs every request at debug). */
+  logLevel?: string;
+}
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Clients are created lazily and cached per database; nothing connects until the first call. */
+export function openCluster(creds: ClusterCredentials, options: OpenClusterOptions = {}): MilvusCluster {
+  const clients = new Map<string, MilvusClient>();
+  return {
+    uri: redactUri(creds.uri),
+    client(db: string): MilvusClient {
+      let client = clients.get(db);
+      if (!client) {
+        client = new MilvusClient({
+          address: creds.uri,
+          token: creds.token,
+          username: creds.username,
+          password: creds.password,
+          database: db,
+          timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          // The SDK otherwise sends a heartbeat every 10 s to the server.
+          telemetry: { enabled: false },
+          logLevel: options.logLevel ?? 'warn',
+        });
+        // The constructor starts a Connect call nobody awaits: an unreachable server would surface
+        // as an unhandled rejection. Calls report the failure themselves.
+        (client as unknown as { connectPromise?: Promise<unknown> }).connectPromise?.catch(() => undefined);
+        clients.set(db, client);
+      }
+      return client;
+    },
+    async close(): Promise<void> {
+      const all = [...clients.values()];
+      clients.clear();
+      await Promise.all(all.map((c) => c.closeConnection().catch(() => undefined)));
+    },
+  };
+}

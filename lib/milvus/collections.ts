@@ -1,0 +1,174 @@
+import { DataType, type FieldType, type FunctionObject } from '@zilliz/milvus2-sdk-node';
+import { PermanentError, TransientError } from '../errors';
+import { describeCollection, describeIndexes } from './catalog';
+import type { MilvusCluster } from './cluster';
+import type { CollectionSpec, FieldSpec, FunctionSpec, IndexSpec } from './spec';
+import { assertOk, checkedCall, isStatusOk, milvusCall, statusCode, statusOf } from './status';
+
+/** Collection lifecycle on one cluster: create, drop, index, load, count. */
+
+const sdkType = (name: string): DataType => {
+  const value = DataType[name as keyof typeof DataType];
+  if (value === undefined) throw new PermanentError('UNSUPPORTED_SCHEMA', `data type ${name} is not known to the SDK`);
+  return value;
+};
+
+/** A clean FieldType for createCollection (describe output cannot be sent back). */
+export function toFieldType(field: FieldSpec): FieldType {
+  const typeParams: Record<string, string> = { ...field.typeParams };
+  if (field.dim !== undefined) typeParams.dim = String(field.dim);
+  if (field.maxLength !== undefined) typeParams.max_length = String(field.maxLength);
+  if (field.maxCapacity !== undefined) typeParams.max_capacity = String(field.maxCapacity);
+  const out: FieldType = {
+    name: field.name,
+    description: field.description,
+    data_type: sdkType(field.dataType),
+    is_primary_key: field.isPrimaryKey,
+    autoID: field.autoId,
+    is_partition_key: field.isPartitionKey,
+    is_clustering_key: field.isClusteringKey,
+    is_function_output: field.isFunctionOutput,
+    type_params: typeParams,
+  };
+  if (field.elementType) out.element_type = sdkType(field.elementType);
+  // Sent only when set: milvus-lite refuses any schema that mentions nullable.
+  if (field.nullable) out.nullable = true;
+  if (field.defaultValue !== undefined) out.default_value = field.defaultValue as number | string;
+  return out;
+}
+
+function toFunctionObject(fn: FunctionSpec): FunctionObject {
+  return {
+    name: fn.name,
+    description: fn.description,
+    type: fn.type as FunctionObject['type'],
+    input_field_names: fn.inputFieldNames,
+    output_field_names: fn.outputFieldNames,
+    params: fn.params,
+  };
+}
+
+/** Creates the collection (schema, functions, properties, shards, consistency); indexes come later. */
+export async function createCollection(cluster: MilvusCluster, db: string, spec: CollectionSpec): Promise<void> {
+  const client = cluster.client(db);
+  await checkedCall(`create ${db}.${spec.name}`, () =>
+    client.createCollection({
+      collection_name: spec.name,
+      description: spec.description,
+      fields: spec.fields.map(toFieldType),
+      functions: spec.functions.map(toFunctionObject),
+      enable_dynamic_field: spec.enableDynamicField,
+      consistency_level: spec.consistencyLevel,
+      properties: spec.properties,
+      ...(spec.shardsNum ? { shards_num: spec.shardsNum } : {}),
+      ...(spec.numPartitions ? { num_partitions: spec.numPartitions } : {}),
+    }),
+  );
+}
+
+export async function dropCollection(cluster: MilvusCluster, db: string, name: string): Promise<void> {
+  const reply = await milvusCall(`drop ${db}.${name}`, () => cluster.client(db).dropCollection({ collection_name: name }));
+  const status = statusOf(reply);
+  if (status && statusCode(status) === 100) return;
+  assertOk(reply, `drop ${db}.${name}`);
+}
+
+/** Creates one index. milvus-lite takes AUTOINDEX only on float vectors: it names what it takes instead, which we then use. */
+async function createIndex(cluster: MilvusCluster, db: string, collection: string, index: IndexSpec): Promise<void> {
+  const what = `create index on ${db}.${collection}.${index.fieldName}`;
+  const send = (indexType: string, params: Record<string, string>) =>
+    milvusCall(what, () =>
+      cluster.client(db).createIndex({
+        collection_name: collection,
+        field_name: index.fieldName,
+        index_name: index.indexName,
+        // Params go as they were described (strings, or a JSON `params` blob) rather than re-encoded.
+        extra_params: { index_type: indexType, ...(index.metricType ? { metric_type: index.metricType } : {}), ...params } as never,
+      }),
+    );
+  let reply = await send(index.indexType, index.params);
+  const status = statusOf(reply);
+  const fallback = index.indexType === 'AUTOINDEX' && status && !isStatusOk(status) ? /only support ([A-Z_]+)/.exec(status.reason ?? '') : null;
+  if (fallback) reply = await send(fallback[1], {});
+  assertOk(reply, what);
+}
+
+/** Creates the spec's indexes whose field has none yet; returns how many it created. */
+async function createMissingIndexes(cluster: MilvusCluster, db: string, spec: CollectionSpec): Promise<number> {
+  const indexed = new Set((await describeIndexes(cluster, db, spec.name)).map((i) => i.fieldName));
+  let created = 0;
+  for (const index of spec.indexes) {
+    if (indexed.has(index.fieldName)) continue;
+    await createIndex(cluster, db, spec.name, index);
+    created += 1;
+  }
+  return created;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Creates the spec's indexes (skipping fields already indexed) and waits until they are built. */
+export async function buildIndexes(
+  cluster: MilvusCluster,
+  db: string,
+  spec: CollectionSpec,
+  options: { timeoutMs?: number; pollMs?: number } = {},
+): Promise<void> {
+  await createMissingIndexes(cluster, db, spec);
+  const what = `wait for indexes of ${db}.${spec.name}`;
+  const until = Date.now() + (options.timeoutMs ?? 10 * 60_000);
+  const wanted = new Set(spec.indexes.map((i) => i.fieldName));
+  for (;;) {
+    const reply = await checkedCall(what, () => cluster.client(db).describeIndex({ collection_name: spec.name }));
+    const pending = (reply.index_descriptions ?? []).filter((d: any) => wanted.has(d.field_name) && !(d.state === 'Finished' && Number(d.pending_index_rows ?? 0) === 0));
+    const failed = pending.find((d: any) => d.state === 'Failed');
+    if (failed) throw new PermanentError('INDEX_BUILD_FAILED', `${what}: ${failed.field_name}: ${failed.index_state_fail_reason}`);
+    if (pending.length === 0) return;
+    // Let the state machine retry the step rather than hold a Lambda past its limit.
+    if (Date.now() > until) throw new TransientError('INDEX_BUILD_PENDING', `${what}: ${pending.map((d: any) => d.field_name).join(', ')} still building`);
+    await sleep(options.pollMs ?? 1_000);
+  }
+}
+
+async function loadState(cluster: MilvusCluster, db: string, name: string): Promise<string> {
+  const reply = await checkedCall(`load state of ${db}.${name}`, () => cluster.client(db).getLoadState({ collection_name: name }));
+  if (reply.state === 'LoadStateNotExist') throw new PermanentError('COLLECTION_NOT_FOUND', `${db}.${name} does not exist`);
+  return String(reply.state);
+}
+
+/**
+ * Query and count see only loaded collections (milvus-lite even answers an empty success for an
+ * unloaded one). Indexes the spec's fields that have none (load needs them), then loads.
+ */
+export async function ensureLoaded(cluster: MilvusCluster, db: string, spec: CollectionSpec, options: { timeoutMs?: number } = {}): Promise<void> {
+  // Indexes first, even when loaded: milvus-lite reports a fresh collection as loaded without any index.
+  await createMissingIndexes(cluster, db, spec);
+  if ((await loadState(cluster, db, spec.name)) === 'LoadStateLoaded') return;
+  const what = `load ${db}.${spec.name}`;
+  // loadCollectionAsync + our own polling: the SDK's loadCollection checks error_code only.
+  await checkedCall(what, () => cluster.client(db).loadCollectionAsync({ collection_name: spec.name }));
+  const until = Date.now() + (options.timeoutMs ?? 5 * 60_000);
+  while ((await loadState(cluster, db, spec.name)) !== 'LoadStateLoaded') {
+    if (Date.now() > until) throw new TransientError('LOAD_PENDING', `${what}: still loading`);
+    await sleep(200);
+  }
+}
+
+/** Flush (best effort: Milvus rate-limits flush) then count(*) with Strong consistency. */
+export async function countRows(cluster: MilvusCluster, db: string, name: string): Promise<number> {
+  const client = cluster.client(db);
+  try {
+    await client.flushSync({ collection_names: [name] });
+  } catch {
+    // Strong consistency below already sees every acknowledged write.
+  }
+  if ((await loadState(cluster, db, name)) !== 'LoadStateLoaded') {
+    await ensureLoaded(cluster, db, await describeCollection(cluster, db, name));
+  }
+  const reply = await checkedCall(`count ${db}.${name}`, () =>
+    client.query({ collection_name: name, filter: '', output_fields: ['count(*)'], consistency_level: 'Strong' as never }),
+  );
+  const value = reply.data?.[0]?.['count(*)'];
+  if (value === undefined) throw new PermanentError('MILVUS_UNIMPLEMENTED', `count ${db}.${name}: no count in the reply`);
+  return Number(value);
+}

@@ -1,0 +1,30 @@
+/** The Milvus layer: catalog, schema translation, collection lifecycle, shard planning and copy. */
+export { openCluster, DEFAULT_TIMEOUT_MS, type MilvusCluster, type OpenClusterOptions } from './cluster';
+export {
+  listDatabases,
+  listCollections,
+  describeCollection,
+  describeIndexes,
+  collectionExists,
+  targetCapabilities,
+  versionAtLeast,
+} from './catalog';
+export { translateSchema, defaultMetric, ALLOW_INSERT_AUTO_ID, type TranslateOptions } from './translate';
+export { createCollection, dropCollection, ensureLoaded, buildIndexes, countRows, toFieldType } from './collections';
+export { planShards, type PlanShardsOptions } from './shards';
+export { copyShard, type CopyShardArgs, type PkRange } from './copy';
+export {
+  RowBatchSource,
+  RowBatchSink,
+  estimateRowBytes,
+  rowsForBudget,
+  MAX_QUERY_ROWS,
+  MAX_BATCH_BYTES,
+  type Batch,
+  type BatchSource,
+  type BatchSink,
+  type ReadRequest,
+} from './batch';
+export { stringLiteral, pkLiteral, pkRangeFilter, pkRangeDeleteFilter } from './filter';
+export { statusToError, toMigrationError, assertOk } from './status';
+export * from './spec';

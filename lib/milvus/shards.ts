@@ -1,0 +1,72 @@
+import { PermanentError } from '../errors';
+import type { MilvusCluster } from './cluster';
+import { countRows } from './collections';
+import { pkRangeFilter } from './filter';
+import { MAX_QUERY_ROWS } from './batch';
+import { primaryField, type CollectionSpec } from './spec';
+import { checkedCall } from './status';
+import type { PkRange } from './copy';
+
+export interface PlanShardsOptions {
+  rowsPerShard: number;
+  /** Default 1000. */
+  maxShards?: number;
+}
+
+/**
+ * Splits a collection into PK ranges of about `rowsPerShard` rows. Boundaries are found by hopping
+ * in PK order with offset queries (`pk > cursor`, offset k-1, limit 1; offset+limit <= 16,384),
+ * reading one PK per hop instead of every row. The ranges cover every PK exactly once: the first
+ * is open below, the last open above. Needs the collection loaded (countRows loads it).
+ */
+export async function planShards(cluster: MilvusCluster, db: string, spec: CollectionSpec, options: PlanShardsOptions): Promise<PkRange[]> {
+  if (!(options.rowsPerShard > 0)) throw new PermanentError('INVALID_OPTIONS', 'rowsPerShard must be positive');
+  const count = await countRows(cluster, db, spec.name);
+  const maxShards = Math.max(1, options.maxShards ?? 1000);
+  const shardCount = Math.min(maxShards, Math.max(1, Math.ceil(count / options.rowsPerShard)));
+  const pk = primaryField(spec);
+  const client = cluster.client(db);
+
+  /** The PK `k` rows after `cursor` (k >= 1, k <= 16,384), or null when there are fewer. */
+  const hop = async (cursor: string | null, k: number): Promise<string | null> => {
+    const reply = await checkedCall(`plan shards of ${db}.${spec.name}`, () =>
+      client.query({
+        collection_name: spec.name,
+        filter: pkRangeFilter(pk, cursor, null),
+        output_fields: [pk.name],
+        offset: k - 1,
+        limit: 1,
+        consistency_level: 'Strong' as never,
+      }),
+    );
+    const row = reply.data?.[0];
+    return row ? String(row[pk.name]) : null;
+  };
+
+  const boundaries: string[] = [];
+  let cursor: string | null = null;
+  let rank = 0; // rows at or below cursor
+  for (let i = 1; i < shardCount; i++) {
+    const wanted = Math.round((i * count) / shardCount);
+    if (wanted <= rank) continue;
+    let found: string | null = null;
+    while (rank < wanted) {
+      const k = Math.min(wanted - rank, MAX_QUERY_ROWS);
+      found = await hop(cursor, k);
+      if (found === null) break; // fewer rows than counted: the last shard takes the rest
+      cursor = found;
+      rank += k;
+    }
+    if (found === null) break;
+    boundaries.push(found);
+  }
+
+  const shards: PkRange[] = [];
+  let lower: string | null = null;
+  for (const b of boundaries) {
+    shards.push({ lowerExclusive: lower, upperInclusive: b });
+    lower = b;
+  }
+  shards.push({ lowerExclusive: lower, upperInclusive: null });
+  return shards;
+}
