@@ -24,6 +24,8 @@ export interface ReadRequest {
   afterPk: string | null;
   /** And pk <= upperInclusive (null: to the end). */
   upperInclusive: string | null;
+  /** Rows to skip after afterPk (offset + limit <= 16,384). */
+  offset?: number;
   limit: number;
 }
 
@@ -70,13 +72,14 @@ export class RowBatchSource implements BatchSource<Row[]> {
     this.sizer = rowSizer(spec);
   }
 
-  async read({ afterPk, upperInclusive, limit }: ReadRequest): Promise<Batch<Row[]>> {
+  async read({ afterPk, upperInclusive, offset = 0, limit }: ReadRequest): Promise<Batch<Row[]>> {
     const what = `read ${this.spec.name}`;
     const reply = await milvusCall(what, () =>
       this.client.query({
         collection_name: this.spec.name,
         filter: pkRangeFilter(this.pk, afterPk, upperInclusive),
         output_fields: this.outputFields,
+        ...(offset > 0 ? { offset } : {}),
         limit,
         consistency_level: 'Strong' as never,
         transformers: readTransformers as never,

@@ -1,7 +1,8 @@
-import { DEFAULT_BATCH_TIMEOUT_MS, estimateRowBytes, rowsForBudget, RowBatchSink, RowBatchSource, type BatchSink, type BatchSource } from './batch';
+import { PermanentError } from '../errors';
+import { DEFAULT_BATCH_TIMEOUT_MS, estimateRowBytes, MAX_QUERY_ROWS, rowsForBudget, RowBatchSink, RowBatchSource, type BatchSink, type BatchSource } from './batch';
 import type { MilvusCluster } from './cluster';
 import { ensureLoaded } from './collections';
-import { pkRangeDeleteFilter } from './filter';
+import { comparePks, expressibleBound, pkRangeDeleteFilter, pkRangeFilter } from './filter';
 import { primaryField, type CollectionSpec } from './spec';
 import { checkedCall } from './status';
 
@@ -44,12 +45,18 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
   await ensureLoaded(source, sourceDb, sourceSpec);
   await ensureLoaded(target, targetDb, targetSpec);
 
-  let cursor = args.checkpoint ?? range.lowerExclusive;
+  const pk = primaryField(sourceSpec);
+  const checkpoint = args.checkpoint ?? range.lowerExclusive;
+  // Filters cannot hold every key (filter.ts): restart from the greatest expressible bound at or
+  // below the checkpoint. The target's rows past that bound are cleared and copied again; those
+  // at or below the checkpoint were counted already and are not counted twice.
+  let from = checkpoint === null ? null : expressibleBound(pk, checkpoint);
+  let recopied = from === null || checkpoint === null || from === checkpoint ? 0 : await rowsBetween(source, sourceDb, sourceSpec, from, checkpoint, range.upperInclusive);
   const targetPk = primaryField(targetSpec);
   await checkedCall(`clear ${targetDb}.${targetSpec.name} past the checkpoint`, () =>
     target.client(targetDb).delete({
       collection_name: targetSpec.name,
-      filter: pkRangeDeleteFilter(targetPk, cursor, range.upperInclusive),
+      filter: pkRangeDeleteFilter(targetPk, from, range.upperInclusive),
       consistency_level: 'Strong' as never,
     }),
   );
@@ -59,19 +66,58 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
   const writer = args.io?.sink ?? new RowBatchSink(target.client(targetDb), targetSpec, timeoutMs);
   let rowBytes = estimateRowBytes(sourceSpec);
   let rowsCopied = 0;
+  /** Rows already read after `from` (non-zero only while the cursor key is not expressible). */
+  let skip = 0;
+  let high = checkpoint;
 
   while (Date.now() < args.deadline) {
-    const limit = rowsForBudget(args.batchBytes, rowBytes);
-    const batch = await reader.read({ afterPk: cursor, upperInclusive: range.upperInclusive, limit });
+    if (skip >= MAX_QUERY_ROWS) {
+      throw new PermanentError('UNPAGEABLE_KEYS', `more than ${MAX_QUERY_ROWS} primary keys of ${sourceSpec.name} share the prefix ${JSON.stringify(from)} followed by a control character`);
+    }
+    const limit = Math.min(rowsForBudget(args.batchBytes, rowBytes), MAX_QUERY_ROWS - skip);
+    const batch = await reader.read({ afterPk: from, upperInclusive: range.upperInclusive, offset: skip, limit });
     if (batch.rowCount > 0 && batch.lastPk !== null) {
       await writer.write(batch);
-      cursor = batch.lastPk;
-      rowsCopied += batch.rowCount;
-      await args.onBatch({ checkpoint: cursor, rows: batch.rowCount });
+      const counted = Math.max(0, batch.rowCount - recopied);
+      recopied = Math.max(0, recopied - batch.rowCount);
+      rowsCopied += counted;
+      if (high === null || comparePks(pk, batch.lastPk, high) > 0) high = batch.lastPk;
+      await args.onBatch({ checkpoint: high, rows: counted });
+      // Next read: after the batch's last key, or after its expressible bound skipping the rows between.
+      const bound = expressibleBound(pk, batch.lastPk);
+      if (bound === batch.lastPk) {
+        from = bound;
+        skip = 0;
+      } else if (bound === from) {
+        skip += batch.rowCount;
+      } else {
+        from = bound;
+        skip = await rowsBetween(source, sourceDb, sourceSpec, bound, batch.lastPk, range.upperInclusive);
+      }
       // Correct the estimate with what this batch measured.
       rowBytes = Math.max(1, batch.bytes / batch.rowCount);
     }
     if (batch.rowCount < limit) return { done: true, rowsCopied };
   }
   return { done: false, rowsCopied };
+}
+
+/** How many keys lie in (from, key] (within the shard), read as keys only. */
+async function rowsBetween(cluster: MilvusCluster, db: string, spec: CollectionSpec, from: string, key: string, upperInclusive: string | null): Promise<number> {
+  const pk = primaryField(spec);
+  const reply = await checkedCall(`read keys of ${db}.${spec.name}`, () =>
+    cluster.client(db).query({
+      collection_name: spec.name,
+      filter: pkRangeFilter(pk, from, upperInclusive),
+      output_fields: [pk.name],
+      limit: MAX_QUERY_ROWS,
+      consistency_level: 'Strong' as never,
+    }),
+  );
+  const keys = (reply.data ?? []).map((row: Record<string, unknown>) => String(row[pk.name]));
+  const between = keys.filter((k: string) => comparePks(pk, k, key) <= 0).length;
+  if (between >= MAX_QUERY_ROWS) {
+    throw new PermanentError('UNPAGEABLE_KEYS', `more than ${MAX_QUERY_ROWS} primary keys of ${spec.name} share the prefix ${JSON.stringify(from)} followed by a control character`);
+  }
+  return between;
 }

@@ -25,6 +25,6 @@ export {
   type BatchSink,
   type ReadRequest,
 } from './batch';
-export { stringLiteral, pkLiteral, pkRangeFilter, pkRangeDeleteFilter } from './filter';
+export { stringLiteral, pkLiteral, pkRangeFilter, pkRangeDeleteFilter, expressibleBound, comparePks } from './filter';
 export { statusToError, toMigrationError, assertOk } from './status';
 export * from './spec';

@@ -1,7 +1,7 @@
 import { PermanentError } from '../errors';
 import type { MilvusCluster } from './cluster';
 import { countRows } from './collections';
-import { pkRangeFilter } from './filter';
+import { comparePks, expressibleBound, pkRangeFilter } from './filter';
 import { MAX_QUERY_ROWS } from './batch';
 import { primaryField, type CollectionSpec } from './spec';
 import { checkedCall } from './status';
@@ -54,11 +54,15 @@ export async function planShards(cluster: MilvusCluster, db: string, spec: Colle
       const k = Math.min(wanted - rank, MAX_QUERY_ROWS);
       found = await hop(cursor, k);
       if (found === null) break; // fewer rows than counted: the last shard takes the rest
-      cursor = found;
+      // Keys with control characters cannot go into a filter: hop on from their expressible prefix
+      // (the rows between are walked again, which only shifts the balance of the shards).
+      cursor = expressibleBound(pk, found);
       rank += k;
     }
     if (found === null) break;
-    boundaries.push(found);
+    // A boundary need not be a key, only a value every filter can hold; rows up to it stay in this shard.
+    const boundary = expressibleBound(pk, found);
+    if (boundaries.length === 0 || comparePks(pk, boundary, boundaries[boundaries.length - 1] as string) > 0) boundaries.push(boundary);
   }
 
   const shards: PkRange[] = [];

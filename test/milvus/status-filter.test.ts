@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../lib/errors';
-import { pkRangeDeleteFilter, pkRangeFilter, statusToError, stringLiteral, toMigrationError, versionAtLeast, type FieldSpec } from '../../lib/milvus';
+import { comparePks, expressibleBound, pkRangeDeleteFilter, pkRangeFilter, statusToError, stringLiteral, toMigrationError, versionAtLeast, type FieldSpec } from '../../lib/milvus';
 
 const pk = (dataType: 'Int64' | 'VarChar'): FieldSpec => ({
   name: 'id',
@@ -16,8 +16,25 @@ const pk = (dataType: 'Int64' | 'VarChar'): FieldSpec => ({
 });
 
 describe('filters', () => {
-  it('escapes VarChar literals C-style', () => {
-    expect(stringLiteral('a"b\\c\nd\re\tf😀')).toBe('"a\\"b\\\\c\\nd\\re\\tf😀"');
+  it('escapes quotes and backslashes in VarChar literals and keeps tabs raw', () => {
+    expect(stringLiteral('a"b\\c\tf😀')).toBe('"a\\"b\\\\c\tf😀"');
+  });
+
+  it('refuses to write a key with a line break into a filter, and bounds it by its prefix instead', () => {
+    const varchar = { name: 'k', dataType: 'VarChar' } as FieldSpec;
+    expect(() => stringLiteral('new\nline')).toThrow(/expressibleBound/);
+    expect(expressibleBound(varchar, 'new\nline')).toBe('new');
+    expect(expressibleBound(varchar, 'cr\rx\ny')).toBe('cr');
+    expect(expressibleBound(varchar, 'tab\tstays')).toBe('tab\tstays');
+    expect(expressibleBound({ name: 'id', dataType: 'Int64' } as FieldSpec, '-42')).toBe('-42');
+  });
+
+  it('orders VarChar keys by UTF-8 bytes and Int64 keys by value, as the server does', () => {
+    const varchar = { name: 'k', dataType: 'VarChar' } as FieldSpec;
+    // U+FF21 (fullwidth A) sorts before U+1F600 in UTF-8 bytes but after it in UTF-16 code units.
+    expect(comparePks(varchar, '\uff21', '😀')).toBeLessThan(0);
+    expect('\uff21' < '😀').toBe(false);
+    expect(comparePks({ name: 'id', dataType: 'Int64' } as FieldSpec, '9007199254740993', '9007199254740992')).toBe(1);
   });
 
   it('builds PK ranges, open ends omitted', () => {
