@@ -43,6 +43,8 @@ const EVENTS_PAGE = { default: 100, max: 1000 };
 const COLLECTIONS_PER_UPDATE = 50;
 const BATCH_WRITE_SIZE = 25;
 const BATCH_WRITE_ATTEMPTS = 8;
+/** Tries of a checkpoint transaction that collides with another shard's. */
+const CONTENTION_ATTEMPTS = 12;
 
 /** Job records, shards and events in one DynamoDB table (docs/design.md). */
 export class DynamoJobStore implements JobStore {
@@ -234,7 +236,7 @@ export class DynamoJobStore implements JobStore {
     };
 
     try {
-      await this.client.send(new TransactWriteCommand({ TransactItems: [{ Update: shardUpdate }, { Update: jobUpdate }] }));
+      await this.sendTransactionWithContention(new TransactWriteCommand({ TransactItems: [{ Update: shardUpdate }, { Update: jobUpdate }] }));
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw asConflict(error);
       const [shardReason, jobReason] = error.CancellationReasons ?? [];
@@ -249,6 +251,27 @@ export class DynamoJobStore implements JobStore {
         throw new ConflictError(`${shardName} was written by another transaction at the same time; the checkpoint did not move`, { cause: error });
       }
       throw new TransientError('CHECKPOINT_CANCELLED', `the checkpoint of ${shardName} was not written (${describeReasons(error.CancellationReasons)})`, { cause: error });
+    }
+  }
+
+  /**
+   * Shards of one job checkpoint concurrently, and each transaction also writes the job item, so
+   * they collide (TransactionConflict) in the normal course of a copy. That is contention, not a
+   * lost race: retry it here with a short jittered backoff rather than fail the step.
+   */
+  private async sendTransactionWithContention(command: TransactWriteCommand): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(command);
+        return;
+      } catch (error) {
+        const contended =
+          error instanceof TransactionCanceledException &&
+          (error.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict') &&
+          !(error.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed');
+        if (!contended || attempt >= CONTENTION_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(1_000, 20 * 2 ** attempt)));
+      }
     }
   }
 

@@ -6,7 +6,7 @@ import { MigrationService } from '../api/service';
 import { MemoryCredentialStore } from '../credentials/memoryCredentialStore';
 import { createDocumentClient, DynamoJobStore } from '../jobs/dynamoJobStore';
 import { createJobTable } from '../jobs/table';
-import { openCluster } from '../milvus';
+import { ClusterPool } from '../milvus';
 import { recordFailure } from '../migration/recordFailure';
 import { setServices, type Services } from '../services';
 import { startDynamoLocal, type LocalDynamo } from './dynamoLocal';
@@ -46,7 +46,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   await createJobTable(dynamoClient, tableName);
   const jobs = new DynamoJobStore({ client: createDocumentClient(dynamoClient), tableName });
   const credentials = new MemoryCredentialStore();
-  const services: Services = { jobs, credentials, openCluster, now: () => new Date() };
+  const clusters = new ClusterPool();
+  const services: Services = { jobs, credentials, openCluster: (c) => clusters.open(c), now: () => new Date() };
   setServices(services);
 
   const { definition, functions } = stateMachineDefinition(synthesizeTemplate());
@@ -74,6 +75,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     async stop() {
       await workflow.stopAll?.('local runtime stopping');
       setServices(undefined);
+      await clusters.closeAll();
       dynamoClient.destroy();
       await dynamo?.stop();
     },

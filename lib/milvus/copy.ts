@@ -52,14 +52,7 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
   // at or below the checkpoint were counted already and are not counted twice.
   let from = checkpoint === null ? null : expressibleBound(pk, checkpoint);
   let recopied = from === null || checkpoint === null || from === checkpoint ? 0 : await rowsBetween(source, sourceDb, sourceSpec, from, checkpoint, range.upperInclusive);
-  const targetPk = primaryField(targetSpec);
-  await checkedCall(`clear ${targetDb}.${targetSpec.name} past the checkpoint`, () =>
-    target.client(targetDb).delete({
-      collection_name: targetSpec.name,
-      filter: pkRangeDeleteFilter(targetPk, from, range.upperInclusive),
-      consistency_level: 'Strong' as never,
-    }),
-  );
+  await clearPastCheckpoint(target, targetDb, targetSpec, from, range.upperInclusive);
 
   const timeoutMs = args.batchTimeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS;
   const reader = args.io?.source ?? new RowBatchSource(source.client(sourceDb), sourceSpec, timeoutMs);
@@ -100,6 +93,22 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
     if (batch.rowCount < limit) return { done: true, rowsCopied };
   }
   return { done: false, rowsCopied };
+}
+
+/**
+ * Removes what a crashed attempt wrote past the checkpoint. Counted first, so the delete (which
+ * milvus-lite refuses for keys containing a quote) runs only when there is something to remove.
+ */
+async function clearPastCheckpoint(target: MilvusCluster, db: string, spec: CollectionSpec, from: string | null, upperInclusive: string | null): Promise<void> {
+  const pk = primaryField(spec);
+  const filter = pkRangeDeleteFilter(pk, from, upperInclusive);
+  const counted = await checkedCall(`count ${db}.${spec.name} past the checkpoint`, () =>
+    target.client(db).query({ collection_name: spec.name, filter, output_fields: ['count(*)'], consistency_level: 'Strong' as never }),
+  );
+  if (Number(counted.data?.[0]?.['count(*)'] ?? 0) === 0) return;
+  await checkedCall(`clear ${db}.${spec.name} past the checkpoint`, () =>
+    target.client(db).delete({ collection_name: spec.name, filter, consistency_level: 'Strong' as never }),
+  );
 }
 
 /** How many keys lie in (from, key] (within the shard), read as keys only. */

@@ -1,5 +1,6 @@
 /** The Milvus layer: catalog, schema translation, collection lifecycle, shard planning and copy. */
 export { openCluster, DEFAULT_TIMEOUT_MS, type MilvusCluster, type OpenClusterOptions } from './cluster';
+export { ClusterPool } from './pool';
 export {
   listDatabases,
   listCollections,

@@ -76,6 +76,18 @@ async function copyAll(jobId: string, copyServices: Services = services): Promis
   }
 }
 
+/** Deletes rows and waits until a count sees it (deletes become visible asynchronously). */
+async function deleteAndSettle(c: ReturnType<typeof client>, collection: string, filter: string): Promise<void> {
+  const count = async () =>
+    Number((await c.query({ collection_name: collection, filter: '', output_fields: ['count(*)'], consistency_level: 'Strong' } as never)).data[0]?.['count(*)']);
+  const before = await count();
+  const result = await c.delete({ collection_name: collection, filter, consistency_level: 'Strong' } as never);
+  const deleted = Number((result as { delete_cnt?: string | number }).delete_cnt);
+  expect(deleted).toBeGreaterThan(0);
+  for (let i = 0; i < 100 && (await count()) !== before - deleted; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(await count()).toBe(before - deleted);
+}
+
 beforeAll(async () => {
   const dynamo = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const tableName = `jobs-${prefix}`;
@@ -100,7 +112,7 @@ describe('a copy step killed between writing a batch and saving its checkpoint',
   it.each([1, 2, 5])('resumes after a kill at checkpoint %i with no missing and no duplicate rows', async (failAt) => {
     const [products] = names as [string];
     const targetName = `${products}_kill${failAt}`;
-    const jobId = await newJob(products, targetName, 48 * 1024);
+    const jobId = await newJob(products, targetName, 65536);
     await preflight(services, { jobId });
     await expect(copyAll(jobId, { ...services, jobs: crashingStore(services.jobs, failAt) })).rejects.toThrow(CrashAfter);
     // The state machine retries the step: here, the same steps again with a healthy store.
@@ -125,7 +137,8 @@ describe('verification', () => {
 
     // The target loses rows behind the job's back.
     const c = client(targetUri);
-    await c.delete({ collection_name: targetName, filter: 'lang == "de"' } as never);
+    // (By key range: milvus-lite fails deletes that match keys containing a quote, such as it's-00006.)
+    await deleteAndSettle(c, targetName, 'doc_id > "plain" && doc_id < "plainz"');
     expect(await verify(services, { jobId })).toEqual({ outcome: 'RECOPY' });
     const afterMismatch = await services.jobs.get(jobId);
     const key = `default.${articles}`;
@@ -136,7 +149,7 @@ describe('verification', () => {
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
     await expectSameRows(sourceUri, articles, targetUri, targetName);
 
-    await c.delete({ collection_name: targetName, filter: 'lang == "ja"' } as never);
+    await deleteAndSettle(c, targetName, 'doc_id > "emoji" && doc_id < "emojiz"');
     await c.closeConnection();
     await expect(verify(services, { jobId })).rejects.toMatchObject({ code: 'VERIFICATION_MISMATCH', message: expect.stringContaining(key) });
   });
