@@ -4,6 +4,9 @@ import { addRequestOptions } from './requestOptions';
 
 // Step logs are for CloudWatch; on a terminal the progress lines say what happens.
 process.env.MILVUS_MIGRATE_STEP_LOG ??= 'off';
+// The AWS SDK warns on every start that its 2027 releases will need Node 22; the lockfile pins
+// the release we test, and the Lambdas run Node 22. Errors stay one line.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const program = new Command()
   .name('milvus-migrate')

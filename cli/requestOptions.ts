@@ -16,8 +16,12 @@ export function addRequestOptions(command: Command): Command {
     .option('--target-password <password>', 'target password')
     .option('--database <name>', 'source database to migrate', 'default')
     .option('--target-database <name>', 'database on the target (default: same name)')
-    .option('--collection <name[:targetName]...>', 'collections to migrate (default: all), optionally renamed')
+    .option('--collection <name[:targetName]>', 'a collection to migrate, optionally renamed; repeat for more (default: all)', collect)
     .addOption(new Option('--index-policy <policy>', 'vector indexes on the target').choices(['autoindex', 'preserve']));
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 export interface RequestFlags {

@@ -1,3 +1,4 @@
+import { CreateMigrationBody, parseRequest } from '../../lib/api/requests';
 import { isTerminal, type JobStatus } from '../../lib/jobs/model';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
 import { formatJobSummary, type JobSummary } from '../output';
@@ -20,7 +21,8 @@ export async function followJob(runtime: LocalRuntime, jobId: string, printer: P
 
 /** Runs one migration on this machine and waits for its end. Exit code 0 only when it ends SUCCESSFUL. */
 export async function runMigration(flags: RunFlags, runtime?: LocalRuntime): Promise<{ job: JobSummary; exitCode: number }> {
-  const body = requestBodyFromFlags(flags);
+  // Refuse a bad request before starting anything.
+  const body = parseRequest(CreateMigrationBody, requestBodyFromFlags(flags), 'body');
   const ownRuntime = !runtime;
   const local = runtime ?? (await startLocalRuntime());
   try {
