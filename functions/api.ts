@@ -2,7 +2,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { malformedJson, methodNotAllowed, payloadTooLarge, routeNotFound, toHttpError } from '../lib/api/errors';
 import { serviceFromEnvironment } from '../lib/api/fromEnvironment';
-import { API_RESOURCES, API_ROUTES, MAX_BODY_BYTES, matchResource, type ApiOperation } from '../lib/api/requests';
+import { API_RESOURCES, API_ROUTES, MAX_BODY_BYTES, NoQuery, matchResource, parseRequest, type ApiOperation } from '../lib/api/requests';
 import type { MigrationService } from '../lib/api/service';
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -17,14 +17,15 @@ interface RoutedRequest {
 
 /** One line per route: the HTTP edge only picks the route and shapes the answer; the service does the rest. */
 const OPERATIONS: Record<ApiOperation, Operation> = {
-  createMigration: async (service, { event }) => {
-    const job = await service.create(jsonBody(event));
-    return json(201, job, { Location: `/migrations/${encodeURIComponent(job.jobId)}` });
+  createMigration: async (service, { event, query }) => {
+    noQuery(query);
+    const { job, replayed } = await service.createOrReplay(jsonBody(event), { idempotencyKey: header(event, 'Idempotency-Key') });
+    return json(replayed ? 200 : 201, job, { Location: `/migrations/${encodeURIComponent(job.jobId)}` });
   },
   listMigrations: async (service, { query }) => json(200, await service.list(query)),
-  getMigration: async (service, { id }) => json(200, await service.get(id)),
+  getMigration: async (service, { id, query }) => (noQuery(query), json(200, await service.get(id))),
   listMigrationEvents: async (service, { id, query }) => json(200, await service.events(id, query)),
-  cancelMigration: async (service, { id }) => json(200, await service.cancel(id)),
+  cancelMigration: async (service, { id, query }) => (noQuery(query), json(200, await service.cancel(id))),
 };
 
 /**
@@ -54,6 +55,18 @@ function route(event: APIGatewayProxyEvent): { operation: ApiOperation; id?: str
   const found = candidates.find((r) => r.method === method);
   if (!found) throw methodNotAllowed(method, matched.resource, candidates.map((r) => r.method));
   return { operation: found.operation, id: matched.pathParameters.id };
+}
+
+/** Routes without query parameters refuse any, naming them. */
+function noQuery(query: Record<string, string>): void {
+  parseRequest(NoQuery, query, 'query');
+}
+
+/** A request header, whatever its case. */
+function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  const found = Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === wanted);
+  return found?.[1] ?? undefined;
 }
 
 function jsonBody(event: APIGatewayProxyEvent): unknown {

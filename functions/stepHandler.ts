@@ -1,3 +1,4 @@
+import { redactUrisIn } from '../lib/cluster';
 import { MigrationError } from '../lib/errors';
 import { getServices, type Services } from '../lib/services';
 import type { StepId } from '../lib/workflow/steps';
@@ -28,7 +29,7 @@ export function stepHandler<I extends { jobId: string }, O>(
       return output;
     } catch (error) {
       const coded = codedError(error);
-      log({ level: 'ERROR', step: stepId, jobId: input.jobId, message: coded.message, error: coded.name, durationMs: Date.now() - started });
+      log({ level: 'ERROR', step: stepId, jobId: input.jobId, message: redactUrisIn(coded.message), error: coded.name, durationMs: Date.now() - started });
       throw coded;
     }
   };

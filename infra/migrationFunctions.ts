@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Code, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -33,8 +34,15 @@ export const STEP_SIZING: Record<StepId, { memoryMiB: number; timeout: Duration 
   recordFailure: { memoryMiB: 512, timeout: Duration.minutes(1) },
 };
 
+/** Steps that connect to the clusters, so read the credentials; the others never see them. */
+export const CONNECTING_STEPS: readonly StepId[] = ['preflight', 'planShards', 'createTargetCollection', 'copyShard', 'buildIndexes', 'verify'];
+/** Steps that end a job, so delete the secrets the API created for it. */
+export const RELEASING_STEPS: readonly StepId[] = ['finalize', 'recordFailure'];
+
 export interface MigrationFunctionsProps {
   readonly table: ITable;
+  /** The customer-managed key of the secrets the API creates. */
+  readonly credentialsKey: IKey;
 }
 
 /**
@@ -63,7 +71,13 @@ export class MigrationFunctions extends Construct {
         environment: { STEP_ID: stepId, JOBS_TABLE: props.table.tableName },
       });
       props.table.grantReadWriteData(fn);
-      fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretsArn] }));
+      if (CONNECTING_STEPS.includes(stepId)) {
+        fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretsArn] }));
+        props.credentialsKey.grantDecrypt(fn);
+      }
+      if (RELEASING_STEPS.includes(stepId)) {
+        fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:DescribeSecret', 'secretsmanager:DeleteSecret'], resources: [secretsArn] }));
+      }
       steps[stepId] = fn;
     }
     this.steps = steps;
@@ -71,9 +85,10 @@ export class MigrationFunctions extends Construct {
     this.api = this.nodeFunction('Api', 'functions/api.ts', {
       memorySize: 512,
       timeout: Duration.seconds(29),
-      environment: { JOBS_TABLE: props.table.tableName, SECRET_NAME_PREFIX },
+      environment: { JOBS_TABLE: props.table.tableName, SECRET_NAME_PREFIX, CREDENTIALS_KMS_KEY_ID: props.credentialsKey.keyArn },
     });
     props.table.grantReadWriteData(this.api);
+    // The API saves credentials (create, or overwrite on a retried save) and forgets them; it never reads them back.
     this.api.addToRolePolicy(
       new PolicyStatement({
         actions: [
@@ -81,20 +96,27 @@ export class MigrationFunctions extends Construct {
           'secretsmanager:DeleteSecret',
           'secretsmanager:TagResource',
           'secretsmanager:DescribeSecret',
-          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
         ],
         resources: [secretsArn],
       }),
     );
+    // What Secrets Manager asks KMS for on the caller's behalf when it encrypts a new secret value.
+    props.credentialsKey.grant(this.api, 'kms:GenerateDataKey', 'kms:Decrypt');
   }
 
   private nodeFunction(id: string, entry: string, props: Partial<NodejsFunctionProps> & { environment: Record<string, string> }): NodejsFunction {
+    const logGroup = new LogGroup(this, `${id}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    // An own role writing only to the function's own log group, instead of AWSLambdaBasicExecutionRole (logs:* on every group).
+    const role = new Role(this, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
     const common: NodejsFunctionProps = {
       ...props,
       runtime: Runtime.NODEJS_22_X,
       tracing: Tracing.ACTIVE,
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
-      logGroup: new LogGroup(this, `${id}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup,
+      role,
     };
     const absoluteEntry = entryPath(entry);
     if (!Stack.of(this).bundlingRequired) {

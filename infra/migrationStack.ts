@@ -1,10 +1,22 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import { LambdaIntegration, RestApi, type MethodOptions } from 'aws-cdk-lib/aws-apigateway';
+import {
+  AccessLogFormat,
+  AuthorizationType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  RequestValidator,
+  RestApi,
+  type MethodOptions,
+} from 'aws-cdk-lib/aws-apigateway';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { JOB_TABLE } from '../lib/jobs/table';
 import { STEP_IDS, type StepId } from '../lib/workflow/steps';
 import { MigrationFunctions, STEP_SIZING } from './migrationFunctions';
+import { acknowledgeNagFindings } from './nagAcknowledgements';
 import { OfflineMigrationStateMachine } from './offlineMigrationStateMachine';
 
 /** The id of the stack in the CDK app (infra/app.ts) and in in-process synths (infra/synth.ts). */
@@ -15,8 +27,8 @@ const TASK_TIMEOUT_MARGIN = Duration.minutes(1);
 
 export interface MigrationStackProps extends StackProps {
   /**
-   * Method options applied to every API method: this is where authorization plugs in, e.g.
-   * `{ authorizationType: AuthorizationType.IAM }`. @default no authorization
+   * Method options applied to every API method: this is where authorization plugs in.
+   * @default IAM authorization (`{ authorizationType: AuthorizationType.IAM }`): callers sign with SigV4
    */
   readonly apiMethodOptions?: MethodOptions;
 }
@@ -24,6 +36,8 @@ export interface MigrationStackProps extends StackProps {
 /** The job table, the step and API functions, the offline state machine and the REST API. */
 export class MigrationStack extends Stack {
   readonly table: Table;
+  /** Encrypts the secrets the API creates for request credentials. */
+  readonly credentialsKey: Key;
   readonly functions: MigrationFunctions;
   readonly offlineMigration: OfflineMigrationStateMachine;
   readonly api: RestApi;
@@ -37,6 +51,8 @@ export class MigrationStack extends Stack {
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       encryption: TableEncryption.AWS_MANAGED,
+      // Idempotency keys expire after 24 h.
+      timeToLiveAttribute: JOB_TABLE.ttlAttribute,
     });
     this.table.addGlobalSecondaryIndex({
       indexName: JOB_TABLE.byCreatedAt.indexName,
@@ -45,7 +61,11 @@ export class MigrationStack extends Stack {
       projectionType: ProjectionType.ALL,
     });
 
-    this.functions = new MigrationFunctions(this, 'Functions', { table: this.table });
+    this.credentialsKey = new Key(this, 'CredentialsKey', {
+      description: 'milvus-migrate: encrypts the cluster credentials of running jobs (Secrets Manager)',
+      enableKeyRotation: true,
+    });
+    this.functions = new MigrationFunctions(this, 'Functions', { table: this.table, credentialsKey: this.credentialsKey });
 
     const taskTimeouts = Object.fromEntries(
       STEP_IDS.map((stepId) => [stepId, STEP_SIZING[stepId].timeout.plus(TASK_TIMEOUT_MARGIN)]),
@@ -59,12 +79,22 @@ export class MigrationStack extends Stack {
     stateMachine.grantExecution(apiFunction, 'states:StopExecution', 'states:DescribeExecution');
 
     // REST API: explicit routes, every one a proxy integration to the API function.
+    const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.THREE_MONTHS });
     this.api = new RestApi(this, 'Api', {
       description: 'milvus-migrate: create, list, inspect and cancel migrations',
       defaultIntegration: new LambdaIntegration(apiFunction, { allowTestInvoke: false }),
-      defaultMethodOptions: props.apiMethodOptions,
-      deployOptions: { stageName: 'v1', tracingEnabled: true },
+      defaultMethodOptions: props.apiMethodOptions ?? { authorizationType: AuthorizationType.IAM },
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: true,
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false, // would log request bodies, credentials included
+      },
     });
+    // Bodies and queries are validated by the API function (zod), which names every bad field.
+    new RequestValidator(this, 'ApiRequestValidator', { restApi: this.api, validateRequestBody: true, validateRequestParameters: true });
     const migrations = this.api.root.addResource('migrations');
     migrations.addMethod('POST');
     migrations.addMethod('GET');
@@ -76,5 +106,7 @@ export class MigrationStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'JobsTableName', { value: this.table.tableName });
+
+    acknowledgeNagFindings(this);
   }
 }

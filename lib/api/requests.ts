@@ -109,8 +109,14 @@ export const CreateMigrationBody = z
   }));
 export type CreateMigrationBody = z.output<typeof CreateMigrationBody>;
 
+/** The `Idempotency-Key` header of `POST /migrations`. */
+export const IdempotencyKey = z.string().regex(/^[\x21-\x7E]{1,255}$/, 'must be 1 to 255 visible ASCII characters, such as a UUID');
+
+/** Query of the routes that take none: any parameter is refused, so a typo is not silently ignored. */
+export const NoQuery = z.strictObject({});
+
 const pageQuery = (maxLimit: number) =>
-  z.object({
+  z.strictObject({
     limit: z
       .string()
       .regex(/^\d+$/, 'limit must be a whole number')

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { redactUri } from '../cluster';
 import type { CredentialStore } from '../credentials/store';
 import { ConflictError, JobNotFoundError } from '../errors';
@@ -16,10 +16,25 @@ import {
   type JobType,
   type VerificationReport,
 } from '../jobs/model';
+import { IdempotencyKeyTakenError, type IdempotencyRecord } from '../jobs/errors';
 import { jobProgressPercent } from '../jobs/progress';
 import type { JobStore, Page } from '../jobs/store';
 import type { WorkflowStarter } from '../workflow/starter';
-import { CreateMigrationBody, JobIdParameter, ListEventsQuery, ListMigrationsQuery, parseRequest } from './requests';
+import { CreateMigrationBody, IdempotencyKey, JobIdParameter, ListEventsQuery, ListMigrationsQuery, parseRequest } from './requests';
+
+/** How long an Idempotency-Key names its job: DynamoDB's TTL removes the key item after that. */
+export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+
+export interface CreateOptions {
+  /** The `Idempotency-Key` header: the same key and body create one job however often they are sent. */
+  idempotencyKey?: string;
+}
+
+export interface CreateOutcome {
+  job: JobView;
+  /** True when the key named a job created before: nothing new was created. */
+  replayed: boolean;
+}
 
 export interface MigrationServiceOptions {
   jobs: JobStore;
@@ -82,9 +97,51 @@ export class MigrationService {
   }
 
   /** Validates the request, keeps its credentials apart, records the job and starts its workflow. */
-  async create(body: unknown): Promise<JobView> {
+  async create(body: unknown, options: CreateOptions = {}): Promise<JobView> {
+    return (await this.createOrReplay(body, options)).job;
+  }
+
+  /**
+   * create, made idempotent by a key: the first request claims the key (before any credential is
+   * saved); a repeat with the same body gets that job back, one with another body a ConflictError.
+   */
+  async createOrReplay(body: unknown, options: CreateOptions = {}): Promise<CreateOutcome> {
     const request = parseRequest(CreateMigrationBody, body, 'body');
+    const key = options.idempotencyKey === undefined ? undefined : parseRequest(IdempotencyKey, options.idempotencyKey, 'Idempotency-Key');
     const jobId = this.newJobId();
+    if (key === undefined) return { job: await this.createJob(jobId, request), replayed: false };
+
+    const requestHash = hashRequest(request);
+    const expiresAt = Math.floor(this.clock().getTime() / 1000) + IDEMPOTENCY_TTL_SECONDS;
+    try {
+      await this.jobs.claimIdempotencyKey({ key, jobId, requestHash, expiresAt });
+    } catch (error) {
+      if (!(error instanceof IdempotencyKeyTakenError)) throw error;
+      return { job: await this.replay(error.existing, requestHash), replayed: true };
+    }
+    try {
+      return { job: await this.createJob(jobId, request), replayed: false };
+    } catch (error) {
+      // Nothing was created: give the key back so the client can retry with it.
+      if (!(await this.jobs.get(jobId).catch(() => undefined))) {
+        await this.jobs.releaseIdempotencyKey(key, jobId).catch((releaseError: unknown) => console.warn(`could not release Idempotency-Key: ${errorName(releaseError)}`));
+      }
+      throw error;
+    }
+  }
+
+  private async replay(existing: IdempotencyRecord, requestHash: string): Promise<JobView> {
+    if (existing.requestHash !== requestHash) {
+      throw new ConflictError(
+        `Idempotency-Key ${existing.key} was already used with a different request body (job ${existing.jobId}); use a new key for a new request`,
+      );
+    }
+    const job = await this.jobs.get(existing.jobId);
+    if (!job) throw new ConflictError(`a request with Idempotency-Key ${existing.key} is still being processed; retry in a moment`);
+    return toJobView(job);
+  }
+
+  private async createJob(jobId: string, request: CreateMigrationBody): Promise<JobView> {
     const refs: string[] = [];
     let job: JobRecord;
     try {
@@ -93,23 +150,26 @@ export class MigrationService {
       const targetRef = await this.credentials.save(jobId, 'target', request.target);
       refs.push(targetRef);
       const now = this.now();
-      job = await this.jobs.create({
-        schemaVersion: JOB_SCHEMA_VERSION,
-        jobId,
-        type: request.type,
-        status: 'PENDING',
-        phase: 'QUEUED',
-        source: { uri: redactUri(request.source.uri), credentialsRef: sourceRef },
-        target: { uri: redactUri(request.target.uri), credentialsRef: targetRef },
-        databases: request.databases,
-        options: request.options,
-        collections: {},
-        progressPercent: 0,
-        warnings: [],
-        createdAt: now,
-        updatedAt: now,
-        version: 0,
-      });
+      job = await this.jobs.create(
+        {
+          schemaVersion: JOB_SCHEMA_VERSION,
+          jobId,
+          type: request.type,
+          status: 'PENDING',
+          phase: 'QUEUED',
+          source: { uri: redactUri(request.source.uri), credentialsRef: sourceRef },
+          target: { uri: redactUri(request.target.uri), credentialsRef: targetRef },
+          databases: request.databases,
+          options: request.options,
+          collections: {},
+          progressPercent: 0,
+          warnings: [],
+          createdAt: now,
+          updatedAt: now,
+          version: 0,
+        },
+        { lockTargets: true },
+      );
     } catch (error) {
       await this.releaseQuietly(refs);
       throw error;
@@ -165,6 +225,7 @@ export class MigrationService {
       }
     }
     await this.releaseQuietly([cancelled.source.credentialsRef, cancelled.target.credentialsRef]);
+    await this.releaseLocksQuietly(job.jobId);
     return toJobView(cancelled);
   }
 
@@ -189,6 +250,7 @@ export class MigrationService {
     }
     await this.jobs.appendEvent(job.jobId, { type: 'JobFailed', message: error.reason, details: { code: error.code } });
     await this.releaseQuietly([job.source.credentialsRef, job.target.credentialsRef]);
+    await this.releaseLocksQuietly(job.jobId);
     return failed;
   }
 
@@ -202,9 +264,47 @@ export class MigrationService {
     }
   }
 
+  /** A lock left behind is taken over once its job has ended, so a failure here only logs. */
+  private async releaseLocksQuietly(jobId: string): Promise<void> {
+    try {
+      await this.jobs.releaseTargetLocks(jobId);
+    } catch (error) {
+      console.warn(`could not release the target locks of job ${jobId}: ${errorName(error)}`);
+    }
+  }
+
   private now(): string {
     return this.clock().toISOString();
   }
+}
+
+/** Fields of a cluster that are secrets: a hash stored in the table must not let anyone test guesses of them. */
+const SECRET_FIELDS = new Set(['token', 'password']);
+
+/**
+ * SHA-256 of the validated request with its keys sorted and its secrets left out: what an
+ * idempotency key item keeps of the body. Two requests that differ only in credentials count as
+ * the same request.
+ */
+export function hashRequest(request: unknown): string {
+  return createHash('sha256').update(canonicalJson(withoutSecrets(request))).digest('base64url');
+}
+
+function withoutSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutSecrets);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).filter(([k]) => !SECRET_FIELDS.has(k)).map(([k, v]) => [k, withoutSecrets(v)]));
+  }
+  return value;
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /** The public view of a job: cluster uris (already redacted) but no credentialsRef, no execution internals. */

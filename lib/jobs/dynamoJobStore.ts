@@ -19,6 +19,9 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { ConflictError, JobNotFoundError, PermanentError, TransientError } from '../errors';
+import { DynamoIdempotency } from './dynamoIdempotency';
+import { DynamoTargetLocks } from './dynamoTargetLocks';
+import type { IdempotencyRecord } from './errors';
 import { CollectionProgress, JobEvent, JobRecord, ShardRecord, type JobStatus } from './model';
 import type { JobPatch, JobStore, ListJobsQuery, Page, ShardCheckpoint } from './store';
 import { ENTITIES, JOB_TABLE, tableKeys } from './table';
@@ -51,20 +54,29 @@ export class DynamoJobStore implements JobStore {
   private readonly client: DynamoDBDocumentClient;
   private readonly tableName: string;
   private readonly clock: () => Date;
+  private readonly locks: DynamoTargetLocks;
+  private readonly idempotency: DynamoIdempotency;
 
   constructor(options: DynamoJobStoreOptions) {
     this.client = options.client;
     this.tableName = options.tableName;
     this.clock = options.clock ?? (() => new Date());
+    this.locks = new DynamoTargetLocks(this.client, this.tableName, (jobId) => this.get(jobId));
+    this.idempotency = new DynamoIdempotency(this.client, this.tableName, this.clock);
   }
 
-  async create(job: JobRecord): Promise<JobRecord> {
+  async create(job: JobRecord, options: { lockTargets?: boolean } = {}): Promise<JobRecord> {
     const record = JobRecord.parse(job);
+    const item = { ...plain(record), ...jobKey(record.jobId), [JOB_TABLE.entityAttribute]: ENTITIES.job };
+    if (options.lockTargets) {
+      await this.locks.createWithLocks(item, record);
+      return record;
+    }
     try {
       await this.client.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...plain(record), ...jobKey(record.jobId), [JOB_TABLE.entityAttribute]: ENTITIES.job },
+          Item: item,
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': JOB_TABLE.partitionKey },
         }),
@@ -74,6 +86,19 @@ export class DynamoJobStore implements JobStore {
       throw asConflict(error);
     }
     return record;
+  }
+
+  async releaseTargetLocks(jobId: string): Promise<void> {
+    const job = await this.get(jobId);
+    if (job) await this.locks.release(job);
+  }
+
+  async claimIdempotencyKey(record: IdempotencyRecord): Promise<void> {
+    await this.idempotency.claim(record);
+  }
+
+  async releaseIdempotencyKey(key: string, jobId: string): Promise<void> {
+    await this.idempotency.release(key, jobId);
   }
 
   async get(jobId: string): Promise<JobRecord | undefined> {
@@ -93,7 +118,11 @@ export class DynamoJobStore implements JobStore {
       },
       query,
       JOBS_PAGE,
-      (key) => key[byCreatedAt.partitionKey] === ENTITIES.job && typeof key[byCreatedAt.sortKey] === 'string',
+      (key) =>
+        key[byCreatedAt.partitionKey] === ENTITIES.job &&
+        String(key[JOB_TABLE.partitionKey]).startsWith(tableKeys.jobPk('')) &&
+        key[JOB_TABLE.sortKey] === tableKeys.jobSk &&
+        hasExactly(key, [JOB_TABLE.partitionKey, JOB_TABLE.sortKey, byCreatedAt.partitionKey, byCreatedAt.sortKey]),
     );
     return { items: page.items.map((item) => readRecord(JobRecord, item, `job ${String(item.jobId)}`)), nextToken: page.nextToken };
   }
@@ -305,7 +334,10 @@ export class DynamoJobStore implements JobStore {
       },
       query,
       EVENTS_PAGE,
-      (key) => key[JOB_TABLE.partitionKey] === pk && String(key[JOB_TABLE.sortKey]).startsWith(tableKeys.eventPrefix),
+      (key) =>
+        key[JOB_TABLE.partitionKey] === pk &&
+        String(key[JOB_TABLE.sortKey]).startsWith(tableKeys.eventPrefix) &&
+        hasExactly(key, [JOB_TABLE.partitionKey, JOB_TABLE.sortKey]),
     );
     return { items: page.items.map((item) => readRecord(JobEvent, item, `event of job ${jobId}`)), nextToken: page.nextToken };
   }
@@ -514,6 +546,12 @@ function decodeToken(token: string, matches: (key: Record<string, unknown>) => b
     typeof key === 'object' && key !== null && !Array.isArray(key) && Object.values(key).every((v) => typeof v === 'string') && matches(key as Record<string, unknown>);
   if (!valid) throw new PermanentError('INVALID_NEXT_TOKEN', 'nextToken is not a token returned by this listing');
   return key as Record<string, unknown>;
+}
+
+/** A paging key DynamoDB accepts as ExclusiveStartKey: these attributes, non-empty, and no others. */
+function hasExactly(key: Record<string, unknown>, names: string[]): boolean {
+  const present = Object.keys(key);
+  return present.length === names.length && names.every((name) => typeof key[name] === 'string' && (key[name] as string).length > 0);
 }
 
 let eventSequence = 0;

@@ -1,3 +1,4 @@
+import type { IdempotencyRecord } from './errors';
 import type { CollectionProgress, JobError, JobEvent, JobPhase, JobRecord, JobStatus, ShardRecord, VerificationReport } from './model';
 
 export interface ListJobsQuery {
@@ -42,8 +43,18 @@ export interface ShardCheckpoint {
  * can never both advance one job; a lost race is a ConflictError.
  */
 export interface JobStore {
-  /** Creates the job; a job with the same id already there is a ConflictError. */
-  create(job: JobRecord): Promise<JobRecord>;
+  /**
+   * Creates the job; a job with the same id already there is a ConflictError. With `lockTargets`
+   * the job also takes, in the same transaction, a lock on every target collection it writes
+   * (lib/jobs/targetLocks.ts); one held by a job that has not ended is a TargetLockedError.
+   */
+  create(job: JobRecord, options?: { lockTargets?: boolean }): Promise<JobRecord>;
+  /** Lets go of the job's target locks (when it ends). Idempotent. */
+  releaseTargetLocks(jobId: string): Promise<void>;
+  /** Claims an idempotency key for a job; a key already claimed (and not expired) is an IdempotencyKeyTakenError. */
+  claimIdempotencyKey(record: IdempotencyRecord): Promise<void>;
+  /** Gives a claimed key back, only if it still names this job (its request created nothing). */
+  releaseIdempotencyKey(key: string, jobId: string): Promise<void>;
   get(jobId: string): Promise<JobRecord | undefined>;
   /** Newest first. */
   list(query?: ListJobsQuery): Promise<Page<JobRecord>>;

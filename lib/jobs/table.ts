@@ -15,6 +15,8 @@ export const JOB_TABLE = {
   sortKey: 'sk',
   /** Every item carries its kind here; the GSI is keyed on it so only job items are listed. */
   entityAttribute: 'entity',
+  /** Epoch seconds after which DynamoDB removes the item (idempotency keys). */
+  ttlAttribute: 'expiresAt',
   byCreatedAt: {
     indexName: 'byCreatedAt',
     partitionKey: 'entity',

@@ -9,6 +9,8 @@ export interface LocalMilvus {
   /** host:port, usable as a cluster uri. */
   uri: string;
   port: number;
+  /** The server's process id (for CPU measurements). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function startMilvusLite(options: { port?: number; dataDir?: string
   return {
     uri: `127.0.0.1:${port}`,
     port,
+    pid: child.pid ?? -1,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

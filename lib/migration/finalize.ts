@@ -2,7 +2,7 @@ import type { Services } from '../services';
 import type { JobInput } from '../workflow/steps';
 import { loadActiveJob } from './jobContext';
 
-/** Marks the job SUCCESSFUL and lets go of the credentials it kept. */
+/** Marks the job SUCCESSFUL and lets go of the credentials it kept and of its target locks. */
 export async function finalize(services: Services, { jobId }: JobInput): Promise<void> {
   const job = await loadActiveJob(services, jobId);
   await services.jobs.update(
@@ -16,4 +16,6 @@ export async function finalize(services: Services, { jobId }: JobInput): Promise
     message: `migrated ${Object.keys(job.collections).length} collection(s), ${rows} row(s), verified`,
   });
   await Promise.allSettled([services.credentials.release(job.source.credentialsRef), services.credentials.release(job.target.credentialsRef)]);
+  // A lock left behind is taken over by the next job once this one has ended, so a failure here is not fatal.
+  await services.jobs.releaseTargetLocks(jobId).catch(() => undefined);
 }

@@ -1,3 +1,4 @@
+import { redactUrisIn } from '../cluster';
 import { ConflictError } from '../errors';
 import type { Services } from '../services';
 import type { RecordFailureInput } from '../workflow/steps';
@@ -6,14 +7,23 @@ import { ACTIVE_STATUSES } from './jobContext';
 
 /** The end of every Catch path: the job becomes FAILED with a code and a readable reason. */
 export async function recordFailure(services: Services, { jobId, error, step }: RecordFailureInput): Promise<void> {
-  const jobError = describeFailure(error, step);
+  const described = describeFailure(error, step);
+  // Milvus and gRPC messages may quote the address they dialled, user:password@ included.
+  const jobError = { ...described, reason: redactUrisIn(described.reason) };
+  let failed;
   try {
-    await services.jobs.update(jobId, { status: 'FAILED', error: jobError, endedAt: services.now().toISOString() }, ACTIVE_STATUSES);
+    failed = await services.jobs.update(jobId, { status: 'FAILED', error: jobError, endedAt: services.now().toISOString() }, ACTIVE_STATUSES);
   } catch (conflict) {
-    // Cancelled (or otherwise ended) while the failing step ran: the job keeps the status it has.
+    // Cancelled (or otherwise ended) while the failing step ran: the job keeps the status it has (cancel released the locks).
     if (conflict instanceof ConflictError) return;
     throw conflict;
   }
+  // The job has ended: its credentials and its target locks go, as after Finalize.
+  await Promise.allSettled([
+    services.credentials.release(failed.source.credentialsRef),
+    services.credentials.release(failed.target.credentialsRef),
+    services.jobs.releaseTargetLocks(jobId),
+  ]);
   await services.jobs.appendEvent(jobId, {
     type: 'JobFailed',
     message: `${jobError.code}: ${jobError.reason}`,

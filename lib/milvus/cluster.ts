@@ -1,5 +1,6 @@
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { redactUri, type ClusterCredentials } from '../cluster';
+import { closeRawChannel } from './columnar';
 
 /** One Milvus deployment; a client per database, since the database travels in each call's `dbname` header. */
 export interface MilvusCluster {
@@ -47,6 +48,7 @@ export function openCluster(creds: ClusterCredentials, options: OpenClusterOptio
     async close(): Promise<void> {
       const all = [...clients.values()];
       clients.clear();
+      for (const c of all) closeRawChannel(c);
       await Promise.all(all.map((c) => c.closeConnection().catch(() => undefined)));
     },
   };

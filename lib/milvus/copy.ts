@@ -1,9 +1,12 @@
 import { PermanentError } from '../errors';
-import { DEFAULT_BATCH_TIMEOUT_MS, estimateRowBytes, MAX_QUERY_ROWS, rowsForBudget, RowBatchSink, RowBatchSource, type BatchSink, type BatchSource } from './batch';
+import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { DEFAULT_BATCH_TIMEOUT_MS, estimateRowBytes, MAX_QUERY_ROWS, rowsForBudget, RowBatchSink, RowBatchSource, type Batch, type BatchSink, type BatchSource } from './batch';
+import { ColumnarBatchSink, ColumnarBatchSource, columnarSupported } from './columnar';
 import type { MilvusCluster } from './cluster';
 import { ensureLoaded } from './collections';
 import { comparePks, expressibleBound, pkRangeDeleteFilter, pkRangeFilter } from './filter';
 import { primaryField, type CollectionSpec } from './spec';
+import { DEFAULT_RATE_LIMIT_POLICY, RateLimitBackoff, type RateLimitKind, type RateLimitPolicy } from './rateLimit';
 import { checkedCall } from './status';
 
 export interface PkRange {
@@ -27,8 +30,14 @@ export interface CopyShardArgs {
   deadline: number;
   /** Persists the checkpoint; called after each successful write, in order. `rows` is that batch's row count. */
   onBatch(progress: { checkpoint: string; rows: number }): Promise<void>;
-  /** Replace the row path (e.g. a columnar pass-through); defaults to RowBatchSource/RowBatchSink. */
+  /** Replace the read/write path entirely (tests, benchmarks). */
   io?: { source: BatchSource; sink: BatchSink };
+  /** Without `io`: 'columnar' (default; the pass-through of lib/milvus/columnar.ts, where the clients allow it) or 'rows' (the SDK's row API). */
+  path?: 'columnar' | 'rows';
+  /** Backoff on rate limits (RateLimit, RESOURCE_EXHAUSTED); defaults to about two minutes in all. */
+  rateLimit?: RateLimitPolicy;
+  /** Hears every rate-limit refusal that the copy absorbed (logs, tests). */
+  onRateLimited?: (kind: RateLimitKind, attempt: number, waitMs: number) => void;
   /** Deadline of each read and write call. */
   batchTimeoutMs?: number;
 }
@@ -50,49 +59,117 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
   // Filters cannot hold every key (filter.ts): restart from the greatest expressible bound at or
   // below the checkpoint. The target's rows past that bound are cleared and copied again; those
   // at or below the checkpoint were counted already and are not counted twice.
-  let from = checkpoint === null ? null : expressibleBound(pk, checkpoint);
+  const from = checkpoint === null ? null : expressibleBound(pk, checkpoint);
   let recopied = from === null || checkpoint === null || from === checkpoint ? 0 : await rowsBetween(source, sourceDb, sourceSpec, from, checkpoint, range.upperInclusive);
   await clearPastCheckpoint(target, targetDb, targetSpec, from, range.upperInclusive);
 
   const timeoutMs = args.batchTimeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS;
-  const reader = args.io?.source ?? new RowBatchSource(source.client(sourceDb), sourceSpec, timeoutMs);
-  const writer = args.io?.sink ?? new RowBatchSink(target.client(targetDb), targetSpec, timeoutMs);
+  const { reader, writer } = args.io
+    ? { reader: args.io.source, writer: args.io.sink }
+    : defaultIo(args.path ?? 'columnar', source.client(sourceDb), sourceSpec, target.client(targetDb), targetSpec, timeoutMs);
+  const policy = args.rateLimit ?? DEFAULT_RATE_LIMIT_POLICY;
   let rowBytes = estimateRowBytes(sourceSpec);
+  /** The byte budget of a batch; halved on every RESOURCE_EXHAUSTED. */
+  let budget = args.batchBytes;
   let rowsCopied = 0;
-  /** Rows already read after `from` (non-zero only while the cursor key is not expressible). */
-  let skip = 0;
   let high = checkpoint;
 
-  while (Date.now() < args.deadline) {
-    if (skip >= MAX_QUERY_ROWS) {
-      throw new PermanentError('UNPAGEABLE_KEYS', `more than ${MAX_QUERY_ROWS} primary keys of ${sourceSpec.name} share the prefix ${JSON.stringify(from)} followed by a control character`);
+  /** Where the next read starts: after `from`, skipping `skip` rows (non-zero only while the cursor key is not expressible). */
+  interface Cursor {
+    from: string | null;
+    skip: number;
+  }
+  type Read = { batch: Batch; limit: number; cursor: Cursor };
+  type Settled = { ok: true; read: Read } | { ok: false; error: unknown };
+
+  const readBackoff = new RateLimitBackoff(`read ${sourceSpec.name}`, policy, args.onRateLimited);
+  const writeBackoff = new RateLimitBackoff(`write to ${targetSpec.name}`, policy, args.onRateLimited);
+
+  const read = async (cursor: Cursor): Promise<Read> => {
+    if (cursor.skip >= MAX_QUERY_ROWS) {
+      throw new PermanentError('UNPAGEABLE_KEYS', `more than ${MAX_QUERY_ROWS} primary keys of ${sourceSpec.name} share the prefix ${JSON.stringify(cursor.from)} followed by a control character`);
     }
-    const limit = Math.min(rowsForBudget(args.batchBytes, rowBytes), MAX_QUERY_ROWS - skip);
-    const batch = await reader.read({ afterPk: from, upperInclusive: range.upperInclusive, offset: skip, limit });
-    if (batch.rowCount > 0 && batch.lastPk !== null) {
-      await writer.write(batch);
+    for (;;) {
+      const limit = Math.min(rowsForBudget(budget, rowBytes), MAX_QUERY_ROWS - cursor.skip);
+      try {
+        const batch = await reader.read({ afterPk: cursor.from, upperInclusive: range.upperInclusive, offset: cursor.skip, limit });
+        readBackoff.reset();
+        return { batch, limit, cursor };
+      } catch (error) {
+        // Rate limited: wait and read again (in half the bytes when the result was too large).
+        if ((await readBackoff.absorb(error)) === 'resource-exhausted') budget = Math.max(1, Math.floor(budget / 2));
+      }
+    }
+  };
+  // Reads run ahead of writes by one batch; a read's failure surfaces when its batch is due.
+  const start = (cursor: Cursor): Promise<Settled> =>
+    read(cursor).then(
+      (r): Settled => ({ ok: true, read: r }),
+      (error): Settled => ({ ok: false, error }),
+    );
+  /** The cursor after a batch: its last key, or its expressible bound skipping the rows between. */
+  const after = async (cursor: Cursor, lastPk: string, rowCount: number): Promise<Cursor> => {
+    const bound = expressibleBound(pk, lastPk);
+    if (bound === lastPk) return { from: bound, skip: 0 };
+    if (bound === cursor.from) return { from: cursor.from, skip: cursor.skip + rowCount };
+    return { from: bound, skip: await rowsBetween(source, sourceDb, sourceSpec, bound, lastPk, range.upperInclusive) };
+  };
+
+  let pending: Promise<Settled> | null = null;
+  try {
+    let cursor: Cursor = { from, skip: 0 };
+    while (Date.now() < args.deadline) {
+      const settled: Settled = await (pending ?? start(cursor));
+      pending = null;
+      if (!settled.ok) throw settled.error;
+      const { batch, limit } = settled.read;
+      const done = batch.rowCount < limit;
+      if (batch.rowCount === 0) return { done: true, rowsCopied };
+      if (batch.lastPk === null) throw new PermanentError('MILVUS_REPLY', `read ${sourceSpec.name}: ${batch.rowCount} rows without primary keys`);
+      // Correct the estimate with what this batch measured, then read the next batch while this one is written.
+      rowBytes = Math.max(1, batch.bytes / batch.rowCount);
+      const next = await after(settled.read.cursor, batch.lastPk, batch.rowCount);
+      if (!done && Date.now() < args.deadline) pending = start(next);
+
+      let written = false;
+      let shrink = false;
+      while (!written && !shrink) {
+        try {
+          await writer.write(batch);
+          written = true;
+          writeBackoff.reset();
+        } catch (error) {
+          shrink = (await writeBackoff.absorb(error)) === 'resource-exhausted';
+        }
+      }
+      if (!written) {
+        // The target refused the request's size or has no room: read the same rows again in half the bytes.
+        budget = Math.max(1, Math.floor(Math.min(budget, batch.bytes) / 2));
+        if (pending) await pending;
+        pending = null;
+        cursor = settled.read.cursor;
+        continue;
+      }
       const counted = Math.max(0, batch.rowCount - recopied);
       recopied = Math.max(0, recopied - batch.rowCount);
       rowsCopied += counted;
       if (high === null || comparePks(pk, batch.lastPk, high) > 0) high = batch.lastPk;
       await args.onBatch({ checkpoint: high, rows: counted });
-      // Next read: after the batch's last key, or after its expressible bound skipping the rows between.
-      const bound = expressibleBound(pk, batch.lastPk);
-      if (bound === batch.lastPk) {
-        from = bound;
-        skip = 0;
-      } else if (bound === from) {
-        skip += batch.rowCount;
-      } else {
-        from = bound;
-        skip = await rowsBetween(source, sourceDb, sourceSpec, bound, batch.lastPk, range.upperInclusive);
-      }
-      // Correct the estimate with what this batch measured.
-      rowBytes = Math.max(1, batch.bytes / batch.rowCount);
+      cursor = next;
+      if (done) return { done: true, rowsCopied };
     }
-    if (batch.rowCount < limit) return { done: true, rowsCopied };
+    return { done: false, rowsCopied };
+  } finally {
+    // A read started ahead is never left running past the copy.
+    if (pending) await pending;
   }
-  return { done: false, rowsCopied };
+}
+
+function defaultIo(path: 'columnar' | 'rows', sourceClient: MilvusClient, sourceSpec: CollectionSpec, targetClient: MilvusClient, targetSpec: CollectionSpec, timeoutMs: number): { reader: BatchSource; writer: BatchSink } {
+  if (path === 'columnar' && columnarSupported(sourceClient, targetClient)) {
+    return { reader: new ColumnarBatchSource(sourceClient, sourceSpec, timeoutMs), writer: new ColumnarBatchSink(targetClient, targetSpec, timeoutMs) };
+  }
+  return { reader: new RowBatchSource(sourceClient, sourceSpec, timeoutMs), writer: new RowBatchSink(targetClient, targetSpec, timeoutMs) };
 }
 
 /**

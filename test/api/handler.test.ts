@@ -27,7 +27,7 @@ const context = {} as Context;
 function stubService() {
   return {
     get: vi.fn(async (id: unknown) => ({ jobId: id })),
-    create: vi.fn(async (body: unknown) => ({ jobId: 'mig-new', echoed: body })),
+    createOrReplay: vi.fn(async (body: unknown) => ({ job: { jobId: 'mig-new', echoed: body }, replayed: false })),
     list: vi.fn(async (query: unknown) => ({ items: [], query })),
   };
 }
@@ -56,7 +56,7 @@ describe('api handler', () => {
     const body = Buffer.from(JSON.stringify({ type: 'online' })).toString('base64');
     const result = await api(event({ resource: '/migrations', path: '/migrations', httpMethod: 'POST', body, isBase64Encoded: true }), context);
     expect(result.statusCode).toBe(201);
-    expect(service.create).toHaveBeenCalledWith({ type: 'online' });
+    expect(service.createOrReplay).toHaveBeenCalledWith({ type: 'online' }, { idempotencyKey: undefined });
   });
 
   it('refuses a body over 1 MB before the service sees it', async () => {
@@ -64,7 +64,7 @@ describe('api handler', () => {
     const api = createApiHandler(() => service as unknown as MigrationService);
     const result = await api(event({ resource: '/migrations', path: '/migrations', httpMethod: 'POST', body: 'x'.repeat(1024 * 1024 + 1) }), context);
     expect(result.statusCode).toBe(413);
-    expect(service.create).not.toHaveBeenCalled();
+    expect(service.createOrReplay).not.toHaveBeenCalled();
   });
 
   it('answers 500 without detail when the environment is incomplete', async () => {

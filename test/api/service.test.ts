@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { timeSortableId, toJobView } from '../../lib/api/service';
+import { hashRequest, timeSortableId, toJobView } from '../../lib/api/service';
 import { JOB_SCHEMA_VERSION, JobOptions, type JobRecord } from '../../lib/jobs/model';
 
 const job: JobRecord = {
@@ -59,5 +59,22 @@ describe('timeSortableId', () => {
     expect(earlier).toMatch(/^[0-9a-z]{26}$/);
     expect(earlier < later).toBe(true);
     expect(timeSortableId(new Date(0))).not.toBe(timeSortableId(new Date(0)));
+  });
+});
+
+describe('hashRequest', () => {
+  const body = (token: string, collection: string) => ({
+    type: 'offline',
+    source: { uri: 'a:19530', token },
+    target: { uri: 'b:19530', username: 'u', password: token },
+    databases: [{ name: 'default', collections: [{ name: collection }] }],
+  });
+
+  it('leaves secrets out, so the stored hash cannot be used to test guesses of a password', () => {
+    expect(hashRequest(body('secret-one', 'books'))).toBe(hashRequest(body('secret-two', 'books')));
+  });
+
+  it('tells apart requests that differ in anything else', () => {
+    expect(hashRequest(body('s', 'books'))).not.toBe(hashRequest(body('s', 'films')));
   });
 });

@@ -119,18 +119,18 @@ describe('MigrationStack', () => {
       ([, resource]) => resource.Type === 'AWS::Lambda::Function' && resource.Properties?.Environment?.Variables?.STATE_MACHINE_ARN,
     )!;
     for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) {
-      expect(method.Properties.AuthorizationType).toBe('NONE');
+      expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
       expect(method.Properties.Integration.Type).toBe('AWS_PROXY');
       expect(JSON.stringify(method.Properties.Integration.Uri)).toContain(apiFunction);
     }
   });
 
-  it('plugs authorization into every API method through apiMethodOptions', () => {
+  it('plugs other authorization into every API method through apiMethodOptions', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
-    const stack = new MigrationStack(app, 'WithIam', { apiMethodOptions: { authorizationType: AuthorizationType.IAM } });
+    const stack = new MigrationStack(app, 'WithCustom', { apiMethodOptions: { authorizationType: AuthorizationType.NONE } });
     const methods = Object.values(Template.fromStack(stack).findResources('AWS::ApiGateway::Method'));
     expect(methods).toHaveLength(5);
-    for (const method of methods) expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
+    for (const method of methods) expect(method.Properties.AuthorizationType).toBe('NONE');
   });
 
   it('outputs the API URL, the state machine ARN and the table name', () => {

@@ -1,0 +1,98 @@
+import { MigrationError, TransientError } from '../errors';
+import { toMigrationError } from './status';
+
+/**
+ * Rate limits inside the copy: a read or write answered with RateLimit (merr 8 / ErrorCode 49)
+ * or gRPC RESOURCE_EXHAUSTED is tried again after an exponential backoff with jitter, so a
+ * throttled cluster slows the copy down instead of failing the step. After about two minutes of
+ * refusals the copy gives up with a TransientError (the state machine retries the step later).
+ */
+
+export interface RateLimitPolicy {
+  /** First backoff ceiling, ms. */
+  baseMs: number;
+  /** Largest backoff ceiling, ms. */
+  maxMs: number;
+  /** Give up once this much time was spent backing off, ms. */
+  budgetMs: number;
+  /** Waits `ms` (tests may shorten it; the schedule is what counts). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export const DEFAULT_RATE_LIMIT_POLICY: RateLimitPolicy = { baseMs: 250, maxMs: 15_000, budgetMs: 120_000 };
+
+export type RateLimitKind = 'rate-limit' | 'resource-exhausted';
+
+/** Whether an error is a rate limit answer, and which kind. */
+export function rateLimitKind(error: unknown): RateLimitKind | null {
+  const e = error instanceof MigrationError ? error : toMigrationError(error, 'call');
+  if (!(e instanceof TransientError)) return null;
+  if (e.code === 'MILVUS_RATE_LIMITED') return 'rate-limit';
+  if (e.code === 'MILVUS_RESOURCE_EXHAUSTED') return 'resource-exhausted';
+  return null;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The backoff before try number `attempt` (1-based): uniform in [c/2, c] with c = min(max, base * 2^(attempt-1)). */
+export function backoffMs(policy: RateLimitPolicy, attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling * (0.5 + 0.5 * random()));
+}
+
+/**
+ * The backoff state of one stream of calls (the reads of a shard, or its writes): each refusal
+ * waits longer, and once `budgetMs` of waiting is spent without a success the next refusal
+ * throws a TransientError. A success resets it.
+ */
+export class RateLimitBackoff {
+  private attempt = 0;
+  private waited = 0;
+
+  constructor(
+    private readonly what: string,
+    private readonly policy: RateLimitPolicy = DEFAULT_RATE_LIMIT_POLICY,
+    private readonly onLimited?: (kind: RateLimitKind, attempt: number, waitMs: number) => void,
+  ) {}
+
+  /** Rethrows what is not a rate limit; otherwise waits (or gives up) and returns its kind. */
+  async absorb(error: unknown): Promise<RateLimitKind> {
+    const kind = rateLimitKind(error);
+    if (!kind) throw error;
+    this.attempt += 1;
+    const wait = backoffMs(this.policy, this.attempt);
+    if (this.waited + wait > this.policy.budgetMs) {
+      throw new TransientError(
+        'MILVUS_RATE_LIMITED',
+        `${this.what}: still refused (${kind}) after ${this.attempt} tries and ${Math.round(this.waited / 1000)} s of backoff`,
+        { cause: error },
+      );
+    }
+    this.onLimited?.(kind, this.attempt, wait);
+    await (this.policy.sleep ?? defaultSleep)(wait);
+    this.waited += wait;
+    return kind;
+  }
+
+  reset(): void {
+    this.attempt = 0;
+    this.waited = 0;
+  }
+}
+
+/** Runs `fn` until it succeeds, throws something other than a rate limit, or the backoff budget is spent. */
+export async function withRateLimitRetry<T>(
+  what: string,
+  fn: (attempt: number) => Promise<T>,
+  policy: RateLimitPolicy = DEFAULT_RATE_LIMIT_POLICY,
+  onLimited?: (kind: RateLimitKind, attempt: number, waitMs: number) => void,
+): Promise<T> {
+  const backoff = new RateLimitBackoff(what, policy, onLimited);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (error) {
+      await backoff.absorb(error);
+    }
+  }
+}
