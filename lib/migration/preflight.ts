@@ -4,7 +4,6 @@ import { collectionExists, countRows, listCollections, listDatabases } from '../
 import type { Services } from '../services';
 import type { JobInput } from '../workflow/steps';
 import { loadActiveJob, withClusters, type JobClusters } from './jobContext';
-import { ensureSourceLoaded } from './sourceReadiness';
 
 /**
  * Checks, before anything is written, that both clusters answer, that every chosen collection
@@ -67,7 +66,6 @@ async function resolveCollections(job: JobRecord, { source, target }: JobCluster
           `collection ${targetName} already exists in database ${targetDb} on the target; drop it or choose another target name`,
         );
       }
-      await ensureSourceLoaded(source, database.name, name);
       result.push({
         key: collectionKey(database.name, name),
         sourceDb: database.name,
@@ -75,7 +73,7 @@ async function resolveCollections(job: JobRecord, { source, target }: JobCluster
         targetDb,
         targetName,
         status: 'PENDING',
-        rowsTotal: await countRows(source, database.name, name),
+        rowsTotal: await countRows(source, database.name, name, { readOnly: true }),
         rowsCopied: 0,
         shardCount: 0,
         attempt: 1,

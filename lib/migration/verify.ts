@@ -24,7 +24,7 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
       const exists = await collectionExists(target, c.targetDb, c.targetName);
       if (exists) targetCollections += 1;
       const [sourceRows, targetRows] = await Promise.all([
-        countRows(source, c.sourceDb, c.sourceName),
+        countRows(source, c.sourceDb, c.sourceName, { readOnly: true }),
         exists ? countRows(target, c.targetDb, c.targetName) : Promise.resolve(0),
       ]);
       entries.push({ key: c.key, sourceRows, targetRows, match: exists && sourceRows === targetRows });

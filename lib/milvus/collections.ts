@@ -154,16 +154,52 @@ export async function ensureLoaded(cluster: MilvusCluster, db: string, spec: Col
   }
 }
 
-/** Flush (best effort: Milvus rate-limits flush) then count(*) with Strong consistency. */
-export async function countRows(cluster: MilvusCluster, db: string, name: string): Promise<number> {
-  const client = cluster.client(db);
+/**
+ * Loads a collection the service only reads (a source) if it is not loaded, without creating
+ * indexes on it: a migration must not change its source. One that cannot be loaded is refused.
+ */
+export async function ensureReadable(cluster: MilvusCluster, db: string, name: string, options: { timeoutMs?: number } = {}): Promise<void> {
+  if ((await loadState(cluster, db, name)) === 'LoadStateLoaded') return;
+  const what = `load ${db}.${name}`;
   try {
-    await client.flushSync({ collection_names: [name] });
-  } catch {
-    // Strong consistency below already sees every acknowledged write.
+    await checkedCall(what, () => cluster.client(db).loadCollectionAsync({ collection_name: name }));
+  } catch (error) {
+    if (!(error instanceof PermanentError)) throw error;
+    throw new PermanentError(
+      'SOURCE_NOT_LOADABLE',
+      `source collection ${db}.${name} is not loaded and cannot be loaded (${error.message}); index its vector fields or load it, then retry`,
+      { cause: error },
+    );
   }
-  if ((await loadState(cluster, db, name)) !== 'LoadStateLoaded') {
-    await ensureLoaded(cluster, db, await describeCollection(cluster, db, name));
+  const until = Date.now() + (options.timeoutMs ?? 5 * 60_000);
+  while ((await loadState(cluster, db, name)) !== 'LoadStateLoaded') {
+    if (Date.now() > until) throw new TransientError('LOAD_PENDING', `${what}: still loading`);
+    await sleep(200);
+  }
+}
+
+export interface CountOptions {
+  /**
+   * A source is only read: no flush, and loaded without creating indexes (ensureReadable). A
+   * target is flushed first (best effort: Milvus rate-limits flush) and indexed if it must be.
+   */
+  readOnly?: boolean;
+}
+
+/** count(*) with Strong consistency, which sees every acknowledged write. */
+export async function countRows(cluster: MilvusCluster, db: string, name: string, options: CountOptions = {}): Promise<number> {
+  const client = cluster.client(db);
+  if (options.readOnly) {
+    await ensureReadable(cluster, db, name);
+  } else {
+    try {
+      await client.flushSync({ collection_names: [name] });
+    } catch {
+      // Strong consistency below already sees every acknowledged write.
+    }
+    if ((await loadState(cluster, db, name)) !== 'LoadStateLoaded') {
+      await ensureLoaded(cluster, db, await describeCollection(cluster, db, name));
+    }
   }
   const reply = await checkedCall(`count ${db}.${name}`, () =>
     client.query({ collection_name: name, filter: '', output_fields: ['count(*)'], consistency_level: 'Strong' as never }),

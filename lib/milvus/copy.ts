@@ -3,7 +3,7 @@ import type { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { DEFAULT_BATCH_TIMEOUT_MS, estimateRowBytes, MAX_QUERY_ROWS, rowsForBudget, RowBatchSink, RowBatchSource, type Batch, type BatchSink, type BatchSource } from './batch';
 import { ColumnarBatchSink, ColumnarBatchSource, columnarSupported } from './columnar';
 import type { MilvusCluster } from './cluster';
-import { ensureLoaded } from './collections';
+import { ensureLoaded, ensureReadable } from './collections';
 import { comparePks, expressibleBound, pkRangeDeleteFilter, pkRangeFilter } from './filter';
 import { primaryField, type CollectionSpec } from './spec';
 import { DEFAULT_RATE_LIMIT_POLICY, RateLimitBackoff, type RateLimitKind, type RateLimitPolicy } from './rateLimit';
@@ -51,7 +51,7 @@ export interface CopyShardArgs {
 export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; rowsCopied: number }> {
   const { source, sourceDb, sourceSpec, target, targetDb, targetSpec, range } = args;
   // Query on an unloaded collection answers nothing (milvus-lite) or fails; range deletes need it loaded too.
-  await ensureLoaded(source, sourceDb, sourceSpec);
+  await ensureReadable(source, sourceDb, sourceSpec.name);
   await ensureLoaded(target, targetDb, targetSpec);
 
   const pk = primaryField(sourceSpec);

@@ -11,7 +11,7 @@ export {
   versionAtLeast,
 } from './catalog';
 export { translateSchema, defaultMetric, ALLOW_INSERT_AUTO_ID, type TranslateOptions } from './translate';
-export { createCollection, dropCollection, ensureLoaded, buildIndexes, countRows, toFieldType } from './collections';
+export { createCollection, dropCollection, ensureLoaded, ensureReadable, buildIndexes, countRows, toFieldType, type CountOptions } from './collections';
 export { planShards, type PlanShardsOptions } from './shards';
 export { copyShard, type CopyShardArgs, type PkRange } from './copy';
 export {

@@ -17,11 +17,11 @@ export interface PlanShardsOptions {
  * Splits a collection into PK ranges of about `rowsPerShard` rows. Boundaries are found by hopping
  * in PK order with offset queries (`pk > cursor`, offset k-1, limit 1; offset+limit <= 16,384),
  * reading one PK per hop instead of every row. The ranges cover every PK exactly once: the first
- * is open below, the last open above. Needs the collection loaded (countRows loads it).
+ * is open below, the last open above. Only reads the collection (loading it if it must).
  */
 export async function planShards(cluster: MilvusCluster, db: string, spec: CollectionSpec, options: PlanShardsOptions): Promise<PkRange[]> {
   if (!(options.rowsPerShard > 0)) throw new PermanentError('INVALID_OPTIONS', 'rowsPerShard must be positive');
-  const count = await countRows(cluster, db, spec.name);
+  const count = await countRows(cluster, db, spec.name, { readOnly: true });
   const maxShards = Math.max(1, options.maxShards ?? 1000);
   const shardCount = Math.min(maxShards, Math.max(1, Math.ceil(count / options.rowsPerShard)));
   const pk = primaryField(spec);

@@ -94,6 +94,33 @@ describe('an offline migration through the synthesized state machine', () => {
     expect(types.at(-1)).toBe('JobSucceeded');
   });
 
+  it('leaves the source as it found it: a collection never indexed gets no index from the migration', async () => {
+    const raw = `${prefix}raw`;
+    const c = client(sourceUri);
+    await c.createCollection({
+      collection_name: raw,
+      fields: [
+        { name: 'id', data_type: 5, is_primary_key: true },
+        { name: 'v', data_type: 101, dim: 8 },
+      ],
+    } as never);
+    await c.insert({ collection_name: raw, data: Array.from({ length: 50 }, (_, i) => ({ id: i, v: Array.from({ length: 8 }, () => i / 50) })) } as never);
+    const indexesBefore = await c.describeIndex({ collection_name: raw } as never);
+    const created = (await runtime.service.create({
+      type: 'offline',
+      source: { uri: sourceUri },
+      target: { uri: targetUri },
+      databases: [{ name: 'default', collections: [{ name: raw }] }],
+    })) as unknown as JobView;
+    const job = await waitForEnd(created.jobId);
+    expect(job.status).toBe('SUCCESSFUL');
+    const indexesAfter = await c.describeIndex({ collection_name: raw } as never);
+    await c.closeConnection();
+    expect((indexesBefore.index_descriptions ?? []).length).toBe(0);
+    expect((indexesAfter.index_descriptions ?? []).length).toBe(0);
+    await expectSameRows(sourceUri, raw, targetUri, raw);
+  });
+
   it('fails with a reason naming a collection the source does not have, and writes nothing', async () => {
     const created = (await runtime.service.create({
       type: 'offline',
