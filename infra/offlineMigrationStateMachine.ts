@@ -42,7 +42,6 @@ export interface OfflineMigrationStateMachineProps {
   /** Collections copied at once. @default 4 */
   readonly collectionConcurrency?: number;
   /** Shards of one collection copied at once. @default 4 */
-  readonly shardConcurrency?: number;
 }
 
 /**
@@ -110,7 +109,8 @@ export class OfflineMigrationStateMachine extends Construct {
         collectionKey: JsonPath.stringAt('$.collectionKey'),
         shardIndex: JsonPath.numberAt('$$.Map.Item.Value'),
       },
-      maxConcurrency: props.shardConcurrency ?? 4,
+      // Per job (options.shardConcurrency), carried from PlanShards' output.
+      maxConcurrencyPath: '$.shardConcurrency',
       resultPath: JsonPath.DISCARD,
     }).itemProcessor(copyShard.next(shardDone));
 
@@ -122,6 +122,7 @@ export class OfflineMigrationStateMachine extends Construct {
         jobId,
         collectionKey: JsonPath.stringAt('$$.Map.Item.Value.collectionKey'),
         shards: JsonPath.listAt('$$.Map.Item.Value.shards'),
+        shardConcurrency: JsonPath.numberAt('$.plan.shardConcurrency'),
       },
       maxConcurrency: props.collectionConcurrency ?? 4,
       resultPath: JsonPath.DISCARD,

@@ -19,7 +19,7 @@ export async function planShards(services: Services, { jobId }: JobInput): Promi
   const job = await loadActiveJob(services, jobId);
   await services.jobs.update(jobId, { phase: 'PLANNING' });
   const pending = Object.values(job.collections).filter(needsPlan);
-  const output: PlanShardsOutput = { collections: [] };
+  const output: PlanShardsOutput = { collections: [], shardConcurrency: job.options.shardConcurrency };
   for (const collection of Object.values(job.collections).filter(inCopy)) {
     const shards = await services.jobs.listShards(jobId, collection.key);
     output.collections.push({ collectionKey: collection.key, shards: shards.map((s) => s.index) });

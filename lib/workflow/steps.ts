@@ -36,6 +36,8 @@ export interface PlannedCollection {
 
 export interface PlanShardsOutput {
   collections: PlannedCollection[];
+  /** Copy shards of one collection that run at once (the job's options.shardConcurrency). */
+  shardConcurrency: number;
 }
 
 export interface CopyShardOutput {

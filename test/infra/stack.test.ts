@@ -254,14 +254,20 @@ describe('offline state machine definition', () => {
       ItemsPath: '$.plan.collections',
       MaxConcurrency: 4,
       ResultPath: null,
-      ItemSelector: { 'jobId.$': '$.jobId', 'collectionKey.$': '$$.Map.Item.Value.collectionKey', 'shards.$': '$$.Map.Item.Value.shards' },
+      ItemSelector: {
+        'jobId.$': '$.jobId',
+        'collectionKey.$': '$$.Map.Item.Value.collectionKey',
+        'shards.$': '$$.Map.Item.Value.shards',
+        'shardConcurrency.$': '$.plan.shardConcurrency',
+      },
     });
     expect(collections.ItemProcessor.StartAt).toBe('CreateTargetCollection');
     const shards = collections.ItemProcessor.States.CopyShards;
     expect(shards).toMatchObject({
       Type: 'Map',
       ItemsPath: '$.shards',
-      MaxConcurrency: 4,
+      // The job's options.shardConcurrency, carried from PlanShards.
+      MaxConcurrencyPath: '$.shardConcurrency',
       ItemSelector: { 'jobId.$': '$.jobId', 'collectionKey.$': '$.collectionKey', 'shardIndex.$': '$$.Map.Item.Value' },
       Next: 'BuildIndexes',
     });

@@ -23,6 +23,7 @@ const TWO_COLLECTIONS: PlanShardsOutput = {
     { collectionKey: 'default.films', shards: [0, 1] },
     { collectionKey: 'default.books', shards: [0] },
   ],
+  shardConcurrency: 4,
 };
 
 /**
@@ -110,7 +111,7 @@ describe('offline state machine (synthesized definition, local runtime)', () => 
   });
 
   it('goes back to PlanShards when Verify answers RECOPY, then succeeds when it answers PASSED', async () => {
-    const recopyPlan: PlanShardsOutput = { collections: [{ collectionKey: 'default.books', shards: [0] }] };
+    const recopyPlan: PlanShardsOutput = { collections: [{ collectionKey: 'default.books', shards: [0] }], shardConcurrency: 4 };
     const { handlers, calls, stepsCalled } = recordingHandlers({ plans: [TWO_COLLECTIONS, recopyPlan], outcomes: ['RECOPY', 'PASSED'], invocationsPerShard: 1 });
 
     const result = await machine(handlers).start({ jobId: 'job-2' }).result;
@@ -153,7 +154,7 @@ describe('offline state machine (synthesized definition, local runtime)', () => 
     let failuresLeft = 2;
     const events: LocalExecutionEvent[] = [];
     const { handlers, calls, stepsCalled } = recordingHandlers({
-      plans: [{ collections: [{ collectionKey: 'default.films', shards: [0] }] }],
+      plans: [{ collections: [{ collectionKey: 'default.films', shards: [0] }], shardConcurrency: 4 }],
       overrides: {
         copyShard: async () => {
           if (failuresLeft-- > 0) throw new TransientError('UNAVAILABLE', 'target unavailable');
@@ -200,11 +201,31 @@ describe('offline state machine (synthesized definition, local runtime)', () => 
     expect(calls.at(-1)?.payload.error.Cause).toContain('MAYBE');
   });
 
+  it.each([1, 3])('copies at most the job\'s shardConcurrency (%i) shards of a collection at once', async (shardConcurrency) => {
+    let inFlight = 0;
+    let peak = 0;
+    const { handlers } = recordingHandlers({
+      plans: [{ collections: [{ collectionKey: 'default.films', shards: [0, 1, 2, 3, 4, 5] }], shardConcurrency }],
+      overrides: {
+        copyShard: async () => {
+          inFlight += 1;
+          peak = Math.max(peak, inFlight);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          inFlight -= 1;
+          return { done: true, rowsCopied: 1 };
+        },
+      },
+    });
+    const result = await machine(handlers).start({ jobId: 'job-concurrency' }).result;
+    expect(result.status).toBe('SUCCEEDED');
+    expect(peak).toBe(shardConcurrency);
+  });
+
   it('starts no queued shard once a shard has failed the Map (as on AWS)', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const { handlers, calls } = recordingHandlers({
-      plans: [{ collections: [{ collectionKey: 'default.films', shards: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }] }],
+      plans: [{ collections: [{ collectionKey: 'default.films', shards: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] }], shardConcurrency: 4 }],
       overrides: {
         copyShard: async ({ shardIndex }) => {
           if (shardIndex === 0) throw new PermanentError('SCHEMA_REFUSED', 'refused');
@@ -228,7 +249,7 @@ describe('offline state machine (synthesized definition, local runtime)', () => 
 
   it('replaces task timeouts locally: CopyShard retries States.Timeout, then the failure is recorded', async () => {
     const { handlers, calls } = recordingHandlers({
-      plans: [{ collections: [{ collectionKey: 'default.films', shards: [0] }] }],
+      plans: [{ collections: [{ collectionKey: 'default.films', shards: [0] }], shardConcurrency: 4 }],
       overrides: { copyShard: () => new Promise(() => {}) }, // never answers
     });
     const sm = createLocalStateMachine({ ...synthesized, handlers, taskTimeoutSeconds: 1, retryIntervalOverrides: { CopyShard: 0 } });
