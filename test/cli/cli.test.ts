@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort, waitForPort } from '../../lib/local/ports';
 import { seedSampleCollections } from '../../lib/local/sampleData';
-import { client, expectSameRows } from '../support/rows';
+import { dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
 
 const sourceUri = inject('milvusSourceUri');
 const targetUri = inject('milvusTargetUri');
@@ -38,12 +38,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const uri of [sourceUri, targetUri]) {
-    const c = client(uri);
-    const { data } = await c.listCollections();
-    for (const { name } of data) if (name.startsWith(prefix)) await c.dropCollection({ collection_name: name });
-    await c.closeConnection();
-  }
+  await dropCollectionsWithPrefix(prefix, sourceUri, targetUri);
 });
 
 describe('milvus-migrate run', () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
 import { seedSampleCollections } from '../../lib/local/sampleData';
-import { client, expectSameRows } from '../support/rows';
+import { client, expectSameRows, dropCollectionsWithPrefix } from '../support/rows';
 
 type JobView = {
   jobId: string;
@@ -45,12 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runtime?.stop();
-  for (const uri of [sourceUri, targetUri]) {
-    const c = client(uri);
-    const { data } = await c.listCollections();
-    for (const { name } of data) if (name.startsWith(prefix)) await c.dropCollection({ collection_name: name });
-    await c.closeConnection();
-  }
+  await dropCollectionsWithPrefix(prefix, sourceUri, targetUri);
 });
 
 describe('an offline migration through the synthesized state machine', () => {

@@ -15,7 +15,7 @@ import { verify } from '../../lib/migration/verify';
 import { openCluster } from '../../lib/milvus';
 import { seedSampleCollections } from '../../lib/local/sampleData';
 import type { Services } from '../../lib/services';
-import { allRows, client, expectSameRows } from '../support/rows';
+import { allRows, client, expectSameRows, dropCollectionsWithPrefix } from '../support/rows';
 
 /**
  * The steps of lib/migration driven one by one against real milvus-lite clusters and DynamoDB
@@ -100,12 +100,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const uri of [sourceUri, targetUri]) {
-    const c = client(uri);
-    const { data } = await c.listCollections();
-    for (const { name } of data) if (name.startsWith(prefix)) await c.dropCollection({ collection_name: name });
-    await c.closeConnection();
-  }
+  await dropCollectionsWithPrefix(prefix, sourceUri, targetUri);
 });
 
 describe('a copy step killed between writing a batch and saving its checkpoint', () => {

@@ -46,3 +46,13 @@ export async function expectSameRows(sourceUri: string, sourceCollection: string
   for (let i = 0; i < source.length; i++) expect(target[i]).toEqual(source[i]);
   return source.length;
 }
+
+/** Drops every collection whose name starts with `prefix` on each cluster: the cleanup of a test file. */
+export async function dropCollectionsWithPrefix(prefix: string, ...uris: string[]): Promise<void> {
+  for (const uri of uris) {
+    const c = client(uri);
+    const { data } = await c.listCollections();
+    for (const { name } of data) if (name.startsWith(prefix)) await c.dropCollection({ collection_name: name });
+    await c.closeConnection();
+  }
+}
