@@ -36,6 +36,11 @@ export function openCluster(creds: ClusterCredentials, options: OpenClusterOptio
           timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
           // The SDK otherwise sends a heartbeat every 10 s to the server.
           telemetry: { enabled: false },
+          // The SDK would retry every call, inserts included, on UNAVAILABLE and other codes: an
+          // insert the server applied before the connection dropped would then be written twice.
+          // Retries are ours instead: idempotent calls in milvusCall (status.ts), writes by the
+          // state machine's Retry of the step, which resumes from its checkpoint.
+          maxRetries: 0,
           logLevel: options.logLevel ?? 'warn',
         });
         // The constructor starts a Connect call nobody awaits: an unreachable server would surface

@@ -21,6 +21,9 @@ const TRANSIENT_CODES = new Set([1, 2, 4, 8, 12]); // not ready, unavailable, to
 const TRANSIENT_ERROR_CODES = new Set(['RateLimit', 'NotReadyServe', 'NotReadyCoord', 'ServiceUnavailable']);
 const COLLECTION_NOT_FOUND = 100;
 const DATABASE_NOT_FOUND = 800;
+// merr ErrPrivilegeNotAuthenticated, ErrPrivilegeNotPermitted.
+const NOT_AUTHENTICATED = 1400;
+const NOT_PERMITTED = 1401;
 
 /** The status inside a reply (or the reply itself when it is a bare status); undefined for `{}`. */
 export function statusOf(reply: unknown): MilvusStatus | undefined {
@@ -51,6 +54,12 @@ export function statusToError(status: MilvusStatus, what: string): MigrationErro
   }
   if (code === DATABASE_NOT_FOUND || /database not found/i.test(reason)) {
     return new PermanentError('DATABASE_NOT_FOUND', message);
+  }
+  if (code === NOT_AUTHENTICATED || /not authenticated|auth check failure|invalid token|incorrect (username|password)/i.test(reason)) {
+    return new PermanentError('MILVUS_UNAUTHENTICATED', message);
+  }
+  if (code === NOT_PERMITTED || /permission denied|privilege not permitted/i.test(reason)) {
+    return new PermanentError('MILVUS_PERMISSION_DENIED', message);
   }
   if (
     status.retriable === true ||
@@ -103,18 +112,111 @@ export function toMigrationError(error: unknown, what: string): MigrationError {
   return new PermanentError('MILVUS_CLIENT_ERROR', `${what}: ${text}`, { cause: error });
 }
 
-/** Runs one SDK call, mapping what it throws; the reply's status is checked by the caller. */
-export async function milvusCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    throw toMigrationError(error, what);
+/**
+ * Bounded retry of single calls. A transient failure (UNAVAILABLE, DEADLINE_EXCEEDED, a dropped
+ * connection, RateLimit, a server not ready) of an idempotent call is tried again after an
+ * exponential backoff with jitter, a few times, so that a few percent of failing calls do not
+ * fail a step. Calls that are not idempotent are never retried here (an UNAVAILABLE after the
+ * server applied an insert would duplicate rows): the state machine retries their whole step,
+ * which resumes from its checkpoint. Permanent failures are never retried.
+ *
+ * Idempotent, by the verb that starts `what`: list, describe, get, has, count, read, probe, plan,
+ * load, wait, flush, clear and delete (a delete by primary key range), drop (a second drop of a
+ * dropped collection is answered "not found", which dropCollection accepts).
+ * Not retried: create (collection, index, partition, database), write/insert/upsert, alter,
+ * rename, and anything else not named above. `options.idempotent` overrides the verb.
+ */
+export interface CallRetryPolicy {
+  /** Tries in all, the first included. */
+  attempts: number;
+  /** First backoff ceiling, ms. */
+  baseMs: number;
+  /** Largest backoff ceiling, ms. */
+  maxMs: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Hears every retry (tests, logs). */
+  onRetry?: (what: string, error: MigrationError, attempt: number, waitMs: number) => void;
+}
+
+export const DEFAULT_CALL_RETRY_POLICY: CallRetryPolicy = { attempts: 5, baseMs: 100, maxMs: 2_000 };
+
+let callRetryPolicy: CallRetryPolicy = DEFAULT_CALL_RETRY_POLICY;
+
+/** Replaces the retry policy of single calls (tests); no argument restores the default. */
+export function setCallRetryPolicy(policy?: Partial<CallRetryPolicy>): void {
+  callRetryPolicy = { ...DEFAULT_CALL_RETRY_POLICY, ...(policy ?? {}) };
+}
+
+const IDEMPOTENT_VERBS = new Set(['list', 'describe', 'get', 'has', 'count', 'read', 'probe', 'plan', 'load', 'wait', 'flush', 'clear', 'delete', 'drop']);
+/** Verbs of the copy's batch path, whose rate limits and RESOURCE_EXHAUSTED the copy absorbs itself (lib/milvus/rateLimit.ts). */
+const BATCH_VERBS = new Set(['read', 'probe', 'write']);
+
+function verbOf(what: string): string {
+  return /^\s*([a-z]+)/i.exec(what)?.[1]?.toLowerCase() ?? '';
+}
+
+/** Whether the call `what` names may be sent again after a failure whose outcome is unknown. */
+export function isIdempotentCall(what: string): boolean {
+  return IDEMPOTENT_VERBS.has(verbOf(what));
+}
+
+export interface CallOptions {
+  /** Overrides what the verb of `what` says. */
+  idempotent?: boolean;
+}
+
+/** Whether this failure of this call is worth another try here. */
+function retriable(what: string, error: MigrationError): boolean {
+  if (!(error instanceof TransientError)) return false;
+  if (BATCH_VERBS.has(verbOf(what)) && (error.code === 'MILVUS_RATE_LIMITED' || error.code === 'MILVUS_RESOURCE_EXHAUSTED')) return false;
+  return true;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Uniform in [c/2, c] with c = min(max, base * 2^(attempt-1)). */
+function callBackoffMs(policy: CallRetryPolicy, attempt: number): number {
+  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling * (0.5 + 0.5 * Math.random()));
+}
+
+/** The transient error a reply's status carries, if any. */
+function transientStatusError(reply: unknown, what: string): MigrationError | undefined {
+  const status = statusOf(reply);
+  if (!status || isStatusOk(status)) return undefined;
+  const error = statusToError(status, what);
+  return error instanceof TransientError ? error : undefined;
+}
+
+/**
+ * Runs one SDK call, mapping what it throws; the reply's status is checked by the caller.
+ * Idempotent calls are retried on transient failures, thrown or in the reply's status (after the
+ * last try a failed reply is returned as is, for the caller to check).
+ */
+export async function milvusCall<T>(what: string, fn: () => Promise<T>, options: CallOptions = {}): Promise<T> {
+  const policy = callRetryPolicy;
+  const idempotent = options.idempotent ?? isIdempotentCall(what);
+  for (let attempt = 1; ; attempt++) {
+    let failure: MigrationError;
+    let reply: T | undefined;
+    try {
+      reply = await fn();
+      const inStatus = idempotent ? transientStatusError(reply, what) : undefined;
+      if (!inStatus || !retriable(what, inStatus) || attempt >= policy.attempts) return reply;
+      failure = inStatus;
+    } catch (error) {
+      failure = toMigrationError(error, what);
+      if (!idempotent || !retriable(what, failure) || attempt >= policy.attempts) throw failure;
+    }
+    const wait = callBackoffMs(policy, attempt);
+    policy.onRetry?.(what, failure, attempt, wait);
+    await (policy.sleep ?? defaultSleep)(wait);
   }
 }
 
-/** Runs one SDK call and checks its reply's status. */
-export async function checkedCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  const reply = await milvusCall(what, fn);
+/** Runs one SDK call and checks its reply's status (retrying as milvusCall does). */
+export async function checkedCall<T>(what: string, fn: () => Promise<T>, options: CallOptions = {}): Promise<T> {
+  const reply = await milvusCall(what, fn, options);
   assertOk(reply, what);
   return reply;
 }

@@ -2,7 +2,7 @@ import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { expect } from 'vitest';
 
 export function client(uri: string): MilvusClient {
-  return new MilvusClient({ address: uri, telemetry: { enabled: false } } as never);
+  return new MilvusClient({ address: uri, telemetry: { enabled: false }, logLevel: 'warn' } as never);
 }
 
 /**
