@@ -5,6 +5,9 @@ export class ApiClient {
   create(body: unknown) {
     return this.call('POST', '/migrations', body);
   }
+  preflight(body: unknown) {
+    return this.call('POST', '/migrations/preflight', body);
+  }
   list() {
     return this.call('GET', '/migrations');
   }

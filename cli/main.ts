@@ -49,6 +49,11 @@ addRequestOptions(program.command('create').description('create a migration thro
   .option('--json', 'print JSON')
   .action(action(createCommand));
 
+addRequestOptions(program.command('preflight').description('check a migration without writing anything: reachability, collections, rows, bytes, problems, duration and AWS cost'))
+  .option('--api <url>', 'ask this API (serve, or the deployed one) instead of checking from this machine')
+  .option('--json', 'print the report as JSON')
+  .action(action(async (flags) => (await import('./commands/preflight')).preflightCommand(flags)));
+
 program.command('list').description('list migrations').option('--api <url>', 'API base URL', DEFAULT_API).option('--json', 'print JSON').action(action(listCommand));
 
 for (const [name, description, run] of [

@@ -23,6 +23,7 @@ const OPERATIONS: Record<ApiOperation, Operation> = {
     return json(replayed ? 200 : 201, job, { Location: `/migrations/${encodeURIComponent(job.jobId)}` });
   },
   listMigrations: async (service, { query }) => json(200, await service.list(query)),
+  preflightMigration: async (service, { event, query }) => (noQuery(query), json(200, await service.preflight(jsonBody(event)))),
   getMigration: async (service, { id, query }) => (noQuery(query), json(200, await service.get(id))),
   listMigrationEvents: async (service, { id, query }) => json(200, await service.events(id, query)),
   cancelMigration: async (service, { id, query }) => (noQuery(query), json(200, await service.cancel(id))),

@@ -98,6 +98,7 @@ export class MigrationStack extends Stack {
     const migrations = this.api.root.addResource('migrations');
     migrations.addMethod('POST');
     migrations.addMethod('GET');
+    migrations.addResource('preflight').addMethod('POST');
     const migration = migrations.addResource('{id}');
     migration.addMethod('GET');
     migration.addResource('events').addMethod('GET');

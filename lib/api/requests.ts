@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { ClusterConnection } from '../cluster';
-import { IndexPolicy, JobOptions, JobType } from '../jobs/model';
+import { ExistingTargetPolicy, IndexPolicy, JobOptions, JobType } from '../jobs/model';
 import { ValidationError, type FieldIssue } from './errors';
 
 /** The routes of the REST API, as data: the Lambda router, the local HTTP server and the stack read them. */
 export const API_ROUTES = [
   { method: 'POST', resource: '/migrations', operation: 'createMigration' },
   { method: 'GET', resource: '/migrations', operation: 'listMigrations' },
+  // Before /migrations/{id}: a concrete path matches the first template that fits.
+  { method: 'POST', resource: '/migrations/preflight', operation: 'preflightMigration' },
   { method: 'GET', resource: '/migrations/{id}', operation: 'getMigration' },
   { method: 'GET', resource: '/migrations/{id}/events', operation: 'listMigrationEvents' },
   { method: 'POST', resource: '/migrations/{id}/cancel', operation: 'cancelMigration' },
@@ -52,7 +54,36 @@ export const MILVUS_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
 export const MILVUS_NAME_MESSAGE = 'must be 1 to 255 letters, digits or underscores, starting with a letter or underscore (Milvus naming rule)';
 export const MilvusName = z.string().regex(MILVUS_NAME, MILVUS_NAME_MESSAGE);
 
-export const CollectionRequest = z.strictObject({ name: MilvusName, targetName: MilvusName.optional() });
+/**
+ * `databases[].collections[].mapping`: what can be checked without the source schema is checked
+ * here (a 400 naming the field and the rule); what needs it (the field exists, its type, vector
+ * fields never change) is checked by lib/milvus/mapping.ts in Preflight (code INVALID_MAPPING).
+ */
+export const MappingRequest = z
+  .strictObject({
+    description: z.string().max(65_535).optional(),
+    autoId: z.boolean().optional(),
+    fields: z
+      .record(
+        MilvusName,
+        z.strictObject({
+          nullable: z.boolean().optional(),
+          defaultValue: z.union([z.string().max(65_535), z.number().finite(), z.boolean()]).nullable().optional(),
+        }),
+      )
+      .optional(),
+    partitionKey: z.strictObject({ field: MilvusName, numPartitions: z.number().int().min(1).max(1024).optional() }).optional(),
+    dynamicField: z.boolean().optional(),
+    shardsNum: z.number().int().min(1).max(16).optional(),
+  })
+  .superRefine((mapping, ctx) => {
+    const key = mapping.partitionKey?.field;
+    if (key && mapping.fields?.[key]?.nullable === true) {
+      ctx.addIssue({ code: 'custom', path: ['fields', key, 'nullable'], message: `field ${key} is the partition key, which cannot be nullable` });
+    }
+  });
+
+export const CollectionRequest = z.strictObject({ name: MilvusName, targetName: MilvusName.optional(), mapping: MappingRequest.optional() });
 
 export const DatabaseRequest = z
   .strictObject({
@@ -76,6 +107,8 @@ export const OptionsRequest = z.strictObject({
   shardConcurrency: z.number().int().min(1).max(40).optional(),
   /** Milvus refuses inserts over 64 MB. */
   batchBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).optional(),
+  /** A target collection that exists: 'fail' (default), 'skip' it, or 'append' the rows (same schema only). */
+  existingTarget: ExistingTargetPolicy.optional(),
 });
 
 /** Offline jobs without databases move the `default` database; online jobs without databases move all. */

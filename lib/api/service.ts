@@ -20,6 +20,10 @@ import { IdempotencyKeyTakenError, type IdempotencyRecord } from '../jobs/errors
 import { jobProgressPercent } from '../jobs/progress';
 import type { JobStore, Page } from '../jobs/store';
 import type { WorkflowStarter } from '../workflow/starter';
+import type { ClusterConnection, ClusterCredentials } from '../cluster';
+import { inspectMigration, PREFLIGHT_TIMEOUT_MS, type PreflightReport } from '../migration/inspect';
+import { openCluster, type MilvusCluster } from '../milvus';
+import { ValidationError } from './errors';
 import { CreateMigrationBody, IdempotencyKey, JobIdParameter, ListEventsQuery, ListMigrationsQuery, parseRequest } from './requests';
 
 /** How long an Idempotency-Key names its job: DynamoDB's TTL removes the key item after that. */
@@ -42,6 +46,8 @@ export interface MigrationServiceOptions {
   workflow: WorkflowStarter;
   clock?: () => Date;
   newJobId?: () => string;
+  /** How preflight requests connect (default: the SDK with PREFLIGHT_TIMEOUT_MS per call). */
+  openCluster?: (credentials: ClusterCredentials) => MilvusCluster;
 }
 
 /** What the API shows of a collection. */
@@ -87,8 +93,10 @@ export class MigrationService {
   private readonly workflow: WorkflowStarter;
   private readonly clock: () => Date;
   private readonly newJobId: () => string;
+  private readonly openCluster?: (credentials: ClusterCredentials) => MilvusCluster;
 
   constructor(options: MigrationServiceOptions) {
+    this.openCluster = options.openCluster;
     this.jobs = options.jobs;
     this.credentials = options.credentials;
     this.workflow = options.workflow;
@@ -187,6 +195,30 @@ export class MigrationService {
       return toJobView(await this.failStart(job, error));
     }
     return toJobView(await this.jobs.update(jobId, { executionArn }));
+  }
+
+  /**
+   * `POST /migrations/preflight`: the body of `POST /migrations`, checked as Preflight would check
+   * it, without creating a job, saving credentials or writing to either cluster. Always 200 for a
+   * valid body: an unreachable cluster is `reachable: false` with the reason, and `ok: false`.
+   */
+  async preflight(body: unknown): Promise<PreflightReport> {
+    const request = parseRequest(CreateMigrationBody, body, 'body');
+    const [source, target] = await Promise.all([this.connectionCredentials('source', request.source), this.connectionCredentials('target', request.target)]);
+    const open = this.openCluster ?? ((c: ClusterCredentials) => openCluster(c, { timeoutMs: PREFLIGHT_TIMEOUT_MS }));
+    return inspectMigration({ databases: request.databases, options: request.options }, { source, target }, open);
+  }
+
+  /**
+   * Inline credentials as they are. A secretArn is refused: the API never reads secrets (its role
+   * may only create and delete them); the job's steps do.
+   */
+  private async connectionCredentials(role: 'source' | 'target', connection: ClusterConnection): Promise<ClusterCredentials> {
+    if (connection.secretArn) {
+      throw new ValidationError([{ path: `${role}.secretArn`, message: 'preflight takes inline credentials (token, or username and password): the API does not read secrets' }]);
+    }
+    const { uri, token, username, password } = connection;
+    return { uri, ...(token ? { token } : {}), ...(username ? { username } : {}), ...(password ? { password } : {}) };
   }
 
   async list(query: unknown = {}): Promise<Page<JobView>> {

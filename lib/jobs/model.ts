@@ -50,6 +50,10 @@ export const CollectionProgress = z.object({
   shardCount: z.number().int().nonnegative(),
   /** 1 for the first copy, 2 after a verification mismatch forced a re-copy. */
   attempt: z.number().int().positive(),
+  /** The target collection existed before the job and rows are added to it (options.existingTarget 'append'). */
+  append: z.boolean().optional(),
+  /** Rows the target collection held before the job (append only): verification expects these plus the source's. */
+  rowsBefore: z.number().int().nonnegative().optional(),
 });
 export type CollectionProgress = z.infer<typeof CollectionProgress>;
 
@@ -87,7 +91,18 @@ export const ClusterRef = z.object({
 });
 export type ClusterRef = z.infer<typeof ClusterRef>;
 
-export const CollectionScope = z.object({ name: z.string(), targetName: z.string().optional() });
+/** A user's reshaping of a collection's schema on the target (lib/milvus/mapping.ts applies it). */
+export const SchemaMapping = z.object({
+  description: z.string().optional(),
+  autoId: z.boolean().optional(),
+  fields: z.record(z.string(), z.object({ nullable: z.boolean().optional(), defaultValue: z.union([z.string(), z.number(), z.boolean()]).nullable().optional() })).optional(),
+  partitionKey: z.object({ field: z.string(), numPartitions: z.number().int().optional() }).optional(),
+  dynamicField: z.boolean().optional(),
+  shardsNum: z.number().int().optional(),
+});
+export type SchemaMapping = z.infer<typeof SchemaMapping>;
+
+export const CollectionScope = z.object({ name: z.string(), targetName: z.string().optional(), mapping: SchemaMapping.optional() });
 export const DatabaseScope = z.object({
   name: z.string(),
   targetName: z.string().optional(),
@@ -96,6 +111,9 @@ export const DatabaseScope = z.object({
 export type DatabaseScope = z.infer<typeof DatabaseScope>;
 
 export const IndexPolicy = z.enum(['autoindex', 'preserve']);
+/** What a job does with a target collection that exists already: refuse (TARGET_COLLECTION_EXISTS), leave it alone, or add the rows to it. */
+export const ExistingTargetPolicy = z.enum(['fail', 'skip', 'append']);
+export type ExistingTargetPolicy = z.infer<typeof ExistingTargetPolicy>;
 export const JobOptions = z.object({
   indexPolicy: IndexPolicy.default('autoindex'),
   /** Rows a copy shard aims for; the planner splits collections by primary key range into shards of this size. */
@@ -104,6 +122,7 @@ export const JobOptions = z.object({
   shardConcurrency: z.number().int().min(1).max(40).default(4),
   /** Approximate bytes per read/write batch, kept under Milvus's request limits. */
   batchBytes: z.number().int().positive().default(4 * 1024 * 1024),
+  existingTarget: ExistingTargetPolicy.default('fail'),
 });
 export type JobOptions = z.infer<typeof JobOptions>;
 
@@ -144,6 +163,8 @@ export const ShardRecord = z.object({
   /** Primary keys as strings (Int64 in decimal, so no precision is lost); null means unbounded. */
   lowerExclusive: z.string().nullable(),
   upperInclusive: z.string().nullable(),
+  /** The partition the range lies in (collections with partitions besides `_default` are copied partition by partition). */
+  partition: z.string().optional(),
   /** Last primary key written to the target; null before the first batch. */
   checkpoint: z.string().nullable(),
   rowsCopied: z.number().int().nonnegative(),

@@ -1,4 +1,4 @@
-import { buildIndexes as buildTargetIndexes } from '../milvus';
+import { buildIndexes as buildTargetIndexes, createAliases } from '../milvus';
 import type { Services } from '../services';
 import type { CollectionInput } from '../workflow/steps';
 import { collectionOf, loadActiveJob, withClusters } from './jobContext';
@@ -9,12 +9,21 @@ export async function buildIndexes(services: Services, { jobId, collectionKey }:
   const job = await loadActiveJob(services, jobId);
   const collection = collectionOf(job, collectionKey);
   await services.jobs.updateCollection(jobId, collectionKey, { status: 'COPIED' });
-  const indexes = await withClusters(services, job, async (clusters) => {
+  const { indexes, aliases } = await withClusters(services, job, async (clusters) => {
     const { spec } = await targetSpecFor(job, collection, clusters);
     await buildTargetIndexes(clusters.target, collection.targetDb, spec);
-    return spec.indexes;
+    // Aliases last, once the rows are in: an application reading through an alias never sees a half-copied collection.
+    await createAliases(clusters.target, collection.targetDb, spec);
+    return { indexes: spec.indexes, aliases: spec.aliases ?? [] };
   });
   await services.jobs.updateCollection(jobId, collectionKey, { status: 'INDEXED' });
+  if (aliases.length > 0) {
+    await services.jobs.appendEvent(jobId, {
+      type: 'AliasesCreated',
+      message: `${collection.targetDb}.${collection.targetName}: ${aliases.join(', ')}`,
+      details: { collection: collectionKey, aliases },
+    });
+  }
   await services.jobs.appendEvent(jobId, {
     type: 'IndexesBuilt',
     message: `${collection.targetDb}.${collection.targetName}: ${indexes.map((i) => `${i.fieldName} ${i.indexType}`).join(', ') || 'no vector index'}`,

@@ -1,9 +1,15 @@
 import { JobNotActiveError, PermanentError } from '../errors';
 import { isTerminal } from '../jobs/model';
-import { copyShard as copyShardRange, describeCollection } from '../milvus';
+import { ALLOW_INSERT_AUTO_ID, copyShard as copyShardRange, countRows, describeCollection, primaryField, type CollectionSpec } from '../milvus';
 import type { Services } from '../services';
 import type { CopyShardOutput, ShardInput } from '../workflow/steps';
 import { collectionOf, loadActiveJob, withClusters } from './jobContext';
+
+const nullabilityDiffers = (source: CollectionSpec, target: CollectionSpec): boolean =>
+  source.fields.some((f) => {
+    const t = target.fields.find((x) => x.name === f.name);
+    return t !== undefined && t.nullable !== f.nullable;
+  });
 
 /** How often a running copy looks whether its job was cancelled. */
 const CANCEL_CHECK_INTERVAL_MS = 5_000;
@@ -35,6 +41,22 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
       describeCollection(source, collection.sourceDb, collection.sourceName),
       describeCollection(target, collection.targetDb, collection.targetName),
     ]);
+    // A mapping may turn the dynamic field off: the source's dynamic keys are then not read.
+    sourceSpec.enableDynamicField = sourceSpec.enableDynamicField && targetSpec.enableDynamicField;
+    const targetPk = primaryField(targetSpec);
+    const discardKeys = targetPk.autoId && targetSpec.properties[ALLOW_INSERT_AUTO_ID] !== 'true';
+    if (discardKeys) {
+      // The target's generated keys cannot be cleared by source range: resume only when the shard's
+      // partition (one shard each) holds exactly what its checkpoint counted.
+      const held = await countRows(target, collection.targetDb, collection.targetName, shard.partition ? { partition: shard.partition } : {});
+      if (held !== shard.rowsCopied) {
+        throw new PermanentError(
+          'AUTO_ID_RESUME_UNSAFE',
+          `${collection.targetDb}.${collection.targetName}${shard.partition ? ` partition ${shard.partition}` : ''} holds ${held} row(s) but the checkpoint counted ${shard.rowsCopied}: ` +
+            `a copy step died after writing rows that cannot be told apart (the target generates its keys); drop the target collection and run the job again`,
+        );
+      }
+    }
     return copyShardRange({
       source,
       sourceDb: collection.sourceDb,
@@ -43,6 +65,11 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
       targetDb: collection.targetDb,
       targetSpec,
       range: { lowerExclusive: shard.lowerExclusive, upperInclusive: shard.upperInclusive },
+      ...(shard.partition ? { partition: shard.partition } : {}),
+      ...(collection.append ? { appendTarget: true } : {}),
+      ...(discardKeys ? { discardKeys: true } : {}),
+      // A field nullable on one side only (a mapping): the SDK's row path writes the validity column the target expects.
+      ...(nullabilityDiffers(sourceSpec, targetSpec) ? { path: 'rows' as const } : {}),
       checkpoint,
       batchBytes: job.options.batchBytes,
       deadline: budget.deadline,
@@ -81,8 +108,8 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
     });
     await services.jobs.appendEvent(jobId, {
       type: 'ShardCopied',
-      message: `${collectionKey} shard ${shardIndex + 1}/${collection.shardCount}: ${rowsCopied} row(s)`,
-      details: { collection: collectionKey, shard: shardIndex, rows: rowsCopied },
+      message: `${collectionKey} shard ${shardIndex + 1}/${collection.shardCount}${shard.partition ? ` (partition ${shard.partition})` : ''}: ${rowsCopied} row(s)`,
+      details: { collection: collectionKey, shard: shardIndex, rows: rowsCopied, ...(shard.partition ? { partition: shard.partition } : {}) },
     });
   }
   return { done, rowsCopied };

@@ -1,8 +1,9 @@
 import type { CollectionProgress, ShardRecord } from '../jobs/model';
-import { describeCollection, planShards as planShardRanges } from '../milvus';
+import { describeCollection, hasUserPartitions, planShards as planShardRanges, type PkRange } from '../milvus';
 import type { Services } from '../services';
 import type { JobInput, PlanShardsOutput } from '../workflow/steps';
 import { loadActiveJob, withClusters } from './jobContext';
+import { mappingOf } from './targetSpec';
 
 /** Collections that need new shards: new ones, and the ones verification sent back. */
 const needsPlan = (collection: CollectionProgress) => collection.status === 'PENDING' || collection.status === 'RECOPY';
@@ -28,7 +29,20 @@ export async function planShards(services: Services, { jobId }: JobInput): Promi
   await withClusters(services, job, async ({ source }) => {
     for (const collection of pending) {
       const spec = await describeCollection(source, collection.sourceDb, collection.sourceName);
-      const ranges = await planShardRanges(source, collection.sourceDb, spec, { rowsPerShard: job.options.rowsPerShard });
+      // With partitions besides _default, every partition is planned on its own, so each row is
+      // written into the partition of the same name on the target.
+      const ranges: Array<PkRange & { partition?: string }> = [];
+      // A target that generates its keys cannot be cleared by source key range on resume: one shard per partition,
+      // so the rows a shard wrote can be counted (lib/migration/copyShard.ts).
+      const rowsPerShard = mappingOf(job, collection)?.autoId ? Number.MAX_SAFE_INTEGER : job.options.rowsPerShard;
+      if (hasUserPartitions(spec)) {
+        for (const partition of spec.partitions ?? []) {
+          const inPartition = await planShardRanges(source, collection.sourceDb, spec, { rowsPerShard, partition });
+          ranges.push(...inPartition.map((range) => ({ ...range, partition })));
+        }
+      } else {
+        ranges.push(...(await planShardRanges(source, collection.sourceDb, spec, { rowsPerShard })));
+      }
       const at = services.now().toISOString();
       const shards: ShardRecord[] = ranges.map((range, index) => ({
         jobId,
@@ -36,6 +50,7 @@ export async function planShards(services: Services, { jobId }: JobInput): Promi
         index,
         lowerExclusive: range.lowerExclusive,
         upperInclusive: range.upperInclusive,
+        ...(range.partition ? { partition: range.partition } : {}),
         checkpoint: null,
         rowsCopied: 0,
         done: false,

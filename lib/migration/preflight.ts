@@ -1,14 +1,18 @@
 import { MigrationError, PermanentError, TransientError } from '../errors';
 import { collectionKey, type CollectionProgress, type JobRecord } from '../jobs/model';
-import { collectionExists, countRows, listCollections, listDatabases } from '../milvus';
+import { appendMismatch, collectionExists, countRows, describeCollection, estimateRowBytes, listCollections, listDatabases } from '../milvus';
 import type { Services } from '../services';
 import type { JobInput } from '../workflow/steps';
 import { loadActiveJob, withClusters, type JobClusters } from './jobContext';
+import { targetSpecFor } from './targetSpec';
 
 /**
  * Checks, before anything is written, that both clusters answer, that every chosen collection
- * exists on the source and that no target collection is in the way; then records the
- * collections the job will copy with their row counts.
+ * exists on the source, that the target can hold each collection (field types, functions... for
+ * its version), and what to do with target collections that exist (options.existingTarget:
+ * refuse, skip, or append when the schemas agree); then records the collections the job will
+ * copy with their row counts. A target database that is missing is fine: CreateTargetCollection
+ * creates it.
  */
 export async function preflight(services: Services, { jobId }: JobInput): Promise<{ collections: number; rows: number }> {
   let job = await loadActiveJob(services, jobId);
@@ -23,7 +27,12 @@ export async function preflight(services: Services, { jobId }: JobInput): Promis
     return { collections: planned.length, rows: planned.reduce((sum, c) => sum + c.rowsTotal, 0) };
   }
 
-  const collections = await withClusters(services, job, (clusters) => resolveCollections(job, clusters));
+  const { collections, skipped } = await withClusters(services, job, (clusters) => resolveCollections(job, clusters));
+  if (skipped.length > 0) {
+    const warnings = skipped.map((key) => `target collection ${key} exists already; left as it is (options.existingTarget: skip)`);
+    await services.jobs.update(jobId, { addWarnings: warnings.filter((w) => !job.warnings.includes(w)) });
+    await services.jobs.appendEvent(jobId, { type: 'CollectionsSkipped', message: warnings.join('; '), details: { collections: skipped } });
+  }
   await services.jobs.putCollections(jobId, collections);
   const rows = collections.reduce((sum, c) => sum + c.rowsTotal, 0);
   await services.jobs.appendEvent(jobId, {
@@ -34,60 +43,142 @@ export async function preflight(services: Services, { jobId }: JobInput): Promis
   return { collections: collections.length, rows };
 }
 
-async function resolveCollections(job: JobRecord, { source, target }: JobClusters): Promise<CollectionProgress[]> {
+/** What the checks need of a job: its scope and options (a job record, or a request not yet a job). */
+export type JobScope = Pick<JobRecord, 'databases' | 'options'>;
+
+/** One thing that stops the migration, with the code the job would fail with. */
+export interface PreflightProblem {
+  code: string;
+  message: string;
+}
+
+/** What would happen to one source collection. */
+export interface CollectionPlan {
+  source: string;
+  target: string;
+  action: 'create' | 'append' | 'skip';
+  rows: number;
+  /** rows x a row size estimated from the schema (lib/milvus/batch.ts estimateRowBytes): an upper-side guess. */
+  estimatedBytes: number;
+  warnings: string[];
+}
+
+export interface CollectionsCheck {
+  collections: CollectionProgress[];
+  /** Target keys (db.collection) left alone under existingTarget 'skip'. */
+  skipped: string[];
+  plans: CollectionPlan[];
+  /** Target databases CreateTargetCollection would create. */
+  databasesToCreate: string[];
+  problems: PreflightProblem[];
+}
+
+/**
+ * The checks of Preflight, shared by the state machine's step (mode 'throw': the first problem
+ * fails the job with its code) and POST /migrations/preflight (mode 'collect': every problem is
+ * reported). Only reads: lists, describes, counts (a source collection that is not loaded is loaded
+ * to be counted, as the copy would).
+ */
+export async function checkCollections(job: JobScope, clusters: JobClusters, mode: 'throw' | 'collect'): Promise<CollectionsCheck> {
+  const { source, target } = clusters;
+  const out: CollectionsCheck = { collections: [], skipped: [], plans: [], databasesToCreate: [], problems: [] };
+  const problem = (code: string, message: string): void => {
+    if (mode === 'throw') throw new PermanentError(code, message);
+    out.problems.push({ code, message });
+  };
+  /** Runs one collection's checks; in collect mode a failure becomes a problem and the next collection is checked. */
+  const attempt = async (work: () => Promise<void>): Promise<void> => {
+    if (mode === 'throw') return work();
+    try {
+      await work();
+    } catch (error) {
+      out.problems.push(error instanceof MigrationError ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: String(error) });
+    }
+  };
   const [sourceDatabases, targetDatabases] = await Promise.all([
     reach('SOURCE_UNREACHABLE', 'source', () => listDatabases(source)),
     reach('TARGET_UNREACHABLE', 'target', () => listDatabases(target)),
   ]);
-  const result: CollectionProgress[] = [];
   const targetNames = new Set<string>();
   for (const database of job.databases) {
     const targetDb = database.targetName ?? database.name;
     if (!sourceDatabases.includes(database.name)) {
-      throw new PermanentError('DATABASE_NOT_FOUND', `database ${database.name} does not exist on the source`);
+      problem('DATABASE_NOT_FOUND', `database ${database.name} does not exist on the source`);
+      continue;
     }
-    if (!targetDatabases.includes(targetDb)) {
-      throw new PermanentError('TARGET_DATABASE_NOT_FOUND', `database ${targetDb} does not exist on the target`);
-    }
+    const targetDbExists = targetDatabases.includes(targetDb);
+    if (!targetDbExists && !out.databasesToCreate.includes(targetDb)) out.databasesToCreate.push(targetDb);
     const available = await listCollections(source, database.name);
     const chosen = database.collections ?? available.sort().map((name) => ({ name, targetName: undefined }));
     for (const { name, targetName = name } of chosen) {
-      if (!available.includes(name)) {
-        throw new PermanentError('COLLECTION_NOT_FOUND', `collection ${name} does not exist in database ${database.name} on the source`);
-      }
-      const targetKey = collectionKey(targetDb, targetName);
-      if (targetNames.has(targetKey)) {
-        throw new PermanentError('TARGET_NAME_COLLISION', `two source collections would both be written to ${targetKey} on the target`);
-      }
-      targetNames.add(targetKey);
-      if (await collectionExists(target, targetDb, targetName)) {
-        throw new PermanentError(
-          'TARGET_COLLECTION_EXISTS',
-          `collection ${targetName} already exists in database ${targetDb} on the target; drop it or choose another target name`,
-        );
-      }
-      result.push({
-        key: collectionKey(database.name, name),
-        sourceDb: database.name,
-        sourceName: name,
-        targetDb,
-        targetName,
-        status: 'PENDING',
-        rowsTotal: await countRows(source, database.name, name, { readOnly: true }),
-        rowsCopied: 0,
-        shardCount: 0,
-        attempt: 1,
+      await attempt(async () => {
+        if (!available.includes(name)) {
+          return problem('COLLECTION_NOT_FOUND', `collection ${name} does not exist in database ${database.name} on the source`);
+        }
+        const targetKey = collectionKey(targetDb, targetName);
+        if (targetNames.has(targetKey)) {
+          return problem('TARGET_NAME_COLLISION', `two source collections would both be written to ${targetKey} on the target`);
+        }
+        targetNames.add(targetKey);
+        const planned: CollectionProgress = {
+          key: collectionKey(database.name, name),
+          sourceDb: database.name,
+          sourceName: name,
+          targetDb,
+          targetName,
+          status: 'PENDING',
+          rowsTotal: await countRows(source, database.name, name, { readOnly: true }),
+          rowsCopied: 0,
+          shardCount: 0,
+          attempt: 1,
+        };
+        // What the target would be refused for (a field type or function its version lacks, a bad mapping) fails here, before any write.
+        const { sourceSpec, spec, warnings } = await targetSpecFor(job, planned, clusters);
+        const plan: CollectionPlan = {
+          source: planned.key,
+          target: targetKey,
+          action: 'create',
+          rows: planned.rowsTotal,
+          estimatedBytes: planned.rowsTotal * estimateRowBytes(sourceSpec),
+          warnings,
+        };
+        if (targetDbExists && (await collectionExists(target, targetDb, targetName))) {
+          const policy = job.options.existingTarget;
+          if (policy === 'skip') {
+            out.skipped.push(targetKey);
+            out.plans.push({ ...plan, action: 'skip' });
+            return;
+          }
+          if (policy !== 'append') {
+            return problem(
+              'TARGET_COLLECTION_EXISTS',
+              `collection ${targetName} already exists in database ${targetDb} on the target; drop it, choose another target name, or set options.existingTarget to skip or append`,
+            );
+          }
+          const mismatch = appendMismatch(spec, await describeCollection(target, targetDb, targetName));
+          if (mismatch) return problem('TARGET_SCHEMA_MISMATCH', `cannot append to ${targetKey} on the target: ${mismatch}`);
+          planned.append = true;
+          planned.rowsBefore = await countRows(target, targetDb, targetName, { readOnly: true });
+          plan.action = 'append';
+        }
+        out.collections.push(planned);
+        out.plans.push(plan);
       });
     }
   }
-  return result;
+  return out;
+}
+
+async function resolveCollections(job: JobRecord, clusters: JobClusters): Promise<{ collections: CollectionProgress[]; skipped: string[] }> {
+  const { collections, skipped } = await checkCollections(job, clusters, 'throw');
+  return { collections, skipped };
 }
 
 /**
  * Names which cluster failed. A transient failure stays transient (the state machine retries it,
  * then fails with this reason); anything else, such as refused credentials, fails at once.
  */
-async function reach<T>(code: string, role: 'source' | 'target', call: () => Promise<T>): Promise<T> {
+export async function reach<T>(code: string, role: 'source' | 'target', call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {

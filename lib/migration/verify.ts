@@ -27,7 +27,9 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
         countRows(source, c.sourceDb, c.sourceName, { readOnly: true }),
         exists ? countRows(target, c.targetDb, c.targetName) : Promise.resolve(0),
       ]);
-      entries.push({ key: c.key, sourceRows, targetRows, match: exists && sourceRows === targetRows });
+      // An append target held rows before the job: it must now hold those plus the source's.
+      const before = c.rowsBefore ?? 0;
+      entries.push({ key: c.key, sourceRows, targetRows, match: exists && sourceRows + before === targetRows });
     }
     return {
       at: services.now().toISOString(),
@@ -52,9 +54,10 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
   const mismatched = report.collections.filter((e) => !e.match).map((e) => job.collections[e.key] as CollectionProgress);
   const describe = (c: CollectionProgress) => {
     const entry = report.collections.find((e) => e.key === c.key);
-    return `${c.key} (source ${entry?.sourceRows}, target ${entry?.targetRows})`;
+    return `${c.key} (source ${entry?.sourceRows}, target ${entry?.targetRows}${c.rowsBefore ? `, of which ${c.rowsBefore} before the job` : ''})`;
   };
-  const exhausted = mismatched.filter((c) => c.attempt >= MAX_ATTEMPTS);
+  // A collection appended to is never dropped for a re-copy: it held the target's own rows.
+  const exhausted = mismatched.filter((c) => c.attempt >= MAX_ATTEMPTS || c.append);
   if (exhausted.length > 0) {
     await services.jobs.appendEvent(jobId, { type: 'VerificationFailed', message: exhausted.map(describe).join(', ') });
     throw new PermanentError(

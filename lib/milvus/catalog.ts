@@ -63,7 +63,62 @@ export async function describeCollection(cluster: MilvusCluster, db: string, nam
     consistencyLevel: typeof raw.consistency_level === 'string' ? raw.consistency_level : 'Bounded',
     properties: kvRecord(raw.properties),
     indexes: await describeIndexes(cluster, db, name),
+    ...(Array.isArray(raw.aliases) && raw.aliases.length > 0 ? { aliases: [...raw.aliases].map(String).sort() } : {}),
+    ...(fields.some((f) => f.isPartitionKey) ? {} : await listPartitions(cluster, db, name)),
   };
+}
+
+/**
+ * The collection's partitions, `_default` first, when there is more than `_default`. A server that
+ * cannot list partitions (milvus-lite answers nothing useful) has only `_default`.
+ */
+async function listPartitions(cluster: MilvusCluster, db: string, name: string): Promise<{ partitions?: string[] }> {
+  const what = `list partitions of ${db}.${name}`;
+  let reply: any;
+  try {
+    reply = await milvusCall(what, () => rawCall(cluster.client(db), 'ShowPartitions', { collection_name: name }));
+  } catch (error) {
+    if (error instanceof PermanentError && error.code === 'MILVUS_UNIMPLEMENTED') return {};
+    throw error;
+  }
+  const status = statusOf(reply);
+  if (!status || !isStatusOk(status) || !Array.isArray(reply.partition_names)) return {};
+  const names: string[] = reply.partition_names.map(String);
+  if (names.every((p) => p === '_default')) return {};
+  return { partitions: [...names.filter((p) => p === '_default'), ...names.filter((p) => p !== '_default').sort()] };
+}
+
+/** A database's properties; {} where the server has no databases (milvus-lite). */
+export async function describeDatabase(cluster: MilvusCluster, db: string): Promise<Record<string, string>> {
+  const what = `describe database ${db}`;
+  let reply: any;
+  try {
+    reply = await milvusCall(what, () => rawCall(cluster.client('default'), 'DescribeDatabase', { db_name: db }));
+  } catch (error) {
+    if (error instanceof PermanentError && error.code === 'MILVUS_UNIMPLEMENTED') return {};
+    throw error;
+  }
+  const status = statusOf(reply);
+  if (!status) return {};
+  assertOk(reply, what);
+  return kvRecord(reply.properties);
+}
+
+/** Creates a database with properties; one that exists already (an earlier try) is left as it is. */
+export async function ensureDatabase(cluster: MilvusCluster, db: string, properties: () => Promise<Record<string, string>>): Promise<boolean> {
+  if ((await listDatabases(cluster)).includes(db)) return false;
+  const what = `create database ${db}`;
+  const wanted = await properties();
+  const reply: any = await milvusCall(what, () =>
+    rawCall(cluster.client('default'), 'CreateDatabase', {
+      db_name: db,
+      properties: Object.entries(wanted).map(([key, value]) => ({ key, value })),
+    }),
+  );
+  if (!statusOf(reply)) throw new PermanentError('TARGET_HAS_NO_DATABASES', `${what}: the target cluster has no databases (milvus-lite?)`);
+  if ((await listDatabases(cluster)).includes(db)) return true;
+  assertOk(reply, what);
+  return true;
 }
 
 /** The collection's indexes; [] when it has none (Milvus answers IndexNotExist, code 700). */

@@ -64,6 +64,52 @@ export async function createCollection(cluster: MilvusCluster, db: string, spec:
       ...(spec.numPartitions ? { num_partitions: spec.numPartitions } : {}),
     }),
   );
+  await createPartitions(cluster, db, spec);
+}
+
+/** Creates the spec's partitions that the collection lacks (`_default` exists with every collection). */
+export async function createPartitions(cluster: MilvusCluster, db: string, spec: CollectionSpec): Promise<void> {
+  for (const partition of (spec.partitions ?? []).filter((p) => p !== '_default')) {
+    const what = `create partition ${partition} of ${db}.${spec.name}`;
+    const has = await checkedCall(`has partition ${partition} of ${db}.${spec.name}`, () =>
+      cluster.client(db).hasPartition({ collection_name: spec.name, partition_name: partition }),
+    );
+    if (has.value) continue;
+    await checkedCall(what, () => cluster.client(db).createPartition({ collection_name: spec.name, partition_name: partition }));
+  }
+}
+
+/**
+ * Points the spec's aliases at the collection. An alias that already names this collection (an
+ * earlier try) is left; one that names another collection on the target is a PermanentError.
+ */
+export async function createAliases(cluster: MilvusCluster, db: string, spec: CollectionSpec): Promise<string[]> {
+  const created: string[] = [];
+  for (const alias of spec.aliases ?? []) {
+    const what = `create alias ${alias} for ${db}.${spec.name}`;
+    const reply = await milvusCall(what, () => cluster.client(db).createAlias({ collection_name: spec.name, alias }));
+    const status = statusOf(reply);
+    if (status && !isStatusOk(status)) {
+      const existing: any = await milvusCall(what, () => cluster.client(db).describeAlias({ alias } as never)).catch(() => undefined);
+      if (existing?.collection === spec.name) continue;
+      throw new PermanentError(
+        'TARGET_ALIAS_CONFLICT',
+        `${what}: ${status.reason || status.error_code}${existing?.collection ? ` (the alias names ${existing.collection} on the target)` : ''}`,
+      );
+    }
+    assertOk(reply, what);
+    created.push(alias);
+  }
+  return created;
+}
+
+/** Drops the aliases that point at the collection (Milvus refuses to drop a collection that has aliases). */
+export async function dropAliasesOf(cluster: MilvusCluster, db: string, name: string): Promise<void> {
+  const what = `list aliases of ${db}.${name}`;
+  const reply: any = await milvusCall(what, () => cluster.client(db).listAliases({ collection_name: name } as never)).catch(() => undefined);
+  for (const alias of reply?.aliases ?? []) {
+    await checkedCall(`drop alias ${alias} of ${db}.${name}`, () => cluster.client(db).dropAlias({ alias } as never));
+  }
 }
 
 export async function dropCollection(cluster: MilvusCluster, db: string, name: string): Promise<void> {
@@ -184,6 +230,8 @@ export interface CountOptions {
    * target is flushed first (best effort: Milvus rate-limits flush) and indexed if it must be.
    */
   readOnly?: boolean;
+  /** Count one partition only. */
+  partition?: string;
 }
 
 /** count(*) with Strong consistency, which sees every acknowledged write. */
@@ -202,7 +250,13 @@ export async function countRows(cluster: MilvusCluster, db: string, name: string
     }
   }
   const reply = await checkedCall(`count ${db}.${name}`, () =>
-    client.query({ collection_name: name, filter: '', output_fields: ['count(*)'], consistency_level: 'Strong' as never }),
+    client.query({
+      collection_name: name,
+      filter: '',
+      output_fields: ['count(*)'],
+      ...(options.partition ? { partition_names: [options.partition] } : {}),
+      consistency_level: 'Strong' as never,
+    }),
   );
   const value = reply.data?.[0]?.['count(*)'];
   if (value === undefined) throw new PermanentError('MILVUS_UNIMPLEMENTED', `count ${db}.${name}: no count in the reply`);

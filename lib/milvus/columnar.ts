@@ -13,7 +13,7 @@ import {
 } from './protoWire';
 import { ALLOW_INSERT_AUTO_ID } from './translate';
 import { copiedFields, DYNAMIC_FIELD, primaryField, type CollectionSpec, type FieldSpec } from './spec';
-import { assertOk, toMigrationError } from './status';
+import { assertOk, milvusCall, toMigrationError } from './status';
 
 /**
  * The columnar pass-through: Query and Insert called with identity (de)serializers, the query
@@ -89,9 +89,14 @@ export function closeRawChannel(client: MilvusClient): void {
   channels.delete(client);
 }
 
+/**
+ * One raw call. A Query is idempotent: a dropped connection or a deadline is tried again here
+ * (status.ts's bounded backoff), or one fault in thousands of reads would fail the whole step.
+ * An Insert is not: its retry is the step's, which first clears what a lost write left.
+ */
 async function rawCall(channel: RawMilvusChannel, method: string, request: Buffer, timeoutMs: number, what: string): Promise<Buffer> {
   try {
-    return await channel.call(method, request, timeoutMs);
+    return await milvusCall(what, () => channel.call(method, request, timeoutMs), { idempotent: method === QUERY });
   } catch (error) {
     throw toMigrationError(error, what);
   }
@@ -112,6 +117,8 @@ export class ColumnarBatchSource implements BatchSource<ColumnarPayload> {
     client: MilvusClient,
     private readonly spec: CollectionSpec,
     private readonly timeoutMs = DEFAULT_BATCH_TIMEOUT_MS,
+    /** Read only this partition. */
+    private readonly partition?: string,
   ) {
     this.channel = rawChannel(client);
     this.pk = primaryField(spec);
@@ -130,6 +137,7 @@ export class ColumnarBatchSource implements BatchSource<ColumnarPayload> {
       outputFields: this.outputFields,
       limit,
       offset,
+      partition: this.partition,
     });
     const raw = await rawCall(this.channel, QUERY, request, this.timeoutMs, what);
     const reply = parseQueryResults(raw);
@@ -150,7 +158,7 @@ export class ColumnarBatchSource implements BatchSource<ColumnarPayload> {
 
   private async isEmpty(filter: string): Promise<boolean> {
     const what = `probe ${this.spec.name}`;
-    const request = encodeQueryRequest({ dbName: this.channel.dbName, collectionName: this.spec.name, expr: filter, outputFields: [this.pk.name], limit: 1, offset: 0 });
+    const request = encodeQueryRequest({ dbName: this.channel.dbName, collectionName: this.spec.name, expr: filter, outputFields: [this.pk.name], limit: 1, offset: 0, partition: this.partition });
     const reply = parseQueryResults(await rawCall(this.channel, QUERY, request, this.timeoutMs, what));
     assertOk(reply.status, what);
     const pkColumn = reply.fields.find((f) => f.name === this.pk.name);
@@ -161,14 +169,20 @@ export class ColumnarBatchSource implements BatchSource<ColumnarPayload> {
 /** Writes raw FieldData columns as one insert request. */
 export class ColumnarBatchSink implements BatchSink<ColumnarPayload> {
   private readonly channel: RawMilvusChannel;
+  private readonly pkName: string;
 
   constructor(
     client: MilvusClient,
     private readonly spec: CollectionSpec,
     private readonly timeoutMs = DEFAULT_BATCH_TIMEOUT_MS,
+    /** Write into this partition. */
+    private readonly partition?: string,
+    /** The target generates its keys (a mapping set autoID): the primary key column is not sent. */
+    private readonly discardKeys = false,
   ) {
     const pk = primaryField(spec);
-    if (pk.autoId && spec.properties[ALLOW_INSERT_AUTO_ID] !== 'true') {
+    this.pkName = pk.name;
+    if (pk.autoId && spec.properties[ALLOW_INSERT_AUTO_ID] !== 'true' && !discardKeys) {
       // The server would drop or refuse the source's keys; translateSchema never creates such a target.
       throw new PermanentError('AUTO_ID_TARGET', `${spec.name}: the target generates its primary keys (autoID) and would not keep the source's`);
     }
@@ -178,7 +192,8 @@ export class ColumnarBatchSink implements BatchSink<ColumnarPayload> {
   async write(batch: Batch<ColumnarPayload>): Promise<void> {
     if (batch.rowCount === 0) return;
     const what = `write ${batch.rowCount} rows to ${this.spec.name}`;
-    const request = encodeInsertRequest(this.channel.dbName, this.spec.name, batch.payload.fields, batch.rowCount);
+    const fields = this.discardKeys ? batch.payload.fields.filter((f) => f.isDynamic || f.name !== this.pkName) : batch.payload.fields;
+    const request = encodeInsertRequest(this.channel.dbName, this.spec.name, fields, batch.rowCount, this.partition);
     const reply = parseMutationResult(await rawCall(this.channel, INSERT, request, this.timeoutMs, what));
     assertOk(reply.status, what);
     if (reply.insertCount !== batch.rowCount || reply.errIndexCount > 0) {

@@ -4,7 +4,7 @@ import { DEFAULT_BATCH_TIMEOUT_MS, estimateRowBytes, MAX_QUERY_ROWS, rowsForBudg
 import { ColumnarBatchSink, ColumnarBatchSource, columnarSupported } from './columnar';
 import type { MilvusCluster } from './cluster';
 import { ensureLoaded, ensureReadable } from './collections';
-import { comparePks, expressibleBound, pkRangeDeleteFilter, pkRangeFilter } from './filter';
+import { comparePks, expressibleBound, pkLiteral, pkRangeDeleteFilter, pkRangeFilter } from './filter';
 import { primaryField, type CollectionSpec } from './spec';
 import { DEFAULT_RATE_LIMIT_POLICY, RateLimitBackoff, type RateLimitKind, type RateLimitPolicy } from './rateLimit';
 import { checkedCall } from './status';
@@ -22,6 +22,22 @@ export interface CopyShardArgs {
   targetDb: string;
   targetSpec: CollectionSpec;
   range: PkRange;
+  /**
+   * The partition the range lies in: read from it on the source and written into the partition of
+   * the same name on the target (absent: the whole collection, rows land where the target puts them).
+   */
+  partition?: string;
+  /**
+   * The target collection held rows of its own before the job (options.existingTarget 'append'):
+   * on resume only the source's keys past the checkpoint are deleted there, never a key range.
+   */
+  appendTarget?: boolean;
+  /**
+   * The target generates its primary keys (a mapping set autoID): the source's keys are not sent,
+   * and nothing is cleared on resume (the target's keys say nothing of the source's). The caller
+   * makes sure nothing lies past the checkpoint (lib/migration/copyShard.ts counts).
+   */
+  discardKeys?: boolean;
   /** Last source PK already written to the target (null: none yet). */
   checkpoint: string | null;
   /** Approximate bytes per batch. */
@@ -49,7 +65,7 @@ export interface CopyShardArgs {
  * past its checkpoint, so the shard ends with no missing and no duplicate rows.
  */
 export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; rowsCopied: number }> {
-  const { source, sourceDb, sourceSpec, target, targetDb, targetSpec, range } = args;
+  const { source, sourceDb, sourceSpec, target, targetDb, targetSpec, range, partition } = args;
   // Query on an unloaded collection answers nothing (milvus-lite) or fails; range deletes need it loaded too.
   await ensureReadable(source, sourceDb, sourceSpec.name);
   await ensureLoaded(target, targetDb, targetSpec);
@@ -60,13 +76,18 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
   // below the checkpoint. The target's rows past that bound are cleared and copied again; those
   // at or below the checkpoint were counted already and are not counted twice.
   const from = checkpoint === null ? null : expressibleBound(pk, checkpoint);
-  let recopied = from === null || checkpoint === null || from === checkpoint ? 0 : await rowsBetween(source, sourceDb, sourceSpec, from, checkpoint, range.upperInclusive);
-  await clearPastCheckpoint(target, targetDb, targetSpec, from, range.upperInclusive);
+  let recopied = from === null || checkpoint === null || from === checkpoint ? 0 : await rowsBetween(source, sourceDb, sourceSpec, from, checkpoint, range.upperInclusive, partition);
+  if (args.discardKeys) {
+    if (from !== checkpoint) {
+      throw new PermanentError('AUTO_ID_RESUME_UNSAFE', `${sourceSpec.name}: cannot resume after ${JSON.stringify(checkpoint)} (a key no filter can hold) on a target that generates its keys; run the job again`);
+    }
+  } else if (args.appendTarget) await clearSourceKeysPastCheckpoint(source, sourceDb, sourceSpec, target, targetDb, targetSpec, from, range.upperInclusive, partition);
+  else await clearPastCheckpoint(target, targetDb, targetSpec, from, range.upperInclusive, partition);
 
   const timeoutMs = args.batchTimeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS;
   const { reader, writer } = args.io
     ? { reader: args.io.source, writer: args.io.sink }
-    : defaultIo(args.path ?? 'columnar', source.client(sourceDb), sourceSpec, target.client(targetDb), targetSpec, timeoutMs);
+    : defaultIo(args.path ?? 'columnar', source.client(sourceDb), sourceSpec, target.client(targetDb), targetSpec, timeoutMs, partition, args.discardKeys);
   const policy = args.rateLimit ?? DEFAULT_RATE_LIMIT_POLICY;
   let rowBytes = estimateRowBytes(sourceSpec);
   /** The byte budget of a batch; halved on every RESOURCE_EXHAUSTED. */
@@ -112,7 +133,7 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
     const bound = expressibleBound(pk, lastPk);
     if (bound === lastPk) return { from: bound, skip: 0 };
     if (bound === cursor.from) return { from: cursor.from, skip: cursor.skip + rowCount };
-    return { from: bound, skip: await rowsBetween(source, sourceDb, sourceSpec, bound, lastPk, range.upperInclusive) };
+    return { from: bound, skip: await rowsBetween(source, sourceDb, sourceSpec, bound, lastPk, range.upperInclusive, partition) };
   };
 
   let pending: Promise<Settled> | null = null;
@@ -165,36 +186,83 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
   }
 }
 
-function defaultIo(path: 'columnar' | 'rows', sourceClient: MilvusClient, sourceSpec: CollectionSpec, targetClient: MilvusClient, targetSpec: CollectionSpec, timeoutMs: number): { reader: BatchSource; writer: BatchSink } {
+function defaultIo(path: 'columnar' | 'rows', sourceClient: MilvusClient, sourceSpec: CollectionSpec, targetClient: MilvusClient, targetSpec: CollectionSpec, timeoutMs: number, partition?: string, discardKeys?: boolean): { reader: BatchSource; writer: BatchSink } {
   if (path === 'columnar' && columnarSupported(sourceClient, targetClient)) {
-    return { reader: new ColumnarBatchSource(sourceClient, sourceSpec, timeoutMs), writer: new ColumnarBatchSink(targetClient, targetSpec, timeoutMs) };
+    return { reader: new ColumnarBatchSource(sourceClient, sourceSpec, timeoutMs, partition), writer: new ColumnarBatchSink(targetClient, targetSpec, timeoutMs, partition, discardKeys) };
   }
-  return { reader: new RowBatchSource(sourceClient, sourceSpec, timeoutMs), writer: new RowBatchSink(targetClient, targetSpec, timeoutMs) };
+  return { reader: new RowBatchSource(sourceClient, sourceSpec, timeoutMs, partition), writer: new RowBatchSink(targetClient, targetSpec, timeoutMs, partition, discardKeys) };
 }
 
 /**
  * Removes what a crashed attempt wrote past the checkpoint. Counted first, so the delete (which
  * milvus-lite refuses for keys containing a quote) runs only when there is something to remove.
  */
-async function clearPastCheckpoint(target: MilvusCluster, db: string, spec: CollectionSpec, from: string | null, upperInclusive: string | null): Promise<void> {
+async function clearPastCheckpoint(target: MilvusCluster, db: string, spec: CollectionSpec, from: string | null, upperInclusive: string | null, partition?: string): Promise<void> {
   const pk = primaryField(spec);
   const filter = pkRangeDeleteFilter(pk, from, upperInclusive);
+  // Within the shard's partition only: another partition's rows in the same key range belong to other shards.
   const counted = await checkedCall(`count ${db}.${spec.name} past the checkpoint`, () =>
-    target.client(db).query({ collection_name: spec.name, filter, output_fields: ['count(*)'], consistency_level: 'Strong' as never }),
+    target.client(db).query({ collection_name: spec.name, filter, output_fields: ['count(*)'], ...(partition ? { partition_names: [partition] } : {}), consistency_level: 'Strong' as never }),
   );
   if (Number(counted.data?.[0]?.['count(*)'] ?? 0) === 0) return;
   await checkedCall(`clear ${db}.${spec.name} past the checkpoint`, () =>
-    target.client(db).delete({ collection_name: spec.name, filter, consistency_level: 'Strong' as never }),
+    target.client(db).delete({ collection_name: spec.name, filter, ...(partition ? { partition_name: partition } : {}), consistency_level: 'Strong' as never }),
   );
 }
 
+/**
+ * The append variant of clearPastCheckpoint: the target's own rows may lie in the key range, so
+ * only the keys the source holds in (from, upper] are deleted there, a page of keys at a time.
+ */
+async function clearSourceKeysPastCheckpoint(
+  source: MilvusCluster,
+  sourceDb: string,
+  sourceSpec: CollectionSpec,
+  target: MilvusCluster,
+  targetDb: string,
+  targetSpec: CollectionSpec,
+  from: string | null,
+  upperInclusive: string | null,
+  partition?: string,
+): Promise<void> {
+  const pk = primaryField(sourceSpec);
+  const inPartition = partition ? { partition_names: [partition] } : {};
+  let cursor = from;
+  for (;;) {
+    const reply = await checkedCall(`read keys of ${sourceDb}.${sourceSpec.name}`, () =>
+      source.client(sourceDb).query({
+        collection_name: sourceSpec.name,
+        filter: pkRangeFilter(pk, cursor, upperInclusive),
+        ...inPartition,
+        output_fields: [pk.name],
+        limit: MAX_QUERY_ROWS,
+        consistency_level: 'Strong' as never,
+      }),
+    );
+    const keys = (reply.data ?? []).map((row: Record<string, unknown>) => String(row[pk.name]));
+    if (keys.length === 0) return;
+    const filter = `${pk.name} in [${keys.map((k: string) => pkLiteral(pk, k)).join(', ')}]`;
+    const counted = await checkedCall(`count ${targetDb}.${targetSpec.name} past the checkpoint`, () =>
+      target.client(targetDb).query({ collection_name: targetSpec.name, filter, output_fields: ['count(*)'], ...inPartition, consistency_level: 'Strong' as never }),
+    );
+    if (Number(counted.data?.[0]?.['count(*)'] ?? 0) > 0) {
+      await checkedCall(`clear ${targetDb}.${targetSpec.name} past the checkpoint`, () =>
+        target.client(targetDb).delete({ collection_name: targetSpec.name, filter, ...(partition ? { partition_name: partition } : {}), consistency_level: 'Strong' as never }),
+      );
+    }
+    if (keys.length < MAX_QUERY_ROWS) return;
+    cursor = keys[keys.length - 1] as string; // pkLiteral above refused any key a filter cannot hold
+  }
+}
+
 /** How many keys lie in (from, key] (within the shard), read as keys only. */
-async function rowsBetween(cluster: MilvusCluster, db: string, spec: CollectionSpec, from: string, key: string, upperInclusive: string | null): Promise<number> {
+async function rowsBetween(cluster: MilvusCluster, db: string, spec: CollectionSpec, from: string, key: string, upperInclusive: string | null, partition?: string): Promise<number> {
   const pk = primaryField(spec);
   const reply = await checkedCall(`read keys of ${db}.${spec.name}`, () =>
     cluster.client(db).query({
       collection_name: spec.name,
       filter: pkRangeFilter(pk, from, upperInclusive),
+      ...(partition ? { partition_names: [partition] } : {}),
       output_fields: [pk.name],
       limit: MAX_QUERY_ROWS,
       consistency_level: 'Strong' as never,

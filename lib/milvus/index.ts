@@ -9,10 +9,13 @@ export {
   collectionExists,
   targetCapabilities,
   versionAtLeast,
+  describeDatabase,
+  ensureDatabase,
 } from './catalog';
-export { translateSchema, defaultMetric, ALLOW_INSERT_AUTO_ID, type TranslateOptions } from './translate';
-export { createCollection, dropCollection, ensureLoaded, ensureReadable, buildIndexes, countRows, toFieldType, type CountOptions } from './collections';
+export { translateSchema, checkTargetSupports, appendMismatch, defaultMetric, ALLOW_INSERT_AUTO_ID, SERVICE_PROPERTIES, type TranslateOptions } from './translate';
+export { createCollection, createPartitions, createAliases, dropAliasesOf, dropCollection, ensureLoaded, ensureReadable, buildIndexes, countRows, toFieldType, type CountOptions } from './collections';
 export { planShards, type PlanShardsOptions } from './shards';
+export { applyMapping, type SchemaMapping } from './mapping';
 export { copyShard, type CopyShardArgs, type PkRange } from './copy';
 export {
   RowBatchSource,

@@ -83,6 +83,8 @@ export interface QueryRequestFields {
   outputFields: string[];
   limit: number;
   offset: number;
+  /** Read only this partition (absent: the whole collection). */
+  partition?: string;
 }
 
 /** A QueryRequest with Strong consistency (the proto default, so not written). */
@@ -92,6 +94,7 @@ export function encodeQueryRequest(q: QueryRequestFields): Buffer {
   w.uint32((3 << 3) | WIRE_LEN).string(q.collectionName);
   if (q.expr) w.uint32((4 << 3) | WIRE_LEN).string(q.expr);
   for (const f of q.outputFields) w.uint32((5 << 3) | WIRE_LEN).string(f);
+  if (q.partition) w.uint32((6 << 3) | WIRE_LEN).string(q.partition);
   const params: Array<[string, string]> = [['limit', String(q.limit)]];
   if (q.offset > 0) params.push(['offset', String(q.offset)]);
   for (const [key, value] of params) {
@@ -228,10 +231,11 @@ function varintToInt64(buf: Uint8Array, at: number): string {
 }
 
 /** An InsertRequest from FieldData byte chunks: one copy of the payload, no re-encoding. */
-export function encodeInsertRequest(dbName: string, collectionName: string, fields: RawFieldData[], numRows: number): Buffer {
+export function encodeInsertRequest(dbName: string, collectionName: string, fields: RawFieldData[], numRows: number, partition?: string): Buffer {
   const head = Writer.create();
   if (dbName) head.uint32((2 << 3) | WIRE_LEN).string(dbName);
   head.uint32((3 << 3) | WIRE_LEN).string(collectionName);
+  if (partition) head.uint32((4 << 3) | WIRE_LEN).string(partition);
   const parts: Uint8Array[] = [head.finish()];
   let total = parts[0].length;
   for (const f of fields) {

@@ -11,6 +11,8 @@ export interface PlanShardsOptions {
   rowsPerShard: number;
   /** Default 1000. */
   maxShards?: number;
+  /** Plan the rows of this partition only. */
+  partition?: string;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface PlanShardsOptions {
  */
 export async function planShards(cluster: MilvusCluster, db: string, spec: CollectionSpec, options: PlanShardsOptions): Promise<PkRange[]> {
   if (!(options.rowsPerShard > 0)) throw new PermanentError('INVALID_OPTIONS', 'rowsPerShard must be positive');
-  const count = await countRows(cluster, db, spec.name, { readOnly: true });
+  const count = await countRows(cluster, db, spec.name, { readOnly: true, partition: options.partition });
   const maxShards = Math.max(1, options.maxShards ?? 1000);
   const shardCount = Math.min(maxShards, Math.max(1, Math.ceil(count / options.rowsPerShard)));
   const pk = primaryField(spec);
@@ -33,6 +35,7 @@ export async function planShards(cluster: MilvusCluster, db: string, spec: Colle
       client.query({
         collection_name: spec.name,
         filter: pkRangeFilter(pk, cursor, null),
+        ...(options.partition ? { partition_names: [options.partition] } : {}),
         output_fields: [pk.name],
         offset: k - 1,
         limit: 1,

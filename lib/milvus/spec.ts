@@ -92,7 +92,20 @@ export interface CollectionSpec {
   consistencyLevel: string;
   properties: Record<string, string>;
   indexes: IndexSpec[];
+  /**
+   * Partitions created by the user, `_default` first (absent: only `_default`, or the server cannot
+   * list them). Never set for a partition-key collection: the server owns those partitions.
+   */
+  partitions?: string[];
+  /** Aliases pointing at the collection. */
+  aliases?: string[];
 }
+
+export const DEFAULT_PARTITION = '_default';
+
+/** Whether rows must be copied partition by partition (the collection has partitions other than `_default`). */
+export const hasUserPartitions = (spec: CollectionSpec): boolean =>
+  (spec.partitions ?? []).some((p) => p !== DEFAULT_PARTITION);
 
 /** Name of the dynamic field, as query returns it and insert expects it. */
 export const DYNAMIC_FIELD = '$meta';

@@ -65,7 +65,9 @@ export function statusToError(status: MilvusStatus, what: string): MigrationErro
     status.retriable === true ||
     TRANSIENT_CODES.has(code) ||
     TRANSIENT_ERROR_CODES.has(String(status.error_code)) ||
-    /rate limit|too many requests/i.test(reason)
+    /rate limit|too many requests/i.test(reason) ||
+    // The SDK folds some transport failures into a status whose reason is the gRPC error.
+    /\b(UNAVAILABLE|DEADLINE_EXCEEDED|ECONNRESET|ECONNREFUSED)\b|connection dropped|call cancelled/i.test(reason)
   ) {
     return new TransientError(code === 8 || status.error_code === 'RateLimit' ? 'MILVUS_RATE_LIMITED' : 'MILVUS_UNAVAILABLE', message);
   }
@@ -206,7 +208,10 @@ export async function milvusCall<T>(what: string, fn: () => Promise<T>, options:
       failure = inStatus;
     } catch (error) {
       failure = toMigrationError(error, what);
-      if (!idempotent || !retriable(what, failure) || attempt >= policy.attempts) throw failure;
+      // The SDK itself throws (a TypeError) on a reply a fault cut short: worth the same bounded
+      // retries for an idempotent call; if it persists it stays permanent (UNIMPLEMENTED looks alike).
+      const worthRetry = retriable(what, failure) || failure.code === 'MILVUS_CLIENT_ERROR';
+      if (!idempotent || !worthRetry || attempt >= policy.attempts) throw failure;
     }
     const wait = callBackoffMs(policy, attempt);
     policy.onRetry?.(what, failure, attempt, wait);

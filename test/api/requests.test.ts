@@ -19,7 +19,31 @@ describe('CreateMigrationBody', () => {
   it('moves the default database when an offline job names none, and fills option defaults', () => {
     const parsed = parseRequest(CreateMigrationBody, { type: 'offline', source, target }, 'body');
     expect(parsed.databases).toEqual([{ name: 'default' }]);
-    expect(parsed.options).toEqual({ indexPolicy: 'autoindex', rowsPerShard: 200_000, shardConcurrency: 4, batchBytes: 4 * 1024 * 1024 });
+    expect(parsed.options).toEqual({ indexPolicy: 'autoindex', rowsPerShard: 200_000, shardConcurrency: 4, batchBytes: 4 * 1024 * 1024, existingTarget: 'fail' });
+  });
+
+  it('takes a schema mapping per collection and refuses what it can see is wrong, naming the field and the rule', () => {
+    const mapping = { description: 'd', autoId: true, fields: { title: { nullable: true, defaultValue: 'x' } }, partitionKey: { field: 'tenant', numPartitions: 8 }, dynamicField: false, shardsNum: 2 };
+    const parsed = parseRequest(CreateMigrationBody, { type: 'offline', source, target, databases: [{ name: 'db', collections: [{ name: 'c', mapping }] }] }, 'body');
+    expect(parsed.databases[0]?.collections?.[0]?.mapping).toEqual(mapping);
+    const bad = (m: unknown) => issuesOf({ type: 'offline', source, target, databases: [{ name: 'db', collections: [{ name: 'c', mapping: m }] }] });
+    expect(bad({ partitionKey: { field: 'tenant' }, fields: { tenant: { nullable: true } } })).toEqual([
+      'databases[0].collections[0].mapping.fields.tenant.nullable: field tenant is the partition key, which cannot be nullable',
+    ]);
+    expect(bad({ shardsNum: 0 })[0]).toMatch(/^databases\[0\]\.collections\[0\]\.mapping\.shardsNum: /);
+    expect(bad({ partitionKey: { field: 'tenant', numPartitions: 5000 } })[0]).toMatch(/mapping\.partitionKey\.numPartitions: /);
+    expect(bad({ fields: { 'bad name': { nullable: true } } })[0]).toMatch(/mapping\.fields/);
+    expect(bad({ fields: { title: { nullable: 'yes' } } })[0]).toMatch(/mapping\.fields\.title\.nullable: /);
+    expect(bad({ renameTo: 'x' })).toEqual(['databases[0].collections[0].mapping: unknown field renameTo']);
+  });
+
+  it("takes options.existingTarget 'fail', 'skip' or 'append', and refuses anything else naming the field", () => {
+    for (const existingTarget of ['fail', 'skip', 'append'] as const) {
+      expect(parseRequest(CreateMigrationBody, { type: 'offline', source, target, options: { existingTarget } }, 'body').options.existingTarget).toBe(existingTarget);
+    }
+    const issues = issuesOf({ type: 'offline', source, target, options: { existingTarget: 'overwrite' } });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatch(/^options\.existingTarget: /);
   });
 
   it('moves every database when an online job names none', () => {

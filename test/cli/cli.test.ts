@@ -124,3 +124,24 @@ describe('milvus-migrate serve and the API commands', () => {
     }
   });
 });
+
+describe('milvus-migrate preflight', () => {
+  it('reports collections, rows and an estimate on milvus-lite, exit code 0, nothing written', async () => {
+    const [products] = names as [string];
+    const { code, stdout, stderr } = await cli(['preflight', '--source-uri', sourceUri, '--target-uri', targetUri, '--collection', `${products}:${products}_pf`, '--json']);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout);
+    expect(report).toMatchObject({ ok: true, source: { reachable: true }, target: { reachable: true }, problems: [] });
+    expect(report.collections).toEqual([expect.objectContaining({ source: `default.${products}`, target: `default.${products}_pf`, action: 'create', rows: 120 })]);
+    expect(report.estimate.costUsd.total).toBeGreaterThan(0);
+    const human = await cli(['preflight', '--source-uri', sourceUri, '--target-uri', targetUri, '--collection', `${products}:${products}_pf`]);
+    expect(human.stdout).toContain('preflight passed: nothing was written');
+  });
+
+  it('says why an unreachable source cannot be reached, exit code 1', async () => {
+    const { code, stdout } = await cli(['preflight', '--source-uri', '127.0.0.1:1', '--target-uri', targetUri]);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/source 127\.0\.0\.1:1: NOT reachable \(.+\)/);
+    expect(stdout).toContain('problem SOURCE_UNREACHABLE');
+  });
+});

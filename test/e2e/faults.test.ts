@@ -90,7 +90,7 @@ describe('an offline migration through fault-injecting proxies', () => {
     try {
       const created = await migrate(source, target, names, { rowsPerShard: 120, batchBytes: 65536 });
       const job = await waitForEnd(created.jobId, 240);
-      expect(job.error).toBeUndefined();
+      expect(job.error, JSON.stringify(job.error)).toBeUndefined();
       expect(job.status).toBe('SUCCESSFUL');
       expect(job.verification?.passed).toBe(true);
       expect(job.collections.map((c) => [c.key, c.rowsCopied])).toEqual([

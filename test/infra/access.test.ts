@@ -29,7 +29,7 @@ const functionByEnv = (name: string, value?: string) =>
 describe('access', () => {
   it('requires IAM authorization on every API method', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
-    expect(methods).toHaveLength(5);
+    expect(methods).toHaveLength(6);
     for (const method of methods) expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
   });
 

@@ -113,7 +113,7 @@ describe('MigrationStack', () => {
       (method) => `${method.Properties.HttpMethod} ${pathOf(method.Properties.ResourceId.Ref)}`,
     );
     expect(routes.sort()).toEqual(
-      ['POST /migrations', 'GET /migrations', 'GET /migrations/{id}', 'GET /migrations/{id}/events', 'POST /migrations/{id}/cancel'].sort(),
+      ['POST /migrations', 'GET /migrations', 'POST /migrations/preflight', 'GET /migrations/{id}', 'GET /migrations/{id}/events', 'POST /migrations/{id}/cancel'].sort(),
     );
     const [apiFunction] = Object.entries(json.Resources).find(
       ([, resource]) => resource.Type === 'AWS::Lambda::Function' && resource.Properties?.Environment?.Variables?.STATE_MACHINE_ARN,
@@ -129,7 +129,7 @@ describe('MigrationStack', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
     const stack = new MigrationStack(app, 'WithCustom', { apiMethodOptions: { authorizationType: AuthorizationType.NONE } });
     const methods = Object.values(Template.fromStack(stack).findResources('AWS::ApiGateway::Method'));
-    expect(methods).toHaveLength(5);
+    expect(methods).toHaveLength(6);
     for (const method of methods) expect(method.Properties.AuthorizationType).toBe('NONE');
   });
 

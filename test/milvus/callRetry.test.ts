@@ -31,6 +31,26 @@ describe('bounded retry of single Milvus calls', () => {
     expect(waits[2]!).toBeGreaterThanOrEqual(20); // third backoff: ceiling 40, at least half of it
   });
 
+  it('retries an idempotent call whose reply the SDK could not read, and keeps the error permanent if it persists', async () => {
+    setCallRetryPolicy({ attempts: 3, baseMs: 1, maxMs: 1, sleep: async () => undefined });
+    const recovered = flaky([new TypeError("Cannot read properties of null (reading 'fields')")], { status: ok, value: 7 });
+    expect((await checkedCall('clear default.books past the checkpoint', recovered.fn)).value).toBe(7);
+    expect(recovered.calls()).toBe(2);
+
+    const broken = flaky([new TypeError('x'), new TypeError('x'), new TypeError('x')], ok);
+    await expect(milvusCall('describe default.books', broken.fn)).rejects.toMatchObject({ name: 'PermanentError', code: 'MILVUS_CLIENT_ERROR' });
+    expect(broken.calls()).toBe(3);
+
+    const write = flaky([new TypeError('x')], ok);
+    await expect(milvusCall('write 10 rows to books', write.fn)).rejects.toMatchObject({ code: 'MILVUS_CLIENT_ERROR' });
+    expect(write.calls()).toBe(1);
+  });
+
+  it('reads a status whose reason is a transport failure as transient', () => {
+    expect(statusToError({ error_code: 'UnexpectedError', code: 65535, reason: '14 UNAVAILABLE: Connection dropped' }, 'describe x')).toBeInstanceOf(TransientError);
+    expect(statusToError({ error_code: 'UnexpectedError', code: 65535, reason: 'field type not supported' }, 'describe x')).toBeInstanceOf(PermanentError);
+  });
+
   it('gives up after the bounded number of tries with the transient error', async () => {
     setCallRetryPolicy({ attempts: 3, baseMs: 1, maxMs: 1, sleep: async () => undefined });
     const call = flaky([grpcError(14), grpcError(14), grpcError(14), grpcError(14)], ok);

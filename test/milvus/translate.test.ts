@@ -172,3 +172,64 @@ describe('translateSchema', () => {
     expect(byName.get('bm')?.is_function_output).toBe(true);
   });
 });
+
+describe('what the target carries and refuses (translateSchema, appendMismatch)', () => {
+  it('keeps partitions and aliases, and never copies a property the service decides (allow_insert_auto_id)', () => {
+    const source = { ...sourceSpec(), partitions: ['_default', 'p1'], aliases: ['live'] };
+    source.properties = { ...source.properties, allow_insert_auto_id: 'true', 'mmap.enabled': 'true' };
+    const { spec } = translateSchema(source, options);
+    expect(spec.partitions).toEqual(['_default', 'p1']);
+    expect(spec.aliases).toEqual(['live']);
+    expect(spec.properties).toEqual({ 'collection.ttl.seconds': '3600', 'mmap.enabled': 'true' });
+    expect(translateSchema(source, { ...options, targetAllowsExplicitAutoId: true }).spec.properties.allow_insert_auto_id).toBe('true');
+  });
+
+  it.each([
+    ['v2.3.9', 'the default value of field b'],
+    ['v2.4.5', 'nullable field i32'],
+    ['v2.5.4', 'field geo of type Geometry'],
+  ])('refuses on a %s target, naming %s', (version, what) => {
+    let error: unknown;
+    try {
+      translateSchema(sourceSpec(), { ...options, targetVersion: version });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'TARGET_UNSUPPORTED_FEATURE', message: expect.stringContaining(what) });
+  });
+
+  it('accepts every type on a 2.6 target and checks nothing when the target does not say its version', () => {
+    expect(() => translateSchema(sourceSpec(), { ...options, targetVersion: 'v2.6.0' })).not.toThrow();
+    expect(() => translateSchema(sourceSpec(), options)).not.toThrow();
+  });
+
+  it('refuses a function on a 2.4 target, naming its output field', () => {
+    const source = sourceSpec();
+    source.fields = source.fields.filter((f) => !['i32', 'j', 'geo', 'ts', 'iv'].includes(f.name));
+    expect(() => translateSchema(source, { ...options, targetVersion: '2.4.9' })).toThrow(/function bm_fn \(BM25\) producing field bm/);
+  });
+
+  it('appendMismatch names the field and the rule', async () => {
+    const { appendMismatch } = await import('../../lib/milvus');
+    const expected = translateSchema(sourceSpec(), options).spec;
+    expect(appendMismatch(expected, structuredClone(expected))).toBeUndefined();
+    const wider = structuredClone(expected);
+    wider.fields.find((f) => f.name === 's')!.maxLength = 40;
+    expect(appendMismatch(expected, wider)).toBeUndefined();
+    const cases: Array<[(t: CollectionSpec) => void, string]> = [
+      [(t) => (t.fields = t.fields.filter((f) => f.name !== 'd')), 'field d is missing on the target'],
+      [(t) => (t.fields.find((f) => f.name === 'fv')!.dim = 8), 'field fv has dimension 8 on the target, 768 on the source'],
+      [(t) => (t.fields.find((f) => f.name === 'd')!.dataType = 'Float'), 'field d is Float on the target, Double on the source'],
+      [(t) => (t.fields.find((f) => f.name === 's')!.maxLength = 5), 'field s has max_length 5 on the target, 20 on the source'],
+      [(t) => (t.fields.find((f) => f.name === 'i32')!.nullable = false), 'field i32 is nullable on the source but not on the target'],
+      [(t) => t.fields.push(field('extra', 'Int32')), 'field extra of the target has no value in the source'],
+      [(t) => (t.enableDynamicField = false), 'the source has a dynamic field and the target has none'],
+      [(t) => (t.fields[0]!.autoId = true), 'primary key id is autoID on the target'],
+    ];
+    for (const [change, message] of cases) {
+      const actual = structuredClone(expected);
+      change(actual);
+      expect(appendMismatch(expected, actual)).toContain(message);
+    }
+  });
+});
