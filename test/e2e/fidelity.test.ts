@@ -5,17 +5,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MigrationService } from '../../lib/api/service';
 import { MemoryCredentialStore } from '../../lib/credentials/memoryCredentialStore';
 import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
-import type { JobStore } from '../../lib/jobs/store';
 import { createJobTable } from '../../lib/jobs/table';
-import { buildIndexes } from '../../lib/migration/buildIndexes';
-import { copyShard } from '../../lib/migration/copyShard';
-import { createTargetCollection } from '../../lib/migration/createTargetCollection';
-import { planShards } from '../../lib/migration/planShards';
 import { preflight } from '../../lib/migration/preflight';
 import { verify } from '../../lib/migration/verify';
 import { describeCollection, openCluster } from '../../lib/milvus';
 import type { Services } from '../../lib/services';
 import { type FakeMilvus, startFakeMilvus } from '../support/fakeMilvus';
+import { copyAll, CrashAfter, crashingStore } from '../support/steps';
 
 /**
  * Metadata fidelity, databases and existing target collections, driven step by step on two
@@ -44,41 +40,12 @@ async function ok<T>(reply: Promise<T>): Promise<T> {
   return r;
 }
 
-class CrashAfter extends Error {}
-function crashingStore(store: JobStore, failAt: number): JobStore {
-  let calls = 0;
-  return new Proxy(store, {
-    get(t, property, receiver) {
-      if (property === 'checkpointShard') {
-        return async (update: Parameters<JobStore['checkpointShard']>[0]) => {
-          calls += 1;
-          if (calls === failAt) throw new CrashAfter(`killed before checkpoint ${failAt}`);
-          return t.checkpointShard(update);
-        };
-      }
-      return Reflect.get(t, property, receiver);
-    },
-  });
-}
 
 async function newJob(body: Record<string, unknown>, targetUri = target.uri): Promise<string> {
   const job = (await service.create({ type: 'offline', source: { uri: source.uri }, target: { uri: targetUri }, ...body })) as unknown as { jobId: string };
   return job.jobId;
 }
 
-async function copyAll(jobId: string, copyServices: Services = services): Promise<void> {
-  const plan = await planShards(services, { jobId });
-  for (const { collectionKey, shards } of plan.collections) {
-    await createTargetCollection(services, { jobId, collectionKey });
-    for (const shardIndex of shards) {
-      for (;;) {
-        const { done } = await copyShard(copyServices, { jobId, collectionKey, shardIndex }, { deadline: Date.now() + 60_000 });
-        if (done) break;
-      }
-    }
-    await buildIndexes(services, { jobId, collectionKey });
-  }
-}
 
 /** Ids per partition, sorted. */
 async function idsByPartition(c: MilvusClient, collection: string): Promise<Record<string, string[]>> {
@@ -178,8 +145,8 @@ describe('metadata carried to the target', () => {
     // Preflight writes nothing: the target database does not exist yet.
     expect((await client(target.uri).listDatabases()).db_names).toEqual(['default']);
     // A kill between a batch and its checkpoint, resumed: partitioned shards clear only their own partition.
-    await expect(copyAll(jobId, { ...services, jobs: crashingStore(services.jobs, 4) })).rejects.toThrow(CrashAfter);
-    await copyAll(jobId);
+    await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, 4) })).rejects.toThrow(CrashAfter);
+    await copyAll(services, jobId);
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
     const db = await client(target.uri).describeDatabase({ db_name: 'shop2' });
     expect(db.properties).toEqual([{ key: 'database.max.collections', value: '50' }]);
@@ -275,7 +242,7 @@ describe('target collections that exist already (options.existingTarget)', () =>
     const c = await setup('ex_skip');
     const jobId = await newJob({ databases: [{ name: 'shop', targetName: 'ex_skip' }], options: { existingTarget: 'skip' } });
     await preflight(services, { jobId });
-    await copyAll(jobId);
+    await copyAll(services, jobId);
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
     const job = await services.jobs.get(jobId);
     expect(Object.keys(job!.collections)).toEqual(['shop.tenants']);
@@ -289,8 +256,8 @@ describe('target collections that exist already (options.existingTarget)', () =>
     const jobId = await newJob({ databases: [{ name: 'shop', targetName: 'ex_append', collections: [{ name: 'items' }] }], options: { existingTarget: 'append', rowsPerShard: 1000, batchBytes: 65536 } });
     await preflight(services, { jobId });
     expect((await services.jobs.get(jobId))!.collections['shop.items']).toMatchObject({ append: true, rowsBefore: 3 });
-    await expect(copyAll(jobId, { ...services, jobs: crashingStore(services.jobs, 2) })).rejects.toThrow(CrashAfter);
-    await copyAll(jobId);
+    await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, 2) })).rejects.toThrow(CrashAfter);
+    await copyAll(services, jobId);
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
     const count = await c.query({ collection_name: 'items', filter: '', output_fields: ['count(*)'] } as never);
     expect(Number((count as any).data[0]['count(*)'])).toBe(63);
@@ -348,7 +315,7 @@ describe('schema mapping (databases[].collections[].mapping)', () => {
     await books('books');
     const jobId = await newJob({ databases: [{ name: 'shop', targetName: 'mapped', collections: [{ name: 'books', mapping }] }], options: { rowsPerShard: 5, batchBytes: 65536 } });
     await preflight(services, { jobId });
-    await copyAll(jobId);
+    await copyAll(services, jobId);
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
     const job = await services.jobs.get(jobId);
     expect(job!.collections['shop.books']!.shardCount).toBe(1); // autoID: one shard, whatever rowsPerShard says
@@ -373,8 +340,8 @@ describe('schema mapping (databases[].collections[].mapping)', () => {
   it('refuses to resume a copy that died after a write on a target that generates its keys (AUTO_ID_RESUME_UNSAFE)', async () => {
     const jobId = await newJob({ databases: [{ name: 'shop', targetName: 'mapped_kill', collections: [{ name: 'books', mapping }] }], options: { batchBytes: 65536 } });
     await preflight(services, { jobId });
-    await expect(copyAll(jobId, { ...services, jobs: crashingStore(services.jobs, 1) })).rejects.toThrow(CrashAfter);
-    await expect(copyAll(jobId)).rejects.toMatchObject({ code: 'AUTO_ID_RESUME_UNSAFE', message: expect.stringContaining('holds 30 row(s) but the checkpoint counted 0') });
+    await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, 1) })).rejects.toThrow(CrashAfter);
+    await expect(copyAll(services, jobId)).rejects.toMatchObject({ code: 'AUTO_ID_RESUME_UNSAFE', message: expect.stringContaining('holds 30 row(s) but the checkpoint counted 0') });
   });
 
   it('refuses in Preflight a mapping that changes a vector field, naming the field and the rule, before any write', async () => {

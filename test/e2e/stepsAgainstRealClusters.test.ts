@@ -4,18 +4,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MigrationService } from '../../lib/api/service';
 import { MemoryCredentialStore } from '../../lib/credentials/memoryCredentialStore';
 import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
-import type { JobStore } from '../../lib/jobs/store';
 import { createJobTable } from '../../lib/jobs/table';
-import { buildIndexes } from '../../lib/migration/buildIndexes';
-import { copyShard } from '../../lib/migration/copyShard';
-import { createTargetCollection } from '../../lib/migration/createTargetCollection';
-import { planShards } from '../../lib/migration/planShards';
 import { preflight } from '../../lib/migration/preflight';
 import { verify } from '../../lib/migration/verify';
 import { openCluster } from '../../lib/milvus';
 import { seedSampleCollections } from '../../lib/local/sampleData';
 import type { Services } from '../../lib/services';
 import { allRows, client, expectSameRows, dropCollectionsWithPrefix } from '../support/rows';
+import { copyAll, CrashAfter, crashingStore } from '../support/steps';
 
 /**
  * The steps of lib/migration driven one by one against real milvus-lite clusters and DynamoDB
@@ -31,24 +27,6 @@ let services: Services;
 let service: MigrationService;
 let names: string[];
 
-class CrashAfter extends Error {}
-
-/** A job store whose n-th checkpoint write fails, as if the step died after writing the batch to the target. */
-function crashingStore(store: JobStore, failAt: number): JobStore {
-  let calls = 0;
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      if (property === 'checkpointShard') {
-        return async (update: Parameters<JobStore['checkpointShard']>[0]) => {
-          calls += 1;
-          if (calls === failAt) throw new CrashAfter(`killed before checkpoint ${failAt}`);
-          return target.checkpointShard(update);
-        };
-      }
-      return Reflect.get(target, property, receiver);
-    },
-  });
-}
 
 async function newJob(collection: string, targetName: string, batchBytes: number): Promise<string> {
   const job = (await service.create({
@@ -61,20 +39,6 @@ async function newJob(collection: string, targetName: string, batchBytes: number
   return job.jobId;
 }
 
-/** Runs every step up to verification, as the state machine would, with the given services for the copy. */
-async function copyAll(jobId: string, copyServices: Services = services): Promise<void> {
-  const plan = await planShards(services, { jobId });
-  for (const { collectionKey, shards } of plan.collections) {
-    await createTargetCollection(services, { jobId, collectionKey });
-    for (const shardIndex of shards) {
-      for (;;) {
-        const { done } = await copyShard(copyServices, { jobId, collectionKey, shardIndex }, { deadline: Date.now() + 60_000 });
-        if (done) break;
-      }
-    }
-    await buildIndexes(services, { jobId, collectionKey });
-  }
-}
 
 /** Deletes rows and waits until a count sees it (deletes become visible asynchronously). */
 async function deleteAndSettle(c: ReturnType<typeof client>, collection: string, filter: string): Promise<void> {
@@ -109,9 +73,9 @@ describe('a copy step killed between writing a batch and saving its checkpoint',
     const targetName = `${products}_kill${failAt}`;
     const jobId = await newJob(products, targetName, 65536);
     await preflight(services, { jobId });
-    await expect(copyAll(jobId, { ...services, jobs: crashingStore(services.jobs, failAt) })).rejects.toThrow(CrashAfter);
+    await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, failAt) })).rejects.toThrow(CrashAfter);
     // The state machine retries the step: here, the same steps again with a healthy store.
-    await copyAll(jobId);
+    await copyAll(services, jobId);
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
     const rows = await allRows(targetUri, targetName);
     expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
@@ -128,7 +92,7 @@ describe('verification', () => {
     const targetName = `${articles}_verified`;
     const jobId = await newJob(articles, targetName, 256 * 1024);
     await preflight(services, { jobId });
-    await copyAll(jobId);
+    await copyAll(services, jobId);
 
     // The target loses rows behind the job's back.
     const c = client(targetUri);
@@ -140,7 +104,7 @@ describe('verification', () => {
     expect(afterMismatch?.collections[key]).toMatchObject({ status: 'RECOPY', attempt: 2 });
     expect(afterMismatch?.verification?.passed).toBe(false);
 
-    await copyAll(jobId);
+    await copyAll(services, jobId);
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
     await expectSameRows(sourceUri, articles, targetUri, targetName);
 

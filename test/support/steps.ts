@@ -1,0 +1,45 @@
+import type { JobStore } from '../../lib/jobs/store';
+import { buildIndexes } from '../../lib/migration/buildIndexes';
+import { copyShard } from '../../lib/migration/copyShard';
+import { createTargetCollection } from '../../lib/migration/createTargetCollection';
+import { planShards } from '../../lib/migration/planShards';
+import type { Services } from '../../lib/services';
+
+/**
+ * Runs the steps from PlanShards to BuildIndexes in the order the state machine does, one at a
+ * time, so a test can place faults where the state machine would not. `copyServices` serve the
+ * CopyShard steps only (a crashing store, say).
+ */
+export async function copyAll(services: Services, jobId: string, copyServices: Services = services): Promise<void> {
+  const plan = await planShards(services, { jobId });
+  for (const { collectionKey, shards } of plan.collections) {
+    await createTargetCollection(services, { jobId, collectionKey });
+    for (const shardIndex of shards) {
+      for (;;) {
+        const { done } = await copyShard(copyServices, { jobId, collectionKey, shardIndex }, { deadline: Date.now() + 60_000 });
+        if (done) break;
+      }
+    }
+    await buildIndexes(services, { jobId, collectionKey });
+  }
+}
+
+export class CrashAfter extends Error {}
+
+/** A job store whose n-th checkpoint write fails, as if the step died after writing the batch to the target. */
+export function crashingStore(store: JobStore, failAt: number): JobStore {
+  let calls = 0;
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === 'checkpointShard') {
+        return async (update: Parameters<JobStore['checkpointShard']>[0]) => {
+          calls += 1;
+          if (calls === failAt) throw new CrashAfter(`killed before checkpoint ${failAt}`);
+          return target.checkpointShard(update);
+        };
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}
+
