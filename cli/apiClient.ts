@@ -36,7 +36,8 @@ export class ApiClient {
     const text = await response.text();
     const parsed = text ? safeJson(text) : undefined;
     if (!response.ok) {
-      const message = (parsed as { message?: string } | undefined)?.message ?? text;
+      const answer = parsed as { message?: string; error?: { code?: string; message?: string } } | undefined;
+      const message = answer?.error?.message ?? answer?.message ?? text;
       throw new ApiError(response.status, `${method} ${path} answered ${response.status}: ${message}`);
     }
     return parsed;

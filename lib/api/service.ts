@@ -115,6 +115,11 @@ export class MigrationService {
    */
   async createOrReplay(body: unknown, options: CreateOptions = {}): Promise<CreateOutcome> {
     const request = parseRequest(CreateMigrationBody, body, 'body');
+    // The online mode (incremental sync, cutover) is not built yet: an online job would copy once
+    // and report SUCCESSFUL without ever syncing, so it is refused rather than half done.
+    if (request.type === 'online') {
+      throw new ValidationError([{ path: 'type', message: 'online migrations are not available yet; use "offline"' }]);
+    }
     const key = options.idempotencyKey === undefined ? undefined : parseRequest(IdempotencyKey, options.idempotencyKey, 'Idempotency-Key');
     const jobId = this.newJobId();
     if (key === undefined) return { job: await this.createJob(jobId, request), replayed: false };

@@ -145,13 +145,21 @@ describe('migration lifecycle over HTTP', () => {
     expect(again.body.error.message).toMatch(/is CANCELLED/);
   });
 
+  it('refuses an online job, which is not available yet, with a 400 naming the type', async () => {
+    const response = await call('POST', '/migrations', validBody({ type: 'online', databases: undefined }));
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe('INVALID_REQUEST');
+    expect(response.body.error.message).toMatch(/type: online migrations are not available yet/);
+  });
+
   it('lists migrations newest first, page by page', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i += 1) {
       // createdAt has millisecond precision: keep the three apart so "newest first" has one answer.
       const stamp = Date.now();
       while (Date.now() === stamp) await new Promise((resolve) => setTimeout(resolve, 1));
-      ids.push((await call('POST', '/migrations', validBody({ type: 'online', databases: undefined }))).body.jobId);
+      // Distinct target collections, so the three jobs do not hold the same target lock.
+      ids.push((await call('POST', '/migrations', validBody({ databases: [{ name: 'default', collections: [{ name: `listed_${i}` }] }] }))).body.jobId);
     }
     const first = await call('GET', '/migrations?limit=2');
     expect(first.status).toBe(200);

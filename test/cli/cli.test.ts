@@ -117,7 +117,8 @@ describe('milvus-migrate serve and the API commands', () => {
       expect(types.at(-1)).toBe('JobSucceeded');
       const unknown = await cli(['status', 'mig-does-not-exist', '--api', api]);
       expect(unknown.code).toBe(2);
-      expect(unknown.stderr).toMatch(/404/);
+      expect(unknown.stderr).toMatch(/404: no job with id mig-does-not-exist/);
+      expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
     } finally {
       server.kill('SIGTERM');
       await new Promise((r) => server.once('close', r));
