@@ -1,21 +1,36 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { z } from 'zod';
 import { SecretsManagerCredentialStore } from './credentials/secretsManagerCredentialStore';
 import { createDocumentClient, DynamoJobStore } from './jobs/dynamoJobStore';
 import { ClusterPool } from './milvus';
 import type { Services } from './services';
 
+/** The environment the stack gives every function: the job table and the credentials' KMS key. */
+export const ServicesEnvironment = z.object({
+  JOBS_TABLE: z.string().min(1, 'JOBS_TABLE is required'),
+  DYNAMODB_ENDPOINT: z.url().optional(),
+  CREDENTIALS_KMS_KEY_ID: z.string().min(1).optional(),
+});
+
+/** Validates a function's environment; fails at once naming every variable that is missing or wrong. */
+export function parseEnvironment<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, who: string): z.output<S> {
+  const parsed = schema.safeParse(env, { error: (issue) => (issue.input === undefined ? 'is not set' : undefined) });
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+  throw new Error(`the ${who}'s environment is incomplete: ${problems}`);
+}
+
 /** Lives as long as the Lambda container: warm invocations reuse its connections. */
 const clusters = new ClusterPool();
 
-/** The services of a step running in Lambda, from the environment the stack sets. */
-export function servicesFromEnvironment(env: NodeJS.ProcessEnv = process.env): Services {
-  const tableName = env.JOBS_TABLE;
-  if (!tableName) throw new Error('JOBS_TABLE is not set');
-  const dynamo = new DynamoDBClient(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {});
+/** The services of a function running in Lambda, from the environment the stack sets. */
+export function servicesFromEnvironment(env: NodeJS.ProcessEnv = process.env, who = 'step function'): Services {
+  const config = parseEnvironment(ServicesEnvironment, env, who);
+  const dynamo = new DynamoDBClient(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {});
   return {
-    jobs: new DynamoJobStore({ client: createDocumentClient(dynamo), tableName }),
-    credentials: new SecretsManagerCredentialStore({ client: new SecretsManagerClient({}), kmsKeyId: env.CREDENTIALS_KMS_KEY_ID }),
+    jobs: new DynamoJobStore({ client: createDocumentClient(dynamo), tableName: config.JOBS_TABLE }),
+    credentials: new SecretsManagerCredentialStore({ client: new SecretsManagerClient({}), kmsKeyId: config.CREDENTIALS_KMS_KEY_ID }),
     openCluster: (credentials) => clusters.open(credentials),
     now: () => new Date(),
   };

@@ -1,5 +1,5 @@
 import { createApiHandler } from '../../functions/api';
-import { startApiServer } from '../../lib/local/httpServer';
+import { startApiServer } from '../../functions/localHttpServer';
 import { startLocalRuntime } from '../../lib/local/runtime';
 
 /** Serves the migration API on 127.0.0.1 until interrupted. */

@@ -1,79 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createApiHandler } from '../../functions/api';
-import { MigrationService } from '../../lib/api/service';
-import { MemoryCredentialStore } from '../../lib/credentials/memoryCredentialStore';
-import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
-import { createJobTable } from '../../lib/jobs/table';
-import { startApiServer, type ApiServer } from '../../lib/local/httpServer';
-import type { WorkflowStarter } from '../../lib/workflow/starter';
+import { startApiServer } from '../../functions/localHttpServer';
+import { startApiFixture, type ApiFixture } from './support/apiFixture';
 
 /** The API end to end: HTTP server -> Lambda handler -> MigrationService -> DynamoDB Local, with a recording workflow. */
-const tableName = `jobs-api-${process.pid}-${Date.now()}`;
-const client = new DynamoDBClient({
-  endpoint: inject('dynamoEndpoint'),
-  region: 'us-east-1',
-  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-});
-const documents = createDocumentClient(client);
-const jobs = new DynamoJobStore({ client: documents, tableName });
-const credentials = new MemoryCredentialStore();
 
 /** A unique string put in every credential; it must never come back out. */
 const MARKER = `CredMarker${randomBytes(6).toString('hex')}`;
 
-class RecordingWorkflow implements WorkflowStarter {
-  starts: string[] = [];
-  stops: Array<{ executionArn: string; reason: string }> = [];
-  failStart = false;
-  async start(jobId: string) {
-    this.starts.push(jobId);
-    if (this.failStart) throw new Error(`state machine unavailable ${MARKER}`);
-    return { executionArn: `arn:aws:states:us-east-1:123456789012:execution:migrate:${jobId}` };
-  }
-  async stop(executionArn: string, reason: string) {
-    this.stops.push({ executionArn, reason });
-  }
-}
-
-const workflow = new RecordingWorkflow();
-const service = new MigrationService({ jobs, credentials, workflow });
-let server: ApiServer;
-/** Every response body seen by the tests, scanned for the marker at the end. */
-const responses: string[] = [];
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-}
-
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const init: RequestInit = { method, headers: { ...headers } };
-  if (body !== undefined) {
-    init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
-  }
-  const res = await fetch(`${server.url}${path}`, init);
-  const text = await res.text();
-  responses.push(text);
-  return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : undefined };
-}
-
-async function scanTable(): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await documents.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey, ConsistentRead: true }));
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-}
+let api: ApiFixture;
+const call: ApiFixture['call'] = (...args) => api.call(...args);
+const scanTable = () => api.scanTable();
 
 function validBody(overrides: Record<string, unknown> = {}) {
   return {
@@ -87,16 +25,15 @@ function validBody(overrides: Record<string, unknown> = {}) {
 }
 
 beforeAll(async () => {
-  await createJobTable(client, tableName);
-  server = await startApiServer({ handler: createApiHandler(() => service), port: 0 });
+  api = await startApiFixture('api');
 });
 
 afterAll(async () => {
-  await server?.close();
+  await api?.close();
 });
 
 beforeEach(() => {
-  workflow.failStart = false;
+  api.workflow.failStart = undefined;
 });
 
 describe('migration lifecycle over HTTP', () => {
@@ -117,24 +54,24 @@ describe('migration lifecycle over HTTP', () => {
       collections: [],
       warnings: [],
     });
-    expect(workflow.starts).toContain(jobId);
+    expect(api.workflow.starts).toContain(jobId);
 
     const shown = await call('GET', `/migrations/${jobId}`);
     expect(shown.status).toBe(200);
     expect(shown.body).toEqual(created.body);
 
-    const stored = await jobs.get(jobId);
+    const stored = await api.jobs.get(jobId);
     expect(stored?.executionArn).toBe(`arn:aws:states:us-east-1:123456789012:execution:migrate:${jobId}`);
     expect(stored?.databases).toEqual([{ name: 'default', collections: [{ name: 'books', targetName: 'books_v2' }] }]);
     expect(stored?.options).toMatchObject({ rowsPerShard: 1000, indexPolicy: 'autoindex', shardConcurrency: 4 });
     // The credentials went to the credential store, and only the reference to the job.
-    expect(await credentials.resolve(stored!.source.credentialsRef)).toMatchObject({ token: `${MARKER}-source-token` });
+    expect(await api.credentials.resolve(stored!.source.credentialsRef)).toMatchObject({ token: `${MARKER}-source-token` });
 
     const cancelled = await call('POST', `/migrations/${jobId}/cancel`);
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ jobId, status: 'CANCELLED', endedAt: expect.any(String) });
-    expect(workflow.stops).toEqual([{ executionArn: stored!.executionArn, reason: expect.stringContaining(jobId) }]);
-    await expect(credentials.resolve(stored!.source.credentialsRef)).rejects.toThrow(/no credentials/);
+    expect(api.workflow.stops).toEqual([{ executionArn: stored!.executionArn, reason: expect.stringContaining(jobId) }]);
+    await expect(api.credentials.resolve(stored!.source.credentialsRef)).rejects.toThrow(/no credentials/);
 
     const events = await call('GET', `/migrations/${jobId}/events`);
     expect(events.status).toBe(200);
@@ -169,12 +106,12 @@ describe('migration lifecycle over HTTP', () => {
   });
 
   it('records a workflow that cannot start as a FAILED job, without its internal message', async () => {
-    workflow.failStart = true;
+    api.workflow.failStart = new Error(`state machine unavailable ${MARKER}`);
     const created = await call('POST', '/migrations', validBody());
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ status: 'FAILED', error: { code: 'WORKFLOW_START_FAILED' } });
     expect(created.text).not.toContain('state machine unavailable');
-    const stored = await jobs.get(created.body.jobId);
+    const stored = await api.jobs.get(created.body.jobId);
     expect(stored?.status).toBe('FAILED');
     expect(stored?.executionArn).toBeUndefined();
     const events = await call('GET', `/migrations/${created.body.jobId}/events`);
@@ -183,11 +120,11 @@ describe('migration lifecycle over HTTP', () => {
 
   it('refuses to cancel a job that has ended, naming its status', async () => {
     const created = await call('POST', '/migrations', validBody());
-    await jobs.update(created.body.jobId, { status: 'SUCCESSFUL', phase: 'DONE' });
+    await api.jobs.update(created.body.jobId, { status: 'SUCCESSFUL', phase: 'DONE' });
     const cancelled = await call('POST', `/migrations/${created.body.jobId}/cancel`);
     expect(cancelled.status).toBe(409);
     expect(cancelled.body.error).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/is SUCCESSFUL/) });
-    expect((await jobs.get(created.body.jobId))?.status).toBe('SUCCESSFUL');
+    expect((await api.jobs.get(created.body.jobId))?.status).toBe('SUCCESSFUL');
   });
 });
 
@@ -266,7 +203,7 @@ describe('bad requests', () => {
     try {
       const res = await fetch(`${broken.url}/migrations`);
       const text = await res.text();
-      responses.push(text);
+      api.responses.push(text);
       expect(res.status).toBe(500);
       expect(JSON.parse(text)).toEqual({ error: { code: 'INTERNAL', message: expect.any(String) } });
       expect(text).not.toContain('database password');
@@ -290,8 +227,8 @@ describe('credentials', () => {
     expect(items.some((item) => item.jobId === created.body.jobId)).toBe(true);
     expect(items.length).toBeGreaterThan(5);
     expect(JSON.stringify(items)).not.toContain(MARKER);
-    expect(responses.length).toBeGreaterThanOrEqual(4);
-    for (const text of responses) expect(text).not.toContain(MARKER);
-    for (const text of responses) expect(text).not.toContain('credentialsRef');
+    expect(api.responses.length).toBeGreaterThanOrEqual(4);
+    for (const text of api.responses) expect(text).not.toContain(MARKER);
+    for (const text of api.responses) expect(text).not.toContain('credentialsRef');
   });
 });

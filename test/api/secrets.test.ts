@@ -6,7 +6,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createApiHandler } from '../../functions/api';
 import { redactUri, redactUrisIn } from '../../lib/cluster';
 import { createDocumentClient } from '../../lib/jobs/dynamoJobStore';
-import { startApiServer, type ApiServer } from '../../lib/local/httpServer';
+import { startApiServer, type ApiServer } from '../../functions/localHttpServer';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
 import { recordFailure } from '../../lib/migration/recordFailure';
 import { getServices } from '../../lib/services';

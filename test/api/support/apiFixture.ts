@@ -6,19 +6,21 @@ import { MigrationService } from '../../../lib/api/service';
 import { MemoryCredentialStore } from '../../../lib/credentials/memoryCredentialStore';
 import { createDocumentClient, DynamoJobStore } from '../../../lib/jobs/dynamoJobStore';
 import { createJobTable } from '../../../lib/jobs/table';
-import { startApiServer, type ApiServer } from '../../../lib/local/httpServer';
+import { startApiServer, type ApiServer } from '../../../functions/localHttpServer';
 import type { WorkflowStarter } from '../../../lib/workflow/starter';
 
-/** A workflow starter that records what it is asked and starts nothing. */
+/** A workflow starter that records what it is asked and starts nothing; `failStart` makes start throw. */
 export class RecordingWorkflow implements WorkflowStarter {
   starts: string[] = [];
-  stops: string[] = [];
+  stops: Array<{ executionArn: string; reason: string }> = [];
+  failStart: Error | undefined;
   async start(jobId: string) {
     this.starts.push(jobId);
+    if (this.failStart) throw this.failStart;
     return { executionArn: `arn:aws:states:us-east-1:123456789012:execution:migrate:${jobId}` };
   }
-  async stop(executionArn: string) {
-    this.stops.push(executionArn);
+  async stop(executionArn: string, reason: string) {
+    this.stops.push({ executionArn, reason });
   }
 }
 
@@ -60,6 +62,8 @@ export async function startApiFixture(name: string) {
   const service = new MigrationService({ jobs, credentials, workflow });
   const handler = createApiHandler(() => service);
   const server: ApiServer = await startApiServer({ handler, port: 0 });
+  /** Every response body, for tests that scan what the API said. */
+  const responses: string[] = [];
 
   async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
     const init: RequestInit = { method, headers: { ...headers } };
@@ -69,6 +73,7 @@ export async function startApiFixture(name: string) {
     }
     const res = await fetch(`${server.url}${path}`, init);
     const text = await res.text();
+    responses.push(text);
     return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : undefined };
   }
 
@@ -83,7 +88,7 @@ export async function startApiFixture(name: string) {
     return items;
   }
 
-  return { tableName, client, documents, jobs, credentials, workflow, service, handler, server, call, scanTable, close: () => server.close() };
+  return { tableName, client, documents, jobs, credentials, workflow, service, handler, server, responses, call, scanTable, close: () => server.close() };
 }
 export type ApiFixture = Awaited<ReturnType<typeof startApiFixture>>;
 

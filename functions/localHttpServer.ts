@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { MAX_BODY_BYTES, matchResource } from '../api/requests';
+import { MAX_BODY_BYTES, matchResource } from '../lib/api/requests';
 
 export interface ApiServerOptions {
   /** The same handler Lambda runs (functions/api.ts). */
