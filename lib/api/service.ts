@@ -175,7 +175,6 @@ export class MigrationService {
           databases: request.databases,
           options: request.options,
           collections: {},
-          progressPercent: 0,
           warnings: [],
           createdAt: now,
           updatedAt: now,

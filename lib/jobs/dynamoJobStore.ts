@@ -419,7 +419,6 @@ export class DynamoJobStore implements JobStore {
 const JobPatchSchema = JobRecord.pick({
   status: true,
   phase: true,
-  progressPercent: true,
   error: true,
   verification: true,
   executionArn: true,

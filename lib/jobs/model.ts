@@ -140,7 +140,6 @@ export const JobRecord = z.object({
   options: JobOptions,
   /** Keyed by CollectionProgress.key. */
   collections: z.record(z.string(), CollectionProgress),
-  progressPercent: z.number().min(0).max(100),
   warnings: z.array(z.string()),
   error: JobError.optional(),
   verification: VerificationReport.optional(),

@@ -16,7 +16,6 @@ export interface Page<T> {
 export interface JobPatch {
   status?: JobStatus;
   phase?: JobPhase;
-  progressPercent?: number;
   error?: JobError;
   verification?: VerificationReport;
   executionArn?: string;

@@ -7,7 +7,7 @@ export async function finalize(services: Services, { jobId }: JobInput): Promise
   const job = await loadActiveJob(services, jobId);
   await services.jobs.update(
     jobId,
-    { status: 'SUCCESSFUL', phase: 'DONE', progressPercent: 100, endedAt: services.now().toISOString() },
+    { status: 'SUCCESSFUL', phase: 'DONE', endedAt: services.now().toISOString() },
     ['IN_PROGRESS', 'CUTTING_OVER'],
   );
   const rows = Object.values(job.collections).reduce((sum, c) => sum + c.rowsTotal, 0);

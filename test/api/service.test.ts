@@ -16,7 +16,6 @@ const job: JobRecord = {
     'default.b': { key: 'default.b', sourceDb: 'default', sourceName: 'b', targetDb: 'default', targetName: 'b2', status: 'COPYING', rowsTotal: 3, rowsCopied: 1, shardCount: 1, attempt: 1 },
     'default.a': { key: 'default.a', sourceDb: 'default', sourceName: 'a', targetDb: 'default', targetName: 'a', status: 'COPIED', rowsTotal: 0, rowsCopied: 0, shardCount: 0, attempt: 1 },
   },
-  progressPercent: 12.5,
   warnings: ['w'],
   executionArn: 'arn:aws:states:us-east-1:123456789012:execution:m:mig-1',
   createdAt: '2030-01-01T00:00:00.000Z',
@@ -33,7 +32,7 @@ describe('toJobView', () => {
       type: 'offline',
       status: 'IN_PROGRESS',
       phase: 'FULL_COPY',
-      // Derived from the rows copied (1 of 3), not the stored figure.
+      // Derived from the rows copied (1 of 3).
       progressPercent: 33,
       source: { uri: 'http://source:19530' },
       target: { uri: 'http://target:19530' },

@@ -30,7 +30,6 @@ function newJob(overrides: Partial<JobRecord> = {}): JobRecord {
     databases: [{ name: 'default' }],
     options: JobOptions.parse({}),
     collections: {},
-    progressPercent: 0,
     warnings: [],
     createdAt,
     updatedAt: createdAt,
@@ -110,7 +109,7 @@ describe('DynamoJobStore jobs', () => {
   });
 
   it('refuses a record that does not match the schema', async () => {
-    await expect(store.create({ ...newJob(), progressPercent: 101 })).rejects.toThrow(/progressPercent/);
+    await expect(store.create({ ...newJob(), version: -1 })).rejects.toThrow(/version/);
   });
 
   it('updates from an allowed status, bumps version and updatedAt, appends warnings', async () => {
@@ -119,7 +118,7 @@ describe('DynamoJobStore jobs', () => {
     const updated = await clocked.update(job.jobId, { status: 'IN_PROGRESS', phase: 'PREFLIGHT', addWarnings: ['second'] }, ['PENDING']);
     expect(updated).toMatchObject({ status: 'IN_PROGRESS', phase: 'PREFLIGHT', version: 1, updatedAt: '2031-05-05T05:05:05.000Z', warnings: ['first', 'second'] });
     expect(await store.get(job.jobId)).toEqual(updated);
-    const again = await clocked.update(job.jobId, { progressPercent: 10 });
+    const again = await clocked.update(job.jobId, { phase: 'PLANNING' });
     expect(again.version).toBe(2);
   });
 
