@@ -1,5 +1,6 @@
-import { Command } from 'commander';
-import { cancelCommand, createCommand, eventsCommand, listCommand, statusCommand } from './commands/remote';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { addApiOptions } from './apiOptions';
+import { cancelCommand, createCommand, eventsCommand, listCommand, statusCommand, stopSyncCommand, USAGE_ERROR } from './commands/remote';
 import { addRequestOptions } from './requestOptions';
 
 // Step logs are for CloudWatch; on a terminal the progress lines say what happens.
@@ -8,10 +9,15 @@ process.env.MILVUS_MIGRATE_STEP_LOG ??= 'off';
 // the release we test, and the Lambdas run Node 22. Errors stay one line.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/** Exit codes: 0 done (the job SUCCESSFUL), 1 the job FAILED or CANCELLED (or preflight found problems), 2 the command itself failed. */
+const COMMAND_FAILED = 2;
+
 const program = new Command()
   .name('milvus-migrate')
   .description('Migrate Milvus collections between clusters: locally on this machine, or through the deployed API.')
-  .showHelpAfterError();
+  // Usage errors are one line too, with where to look; settings set here pass to every subcommand.
+  .configureOutput({ outputError: (text, write) => write(`milvus-migrate: ${text.replace(/^error: /, '').trim()} (see --help)\n`) })
+  .exitOverride();
 
 /** Runs a command and turns its outcome into an exit code; errors are one clear line. */
 function action<A extends unknown[]>(run: (...args: A) => Promise<number>) {
@@ -19,13 +25,22 @@ function action<A extends unknown[]>(run: (...args: A) => Promise<number>) {
     try {
       process.exitCode = await run(...args);
     } catch (error) {
-      process.stderr.write(`milvus-migrate: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = 2;
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`milvus-migrate: ${message.replace(/\s*\n\s*/g, ' ').trim()}\n`);
+      process.exitCode = COMMAND_FAILED;
     }
   };
 }
 
-const DEFAULT_API = process.env.MILVUS_MIGRATE_API ?? 'http://127.0.0.1:8080';
+const seconds = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0.1 || n > 3600) throw new InvalidArgumentError('give a number of seconds from 0.1 to 3600');
+  return n;
+};
+const positiveInteger = (value: string): number => {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('give a whole number from 1');
+  return Number(value);
+};
 
 addRequestOptions(program.command('run').description('run one migration locally (DynamoDB Local, state machine in process) and wait for it'))
   .option('--json', 'print only the final job as JSON on stdout')
@@ -44,30 +59,65 @@ program
   .option('--json', 'print only the final job as JSON on stdout')
   .action(action(async (flags) => (await import('./commands/demo')).demoCommand(flags)));
 
-addRequestOptions(program.command('create').description('create a migration through the API'))
-  .option('--api <url>', 'API base URL', DEFAULT_API)
-  .option('--json', 'print JSON')
+addApiOptions(addRequestOptions(program.command('create').description('create a migration through the API')))
+  .option('--idempotency-key <key>', 'create one job however often this is sent with the same key (a retry returns the same job)')
+  .option('--json', 'print the created job as JSON')
   .action(action(createCommand));
 
-addRequestOptions(program.command('preflight').description('check a migration without writing anything: reachability, collections, rows, bytes, problems, duration and AWS cost'))
-  .option('--api <url>', 'ask this API (serve, or the deployed one) instead of checking from this machine')
+addApiOptions(
+  addRequestOptions(
+    program
+      .command('preflight')
+      .description('check a migration without writing anything: reachability, collections, rows, bytes, problems, duration and AWS cost'),
+  ),
+  { optionalApi: true },
+)
   .option('--json', 'print the report as JSON')
+  .addHelpText('after', '\nWithout --api the checks run from this machine.')
   .action(action(async (flags) => (await import('./commands/preflight')).preflightCommand(flags)));
 
-program.command('list').description('list migrations').option('--api <url>', 'API base URL', DEFAULT_API).option('--json', 'print JSON').action(action(listCommand));
+addApiOptions(program.command('list').description('list migrations, newest first'))
+  .option('--limit <n>', 'at most this many jobs (1 to 100)', positiveInteger)
+  .option('--next-token <token>', 'the next page (printed after a full page)')
+  .option('--json', 'print the page as JSON')
+  .action(action(listCommand));
 
 for (const [name, description, run] of [
-  ['status', 'show a migration', statusCommand],
-  ['events', "show a migration's event log", eventsCommand],
-  ['cancel', 'cancel a migration', cancelCommand],
+  ['status', 'show a migration: status, phase, progress per collection, sync lag, verification, error', statusCommand],
+  ['events', "show a migration's event log, oldest first", eventsCommand],
+  ['cancel', 'cancel a migration that has not ended', cancelCommand],
 ] as const) {
-  program
-    .command(name)
-    .description(description)
-    .argument('<jobId>')
-    .option('--api <url>', 'API base URL', DEFAULT_API)
+  addApiOptions(program.command(name).description(description).argument('<jobId>'))
     .option('--json', 'print JSON')
     .action(action(run));
 }
 
-await program.parseAsync(process.argv);
+addApiOptions(
+  program
+    .command('stop-sync')
+    .description('online migration: confirm that writes to the source stopped, so the job drains the last changes, cuts over and verifies')
+    .argument('<jobId>'),
+)
+  .option('--confirm-writes-stopped', 'confirm that every writer to the source has stopped (required)')
+  .option('--json', 'print the updated job as JSON')
+  .action(action(stopSyncCommand));
+
+addApiOptions(
+  program
+    .command('watch')
+    .description('follow a migration live until it ends: progress per collection, rows/s, time left, sync lag and its history, new events')
+    .argument('<jobId>'),
+)
+  .option('--interval <seconds>', 'seconds between polls', seconds, 2)
+  .option('--json', 'print one JSON object per poll (NDJSON): {at, job, rowsPerSecond, etaSeconds, syncLagSeconds, lagHistory, events}')
+  .option('--plain', 'plain lines even on a terminal (the default when stdout is not one)')
+  .addHelpText('after', '\nExit code 0 when the job ends SUCCESSFUL, 1 when it ends FAILED or CANCELLED (the reason goes to stderr).')
+  .action(action(async (jobId: string, flags) => (await import('./commands/watch')).watchCommand(jobId, flags)));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (!(error instanceof CommanderError)) throw error;
+  // Help and version exit 0; a usage error has been printed on one line.
+  process.exitCode = error.exitCode === 0 ? 0 : USAGE_ERROR;
+}

@@ -2,8 +2,11 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { malformedJson, methodNotAllowed, payloadTooLarge, routeNotFound, toHttpError } from '../lib/api/errors';
 import { serviceFromEnvironment } from '../lib/api/fromEnvironment';
+import { openApiDocument } from '../lib/api/openapi';
 import { API_RESOURCES, API_ROUTES, MAX_BODY_BYTES, NoQuery, matchResource, parseRequest, type ApiOperation } from '../lib/api/requests';
 import type { MigrationService } from '../lib/api/service';
+import { redactUrisIn } from '../lib/cluster';
+import { apiLogger } from './observability';
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -27,6 +30,8 @@ const OPERATIONS: Record<ApiOperation, Operation> = {
   getMigration: async (service, { id, query }) => (noQuery(query), json(200, await service.get(id))),
   listMigrationEvents: async (service, { id, query }) => json(200, await service.events(id, query)),
   cancelMigration: async (service, { id, query }) => (noQuery(query), json(200, await service.cancel(id))),
+  stopMigrationSync: async (service, { id, event, query }) => (noQuery(query), json(200, await service.stopSync(id, jsonBody(event)))),
+  getOpenApiDocument: async (_service, { query }) => (noQuery(query), json(200, openApiDocument())),
 };
 
 /**
@@ -110,7 +115,12 @@ function httpErrors(): MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult
       const answer = toHttpError(request.error);
       if (!answer.expected) {
         const error = request.error;
-        console.error('unexpected error in the API', error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : error);
+        apiLogger.error('unexpected error in the API', {
+          error: error instanceof Error ? { name: error.name, message: redactUrisIn(error.message), stack: redactUrisIn(error.stack ?? '') } : redactUrisIn(String(error)),
+          method: request.event.httpMethod,
+          resource: request.event.resource,
+          requestId: request.context?.awsRequestId,
+        });
       }
       request.response = json(answer.statusCode, answer.body, answer.headers);
     },

@@ -7,6 +7,11 @@ import { handler as planShards } from './steps/planShards';
 import { handler as preflight } from './steps/preflight';
 import { handler as recordFailure } from './steps/recordFailure';
 import { handler as verify } from './steps/verify';
+import { handler as copyAccessControl } from './steps/copyAccessControl';
+import { handler as startSync } from './steps/startSync';
+import { handler as syncChanges } from './steps/syncChanges';
+import { handler as drainChanges } from './steps/drainChanges';
+import { handler as verifySync } from './steps/verifySync';
 
 /** Every step handler by step id: how the local runtime runs the functions of the synthesized state machine. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -19,4 +24,9 @@ export const stepHandlers: Record<StepId, (payload: any) => Promise<unknown>> = 
   verify,
   finalize,
   recordFailure,
+  copyAccessControl,
+  startSync,
+  syncChanges,
+  drainChanges,
+  verifySync,
 };

@@ -2,6 +2,7 @@ import { redactUrisIn } from '../lib/cluster';
 import { MigrationError } from '../lib/errors';
 import { getServices, type Services } from '../lib/services';
 import type { StepId } from '../lib/workflow/steps';
+import { stepLogger, stepMetrics } from './observability';
 
 /** The slice of the Lambda context a step uses; absent when the local runtime calls the handler. */
 export interface StepContext {
@@ -10,9 +11,12 @@ export interface StepContext {
 
 /**
  * Adapts a step of lib/migration to a Lambda handler: resolves the services, checks the payload
- * names a job, logs one structured line per outcome, and rethrows domain errors with their code
- * in the message (`[CODE] reason`), so RecordFailure can write both on the job. The error keeps
- * its class name, which is what the state machine's Retry and Catch match on.
+ * names a job, logs one structured line per outcome (Powertools Logger: JSON with the job id and
+ * the step on every line), turns the step's output into metrics (functions/observability.ts), and
+ * rethrows domain errors with their code in the message (`[CODE] reason`), so RecordFailure can
+ * write both on the job. The error keeps its class name, which is what the state machine's Retry
+ * and Catch match on. Logs and metrics go to stdout in Lambda; MILVUS_MIGRATE_STEP_LOG=stderr|off
+ * moves or silences them locally.
  */
 export function stepHandler<I extends { jobId: string }, O>(
   stepId: StepId,
@@ -22,14 +26,20 @@ export function stepHandler<I extends { jobId: string }, O>(
     if (!input || typeof input.jobId !== 'string' || input.jobId.length === 0) {
       throw new TypeError(`${stepId}: payload must carry a jobId`);
     }
+    const logger = stepLogger(stepId, input.jobId, context);
     const started = Date.now();
     try {
-      const output = await step(await getServices(), input, context);
-      log({ level: 'INFO', step: stepId, jobId: input.jobId, message: 'step completed', durationMs: Date.now() - started });
+      const services = await getServices();
+      const metrics = stepMetrics(stepId, services, input, logger);
+      await metrics.start();
+      const output = await step(services, input, context);
+      const durationMs = Date.now() - started;
+      logger.info('step completed', { durationMs });
+      await metrics.finish(output, durationMs);
       return output;
     } catch (error) {
       const coded = codedError(error);
-      log({ level: 'ERROR', step: stepId, jobId: input.jobId, message: redactUrisIn(coded.message), error: coded.name, durationMs: Date.now() - started });
+      logger.error(redactUrisIn(coded.message), { error: coded.name, durationMs: Date.now() - started });
       throw coded;
     }
   };
@@ -42,13 +52,4 @@ function codedError(error: unknown): Error {
     return coded;
   }
   return error instanceof Error ? error : new Error(String(error));
-}
-
-/** One JSON line per step outcome: to stdout in Lambda (CloudWatch); MILVUS_MIGRATE_STEP_LOG=stderr|off locally. */
-function log(entry: Record<string, unknown>): void {
-  const sink = process.env.MILVUS_MIGRATE_STEP_LOG ?? 'stdout';
-  if (sink === 'off') return;
-  const line = JSON.stringify({ timestamp: new Date().toISOString(), ...entry });
-  if (sink === 'stderr') process.stderr.write(`${line}\n`);
-  else console.log(line);
 }

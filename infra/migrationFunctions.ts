@@ -30,12 +30,33 @@ export const STEP_SIZING: Record<StepId, { memoryMiB: number; timeout: Duration 
   copyShard: { memoryMiB: 1024, timeout: Duration.minutes(15) },
   buildIndexes: { memoryMiB: 512, timeout: Duration.minutes(5) },
   verify: { memoryMiB: 512, timeout: Duration.minutes(5) },
-  finalize: { memoryMiB: 512, timeout: Duration.minutes(2) },
+  // Loads the collections when options.loadAfterMigration asks (waits up to 90 s per try, retried on LOAD_PENDING).
+  finalize: { memoryMiB: 512, timeout: Duration.minutes(5) },
   recordFailure: { memoryMiB: 512, timeout: Duration.minutes(1) },
+  copyAccessControl: { memoryMiB: 512, timeout: Duration.minutes(5) },
+  startSync: { memoryMiB: 512, timeout: Duration.minutes(1) },
+  // Like CopyShard: runs sync cycles until its budget (the Lambda maximum less a margin), then the state machine waits and calls it again.
+  syncChanges: { memoryMiB: 1024, timeout: Duration.minutes(15) },
+  drainChanges: { memoryMiB: 1024, timeout: Duration.minutes(15) },
+  verifySync: { memoryMiB: 1024, timeout: Duration.minutes(15) },
 };
 
 /** Steps that connect to the clusters, so read the credentials; the others never see them. */
-export const CONNECTING_STEPS: readonly StepId[] = ['preflight', 'planShards', 'createTargetCollection', 'copyShard', 'buildIndexes', 'verify'];
+export const CONNECTING_STEPS: readonly StepId[] = [
+  'preflight',
+  'planShards',
+  'createTargetCollection',
+  'copyShard',
+  'buildIndexes',
+  'verify',
+  'finalize', // loads the collections (options.loadAfterMigration)
+  'copyAccessControl',
+  'syncChanges',
+  'drainChanges',
+  'verifySync',
+];
+/** Steps that notify the operator through EventBridge (lag alert, job succeeded, job failed). */
+export const NOTIFYING_STEPS: readonly StepId[] = ['syncChanges', 'finalize', 'recordFailure'];
 /** Steps that end a job, so delete the secrets the API created for it. */
 export const RELEASING_STEPS: readonly StepId[] = ['finalize', 'recordFailure'];
 

@@ -15,9 +15,12 @@ import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } fr
 import type { Construct } from 'constructs';
 import { JOB_TABLE } from '../lib/jobs/table';
 import { STEP_IDS, type StepId } from '../lib/workflow/steps';
-import { MigrationFunctions, STEP_SIZING } from './migrationFunctions';
+import { MigrationFunctions, NOTIFYING_STEPS, STEP_SIZING } from './migrationFunctions';
+import { JobNotifications } from './jobNotifications';
+import { ApiRequestModels } from './apiModels';
 import { acknowledgeNagFindings } from './nagAcknowledgements';
-import { OfflineMigrationStateMachine } from './offlineMigrationStateMachine';
+import { MigrationObservability } from './observability';
+import { MigrationStateMachine } from './migrationStateMachine';
 
 /** The id of the stack in the CDK app (infra/app.ts) and in in-process synths (infra/synth.ts). */
 export const MIGRATION_STACK_ID = 'MilvusMigrate';
@@ -31,6 +34,8 @@ export interface MigrationStackProps extends StackProps {
    * @default IAM authorization (`{ authorizationType: AuthorizationType.IAM }`): callers sign with SigV4
    */
   readonly apiMethodOptions?: MethodOptions;
+  /** Email addresses that receive the lag alert and job outcomes (context `alertEmails`, comma separated, in infra/app.ts). */
+  readonly alertEmails?: readonly string[];
 }
 
 /** The job table, the step and API functions, the offline state machine and the REST API. */
@@ -39,8 +44,9 @@ export class MigrationStack extends Stack {
   /** Encrypts the secrets the API creates for request credentials. */
   readonly credentialsKey: Key;
   readonly functions: MigrationFunctions;
-  readonly offlineMigration: OfflineMigrationStateMachine;
+  readonly migration: MigrationStateMachine;
   readonly api: RestApi;
+  readonly notifications: JobNotifications;
 
   constructor(scope: Construct, id: string, props: MigrationStackProps = {}) {
     super(scope, id, props);
@@ -66,14 +72,16 @@ export class MigrationStack extends Stack {
       enableKeyRotation: true,
     });
     this.functions = new MigrationFunctions(this, 'Functions', { table: this.table, credentialsKey: this.credentialsKey });
+    this.notifications = new JobNotifications(this, 'Notifications', { alertEmails: props.alertEmails });
+    for (const stepId of NOTIFYING_STEPS) this.notifications.grantPublish(this.functions.steps[stepId]);
 
     const taskTimeouts = Object.fromEntries(
       STEP_IDS.map((stepId) => [stepId, STEP_SIZING[stepId].timeout.plus(TASK_TIMEOUT_MARGIN)]),
     ) as Record<StepId, Duration>;
-    this.offlineMigration = new OfflineMigrationStateMachine(this, 'OfflineMigration', { steps: this.functions.steps, taskTimeouts });
+    this.migration = new MigrationStateMachine(this, 'Migration', { steps: this.functions.steps, taskTimeouts });
 
     const apiFunction = this.functions.api;
-    const stateMachine = this.offlineMigration.stateMachine;
+    const stateMachine = this.migration.stateMachine;
     apiFunction.addEnvironment('STATE_MACHINE_ARN', stateMachine.stateMachineArn);
     stateMachine.grantStartExecution(apiFunction);
     stateMachine.grantExecution(apiFunction, 'states:StopExecution', 'states:DescribeExecution');
@@ -94,19 +102,26 @@ export class MigrationStack extends Stack {
       },
     });
     // Bodies and queries are validated by the API function (zod), which names every bad field.
-    new RequestValidator(this, 'ApiRequestValidator', { restApi: this.api, validateRequestBody: true, validateRequestParameters: true });
+    const requestValidator = new RequestValidator(this, 'ApiRequestValidator', { restApi: this.api, validateRequestBody: true, validateRequestParameters: true });
+    // ...and API Gateway checks the bodies first against models made from the same zod schemas.
+    const bodies = new ApiRequestModels(this, 'ApiModels', { api: this.api, requestValidator });
     const migrations = this.api.root.addResource('migrations');
-    migrations.addMethod('POST');
+    migrations.addMethod('POST', undefined, bodies.createMigration);
     migrations.addMethod('GET');
-    migrations.addResource('preflight').addMethod('POST');
+    migrations.addResource('preflight').addMethod('POST', undefined, bodies.createMigration);
     const migration = migrations.addResource('{id}');
     migration.addMethod('GET');
     migration.addResource('events').addMethod('GET');
     migration.addResource('cancel').addMethod('POST');
+    migration.addResource('stop-sync').addMethod('POST', undefined, bodies.stopSync);
+    this.api.root.addResource('openapi.json').addMethod('GET');
+
+    new MigrationObservability(this, 'Observability', { stepFunctions: this.functions.steps, apiFunction, stateMachine, alarmTopic: this.notifications.topic });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
     new CfnOutput(this, 'JobsTableName', { value: this.table.tableName });
+    new CfnOutput(this, 'AlertTopicArn', { value: this.notifications.topic.topicArn });
 
     acknowledgeNagFindings(this);
   }

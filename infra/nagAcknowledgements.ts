@@ -10,7 +10,7 @@ export function acknowledgeNagFindings(stack: MigrationStack): void {
   const logicalId = (construct: IConstruct): string => stack.resolve(stack.getLogicalId(construct.node.defaultChild as CfnElement)) as string;
   const acknowledge = (scope: IConstruct, id: string, reason: string) => Validations.of(scope).acknowledge({ id, reason });
   const functions = stack.functions;
-  const stateMachine = stack.offlineMigration.stateMachine;
+  const stateMachine = stack.migration.stateMachine;
 
   // Functions
   acknowledge(functions, 'AwsSolutions-L1', 'Node.js 22 is the runtime the bundles target (esbuild node22) and the tests run on; moving to 24 is a deliberate upgrade of its own.');

@@ -36,7 +36,7 @@ export function synthesizeTemplate(): CfnTemplate {
  * The definition of the state machine whose logical id contains `logicalIdIncludes`, with its
  * tokens resolved, and the step functions it may call.
  */
-export function stateMachineDefinition(template: CfnTemplate, logicalIdIncludes = 'OfflineMigration'): LocalStateMachineDefinition {
+export function stateMachineDefinition(template: CfnTemplate, logicalIdIncludes = 'Migration'): LocalStateMachineDefinition {
   const machines = Object.entries(template.Resources).filter(
     ([logicalId, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine' && logicalId.includes(logicalIdIncludes),
   );

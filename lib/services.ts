@@ -2,12 +2,15 @@ import type { ClusterCredentials } from './cluster';
 import type { CredentialStore } from './credentials/store';
 import type { JobStore } from './jobs/store';
 import type { MilvusCluster } from './milvus';
+import type { JobNotifier } from './notifications/notifier';
 
 /** What the steps of a migration need from the outside world; wired from the environment on AWS, injected locally. */
 export interface Services {
   jobs: JobStore;
   credentials: CredentialStore;
   openCluster(credentials: ClusterCredentials): MilvusCluster;
+  /** Alerts and job outcomes for the operator (EventBridge on AWS; locally the job's event log is enough). */
+  notifier: JobNotifier;
   now(): Date;
 }
 

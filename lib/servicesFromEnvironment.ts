@@ -1,9 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { SecretsManagerCredentialStore } from './credentials/secretsManagerCredentialStore';
 import { createDocumentClient, DynamoJobStore } from './jobs/dynamoJobStore';
 import { ClusterPool } from './milvus';
+import { EventBridgeNotifier } from './notifications/eventBridgeNotifier';
+import { EventLogOnlyNotifier } from './notifications/notifier';
 import type { Services } from './services';
 
 /** The environment the stack gives every function: the job table and the credentials' KMS key. */
@@ -11,6 +14,8 @@ export const ServicesEnvironment = z.object({
   JOBS_TABLE: z.string().min(1, 'JOBS_TABLE is required'),
   DYNAMODB_ENDPOINT: z.url().optional(),
   CREDENTIALS_KMS_KEY_ID: z.string().min(1).optional(),
+  /** Where job notifications go; without it they stay in the job's event log. */
+  EVENT_BUS_NAME: z.string().min(1).optional(),
 });
 
 /** Validates a function's environment; fails at once naming every variable that is missing or wrong. */
@@ -32,6 +37,7 @@ export function servicesFromEnvironment(env: NodeJS.ProcessEnv = process.env, wh
     jobs: new DynamoJobStore({ client: createDocumentClient(dynamo), tableName: config.JOBS_TABLE }),
     credentials: new SecretsManagerCredentialStore({ client: new SecretsManagerClient({}), kmsKeyId: config.CREDENTIALS_KMS_KEY_ID }),
     openCluster: (credentials) => clusters.open(credentials),
+    notifier: config.EVENT_BUS_NAME ? new EventBridgeNotifier(new EventBridgeClient({}), config.EVENT_BUS_NAME) : new EventLogOnlyNotifier(),
     now: () => new Date(),
   };
 }

@@ -1,9 +1,9 @@
 import { CreateMigrationBody, parseRequest } from '../../lib/api/requests';
 import type { PreflightReport } from '../../lib/migration/inspect';
-import { ApiClient } from '../apiClient';
+import { apiClientFrom, type ApiFlags } from '../apiOptions';
 import { requestBodyFromFlags, type RequestFlags } from '../requestOptions';
 
-export interface PreflightFlags extends RequestFlags {
+export interface PreflightFlags extends RequestFlags, ApiFlags {
   /** Ask this API (`serve` or the deployed one) instead of checking from this machine. */
   api?: string;
   json?: boolean;
@@ -17,7 +17,7 @@ export async function preflightCommand(flags: PreflightFlags): Promise<number> {
   const body = requestBodyFromFlags(flags);
   let report: PreflightReport;
   if (flags.api) {
-    report = (await new ApiClient(flags.api).preflight(body)) as PreflightReport;
+    report = (await apiClientFrom(flags).preflight(body)) as PreflightReport;
   } else {
     const { inspectMigration, PREFLIGHT_TIMEOUT_MS } = await import('../../lib/migration/inspect');
     const { openCluster } = await import('../../lib/milvus');

@@ -1,41 +1,63 @@
-import { ApiClient } from '../apiClient';
-import { formatEvent, formatJobSummary, type EventLine, type JobSummary } from '../output';
+import { apiClientFrom, type ApiFlags } from '../apiOptions';
+import { formatEvent, formatJobList, formatJobStatus, type EventLine, type JobSummary } from '../output';
 import { requestBodyFromFlags, type RequestFlags } from '../requestOptions';
 
-export interface RemoteFlags {
-  api: string;
+export interface RemoteFlags extends ApiFlags {
   json?: boolean;
 }
 
 const print = (flags: RemoteFlags, value: unknown, human: () => string) =>
   process.stdout.write(`${flags.json ? JSON.stringify(value, null, 2) : human()}\n`);
 
-export async function createCommand(flags: RemoteFlags & RequestFlags): Promise<number> {
-  const job = (await new ApiClient(flags.api).create(requestBodyFromFlags(flags))) as JobSummary;
-  print(flags, job, () => `created ${job.jobId} (${job.status})`);
+export async function createCommand(flags: RemoteFlags & RequestFlags & { idempotencyKey?: string }): Promise<number> {
+  const body = requestBodyFromFlags(flags);
+  const job = (await apiClientFrom(flags).create(body, { idempotencyKey: flags.idempotencyKey })) as JobSummary;
+  print(flags, job, () => `created ${job.jobId} (${job.type}, ${job.status}); follow it with: milvus-migrate watch ${job.jobId}`);
   return 0;
 }
 
-export async function listCommand(flags: RemoteFlags): Promise<number> {
-  const page = (await new ApiClient(flags.api).list()) as { items: JobSummary[] };
-  print(flags, page, () => page.items.map((j) => `${j.jobId}  ${j.type.padEnd(8)} ${j.status.padEnd(12)} ${j.progressPercent}%`).join('\n'));
+export async function listCommand(flags: RemoteFlags & { limit?: number; nextToken?: string }): Promise<number> {
+  const page = (await apiClientFrom(flags).list({ limit: flags.limit, nextToken: flags.nextToken })) as { items: JobSummary[]; nextToken?: string };
+  print(flags, page, () => formatJobList(page));
   return 0;
 }
 
 export async function statusCommand(jobId: string, flags: RemoteFlags): Promise<number> {
-  const job = (await new ApiClient(flags.api).get(jobId)) as JobSummary;
-  print(flags, job, () => formatJobSummary(job));
+  const job = (await apiClientFrom(flags).get(jobId)) as JobSummary;
+  print(flags, job, () => formatJobStatus(job));
   return 0;
 }
 
+/** The whole event log, oldest first (every page). */
 export async function eventsCommand(jobId: string, flags: RemoteFlags): Promise<number> {
-  const page = (await new ApiClient(flags.api).events(jobId)) as { items: EventLine[] };
-  print(flags, page, () => page.items.map(formatEvent).join('\n'));
+  const page = (await apiClientFrom(flags).allEvents(jobId)) as { items: EventLine[] };
+  print(flags, page, () => (page.items.length === 0 ? 'no events' : page.items.map(formatEvent).join('\n')));
   return 0;
 }
 
 export async function cancelCommand(jobId: string, flags: RemoteFlags): Promise<number> {
-  const job = (await new ApiClient(flags.api).cancel(jobId)) as JobSummary;
-  print(flags, job, () => `${job.jobId} ${job.status}`);
+  const job = (await apiClientFrom(flags).cancel(jobId)) as JobSummary;
+  print(flags, job, () => `${job.jobId} ${job.status} (phase ${job.phase})`);
+  return 0;
+}
+
+/** What --confirm-writes-stopped means; stop-sync refuses to run without it. */
+export const CONFIRM_WRITES_STOPPED =
+  'stop-sync needs --confirm-writes-stopped: with it you confirm that every writer to the source has stopped; the job then drains the last changes, cuts over and verifies';
+
+/** Exit code of a command refused before anything was sent. */
+export const USAGE_ERROR = 2;
+
+export async function stopSyncCommand(jobId: string, flags: RemoteFlags & { confirmWritesStopped?: boolean }): Promise<number> {
+  if (!flags.confirmWritesStopped) {
+    process.stderr.write(`milvus-migrate: ${CONFIRM_WRITES_STOPPED}\n`);
+    return USAGE_ERROR;
+  }
+  const job = (await apiClientFrom(flags).stopSync(jobId)) as JobSummary;
+  print(
+    flags,
+    job,
+    () => `${job.jobId} ${job.status} (phase ${job.phase}): writes confirmed stopped; the job drains the last changes, cuts over and verifies. Follow it with: milvus-migrate watch ${job.jobId}`,
+  );
   return 0;
 }

@@ -1,6 +1,8 @@
+import { createInterface } from 'node:readline';
 import { CreateMigrationBody, parseRequest } from '../../lib/api/requests';
 import { isTerminal, type JobStatus } from '../../lib/jobs/model';
 import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
+import { cleanupOnSignal } from '../interrupt';
 import { formatJobSummary, type JobSummary } from '../output';
 import { ProgressPrinter } from '../progress';
 import { requestBodyFromFlags, type RequestFlags } from '../requestOptions';
@@ -24,15 +26,48 @@ export async function runMigration(flags: RunFlags, runtime?: LocalRuntime): Pro
   // Refuse a bad request before starting anything.
   const body = parseRequest(CreateMigrationBody, requestBodyFromFlags(flags), 'body');
   const ownRuntime = !runtime;
-  const local = runtime ?? (await startLocalRuntime());
+  // Ctrl-C or SIGTERM, even while the runtime starts, stops DynamoDB Local rather than orphaning it.
+  const starting = runtime ? Promise.resolve(runtime) : startLocalRuntime();
+  const release = ownRuntime ? cleanupOnSignal(async () => (await starting).stop()) : () => {};
+  let local: LocalRuntime;
+  try {
+    local = await starting;
+  } catch (error) {
+    release();
+    throw error;
+  }
   try {
     const created = (await local.service.create(body)) as unknown as JobSummary;
     const printer = new ProgressPrinter((line) => process.stderr.write(`${line}\n`));
-    const job = await followJob(local, created.jobId, printer);
+    const stopConfirmation = body.type === 'online' ? confirmWritesStoppedFromStdin(local, created.jobId) : () => {};
+    let job: JobSummary;
+    try {
+      job = await followJob(local, created.jobId, printer);
+    } finally {
+      stopConfirmation();
+    }
     return { job, exitCode: job.status === 'SUCCESSFUL' ? 0 : 1 };
   } finally {
+    release();
     if (ownRuntime) await local.stop();
   }
+}
+
+/**
+ * Online jobs run in this process, so the operator's stop-sync comes from stdin: once the job is
+ * SYNCING, a line `confirm` (after every writer to the source has stopped) cuts over.
+ */
+function confirmWritesStoppedFromStdin(runtime: LocalRuntime, jobId: string): () => void {
+  process.stderr.write('online: once the job is SYNCING and the lag is small, stop every writer to the source, then type "confirm" and Enter to cut over (Ctrl-C cancels)\n');
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    if (line.trim() !== 'confirm') return void process.stderr.write('type "confirm" once every writer to the source has stopped\n');
+    runtime.service.stopSync(jobId, { confirmWritesStopped: true }).then(
+      () => process.stderr.write('writes confirmed stopped: draining the last changes, then cutover and verification\n'),
+      (error: Error) => process.stderr.write(`stop-sync refused: ${error.message}\n`),
+    );
+  });
+  return () => lines.close();
 }
 
 export async function runCommand(flags: RunFlags): Promise<number> {

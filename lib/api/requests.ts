@@ -12,6 +12,8 @@ export const API_ROUTES = [
   { method: 'GET', resource: '/migrations/{id}', operation: 'getMigration' },
   { method: 'GET', resource: '/migrations/{id}/events', operation: 'listMigrationEvents' },
   { method: 'POST', resource: '/migrations/{id}/cancel', operation: 'cancelMigration' },
+  { method: 'POST', resource: '/migrations/{id}/stop-sync', operation: 'stopMigrationSync' },
+  { method: 'GET', resource: '/openapi.json', operation: 'getOpenApiDocument' },
 ] as const;
 export type ApiOperation = (typeof API_ROUTES)[number]['operation'];
 
@@ -109,6 +111,21 @@ export const OptionsRequest = z.strictObject({
   batchBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).optional(),
   /** A target collection that exists: 'fail' (default), 'skip' it, or 'append' the rows (same schema only). */
   existingTarget: ExistingTargetPolicy.optional(),
+  /** Load the migrated collections on the target with the source's replica count. */
+  loadAfterMigration: z.boolean().optional(),
+  /** Copy users, roles and grants where both clusters allow it. */
+  includeRbac: z.boolean().optional(),
+  /** Online: alert when the sync lag first drops under this many seconds (default 10). */
+  lagAlertSeconds: z.number().positive().max(86_400).optional(),
+  /** Online: fail the job when writes are not confirmed stopped within this many seconds of sync start (default 7 days). */
+  syncTimeoutSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+  /** Online: seconds the state machine waits between two sync invocations (default 5). */
+  lagPollSeconds: z.number().int().min(1).max(300).optional(),
+});
+
+/** Body of `POST /migrations/{id}/stop-sync`: the operator's word that nothing writes to the source any more. */
+export const StopSyncBody = z.strictObject({
+  confirmWritesStopped: z.literal(true, { error: 'confirmWritesStopped must be true: stop every writer to the source first, then confirm' }),
 });
 
 /** Offline jobs without databases move the `default` database; online jobs without databases move all. */
@@ -127,6 +144,19 @@ export const CreateMigrationBody = z
     const databases = body.databases ?? [];
     if (body.type === 'offline' && databases.length > 1) {
       ctx.addIssue({ code: 'custom', path: ['databases'], message: 'an offline migration moves one database; name at most one' });
+    }
+    // The online sync matches rows by primary key and makes the target equal to the source.
+    if (body.type === 'online') {
+      if (body.options?.existingTarget === 'append') {
+        ctx.addIssue({ code: 'custom', path: ['options', 'existingTarget'], message: 'an online migration keeps each target collection equal to its source, so it cannot append to one holding rows of its own' });
+      }
+      databases.forEach((d, i) =>
+        (d.collections ?? []).forEach((c, j) => {
+          if (c.mapping?.autoId === true) {
+            ctx.addIssue({ code: 'custom', path: ['databases', i, 'collections', j, 'mapping', 'autoId'], message: 'an online migration matches rows by primary key, so the target cannot generate its own keys' });
+          }
+        }),
+      );
     }
     repeated(databases.map((d) => d.name)).forEach((i) =>
       ctx.addIssue({ code: 'custom', path: ['databases', i, 'name'], message: `database ${databases[i].name} is named twice` }),

@@ -14,6 +14,7 @@ import {
   type JobRecord,
   type JobStatus,
   type JobType,
+  type SyncCycle,
   type VerificationReport,
 } from '../jobs/model';
 import { IdempotencyKeyTakenError, type IdempotencyRecord } from '../jobs/errors';
@@ -24,7 +25,7 @@ import type { ClusterConnection, ClusterCredentials } from '../cluster';
 import { inspectMigration, PREFLIGHT_TIMEOUT_MS, type PreflightReport } from '../migration/inspect';
 import { openCluster, type MilvusCluster } from '../milvus';
 import { ValidationError } from './errors';
-import { CreateMigrationBody, IdempotencyKey, JobIdParameter, ListEventsQuery, ListMigrationsQuery, parseRequest } from './requests';
+import { CreateMigrationBody, IdempotencyKey, JobIdParameter, ListEventsQuery, ListMigrationsQuery, parseRequest, StopSyncBody } from './requests';
 
 /** How long an Idempotency-Key names its job: DynamoDB's TTL removes the key item after that. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -81,6 +82,31 @@ export interface JobView {
   updatedAt: string;
   startedAt?: string;
   endedAt?: string;
+  /**
+   * Online: an upper bound on the target's staleness, in seconds: every change committed on the
+   * source more than this long ago is on the target. Null until the first sync cycle completes.
+   */
+  syncLagSeconds?: number | null;
+  /** Online: the incremental sync, once started. */
+  sync?: SyncView;
+  /** Online: when the operator confirmed that writes stopped. */
+  writesStoppedAt?: string;
+  /** Online, once SUCCESSFUL: seconds from that confirmation to the end of the job (the cutover's downtime). */
+  cutoverSeconds?: number;
+}
+
+export interface SyncView {
+  strategy: string;
+  startedAt: string;
+  deadlineAt: string;
+  /** Every change committed on the source before this time is on the target. */
+  syncedThrough?: string;
+  cycles: number;
+  lastCycle?: SyncCycle;
+  inserted: number;
+  updated: number;
+  deleted: number;
+  lagAlertSentAt?: string;
 }
 
 const NON_TERMINAL: readonly JobStatus[] = JOB_STATUSES.filter((status) => !isTerminal(status));
@@ -115,11 +141,6 @@ export class MigrationService {
    */
   async createOrReplay(body: unknown, options: CreateOptions = {}): Promise<CreateOutcome> {
     const request = parseRequest(CreateMigrationBody, body, 'body');
-    // The online mode (incremental sync, cutover) is not built yet: an online job would copy once
-    // and report SUCCESSFUL without ever syncing, so it is refused rather than half done.
-    if (request.type === 'online') {
-      throw new ValidationError([{ path: 'type', message: 'online migrations are not available yet; use "offline"' }]);
-    }
     const key = options.idempotencyKey === undefined ? undefined : parseRequest(IdempotencyKey, options.idempotencyKey, 'Idempotency-Key');
     const jobId = this.newJobId();
     if (key === undefined) return { job: await this.createJob(jobId, request), replayed: false };
@@ -228,11 +249,12 @@ export class MigrationService {
   async list(query: unknown = {}): Promise<Page<JobView>> {
     const { limit, nextToken } = parseRequest(ListMigrationsQuery, query ?? {}, 'query');
     const page = await this.jobs.list({ limit, nextToken });
-    return { items: page.items.map(toJobView), ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+    const now = this.clock();
+    return { items: page.items.map((job) => toJobView(job, now)), ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
   }
 
   async get(jobId: unknown): Promise<JobView> {
-    return toJobView(await this.requireJob(jobId));
+    return toJobView(await this.requireJob(jobId), this.clock());
   }
 
   async events(jobId: unknown, query: unknown = {}): Promise<Page<JobEvent>> {
@@ -263,6 +285,31 @@ export class MigrationService {
     await this.releaseQuietly([cancelled.source.credentialsRef, cancelled.target.credentialsRef]);
     await this.releaseLocksQuietly(job.jobId);
     return toJobView(cancelled);
+  }
+
+  /**
+   * `POST /migrations/{id}/stop-sync`: the operator's confirmation that writes to the source have
+   * stopped. The job becomes CUTTING_OVER; its sync loop sees it, drains the last changes, verifies
+   * and finishes. Only an online job that is SYNCING can be stopped this way.
+   */
+  async stopSync(jobId: unknown, body: unknown): Promise<JobView> {
+    const job = await this.requireJob(jobId);
+    parseRequest(StopSyncBody, body ?? {}, 'body');
+    if (job.type !== 'online') throw new ConflictError(`job ${job.jobId} is an offline migration; only an online migration syncs`);
+    if (job.status !== 'SYNCING') {
+      throw new ConflictError(
+        `job ${job.jobId} is ${job.status} (phase ${job.phase}); stop-sync is accepted once the job is SYNCING` +
+          (job.status === 'IN_PROGRESS' || job.status === 'PENDING' ? ': wait for the full copy to finish' : ''),
+      );
+    }
+    const now = this.now();
+    const stopped = await this.jobs.update(job.jobId, { status: 'CUTTING_OVER', phase: 'CUTOVER', writesStoppedAt: now }, ['SYNCING']);
+    await this.jobs.appendEvent(job.jobId, {
+      type: 'WritesStopConfirmed',
+      message: 'the operator confirmed that writes to the source stopped: draining the last changes, then cutover and verification',
+      at: now,
+    });
+    return toJobView(stopped, this.clock());
   }
 
   private async requireJob(jobId: unknown): Promise<JobRecord> {
@@ -343,8 +390,30 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+/**
+ * Seconds since the start of the last completed sync cycle, measured now (or when the job ended):
+ * the lag grows between cycles, so it is never read from a stored number.
+ */
+export function syncLagSeconds(job: Pick<JobRecord, 'status' | 'sync' | 'endedAt'>, now: Date): number | null {
+  if (!job.sync?.syncedThrough) return null;
+  if (job.status === 'SUCCESSFUL') return 0; // the cutover drained every change and compared every row
+  const until = isTerminal(job.status) && job.endedAt ? Date.parse(job.endedAt) : now.getTime();
+  return Math.max(0, Math.round((until - Date.parse(job.sync.syncedThrough)) / 100) / 10);
+}
+
 /** The public view of a job: cluster uris (already redacted) but no credentialsRef, no execution internals. */
-export function toJobView(job: JobRecord): JobView {
+export function toJobView(job: JobRecord, now: Date = new Date()): JobView {
+  const online =
+    job.type === 'online'
+      ? {
+          syncLagSeconds: syncLagSeconds(job, now),
+          ...(job.sync ? { sync: toSyncView(job.sync) } : {}),
+          ...(job.writesStoppedAt ? { writesStoppedAt: job.writesStoppedAt } : {}),
+          ...(job.status === 'SUCCESSFUL' && job.writesStoppedAt && job.endedAt
+            ? { cutoverSeconds: Math.round((Date.parse(job.endedAt) - Date.parse(job.writesStoppedAt)) / 100) / 10 }
+            : {}),
+        }
+      : {};
   return {
     jobId: job.jobId,
     type: job.type,
@@ -363,7 +432,13 @@ export function toJobView(job: JobRecord): JobView {
     updatedAt: job.updatedAt,
     ...(job.startedAt ? { startedAt: job.startedAt } : {}),
     ...(job.endedAt ? { endedAt: job.endedAt } : {}),
+    ...online,
   };
+}
+
+/** The sync as the API shows it: its per-shard digests are internal. */
+function toSyncView({ targetDigests: _internal, ...sync }: NonNullable<JobRecord['sync']>): SyncView {
+  return sync;
 }
 
 function toCollectionView(c: CollectionProgress): CollectionView {

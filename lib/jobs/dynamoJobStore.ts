@@ -424,6 +424,9 @@ const JobPatchSchema = JobRecord.pick({
   executionArn: true,
   startedAt: true,
   endedAt: true,
+  sourceBaseline: true,
+  sync: true,
+  writesStoppedAt: true,
 })
   .partial()
   .extend({ addWarnings: z.array(z.string()).optional() })

@@ -123,8 +123,77 @@ export const JobOptions = z.object({
   /** Approximate bytes per read/write batch, kept under Milvus's request limits. */
   batchBytes: z.number().int().positive().default(4 * 1024 * 1024),
   existingTarget: ExistingTargetPolicy.default('fail'),
+  /** Load every migrated collection on the target with the source's replica count (the default leaves them unloaded). */
+  loadAfterMigration: z.boolean().default(false),
+  /** Copy users, roles and their grants where both clusters allow it (passwords cannot be read back: see lib/migration/copyAccessControl.ts). */
+  includeRbac: z.boolean().default(false),
+  /** Online: the lag under which the `Migration Sync Lag Below Threshold` alert goes out (once). */
+  lagAlertSeconds: z.number().positive().default(10),
+  /** Online: how long sync runs without the operator's confirmation that writes stopped before the job fails. */
+  syncTimeoutSeconds: z.number().int().positive().default(7 * 24 * 3600),
+  /** Online: the Wait between two sync invocations of the state machine's loop. */
+  lagPollSeconds: z.number().int().min(1).max(300).default(5),
 });
 export type JobOptions = z.infer<typeof JobOptions>;
+
+/** One pass of the sync over every collection: the target made equal to the source as read in that pass. */
+export const SyncCycle = z.object({
+  startedAt: z.string(),
+  endedAt: z.string(),
+  rowsCompared: z.number().int().nonnegative(),
+  inserted: z.number().int().nonnegative(),
+  updated: z.number().int().nonnegative(),
+  deleted: z.number().int().nonnegative(),
+});
+export type SyncCycle = z.infer<typeof SyncCycle>;
+
+/** Online: the incremental sync's state, written only by the sync steps. */
+export const SyncState = z.object({
+  /** Which SyncStrategy runs (lib/sync/strategy.ts). */
+  strategy: z.string(),
+  startedAt: z.string(),
+  /** Sync fails the job (SYNC_DEADLINE_PASSED) when writes are not confirmed stopped by then. */
+  deadlineAt: z.string(),
+  /** Start of the last completed cycle: every change committed on the source before it is on the target. */
+  syncedThrough: z.string().optional(),
+  cycles: z.number().int().nonnegative(),
+  lastCycle: SyncCycle.optional(),
+  /** Rows written or deleted on the target by the sync, since it started. */
+  inserted: z.number().int().nonnegative(),
+  updated: z.number().int().nonnegative(),
+  deleted: z.number().int().nonnegative(),
+  /** When the lag first dropped under options.lagAlertSeconds (the alert goes out once). */
+  lagAlertSentAt: z.string().optional(),
+  /** Per shard (`<collectionKey>#<shardIndex>`): digest of what the sync left on the target, to notice writes made there by others. */
+  targetDigests: z.record(z.string(), z.string()).optional(),
+});
+export type SyncState = z.infer<typeof SyncState>;
+
+/** What a source collection looked like when the online job started; a difference later fails the job (lib/sync/guards.ts). */
+export const CollectionBaseline = z.object({
+  db: z.string(),
+  name: z.string(),
+  /** Digest of the fields and functions as described (types, params, nullable, defaults, keys). */
+  schemaDigest: z.string(),
+  /** `name:type` of each field, to name what AlterCollectionField changed. */
+  fields: z.record(z.string(), z.string()),
+  description: z.string(),
+  properties: z.record(z.string(), z.string()),
+  aliases: z.array(z.string()),
+  partitions: z.array(z.string()),
+});
+export type CollectionBaseline = z.infer<typeof CollectionBaseline>;
+
+export const SourceBaseline = z.object({
+  takenAt: z.string(),
+  /** Per database: its properties and the collections it holds. */
+  databases: z.record(z.string(), z.object({ properties: z.record(z.string(), z.string()), collections: z.array(z.string()) })),
+  /** Keyed by CollectionProgress.key. */
+  collections: z.record(z.string(), CollectionBaseline),
+  /** Bulk import job ids known at the start; null when the server cannot list them. */
+  importJobs: z.array(z.string()).nullable(),
+});
+export type SourceBaseline = z.infer<typeof SourceBaseline>;
 
 export const JOB_SCHEMA_VERSION = 1;
 
@@ -143,6 +212,12 @@ export const JobRecord = z.object({
   warnings: z.array(z.string()),
   error: JobError.optional(),
   verification: VerificationReport.optional(),
+  /** Online: the source as it was when the job started (guards compare against it). */
+  sourceBaseline: SourceBaseline.optional(),
+  /** Online: the incremental sync's state. */
+  sync: SyncState.optional(),
+  /** Online: when the operator confirmed that writes to the source stopped (stop-sync); cutover starts. */
+  writesStoppedAt: z.string().optional(),
   /** The state machine execution driving the job. */
   executionArn: z.string().optional(),
   createdAt: z.string(),

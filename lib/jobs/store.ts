@@ -1,5 +1,5 @@
 import type { IdempotencyRecord } from './errors';
-import type { CollectionProgress, JobError, JobEvent, JobPhase, JobRecord, JobStatus, ShardRecord, VerificationReport } from './model';
+import type { CollectionProgress, JobError, JobEvent, JobPhase, JobRecord, JobStatus, ShardRecord, SourceBaseline, SyncState, VerificationReport } from './model';
 
 export interface ListJobsQuery {
   limit?: number;
@@ -21,6 +21,9 @@ export interface JobPatch {
   executionArn?: string;
   startedAt?: string;
   endedAt?: string;
+  sourceBaseline?: SourceBaseline;
+  sync?: SyncState;
+  writesStoppedAt?: string;
   /** Appended to the job's warnings. */
   addWarnings?: string[];
 }

@@ -57,7 +57,7 @@ export interface LocalStateMachineOptions {
    * @default 86,400 (a day)
    */
   taskTimeoutSeconds?: number;
-  /** Name used in execution ARNs. @default 'OfflineMigration' */
+  /** Name used in execution ARNs. @default 'Migration' */
   stateMachineName?: string;
   onEvent?(event: LocalExecutionEvent): void;
 }
@@ -103,7 +103,7 @@ export function createLocalStateMachine(options: LocalStateMachineOptions): Loca
   const definition = structuredClone(options.definition) as StateMachineDefinition;
   const bindings = bindTasks(definition, options);
   const stateMachine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
-  const stateMachineName = options.stateMachineName ?? 'OfflineMigration';
+  const stateMachineName = options.stateMachineName ?? 'Migration';
   const waitTimeOverrides = { ...everyState(definition, options.waitTimeOverrideMs, (state) => state.Type === 'Wait'), ...options.waitTimeOverrides };
   const retryIntervalOverrides = { ...everyState(definition, options.retryIntervalOverrideMs, (state) => Array.isArray(state.Retry)), ...options.retryIntervalOverrides };
 

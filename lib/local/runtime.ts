@@ -8,6 +8,7 @@ import { createDocumentClient, DynamoJobStore } from '../jobs/dynamoJobStore';
 import { createJobTable } from '../jobs/table';
 import { ClusterPool } from '../milvus';
 import { recordFailure } from '../migration/recordFailure';
+import { EventLogOnlyNotifier } from '../notifications/notifier';
 import { setServices, type Services } from '../services';
 import { startDynamoLocal, type LocalDynamo } from './dynamoLocal';
 import { LocalWorkflowStarter } from './localWorkflowStarter';
@@ -26,6 +27,8 @@ export interface LocalRuntime {
   service: MigrationService;
   jobs: DynamoJobStore;
   workflow: LocalWorkflowStarter;
+  /** What the job steps published (locally they are also in each job's event log). */
+  notifier: EventLogOnlyNotifier;
   dynamoEndpoint: string;
   stop(): Promise<void>;
 }
@@ -47,7 +50,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const jobs = new DynamoJobStore({ client: createDocumentClient(dynamoClient), tableName });
   const credentials = new MemoryCredentialStore();
   const clusters = new ClusterPool();
-  const services: Services = { jobs, credentials, openCluster: (c) => clusters.open(c), now: () => new Date() };
+  const notifier = new EventLogOnlyNotifier();
+  const services: Services = { jobs, credentials, openCluster: (c) => clusters.open(c), notifier, now: () => new Date() };
   setServices(services);
 
   const { definition, functions } = stateMachineDefinition(synthesizeTemplate());
@@ -71,6 +75,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     service,
     jobs,
     workflow,
+    notifier,
     dynamoEndpoint,
     async stop() {
       await workflow.stopAll?.('local runtime stopping');

@@ -2,7 +2,9 @@ import { MigrationError, PermanentError, TransientError } from '../errors';
 import { collectionKey, type CollectionProgress, type JobRecord } from '../jobs/model';
 import { appendMismatch, collectionExists, countRows, describeCollection, estimateRowBytes, listCollections, listDatabases } from '../milvus';
 import type { Services } from '../services';
-import type { JobInput } from '../workflow/steps';
+import { baselineScope } from '../sync/sourceGuard';
+import { takeSourceBaseline } from '../sync/guards';
+import type { JobInput, PreflightOutput } from '../workflow/steps';
 import { loadActiveJob, withClusters, type JobClusters } from './jobContext';
 import { targetSpecFor } from './targetSpec';
 
@@ -14,7 +16,7 @@ import { targetSpecFor } from './targetSpec';
  * copy with their row counts. A target database that is missing is fine: CreateTargetCollection
  * creates it.
  */
-export async function preflight(services: Services, { jobId }: JobInput): Promise<{ collections: number; rows: number }> {
+export async function preflight(services: Services, { jobId }: JobInput): Promise<PreflightOutput> {
   let job = await loadActiveJob(services, jobId);
   job = await services.jobs.update(
     jobId,
@@ -24,7 +26,7 @@ export async function preflight(services: Services, { jobId }: JobInput): Promis
   const planned = Object.values(job.collections);
   if (planned.length > 0) {
     // A retried Preflight after it recorded the plan: the plan stands.
-    return { collections: planned.length, rows: planned.reduce((sum, c) => sum + c.rowsTotal, 0) };
+    return { type: job.type, collections: planned.length, rows: planned.reduce((sum, c) => sum + c.rowsTotal, 0) };
   }
 
   const { collections, skipped } = await withClusters(services, job, (clusters) => resolveCollections(job, clusters));
@@ -33,6 +35,15 @@ export async function preflight(services: Services, { jobId }: JobInput): Promis
     await services.jobs.update(jobId, { addWarnings: warnings.filter((w) => !job.warnings.includes(w)) });
     await services.jobs.appendEvent(jobId, { type: 'CollectionsSkipped', message: warnings.join('; '), details: { collections: skipped } });
   }
+  if (job.type === 'online') {
+    // Taken before anything is copied: a schema change on the source from now on fails the job (lib/sync/guards.ts).
+    const scope = baselineScope({ ...job, collections: Object.fromEntries(collections.map((c) => [c.key, c])) });
+    const sourceBaseline = await withClusters(services, job, async ({ source }) => {
+      const databases = job.databases.length > 0 ? job.databases.map((d) => d.name) : await listDatabases(source);
+      return takeSourceBaseline(source, { ...scope, databases }, services.now());
+    });
+    await services.jobs.update(jobId, { sourceBaseline });
+  }
   await services.jobs.putCollections(jobId, collections);
   const rows = collections.reduce((sum, c) => sum + c.rowsTotal, 0);
   await services.jobs.appendEvent(jobId, {
@@ -40,7 +51,7 @@ export async function preflight(services: Services, { jobId }: JobInput): Promis
     message: `${collections.length} collection(s), ${rows} row(s) to copy`,
     details: { collections: collections.map((c) => c.key), rows },
   });
-  return { collections: collections.length, rows };
+  return { type: job.type, collections: collections.length, rows };
 }
 
 /** What the checks need of a job: its scope and options (a job record, or a request not yet a job). */
@@ -100,7 +111,9 @@ export async function checkCollections(job: JobScope, clusters: JobClusters, mod
     reach('TARGET_UNREACHABLE', 'target', () => listDatabases(target)),
   ]);
   const targetNames = new Set<string>();
-  for (const database of job.databases) {
+  // No database named (an online job's default): every database of the source, under its own name.
+  const databases = job.databases.length > 0 ? job.databases : sourceDatabases.map((name) => ({ name, targetName: undefined, collections: undefined }));
+  for (const database of databases) {
     const targetDb = database.targetName ?? database.name;
     if (!sourceDatabases.includes(database.name)) {
       problem('DATABASE_NOT_FOUND', `database ${database.name} does not exist on the source`);

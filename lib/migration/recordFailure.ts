@@ -1,5 +1,6 @@
 import { redactUrisIn } from '../cluster';
 import { ConflictError } from '../errors';
+import { notify } from '../notifications/notify';
 import type { Services } from '../services';
 import type { RecordFailureInput } from '../workflow/steps';
 import { describeFailure } from './failure';
@@ -29,4 +30,5 @@ export async function recordFailure(services: Services, { jobId, error, step }: 
     message: `${jobError.code}: ${jobError.reason}`,
     details: { code: jobError.code, ...(step ? { step } : {}) },
   });
+  await notify(services, jobId, 'failed', { type: failed.type, status: 'FAILED', code: jobError.code, reason: jobError.reason, ...(step ? { step } : {}) });
 }

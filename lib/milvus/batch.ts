@@ -50,7 +50,7 @@ const readTransformers = {
   [DataType.Float16Vector]: (bytes: Uint8Array) => Array.from(bytes),
   [DataType.BFloat16Vector]: (bytes: Uint8Array) => Array.from(bytes),
 };
-const writeTransformers = {
+export const writeTransformers = {
   [DataType.Float16Vector]: (bytes: number[]) => Buffer.from(bytes),
   [DataType.BFloat16Vector]: (bytes: number[]) => Buffer.from(bytes),
 };

@@ -12,6 +12,12 @@ export const STEP_IDS = [
   'verify',
   'finalize',
   'recordFailure',
+  'copyAccessControl',
+  // Online (issue 4): the sync loop and the cutover.
+  'startSync',
+  'syncChanges',
+  'drainChanges',
+  'verifySync',
 ] as const;
 export type StepId = (typeof STEP_IDS)[number];
 
@@ -49,6 +55,22 @@ export interface CopyShardOutput {
 export type VerifyOutcome = 'PASSED' | 'RECOPY';
 export interface VerifyOutput {
   outcome: VerifyOutcome;
+}
+
+/** Preflight's answer; `type` routes the state machine to the offline finish or the online sync. */
+export interface PreflightOutput {
+  type: 'offline' | 'online';
+  collections: number;
+  rows: number;
+}
+
+/** SyncChanges runs sync cycles for a time budget, then answers where the loop goes. */
+export interface SyncChangesOutput {
+  /** SYNCING: wait `waitSeconds` and sync again; WRITES_STOPPED: the operator confirmed, cut over. */
+  state: 'SYNCING' | 'WRITES_STOPPED';
+  /** Upper bound on the target's staleness when the step returned (null before a first complete cycle). */
+  syncLagSeconds: number | null;
+  waitSeconds: number;
 }
 
 /** What a Catch puts at $.error: locally Cause is the message, on AWS a JSON string. */

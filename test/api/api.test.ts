@@ -82,11 +82,38 @@ describe('migration lifecycle over HTTP', () => {
     expect(again.body.error.message).toMatch(/is CANCELLED/);
   });
 
-  it('refuses an online job, which is not available yet, with a 400 naming the type', async () => {
-    const response = await call('POST', '/migrations', validBody({ type: 'online', databases: undefined }));
-    expect(response.status).toBe(400);
-    expect(response.body.error.code).toBe('INVALID_REQUEST');
-    expect(response.body.error.message).toMatch(/type: online migrations are not available yet/);
+  it('creates an online job moving every database when none is named, with the online option defaults', async () => {
+    const response = await call('POST', '/migrations', validBody({ type: 'online', databases: undefined, options: { lagAlertSeconds: 5 } }));
+    expect(response.status).toBe(201);
+    expect(response.body.type).toBe('online');
+    expect(response.body.syncLagSeconds).toBeNull();
+    const job = await api.jobs.get(response.body.jobId);
+    expect(job?.databases).toEqual([]);
+    expect(job?.options).toMatchObject({ lagAlertSeconds: 5, lagPollSeconds: 5, syncTimeoutSeconds: 604_800 });
+  });
+
+  it('refuses online jobs that would append to a target collection or let the target generate keys, naming the field', async () => {
+    const append = await call('POST', '/migrations', validBody({ type: 'online', databases: undefined, options: { existingTarget: 'append' } }));
+    expect(append.status).toBe(400);
+    expect(append.body.error.message).toMatch(/options\.existingTarget: an online migration keeps each target collection equal to its source/);
+    const autoId = await call('POST', '/migrations', validBody({ type: 'online', databases: [{ name: 'default', collections: [{ name: 'books', mapping: { autoId: true } }] }] }));
+    expect(autoId.status).toBe(400);
+    expect(autoId.body.error.message).toMatch(/databases\[0\]\.collections\[0\]\.mapping\.autoId: an online migration matches rows by primary key/);
+  });
+
+  it('stop-sync: 400 without the confirmation, 409 naming the status for a job that is not SYNCING', async () => {
+    const created = await call('POST', '/migrations', validBody({ type: 'online', databases: [{ name: 'default', collections: [{ name: 'stop_sync_probe' }] }] }));
+    const id = created.body.jobId;
+    const refused = await call('POST', `/migrations/${id}/stop-sync`, {});
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/confirmWritesStopped/);
+    const early = await call('POST', `/migrations/${id}/stop-sync`, { confirmWritesStopped: true });
+    expect(early.status).toBe(409);
+    expect(early.body.error.message).toMatch(new RegExp(`job ${id} is (PENDING|IN_PROGRESS).*stop-sync is accepted once the job is SYNCING`));
+    const offline = await call('POST', '/migrations', validBody({ databases: [{ name: 'default', collections: [{ name: 'offline_probe' }] }] }));
+    const notOnline = await call('POST', `/migrations/${offline.body.jobId}/stop-sync`, { confirmWritesStopped: true });
+    expect(notOnline.status).toBe(409);
+    expect(notOnline.body.error.message).toMatch(/offline migration/);
   });
 
   it('lists migrations newest first, page by page', async () => {

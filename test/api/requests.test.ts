@@ -19,7 +19,18 @@ describe('CreateMigrationBody', () => {
   it('moves the default database when an offline job names none, and fills option defaults', () => {
     const parsed = parseRequest(CreateMigrationBody, { type: 'offline', source, target }, 'body');
     expect(parsed.databases).toEqual([{ name: 'default' }]);
-    expect(parsed.options).toEqual({ indexPolicy: 'autoindex', rowsPerShard: 200_000, shardConcurrency: 4, batchBytes: 4 * 1024 * 1024, existingTarget: 'fail' });
+    expect(parsed.options).toEqual({
+      indexPolicy: 'autoindex',
+      rowsPerShard: 200_000,
+      shardConcurrency: 4,
+      batchBytes: 4 * 1024 * 1024,
+      existingTarget: 'fail',
+      loadAfterMigration: false,
+      includeRbac: false,
+      lagAlertSeconds: 10,
+      syncTimeoutSeconds: 7 * 24 * 3600,
+      lagPollSeconds: 5,
+    });
   });
 
   it('takes a schema mapping per collection and refuses what it can see is wrong, naming the field and the rule', () => {

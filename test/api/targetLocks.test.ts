@@ -7,6 +7,7 @@ import { finalize } from '../../lib/migration/finalize';
 import { recordFailure } from '../../lib/migration/recordFailure';
 import type { Services } from '../../lib/services';
 import { offlineRequest, startApiFixture, type ApiFixture } from './support/apiFixture';
+import { EventLogOnlyNotifier } from '../../lib/notifications/notifier';
 
 /** One writer per target collection: lock items taken with the job, released when it ends (DynamoDB Local). */
 let api: ApiFixture;
@@ -30,6 +31,7 @@ function stepServices(): Services {
     openCluster: (_c: ClusterCredentials): MilvusCluster => {
       throw new Error('no cluster in this test');
     },
+    notifier: new EventLogOnlyNotifier(),
     now: () => new Date(),
   };
 }

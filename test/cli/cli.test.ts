@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -19,10 +20,15 @@ interface Outcome {
   stderr: string;
 }
 
+/** CLI processes still running: a test that times out must not leave them (and their DynamoDB Local) behind. */
+const running = new Set<ChildProcess>();
+
 /** Runs the CLI as a user would, in its own process. */
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    child.once('close', () => running.delete(child));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -38,6 +44,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await Promise.all([...running].map((child) => new Promise((resolve) => (child.once('close', resolve), child.kill('SIGTERM')))));
   await dropCollectionsWithPrefix(prefix, sourceUri, targetUri);
 });
 
@@ -144,5 +151,170 @@ describe('milvus-migrate preflight', () => {
     expect(code).toBe(1);
     expect(stdout).toMatch(/source 127\.0\.0\.1:1: NOT reachable \(.+\)/);
     expect(stdout).toContain('problem SOURCE_UNREACHABLE');
+  });
+});
+
+/** Control sequences of a terminal: plain output must have none. */
+const ESCAPE = /\x1b/;
+const oneLine = (text: string) => text.trim().split('\n');
+
+describe('milvus-migrate watch, stop-sync, cancel and errors against the local API', () => {
+  let server: ChildProcess;
+  let api: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    server = spawn(process.execPath, [bin, 'serve', '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await waitForPort(port, 60_000);
+    api = `http://127.0.0.1:${port}`;
+  });
+
+  afterAll(async () => {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('close', r));
+  });
+
+  const create = async (args: string[]): Promise<string> => {
+    const created = await cli(['create', '--api', api, '--json', ...args]);
+    expect(created.code, created.stderr).toBe(0);
+    return JSON.parse(created.stdout).jobId;
+  };
+
+  it('watch follows an offline job to SUCCESSFUL: plain lines without escape codes, and --json one object per poll', async () => {
+    const [products] = names as [string];
+    const jobId = await create(['--source-uri', sourceUri, '--target-uri', targetUri, '--collection', `${products}:${products}_watched`]);
+    const [plain, json] = await Promise.all([
+      cli(['watch', jobId, '--api', api, '--interval', '0.2']),
+      cli(['watch', jobId, '--api', api, '--interval', '0.2', '--json']),
+    ]);
+
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).not.toMatch(ESCAPE);
+    expect(plain.stderr).toBe('');
+    const lines = plain.stdout.trim().split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^  default\\.${products} +\\[#{20}\\] +100\\.0% +120/120 rows  \\w+$`)));
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${jobId} SUCCESSFUL phase=DONE 100% 120/120 rows$`)));
+    expect(lines.filter((l) => / event JobCreated: /.test(l))).toHaveLength(1);
+    expect(lines.filter((l) => / event JobSucceeded: /.test(l))).toHaveLength(1);
+    // Plain lines: each one different from the line before it of the same kind.
+    const jobLines = lines.filter((l) => l.includes(` ${jobId} `)).map((l) => l.slice(9));
+    expect(new Set(jobLines).size).toBe(jobLines.length);
+    expect(lines.slice(-5).join('\n')).toMatch(new RegExp(`job ${jobId} \\(offline\\): SUCCESSFUL\\nverification: PASSED`));
+
+    expect(json.code, json.stderr).toBe(0);
+    const polls = json.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    for (const poll of polls) {
+      expect(poll.job.jobId).toBe(jobId);
+      expect(Object.keys(poll).sort()).toEqual(['at', 'etaSeconds', 'events', 'job', 'lagHistory', 'rowsCopied', 'rowsPerSecond', 'rowsTotal', 'syncLagSeconds']);
+    }
+    const last = polls.at(-1);
+    expect(last.job.status).toBe('SUCCESSFUL');
+    expect([last.rowsCopied, last.rowsTotal]).toEqual([120, 120]);
+    // The events of all polls together are the job's log, each once, in order.
+    const followed = polls.flatMap((poll) => poll.events.map((e: { type: string; at: string }) => `${e.at} ${e.type}`));
+    const log = JSON.parse((await cli(['events', jobId, '--api', api, '--json'])).stdout).items.map((e: { type: string; at: string }) => `${e.at} ${e.type}`);
+    expect(followed).toEqual(log);
+    expect(log[0]).toMatch(/ JobCreated$/);
+    expect(log.at(-1)).toMatch(/ JobSucceeded$/);
+
+    const listed = await cli(['list', '--api', api, '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).items.map((j: { jobId: string }) => j.jobId)).toContain(jobId);
+    const status = await cli(['status', jobId, '--api', api]);
+    expect(status.stdout).toMatch(new RegExp(`^job ${jobId} \\(offline\\): SUCCESSFUL, phase DONE, 100%`));
+    expect(status.stdout).toMatch(new RegExp(`default\\.${products} +\\[#{20}\\] +100\\.0% +120/120 rows`));
+
+    // stop-sync needs an online job that is SYNCING: the API's 409 comes back on one line.
+    const stop = await cli(['stop-sync', jobId, '--api', api, '--confirm-writes-stopped', '--json']);
+    expect(stop.code).toBe(2);
+    expect(stop.stdout).toBe('');
+    expect(oneLine(stop.stderr)).toHaveLength(1);
+    expect(stop.stderr).toMatch(new RegExp(`^milvus-migrate: POST /migrations/${jobId}/stop-sync answered 409: .*${jobId}`));
+  });
+
+  it('online: watch shows the sync lag, stop-sync --confirm-writes-stopped cuts over, watch ends 0 (needs the online API)', async () => {
+    const [, articles] = names as [string, string];
+    const jobId = await create(['--type', 'online', '--source-uri', sourceUri, '--target-uri', targetUri, '--collection', `${articles}:${articles}_online`]);
+    const watching = cli(['watch', jobId, '--api', api, '--interval', '0.3']);
+    let job: { status: string; syncLagSeconds?: number | null } = { status: '' };
+    for (let i = 0; i < 200 && !(job.status === 'SYNCING' && typeof job.syncLagSeconds === 'number'); i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      job = JSON.parse((await cli(['status', jobId, '--api', api, '--json'])).stdout);
+    }
+    expect(job).toMatchObject({ status: 'SYNCING', syncLagSeconds: expect.any(Number) });
+    const stopped = await cli(['stop-sync', jobId, '--api', api, '--confirm-writes-stopped', '--json']);
+    expect(stopped.code, stopped.stderr).toBe(0);
+    expect(JSON.parse(stopped.stdout)).toMatchObject({ jobId, status: 'CUTTING_OVER' });
+    const watched = await watching;
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(watched.stdout).not.toMatch(ESCAPE);
+    const lines = watched.stdout.trim().split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${jobId} SYNCING phase=INCREMENTAL_SYNC `)));
+    expect(lines).toContainEqual(expect.stringMatching(/^\d\d:\d\d:\d\d sync lag \d+(\.\d)?s \(recent: [\d.s ]+\)$/));
+    expect(lines.filter((l) => / event WritesStopConfirmed: /.test(l))).toHaveLength(1);
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${jobId} SUCCESSFUL phase=DONE 100% 90/90 rows$`)));
+    expect(watched.stdout).toMatch(/\ncutover: \d+(\.\d)?s from the confirmation that writes stopped to SUCCESSFUL\n/);
+  }, 180_000);
+
+  it('watch ends with exit code 1 and the reason when the job FAILED', async () => {
+    const jobId = await create(['--source-uri', sourceUri, '--target-uri', targetUri, '--collection', `${prefix}absent_watched`]);
+    const watched = await cli(['watch', jobId, '--api', api, '--interval', '0.2']);
+    expect(watched.code).toBe(1);
+    expect(watched.stdout).toContain('error COLLECTION_NOT_FOUND: ');
+    expect(oneLine(watched.stderr)).toHaveLength(1);
+    expect(watched.stderr).toMatch(new RegExp(`^milvus-migrate: job ${jobId} ended FAILED: COLLECTION_NOT_FOUND: .*${prefix}absent_watched`));
+  });
+
+  it('cancel --json stops a running job; watch then ends with exit code 1 naming the cancellation', async () => {
+    // A source that accepts connections and never answers keeps the job in PREFLIGHT.
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const silentUri = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+      const jobId = await create(['--source-uri', silentUri, '--target-uri', targetUri, '--collection', `${prefix}never_copied`]);
+      const cancelled = await cli(['cancel', jobId, '--api', api, '--json']);
+      expect(cancelled.code, cancelled.stderr).toBe(0);
+      expect(JSON.parse(cancelled.stdout)).toMatchObject({ jobId, status: 'CANCELLED' });
+      const watched = await cli(['watch', jobId, '--api', api, '--json']);
+      expect(watched.code).toBe(1);
+      expect(JSON.parse(oneLine(watched.stdout).at(-1)!).job.status).toBe('CANCELLED');
+      expect(oneLine(watched.stderr)).toHaveLength(1);
+      expect(watched.stderr).toMatch(new RegExp(`^milvus-migrate: job ${jobId} ended CANCELLED: cancelled in phase \\w+`));
+      const again = await cli(['cancel', jobId, '--api', api]);
+      expect(again.code).toBe(2);
+      expect(oneLine(again.stderr)).toHaveLength(1);
+      expect(again.stderr).toMatch(/answered 409: .*CANCELLED/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
+  it('stop-sync without --confirm-writes-stopped refuses with one line and exit code 2, sending nothing', async () => {
+    // Nothing listens there: had the request been sent, the error would say so.
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    const { code, stdout, stderr } = await cli(['stop-sync', 'mig-0123', '--api', nowhere]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(oneLine(stderr)).toEqual([
+      'milvus-migrate: stop-sync needs --confirm-writes-stopped: with it you confirm that every writer to the source has stopped; the job then drains the last changes, cuts over and verifies',
+    ]);
+  });
+
+  it('an unreachable --api gives one clear line and exit code 2 on every command', async () => {
+    const port = await freePort();
+    const nowhere = `http://127.0.0.1:${port}`;
+    const outcomes = await Promise.all([
+      cli(['status', 'mig-0123', '--api', nowhere, '--json']),
+      cli(['list', '--api', nowhere]),
+      cli(['watch', 'mig-0123', '--api', nowhere, '--interval', '0.2']),
+      cli(['stop-sync', 'mig-0123', '--api', nowhere, '--confirm-writes-stopped']),
+    ]);
+    for (const { code, stdout, stderr } of outcomes) {
+      expect(code).toBe(2);
+      expect(stdout).toBe('');
+      expect(oneLine(stderr)).toEqual([expect.stringMatching(new RegExp(`^milvus-migrate: cannot reach ${nowhere}: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`))]);
+    }
   });
 });

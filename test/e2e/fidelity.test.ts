@@ -12,6 +12,7 @@ import { describeCollection, openCluster } from '../../lib/milvus';
 import type { Services } from '../../lib/services';
 import { type FakeMilvus, startFakeMilvus } from '../support/fakeMilvus';
 import { copyAll, CrashAfter, crashingStore } from '../support/steps';
+import { EventLogOnlyNotifier } from '../../lib/notifications/notifier';
 
 /**
  * Metadata fidelity, databases and existing target collections, driven step by step on two
@@ -28,7 +29,7 @@ const clients: MilvusClient[] = [];
 const prefix = `fid_${randomBytes(3).toString('hex')}`;
 
 function client(uri: string, database?: string): MilvusClient {
-  const c = new MilvusClient({ address: uri, database, telemetry: { enabled: false } } as never);
+  const c = new MilvusClient({ address: uri, database, telemetry: { enabled: false }, logLevel: 'warn' } as never);
   clients.push(c);
   return c;
 }
@@ -121,7 +122,7 @@ beforeAll(async () => {
   await createJobTable(dynamo, tableName);
   const jobs = new DynamoJobStore({ client: createDocumentClient(dynamo), tableName });
   const credentials = new MemoryCredentialStore();
-  services = { jobs, credentials, openCluster, now: () => new Date() };
+  services = { jobs, credentials, openCluster, notifier: new EventLogOnlyNotifier(), now: () => new Date() };
   service = new MigrationService({ jobs, credentials, workflow: { start: async (jobId) => ({ executionArn: `manual:${jobId}` }), stop: async () => {} } });
   await ok(client(source.uri).createDatabase({ db_name: 'shop', properties: { 'database.max.collections': 50 } } as never));
   await seedItems('shop', 'items');

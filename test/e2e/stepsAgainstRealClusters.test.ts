@@ -12,6 +12,7 @@ import { seedSampleCollections } from '../../lib/local/sampleData';
 import type { Services } from '../../lib/services';
 import { allRows, client, expectSameRows, dropCollectionsWithPrefix } from '../support/rows';
 import { copyAll, CrashAfter, crashingStore } from '../support/steps';
+import { EventLogOnlyNotifier } from '../../lib/notifications/notifier';
 
 /**
  * The steps of lib/migration driven one by one against real milvus-lite clusters and DynamoDB
@@ -58,7 +59,7 @@ beforeAll(async () => {
   await createJobTable(dynamo, tableName);
   const jobs = new DynamoJobStore({ client: createDocumentClient(dynamo), tableName });
   const credentials = new MemoryCredentialStore();
-  services = { jobs, credentials, openCluster, now: () => new Date() };
+  services = { jobs, credentials, openCluster, notifier: new EventLogOnlyNotifier(), now: () => new Date() };
   service = new MigrationService({ jobs, credentials, workflow: { start: async (jobId) => ({ executionArn: `manual:${jobId}` }), stop: async () => {} } });
   names = await seedSampleCollections(sourceUri, { prefix, sizes });
 });

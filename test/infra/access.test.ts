@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CONNECTING_STEPS, RELEASING_STEPS } from '../../infra/migrationFunctions';
 import { synthesizeTemplate, type CfnTemplate } from '../../infra/synth';
 import { STEP_IDS } from '../../lib/workflow/steps';
+import { API_ROUTES } from '../../lib/api/requests';
 
 /** Who may call the API, and what each function may do. */
 let json: CfnTemplate;
@@ -29,7 +30,7 @@ const functionByEnv = (name: string, value?: string) =>
 describe('access', () => {
   it('requires IAM authorization on every API method', () => {
     const methods = Object.values(template.findResources('AWS::ApiGateway::Method'));
-    expect(methods).toHaveLength(6);
+    expect(methods).toHaveLength(API_ROUTES.length);
     for (const method of methods) expect(method.Properties.AuthorizationType).toBe('AWS_IAM');
   });
 

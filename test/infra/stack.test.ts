@@ -5,10 +5,11 @@ import { App } from 'aws-cdk-lib';
 import { AuthorizationType } from 'aws-cdk-lib/aws-apigateway';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATION_STACK_ID, MigrationStack } from '../../infra/migrationStack';
-import { LAMBDA_SERVICE_ERRORS } from '../../infra/offlineMigrationStateMachine';
+import { LAMBDA_SERVICE_ERRORS } from '../../infra/migrationStateMachine';
 import { localFunctionArn, stateMachineDefinition, synthesizeTemplate, type CfnTemplate } from '../../infra/synth';
 import { RETRYABLE_ERROR_NAMES } from '../../lib/errors';
 import { STEP_IDS } from '../../lib/workflow/steps';
+import { API_ROUTES } from '../../lib/api/requests';
 
 let json: CfnTemplate;
 let template: Template;
@@ -74,7 +75,7 @@ describe('MigrationStack', () => {
       },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ STATE_MACHINE_ARN: { Ref: Match.stringLikeRegexp('^OfflineMigration') } }) },
+      Environment: { Variables: Match.objectLike({ STATE_MACHINE_ARN: { Ref: Match.stringLikeRegexp('^Migration') } }) },
     });
   });
 
@@ -112,9 +113,8 @@ describe('MigrationStack', () => {
     const routes = Object.values(template.findResources('AWS::ApiGateway::Method')).map(
       (method) => `${method.Properties.HttpMethod} ${pathOf(method.Properties.ResourceId.Ref)}`,
     );
-    expect(routes.sort()).toEqual(
-      ['POST /migrations', 'GET /migrations', 'POST /migrations/preflight', 'GET /migrations/{id}', 'GET /migrations/{id}/events', 'POST /migrations/{id}/cancel'].sort(),
-    );
+    // Every route the API function serves (lib/api/requests.ts), and no other.
+    expect(routes.sort()).toEqual(API_ROUTES.map((route) => `${route.method} ${route.resource}`).sort());
     const [apiFunction] = Object.entries(json.Resources).find(
       ([, resource]) => resource.Type === 'AWS::Lambda::Function' && resource.Properties?.Environment?.Variables?.STATE_MACHINE_ARN,
     )!;
@@ -129,13 +129,13 @@ describe('MigrationStack', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
     const stack = new MigrationStack(app, 'WithCustom', { apiMethodOptions: { authorizationType: AuthorizationType.NONE } });
     const methods = Object.values(Template.fromStack(stack).findResources('AWS::ApiGateway::Method'));
-    expect(methods).toHaveLength(6);
+    expect(methods).toHaveLength(API_ROUTES.length);
     for (const method of methods) expect(method.Properties.AuthorizationType).toBe('NONE');
   });
 
   it('outputs the API URL, the state machine ARN and the table name', () => {
     template.hasOutput('ApiUrl', {});
-    template.hasOutput('StateMachineArn', { Value: { Ref: Match.stringLikeRegexp('^OfflineMigration') } });
+    template.hasOutput('StateMachineArn', { Value: { Ref: Match.stringLikeRegexp('^Migration') } });
     template.hasOutput('JobsTableName', { Value: { Ref: Match.stringLikeRegexp('^Jobs') } });
   });
 
@@ -162,7 +162,21 @@ describe('MigrationStack', () => {
 });
 
 describe('offline state machine definition', () => {
-  const TASKS = ['Preflight', 'PlanShards', 'CreateTargetCollection', 'CopyShard', 'BuildIndexes', 'Verify', 'Finalize', 'RecordFailure'];
+  const TASKS = [
+    'Preflight',
+    'PlanShards',
+    'CreateTargetCollection',
+    'CopyShard',
+    'BuildIndexes',
+    'CopyAccessControl',
+    'Verify',
+    'Finalize',
+    'RecordFailure',
+    'StartSync',
+    'SyncChanges',
+    'DrainChanges',
+    'VerifySync',
+  ];
 
   it('names its states as in the design', () => {
     expect(Object.keys(allStates(definition)).sort()).toEqual(
@@ -176,6 +190,11 @@ describe('offline state machine definition', () => {
         'MigrationSucceeded',
         'MigrationFailed',
         'UnknownVerificationOutcome',
+        'MigrationType?',
+        'UnknownMigrationType',
+        'SyncState?',
+        'WaitForNextSync',
+        'UnknownSyncState',
       ].sort(),
     );
     expect(definition.StartAt).toBe('Preflight');
@@ -194,6 +213,11 @@ describe('offline state machine definition', () => {
       Verify: ['verify', { 'jobId.$': '$.jobId' }, '$.verification'],
       Finalize: ['finalize', { 'jobId.$': '$.jobId' }, '$.finalized'],
       RecordFailure: ['recordFailure', { 'jobId.$': '$.jobId', 'error.$': '$.error' }, '$.failureRecorded'],
+      CopyAccessControl: ['copyAccessControl', { 'jobId.$': '$.jobId' }, '$.accessControl'],
+      StartSync: ['startSync', { 'jobId.$': '$.jobId' }, '$.syncStarted'],
+      SyncChanges: ['syncChanges', { 'jobId.$': '$.jobId' }, '$.sync'],
+      DrainChanges: ['drainChanges', { 'jobId.$': '$.jobId' }, '$.drain'],
+      VerifySync: ['verifySync', { 'jobId.$': '$.jobId' }, '$.verification'],
     };
     for (const [name, [stepId, parameters, resultPath]] of Object.entries(expected)) {
       const state = states[name];
@@ -227,8 +251,9 @@ describe('offline state machine definition', () => {
       expect(states[name].Retry.flatMap((r: any) => r.ErrorEquals), name).not.toContain('PermanentError');
       expect(states[name].Retry.flatMap((r: any) => r.ErrorEquals), name).not.toContain('States.ALL');
     }
-    expect(states.CopyShard.Retry[1].ErrorEquals).toEqual(['States.Timeout', 'Sandbox.Timedout']);
-    for (const name of TASKS.filter((task) => task !== 'CopyShard')) {
+    // Only the steps that resume from a checkpoint (or start a new sync cycle) retry a timeout.
+    for (const name of ['CopyShard', 'SyncChanges']) expect(states[name].Retry[1].ErrorEquals).toEqual(['States.Timeout', 'Sandbox.Timedout']);
+    for (const name of TASKS.filter((task) => task !== 'CopyShard' && task !== 'SyncChanges')) {
       expect(states[name].Retry.flatMap((r: any) => r.ErrorEquals), name).not.toContain('States.Timeout');
     }
   });

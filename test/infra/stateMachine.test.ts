@@ -33,15 +33,19 @@ const TWO_COLLECTIONS: PlanShardsOutput = {
 function recordingHandlers(options: {
   plans?: PlanShardsOutput[];
   outcomes?: string[];
+  type?: 'offline' | 'online';
+  /** Online: what SyncChanges answers in turn (the last answer repeats). */
+  syncStates?: string[];
   invocationsPerShard?: number;
   overrides?: Partial<Record<StepId, LocalStepHandler>>;
 } = {}) {
   const calls: Call[] = [];
   const plans = [...(options.plans ?? [TWO_COLLECTIONS])];
   const outcomes = [...(options.outcomes ?? ['PASSED'])];
+  const syncStates = [...(options.syncStates ?? ['WRITES_STOPPED'])];
   const copies = new Map<string, number>();
   const defaults: Record<StepId, LocalStepHandler> = {
-    preflight: async () => ({ ok: true }),
+    preflight: async () => ({ type: options.type ?? 'offline', collections: 2, rows: 300 }),
     planShards: async () => (plans.length > 1 ? plans.shift() : plans[0]),
     createTargetCollection: async () => ({ created: true }),
     copyShard: async ({ collectionKey, shardIndex }) => {
@@ -54,6 +58,11 @@ function recordingHandlers(options: {
     verify: async () => ({ outcome: (outcomes.length > 1 ? outcomes.shift() : outcomes[0]) as VerifyOutcome }),
     finalize: async () => ({ finalized: true }),
     recordFailure: async () => ({ recorded: true }),
+    copyAccessControl: async () => ({ skipped: true, users: 0, roles: 0, grants: 0 }),
+    startSync: async () => ({ deadlineAt: '2026-11-29T00:00:00.000Z' }),
+    syncChanges: async () => ({ state: syncStates.length > 1 ? syncStates.shift() : syncStates[0], syncLagSeconds: 3, waitSeconds: 5 }),
+    drainChanges: async () => ({ cycles: 2, rowsCompared: 300 }),
+    verifySync: async () => ({ passed: true, rowsCompared: 300 }),
   };
   const handlers = {} as Record<StepId, LocalStepHandler>;
   for (const stepId of Object.keys(defaults) as StepId[]) {
@@ -73,6 +82,8 @@ function machine(handlers: Record<StepId, LocalStepHandler>, extra: { onEvent?: 
     handlers,
     // Retries wait nothing locally; the definition's backoff is asserted in stack.test.ts.
     retryIntervalOverrides: { CopyShard: 0, Preflight: 0, PlanShards: 0, Verify: 0 },
+    // The sync loop's Wait (seconds on AWS) waits nothing here.
+    waitTimeOverrideMs: 0,
     ...extra,
   });
 }
@@ -123,7 +134,7 @@ describe('offline state machine (synthesized definition, local runtime)', () => 
     expect(steps.filter((step) => step === 'finalize')).toHaveLength(1);
     // After the first Verify only the replanned collection is created and copied again.
     const afterFirstVerify = calls.slice(steps.indexOf('verify') + 1);
-    expect(afterFirstVerify.map((call) => call.stepId)).toEqual(['planShards', 'createTargetCollection', 'copyShard', 'buildIndexes', 'verify', 'finalize']);
+    expect(afterFirstVerify.map((call) => call.stepId)).toEqual(['planShards', 'createTargetCollection', 'copyShard', 'buildIndexes', 'copyAccessControl', 'verify', 'finalize']);
     expect(afterFirstVerify[1]!.payload).toEqual({ jobId: 'job-2', collectionKey: 'default.books' });
   });
 
@@ -298,7 +309,7 @@ describe('offline state machine (synthesized definition, local runtime)', () => 
         preflight: async (payload: { jobId: string }) => {
           if (payload.jobId === 'job-stopped') await new Promise(() => {}); // never answers
           await gate;
-          return {};
+          return { type: 'offline', collections: 2, rows: 300 };
         },
       },
     });
@@ -314,6 +325,94 @@ describe('offline state machine (synthesized definition, local runtime)', () => 
     expect((await starter.wait(finished.executionArn)).status).toBe('SUCCEEDED');
     expect(settled).toEqual(expect.arrayContaining([[stopped.executionArn, 'ABORTED'], [finished.executionArn, 'SUCCEEDED']]));
     expect(starter.running()).toEqual([]);
-    await expect(starter.wait('arn:aws:states:us-east-1:000000000000:execution:OfflineMigration:unknown')).rejects.toThrow('no local execution');
+    await expect(starter.wait('arn:aws:states:us-east-1:000000000000:execution:Migration:unknown')).rejects.toThrow('no local execution');
+  });
+});
+
+/** AWS history events per visit of a state, by type (Task: entered, scheduled, started, succeeded, exited). */
+const HISTORY_EVENTS_PER_VISIT: Record<string, number> = { Task: 5, Choice: 2, Wait: 2, Pass: 2 };
+/** Every state of a definition by name, those inside Map iterations included. */
+function allStates(definition: any): Record<string, { Type: string }> {
+  const out: Record<string, { Type: string }> = {};
+  for (const [name, state] of Object.entries<any>(definition.States ?? {})) {
+    out[name] = state;
+    const inner = state.ItemProcessor ?? state.Iterator;
+    if (inner) Object.assign(out, allStates(inner));
+  }
+  return out;
+}
+
+/** Step Functions' hard limit per execution. */
+const HISTORY_LIMIT = 25_000;
+
+describe('online state machine (synthesized definition, local runtime)', () => {
+  it('copies, then loops SyncChanges -> SyncState? -> WaitForNextSync until writes stop, then drains, verifies and finishes', async () => {
+    const { handlers, stepsCalled } = recordingHandlers({ type: 'online', invocationsPerShard: 1, syncStates: ['SYNCING', 'SYNCING', 'SYNCING', 'WRITES_STOPPED'] });
+    const events: LocalExecutionEvent[] = [];
+
+    const result = await machine(handlers, { onEvent: (event) => events.push(event) }).start({ jobId: 'job-online' }).result;
+
+    expect(result.status).toBe('SUCCEEDED');
+    const steps = stepsCalled();
+    expect(steps).not.toContain('verify'); // the offline count check would race the writers
+    const fromCopy = steps.slice(steps.indexOf('copyAccessControl'));
+    expect(fromCopy).toEqual(['copyAccessControl', 'startSync', 'syncChanges', 'syncChanges', 'syncChanges', 'syncChanges', 'drainChanges', 'verifySync', 'finalize']);
+    const waits = events.filter((event) => event.type === 'StateEntered' && (event as any).state?.name === 'WaitForNextSync');
+    expect(waits).toHaveLength(3);
+  });
+
+  it('fails the job through RecordFailure when SyncChanges fails (e.g. the sync deadline passed)', async () => {
+    const { handlers, calls, stepsCalled } = recordingHandlers({
+      type: 'online',
+      invocationsPerShard: 1,
+      overrides: {
+        syncChanges: async () => {
+          throw new PermanentError('SYNC_DEADLINE_PASSED', 'sync ran 7 days without confirmation');
+        },
+      },
+    });
+
+    const result = await machine(handlers).start({ jobId: 'job-deadline' }).result;
+
+    expect(result.status).toBe('FAILED');
+    expect(stepsCalled().filter((s) => s === 'syncChanges')).toHaveLength(1); // a PermanentError is not retried
+    const recorded = calls.find((call) => call.stepId === 'recordFailure');
+    expect(recorded?.payload.error.Error).toBe('PermanentError');
+    expect(recorded?.payload.error.Cause).toContain('sync ran 7 days');
+  });
+
+  it('stays under the 25,000-event history limit for 7 days of sync, with the loop measured on the synthesized graph', async () => {
+    const turns = 20;
+    const { handlers } = recordingHandlers({ type: 'online', invocationsPerShard: 1, syncStates: [...Array(turns).fill('SYNCING'), 'WRITES_STOPPED'] });
+    const entered: string[] = [];
+    const outputs: unknown[] = [];
+
+    const result = await machine(handlers, {
+      onEvent: (event: any) => {
+        if (event.type === 'StateEntered') entered.push(event.state.name);
+        if (event.type === 'StateExited') outputs.push(event.state.output);
+      },
+    }).start({ jobId: 'job-history' }).result;
+    expect(result.status).toBe('SUCCEEDED');
+
+    // History events of one loop turn, counted from the states the execution actually entered.
+    const states = allStates(synthesized.definition);
+    const perVisit = (name: string) => HISTORY_EVENTS_PER_VISIT[states[name]!.Type] ?? 2;
+    const loop = ['SyncChanges', 'SyncState?', 'WaitForNextSync'];
+    for (const name of loop) expect(entered.filter((n) => n === name).length).toBeGreaterThanOrEqual(turns);
+    const perTurn = loop.reduce((sum, name) => sum + perVisit(name), 0);
+    const beforeLoop = entered.slice(0, entered.indexOf('SyncChanges')).reduce((sum, name) => sum + perVisit(name), 0);
+    expect(perTurn).toBe(9);
+
+    // On AWS one turn lasts at least the SyncChanges budget (Lambda's 15 min less a 90 s margin) plus the Wait.
+    const turnSeconds = 15 * 60 - 90 + 5;
+    const sevenDayTurns = Math.ceil((7 * 24 * 3600) / turnSeconds);
+    const projected = beforeLoop + sevenDayTurns * perTurn + 40; // + drain, verify, finalize and a few retries
+    console.log(`history projection: ${beforeLoop} events before the loop, ${perTurn} per turn, ${sevenDayTurns} turns in 7 days -> ${projected} of ${HISTORY_LIMIT}`);
+    expect(projected).toBeLessThan(HISTORY_LIMIT);
+
+    // Payloads stay tiny whatever the number of turns (256 KB is the limit).
+    const largest = Math.max(...outputs.map((o) => JSON.stringify(o ?? null).length));
+    expect(largest).toBeLessThan(4 * 1024);
   });
 });

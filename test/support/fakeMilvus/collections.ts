@@ -1,9 +1,10 @@
 import { decodeCollectionSchema } from './proto';
-import { errors, ok } from './status';
+import { Code, MilvusError, errors, ok } from './status';
 import {
   type CallContext,
   type Collection,
   type Database,
+  type KeyValue,
   aliasesOf,
   collectionOf,
   dbOf,
@@ -16,6 +17,7 @@ import { isVectorType } from './fieldData';
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
 const DEFAULT_PARTITION = '_default';
 const DEFAULT_PARTITION_KEY_PARTITIONS = 16;
+const COLLECTION_DESCRIPTION = 'collection.description';
 
 function checkName(name: string, what = 'collection name') {
   if (!NAME.test(name)) throw errors.invalid(`Invalid ${what}: ${name}`);
@@ -181,7 +183,46 @@ export const collectionHandlers: Handlers = {
   },
   AlterCollection(req, ctx) {
     const coll = collectionOf(ctx, req);
-    coll.properties = mergeProperties(coll.properties, req.properties ?? [], req.delete_keys ?? []);
+    // Milvus 2.6 changes the description through this key; it is not kept as a property.
+    const set: KeyValue[] = req.properties ?? [];
+    const description = set.find((p) => p.key === COLLECTION_DESCRIPTION);
+    if (description) coll.schema.description = description.value;
+    coll.properties = mergeProperties(
+      coll.properties,
+      set.filter((p) => p.key !== COLLECTION_DESCRIPTION),
+      req.delete_keys ?? [],
+    );
+    return ok();
+  },
+  /**
+   * The proxy's alterCollectionFieldTask: only max_length (VarChar, Array of VarChar), max_capacity
+   * (Array) and mmap.enabled may change; they live in the field's type_params.
+   */
+  AlterCollectionField(req, ctx) {
+    const coll = collectionOf(ctx, req);
+    const field = (coll.schema.fields ?? []).find((f: any) => f.name === req.field_name);
+    if (!field) throw new MilvusError(Code.FieldNotFound, `field not found[field=${req.field_name}]`);
+    const set: KeyValue[] = req.properties ?? [];
+    const deleteKeys: string[] = req.delete_keys ?? [];
+    if (set.length === 0 && deleteKeys.length === 0) throw errors.invalid('no properties or delete keys provided');
+    const isString = field.data_type === 'VarChar' || (field.data_type === 'Array' && field.element_type === 'VarChar');
+    for (const { key, value } of set) {
+      if (key === 'max_length') {
+        if (!isString) throw errors.invalid(`${field.name} can not modify the maxlength for non-string types`);
+        const n = Number(value);
+        if (!Number.isInteger(n) || n <= 0 || n > 65535) throw errors.invalid(`the maximum length specified for ${field.name} should be in (0, 65535]`);
+      } else if (key === 'max_capacity') {
+        if (field.data_type !== 'Array') throw errors.invalid(`${field.name} can not modify the max_capacity for non-array types`);
+        const n = Number(value);
+        if (!Number.isInteger(n) || n <= 0 || n > 4096) throw errors.invalid(`the maximum capacity specified for ${field.name} should be in (0, 4096]`);
+      } else if (key === 'mmap.enabled') {
+        if (value !== 'true' && value !== 'false') throw errors.invalid(`invalid mmap.enabled value: ${value}`);
+      } else {
+        throw errors.invalid(`${key} does not support update`);
+      }
+    }
+    for (const key of deleteKeys) if (key !== 'mmap.enabled') throw errors.invalid(`${key} does not support delete`);
+    field.type_params = mergeProperties(field.type_params ?? [], set, deleteKeys);
     return ok();
   },
   RenameCollection(req, ctx) {

@@ -11,6 +11,7 @@ import { indexHandlers } from './indexes';
 import { loadHandlers } from './load';
 import { dataHandlers } from './data';
 import { rbacHandlers } from './rbac';
+import { importHandlers } from './imports';
 
 export type { FakeMilvusState } from './state';
 
@@ -19,6 +20,8 @@ export interface FakeMilvusOptions {
   port?: number;
   /** Answer of GetVersion. */
   version?: string;
+  /** Query nodes, each able to hold one replica of a collection: LoadCollection refuses more replicas. Unlimited by default. */
+  queryNodes?: number;
 }
 
 export interface FakeMilvus {
@@ -27,6 +30,9 @@ export interface FakeMilvus {
   state: FakeMilvusState;
   /** Names of the methods that are implemented; every other MilvusService method answers UNIMPLEMENTED. */
   implemented: string[];
+  /** Calls received per method since the start (or the last reset), implemented or not. */
+  calls: Record<string, number>;
+  resetCalls(): void;
 }
 
 const serverHandlers = (state: FakeMilvusState): Handlers => ({
@@ -49,6 +55,7 @@ const serverHandlers = (state: FakeMilvusState): Handlers => ({
 /** Starts an in-memory server speaking milvus.proto.milvus.MilvusService over gRPC on 127.0.0.1. */
 export async function startFakeMilvus(options: FakeMilvusOptions = {}): Promise<FakeMilvus> {
   const state = createState(options.version ?? 'v2.6.0');
+  if (options.queryNodes !== undefined) state.queryNodes = options.queryNodes;
   const service = packageDefinition[SERVICE_NAME] as grpc.ServiceDefinition;
   const handlers: Handlers = {
     ...serverHandlers(state),
@@ -60,13 +67,16 @@ export async function startFakeMilvus(options: FakeMilvusOptions = {}): Promise<
     ...loadHandlers,
     ...dataHandlers,
     ...rbacHandlers,
+    ...importHandlers,
   };
   const implementation: grpc.UntypedServiceImplementation = {};
+  const calls: Record<string, number> = {};
   for (const method of Object.keys(service)) {
     const handler = handlers[method];
     const returnsStatus = (packageDefinition[SERVICE_NAME] as any)[method].responseType.type?.name === 'Status';
     implementation[method] = handler
       ? (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData<any>) => {
+          calls[method] = (calls[method] ?? 0) + 1;
           const ctx: CallContext = { state, dbName: String(call.metadata.get('dbname')[0] ?? '') || 'default' };
           try {
             callback(null, handler(call.request, ctx));
@@ -78,8 +88,10 @@ export async function startFakeMilvus(options: FakeMilvusOptions = {}): Promise<
             callback(null, returnsStatus ? err.toStatus() : { status: err.toStatus() });
           }
         }
-      : (_call: unknown, callback: grpc.sendUnaryData<any>) =>
+      : (_call: unknown, callback: grpc.sendUnaryData<any>) => {
+          calls[method] = (calls[method] ?? 0) + 1;
           callback({ code: grpc.status.UNIMPLEMENTED, details: `Method not implemented by fake Milvus: ${method}` });
+        };
   }
   const server = new grpc.Server();
   server.addService(service, implementation);
@@ -92,6 +104,10 @@ export async function startFakeMilvus(options: FakeMilvusOptions = {}): Promise<
     uri: `127.0.0.1:${port}`,
     state,
     implemented: Object.keys(handlers).filter((m) => m in service),
+    calls,
+    resetCalls: () => {
+      for (const key of Object.keys(calls)) delete calls[key];
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.tryShutdown(() => resolve());

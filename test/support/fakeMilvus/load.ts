@@ -1,4 +1,4 @@
-import { errors, ok } from './status';
+import { Code, MilvusError, errors, ok } from './status';
 import { type CallContext, type Collection, collectionOf, dbOf } from './state';
 import type { Handlers } from './handlers';
 import { isVectorType } from './fieldData';
@@ -19,6 +19,13 @@ export const loadHandlers: Handlers = {
         throw errors.indexNotFound(coll.name);
     }
     const replicas = Number(req.replica_number) > 0 ? Number(req.replica_number) : 1;
+    // Each replica needs a query node of its own (Milvus 2.4/2.5 answer merr 304).
+    const nodes = ctx.state.queryNodes;
+    if (nodes !== undefined && replicas > nodes)
+      throw new MilvusError(
+        Code.ResourceGroupNodeNotEnough,
+        `resource group node not enough[rg=__default_resource_group][currentNodeNum=${nodes}][expectedNodeNum=${replicas}]`,
+      );
     if (coll.loadedReplicas !== null && coll.loadedReplicas !== replicas)
       throw errors.invalid(`can't change the replica number for loaded collection: expected=${coll.loadedReplicas}, actual=${replicas}`);
     coll.loadedReplicas = replicas;

@@ -65,10 +65,27 @@ export interface Rbac {
   grants: Grant[];
 }
 
+/** A bulk import job (Import): recorded, never run (the fake reads no files). */
+export interface ImportJob {
+  id: string;
+  dbName: string;
+  collectionId: string;
+  collectionName: string;
+  partitionName: string;
+  files: string[];
+  /** common.ImportState name. */
+  state: string;
+  createdAt: number;
+}
+
 export interface FakeMilvusState {
   version: string;
+  /** Query nodes: a load asking for more replicas is refused. Unlimited when undefined. */
+  queryNodes?: number;
   databases: Map<string, Database>;
   rbac: Rbac;
+  /** Bulk import jobs, oldest first. */
+  imports: ImportJob[];
   nextId(): string;
 }
 
@@ -83,6 +100,7 @@ export function createState(version: string): FakeMilvusState {
       roles: new Set(['admin', 'public']),
       grants: [],
     },
+    imports: [],
     nextId,
   };
   state.databases.set('default', newDatabase(state, 'default', []));

@@ -7,6 +7,7 @@ export const Code = {
   CollectionNotFound: 100,
   CollectionNotLoaded: 101,
   PartitionNotFound: 200,
+  ResourceGroupNodeNotEnough: 304,
   IndexNotFound: 700,
   IndexDuplicate: 702,
   DatabaseNotFound: 800,

@@ -17,6 +17,8 @@ import {
   Succeed,
   TaskInput,
   Timeout,
+  Wait,
+  WaitTime,
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -31,10 +33,10 @@ export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.TooManyRequestsException',
 ] as const;
 
-/** A CopyShard invocation killed by a timeout resumes from its checkpoint, so it is retried too. */
-export const COPY_SHARD_TIMEOUT_ERRORS = ['States.Timeout', 'Sandbox.Timedout'] as const;
+/** A CopyShard or SyncChanges invocation killed by a timeout resumes from its checkpoint (or next cycle), so it is retried too. */
+export const STEP_TIMEOUT_ERRORS = ['States.Timeout', 'Sandbox.Timedout'] as const;
 
-export interface OfflineMigrationStateMachineProps {
+export interface MigrationStateMachineProps {
   /** The Lambda function of every step, by step id. */
   readonly steps: Record<StepId, IFunction>;
   /** Task timeout of each step; give each a margin over its Lambda timeout so a Lambda timeout surfaces as Sandbox.Timedout. */
@@ -45,33 +47,41 @@ export interface OfflineMigrationStateMachineProps {
 }
 
 /**
- * The offline migration, read top to bottom as in the console graph (docs/design.md):
+ * Both migrations, read top to bottom as in the console graph (docs/design.md, docs/state-machine.md):
  *
- *  1. Preflight               checks both clusters and the job ($.preflight)
+ *  1. Preflight               checks both clusters and the job ($.preflight, with the job's type)
  *  2. PlanShards              splits every collection into primary key ranges ($.plan)
  *  3. CopyCollections         Map over $.plan.collections, each:
  *     3a. CreateTargetCollection
  *     3b. CopyShards          Map over the collection's shards, each:
  *           CopyShard ($.copy) <-> ShardDone? until the shard is done -> ShardCopied
  *     3c. BuildIndexes
- *  4. Verify                  compares source and target ($.verification)
- *  5. VerificationOutcome     RECOPY -> back to 2 (the planner replans mismatched collections only)
- *                             PASSED -> Finalize -> MigrationSucceeded
+ *  4. CopyAccessControl       users, roles, grants (options.includeRbac)
+ *  5. MigrationType?          offline -> 6, online -> 7
+ *  6. Offline: Verify -> VerificationOutcome: RECOPY -> back to 2 (mismatched collections only),
+ *                                             PASSED -> Finalize -> MigrationSucceeded
+ *  7. Online:  StartSync -> SyncChanges ($.sync, runs cycles for up to ~13 minutes)
+ *              -> SyncState?: SYNCING -> WaitForNextSync ($.sync.waitSeconds) -> SyncChanges
+ *                             WRITES_STOPPED (stop-sync confirmed) -> DrainChanges -> VerifySync -> Finalize
+ *     The sync deadline (7 days by default) and schema changes on the source are failures of
+ *     SyncChanges. One loop turn is 9 history events and at least ~13 minutes on AWS: 7 days
+ *     take about 7,000 of the 25,000 events an execution may have.
  *  Any failure of a Task or a Map (caught at the top level, Map bodies propagate) puts the error
  *  at $.error -> RecordFailure -> MigrationFailed.
  *
  * Payloads are JSONPath (aws-local-stepfunctions mishandles JSONata) and carry ids only; the
  * job's state lives in DynamoDB.
  */
-export class OfflineMigrationStateMachine extends Construct {
+export class MigrationStateMachine extends Construct {
   readonly stateMachine: StateMachine;
   readonly logGroup: LogGroup;
 
-  constructor(scope: Construct, id: string, props: OfflineMigrationStateMachineProps) {
+  constructor(scope: Construct, id: string, props: MigrationStateMachineProps) {
     super(scope, id);
     const task = (name: string, stepId: StepId, payload: Record<string, unknown>, resultPath: string | null) =>
       this.lambdaTask(name, props.steps[stepId], props.taskTimeouts[stepId], payload, resultPath);
     const jobId = JsonPath.stringAt('$.jobId');
+    const job = { jobId };
 
     // Any failure: record it on the job, then fail the execution with the original error.
     const recordFailure = task('RecordFailure', 'recordFailure', { jobId, error: JsonPath.objectAt('$.error') }, '$.failureRecorded');
@@ -80,10 +90,10 @@ export class OfflineMigrationStateMachine extends Construct {
     const onFailure = { resultPath: '$.error' };
 
     // 1. Preflight
-    const preflight = task('Preflight', 'preflight', { jobId }, '$.preflight');
+    const preflight = task('Preflight', 'preflight', job, '$.preflight');
 
     // 2. PlanShards
-    const planShards = task('PlanShards', 'planShards', { jobId }, '$.plan');
+    const planShards = task('PlanShards', 'planShards', job, '$.plan');
 
     // 3b. CopyShard <-> ShardDone? (a shard is copied in invocations that each stop at a time budget)
     const copyShard = task(
@@ -93,7 +103,7 @@ export class OfflineMigrationStateMachine extends Construct {
       '$.copy',
     );
     copyShard.addRetry({
-      errors: [...COPY_SHARD_TIMEOUT_ERRORS],
+      errors: [...STEP_TIMEOUT_ERRORS],
       interval: Duration.seconds(1),
       backoffRate: 2,
       maxAttempts: 3,
@@ -132,25 +142,46 @@ export class OfflineMigrationStateMachine extends Construct {
         .next(task('BuildIndexes', 'buildIndexes', collectionPayload, '$.indexes')),
     );
 
-    // 4. Verify
-    const verify = task('Verify', 'verify', { jobId }, '$.verification');
+    // 4. CopyAccessControl
+    const copyAccessControl = task('CopyAccessControl', 'copyAccessControl', job, '$.accessControl');
 
-    // 5. VerificationOutcome: re-copy the mismatched collections, or finish.
-    const finalize = task('Finalize', 'finalize', { jobId }, '$.finalized');
+    const finalize = task('Finalize', 'finalize', job, '$.finalized');
+    finalize.next(new Succeed(this, 'MigrationSucceeded'));
+
+    // 6. Offline: Verify, then re-copy the mismatched collections or finish.
+    const verify = task('Verify', 'verify', job, '$.verification');
     const verificationOutcome = new Choice(this, 'VerificationOutcome')
       .when(Condition.stringEquals('$.verification.outcome', 'RECOPY'), planShards)
-      .when(Condition.stringEquals('$.verification.outcome', 'PASSED'), finalize.next(new Succeed(this, 'MigrationSucceeded')))
+      .when(Condition.stringEquals('$.verification.outcome', 'PASSED'), finalize)
       // Verify answers PASSED or RECOPY only; anything else is a bug, recorded like any failure.
-      .otherwise(
-        new Pass(this, 'UnknownVerificationOutcome', {
-          parameters: { Error: 'UnknownVerificationOutcome', Cause: JsonPath.format('Verify answered {}', JsonPath.jsonToString(JsonPath.objectAt('$.verification'))) },
-          resultPath: '$.error',
-        }).next(recordFailure),
-      );
+      .otherwise(this.unexpected('UnknownVerificationOutcome', 'Verify answered {}', '$.verification', recordFailure));
+    verify.next(verificationOutcome);
 
-    for (const state of [preflight, planShards, copyCollections, verify, finalize]) state.addCatch(recordFailure, onFailure);
+    // 7. Online: sync until writes are confirmed stopped, then drain, verify, finish.
+    const startSync = task('StartSync', 'startSync', job, '$.syncStarted');
+    const syncChanges = task('SyncChanges', 'syncChanges', job, '$.sync');
+    // A SyncChanges killed by its timeout lost nothing: the next one starts a new cycle.
+    syncChanges.addRetry({ errors: [...STEP_TIMEOUT_ERRORS], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 3, jitterStrategy: JitterType.FULL });
+    const waitForNextSync = new Wait(this, 'WaitForNextSync', { time: WaitTime.secondsPath('$.sync.waitSeconds') });
+    const drainChanges = task('DrainChanges', 'drainChanges', job, '$.drain');
+    const verifySync = task('VerifySync', 'verifySync', job, '$.verification');
+    const syncState = new Choice(this, 'SyncState?')
+      .when(Condition.stringEquals('$.sync.state', 'WRITES_STOPPED'), drainChanges.next(verifySync).next(finalize))
+      .when(Condition.stringEquals('$.sync.state', 'SYNCING'), waitForNextSync.next(syncChanges))
+      .otherwise(this.unexpected('UnknownSyncState', 'SyncChanges answered {}', '$.sync', recordFailure));
+    startSync.next(syncChanges).next(syncState);
 
-    const definition = preflight.next(planShards).next(copyCollections).next(verify).next(verificationOutcome);
+    // 5. MigrationType?
+    const migrationType = new Choice(this, 'MigrationType?')
+      .when(Condition.stringEquals('$.preflight.type', 'online'), startSync)
+      .when(Condition.stringEquals('$.preflight.type', 'offline'), verify)
+      .otherwise(this.unexpected('UnknownMigrationType', 'Preflight answered {}', '$.preflight', recordFailure));
+
+    for (const state of [preflight, planShards, copyCollections, copyAccessControl, verify, finalize, startSync, syncChanges, drainChanges, verifySync]) {
+      state.addCatch(recordFailure, onFailure);
+    }
+
+    const definition = preflight.next(planShards).next(copyCollections).next(copyAccessControl).next(migrationType);
 
     this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
     this.stateMachine = new StateMachine(this, 'Resource', {
@@ -159,8 +190,18 @@ export class OfflineMigrationStateMachine extends Construct {
       stateMachineType: StateMachineType.STANDARD,
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: false },
-      comment: 'Offline Milvus migration: preflight, plan, copy, index, verify, finalize',
+      comment: 'Milvus migration: preflight, plan, copy, index; offline: verify, finalize; online: sync until writes stop, drain, verify, finalize',
     });
+  }
+
+  /** A step answered something the graph has no branch for: a bug, recorded like any failure. */
+  private unexpected(name: string, cause: string, path: string, recordFailure: LambdaInvoke): Pass {
+    const pass = new Pass(this, name, {
+      parameters: { Error: name, Cause: JsonPath.format(cause, JsonPath.jsonToString(JsonPath.objectAt(path))) },
+      resultPath: '$.error',
+    });
+    pass.next(recordFailure);
+    return pass;
   }
 
   /**

@@ -1,0 +1,98 @@
+/**
+ * npm run bench:online [-- --rows 100000 --dim 128 --writes 200 --sync-seconds 60]
+ *
+ * The online mode under a steady write load, end to end through the local runtime (the CDK
+ * state machine, DynamoDB Local, two milvus-lite servers): seeds a collection, starts a writer
+ * doing inserts, upserts and deletes at --writes rows/s, creates an online job, samples the job's
+ * syncLagSeconds every second while it syncs for --sync-seconds, then stops the writer, confirms
+ * stop-sync and measures the cutover's downtime (confirmation to SUCCESSFUL). Prints a table.
+ */
+import { startMilvusLite } from '../lib/local/milvusLite';
+import { startLocalRuntime } from '../lib/local/runtime';
+import { countRows, openCluster } from '../lib/milvus';
+import { createWrittenCollection, startMixedWriter } from '../test/support/mixedWriter';
+
+function flag(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+}
+const ROWS = flag('rows', 100_000);
+const DIM = flag('dim', 128);
+const WRITES = flag('writes', 200);
+const SYNC_SECONDS = flag('sync-seconds', 60);
+const COLLECTION = 'bench_online';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+};
+
+async function main(): Promise<void> {
+  process.env.MILVUS_MIGRATE_STEP_LOG = 'off';
+  const [source, target] = await Promise.all([startMilvusLite(), startMilvusLite()]);
+  const runtime = await startLocalRuntime({ waitTimeOverrideMs: 1000 });
+  try {
+    let t = Date.now();
+    await createWrittenCollection(source.uri, COLLECTION, ROWS, DIM);
+    console.log(`seeded ${ROWS} rows of ${DIM}-d in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+
+    const writer = startMixedWriter(source.uri, COLLECTION, { existingRows: ROWS, dim: DIM, writesPerSecond: WRITES });
+    t = Date.now();
+    const { jobId } = (await runtime.service.create({ type: 'online', source: { uri: source.uri }, target: { uri: target.uri } })) as { jobId: string };
+    let job = (await runtime.service.get(jobId)) as any;
+    while (job.status !== 'SYNCING') {
+      if (['FAILED', 'CANCELLED'].includes(job.status)) throw new Error(`job ${job.status}: ${job.error?.reason}`);
+      await sleep(500);
+      job = await runtime.service.get(jobId);
+    }
+    const fullCopySeconds = (Date.now() - t) / 1000;
+
+    const lags: number[] = [];
+    const syncUntil = Date.now() + SYNC_SECONDS * 1000;
+    while (Date.now() < syncUntil) {
+      await sleep(1000);
+      job = await runtime.service.get(jobId);
+      if (job.status !== 'SYNCING') throw new Error(`job left SYNCING: ${job.status} ${job.error?.reason ?? ''}`);
+      if (typeof job.syncLagSeconds === 'number') lags.push(job.syncLagSeconds);
+    }
+    const cycles = job.sync.cycles;
+    const cycle = job.sync.lastCycle;
+    const writes = await writer.stop();
+
+    const confirmed = Date.now();
+    await runtime.service.stopSync(jobId, { confirmWritesStopped: true });
+    while (!['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(job.status)) {
+      await sleep(100);
+      job = await runtime.service.get(jobId);
+    }
+    const observedDowntime = (Date.now() - confirmed) / 1000;
+    if (job.status !== 'SUCCESSFUL') throw new Error(`job ${job.status}: ${job.error?.reason}`);
+
+    const [s, tg] = [openCluster({ uri: source.uri }), openCluster({ uri: target.uri })];
+    const [sourceRows, targetRows] = await Promise.all([countRows(s, 'default', COLLECTION, { readOnly: true }), countRows(tg, 'default', COLLECTION)]);
+    await Promise.all([s.close(), tg.close()]);
+
+    const rows: Array<[string, string]> = [
+      ['collection', `${ROWS.toLocaleString('en-US')} rows, ${DIM}-d float vectors, JSON, dynamic field`],
+      ['write load', `${(writes.inserted + writes.upserted + writes.deleted) / writes.seconds | 0} rows/s (${writes.inserted} inserts, ${writes.upserted} upserts, ${writes.deleted} deletes, ${writes.failed} failed)`],
+      ['full copy (create to SYNCING)', `${fullCopySeconds.toFixed(1)} s`],
+      ['sync cycles', `${cycles} in ${SYNC_SECONDS} s; last: ${cycle ? ((Date.parse(cycle.endedAt) - Date.parse(cycle.startedAt)) / 1000).toFixed(1) : '?'} s for ${cycle?.rowsCompared} rows`],
+      ['syncLagSeconds p50 / p95 / max', `${percentile(lags, 50)} / ${percentile(lags, 95)} / ${Math.max(...lags)} s (${lags.length} samples, 1/s)`],
+      ['cutover downtime (job cutoverSeconds)', `${job.cutoverSeconds} s`],
+      ['cutover downtime (observed, confirm to SUCCESSFUL)', `${observedDowntime.toFixed(1)} s`],
+      ['verification', `${job.verification?.passed ? 'passed' : 'FAILED'}; source ${sourceRows} rows, target ${targetRows} rows`],
+    ];
+    const width = Math.max(...rows.map(([k]) => k.length));
+    console.log(`\n| ${'measure'.padEnd(width)} | value |\n|${'-'.repeat(width + 2)}|-------|`);
+    for (const [k, v] of rows) console.log(`| ${k.padEnd(width)} | ${v} |`);
+  } finally {
+    await runtime.stop();
+    await Promise.all([source.stop(), target.stop()]);
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,4 @@
+import { startSync } from '../../lib/sync/startSync';
+import { stepHandler } from '../stepHandler';
+
+export const handler = stepHandler('startSync', startSync);

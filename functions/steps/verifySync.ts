@@ -1,0 +1,4 @@
+import { verifySync } from '../../lib/sync/verifySync';
+import { stepHandler } from '../stepHandler';
+
+export const handler = stepHandler('verifySync', verifySync);

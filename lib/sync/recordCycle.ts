@@ -1,0 +1,60 @@
+import type { JobRecord, SyncState } from '../jobs/model';
+import { notify } from '../notifications/notify';
+import type { Services } from '../services';
+import type { CycleOutcome } from './strategy';
+
+/** A cycle event at most this often (a steady writer makes a cycle every few seconds for days). */
+const CYCLE_EVENT_INTERVAL_MS = 60_000;
+
+/**
+ * Stores a completed cycle on the job: `syncedThrough` moves to the cycle's start (what makes the
+ * lag), counters add up, the target digests are kept. The first time the lag is under the job's
+ * threshold, the `Migration Sync Lag Below Threshold` alert goes out (and is logged on the job).
+ */
+export async function recordCycle(services: Services, job: JobRecord, cycle: CycleOutcome, lastEventAt: { at: number }): Promise<JobRecord> {
+  const sync = job.sync as SyncState;
+  const now = services.now();
+  const lagSeconds = Math.max(0, (now.getTime() - cycle.startedAt.getTime()) / 1000);
+  // Only while SYNCING: once writes are confirmed stopped, telling the operator to stop them is noise.
+  const alertNow = job.status === 'SYNCING' && !sync.lagAlertSentAt && lagSeconds < job.options.lagAlertSeconds;
+  const next: SyncState = {
+    ...sync,
+    syncedThrough: cycle.startedAt.toISOString(),
+    cycles: sync.cycles + 1,
+    lastCycle: {
+      startedAt: cycle.startedAt.toISOString(),
+      endedAt: cycle.endedAt.toISOString(),
+      rowsCompared: cycle.rowsCompared,
+      inserted: cycle.inserted,
+      updated: cycle.updated,
+      deleted: cycle.deleted,
+    },
+    inserted: sync.inserted + cycle.inserted,
+    updated: sync.updated + cycle.updated,
+    deleted: sync.deleted + cycle.deleted,
+    ...(alertNow ? { lagAlertSentAt: now.toISOString() } : {}),
+    ...(cycle.targetDigests ? { targetDigests: cycle.targetDigests } : {}),
+  };
+  const warnings = cycle.externalWrites.map((where) => `the target was written by something other than this job during sync: ${where}; the sync made it equal to the source again`);
+  const newWarnings = warnings.filter((w) => !job.warnings.includes(w));
+  const updated = await services.jobs.update(job.jobId, { sync: next, ...(newWarnings.length ? { addWarnings: newWarnings } : {}) }, ['SYNCING', 'CUTTING_OVER']);
+
+  if (newWarnings.length) {
+    await services.jobs.appendEvent(job.jobId, { type: 'TargetWrittenExternally', message: newWarnings.join('; '), details: { where: cycle.externalWrites } });
+  }
+  const seconds = Math.round(lagSeconds * 10) / 10;
+  if (sync.cycles === 0 || now.getTime() - lastEventAt.at >= CYCLE_EVENT_INTERVAL_MS) {
+    lastEventAt.at = now.getTime();
+    await services.jobs.appendEvent(job.jobId, {
+      type: 'SyncCycleCompleted',
+      message: `cycle ${next.cycles}: ${cycle.rowsCompared} row(s) compared, ${cycle.inserted} inserted, ${cycle.updated} updated, ${cycle.deleted} deleted; lag ${seconds} s`,
+      details: { cycle: next.cycles, syncLagSeconds: seconds, rowsCompared: cycle.rowsCompared, inserted: cycle.inserted, updated: cycle.updated, deleted: cycle.deleted },
+    });
+  }
+  if (alertNow) {
+    const message = `sync lag is ${seconds} s, under the ${job.options.lagAlertSeconds} s threshold: stop writes to the source, then confirm with stop-sync`;
+    await services.jobs.appendEvent(job.jobId, { type: 'SyncLagBelowThreshold', message, details: { syncLagSeconds: seconds, thresholdSeconds: job.options.lagAlertSeconds } });
+    await notify(services, job.jobId, 'lagBelowThreshold', { status: updated.status, syncLagSeconds: seconds, thresholdSeconds: job.options.lagAlertSeconds, message });
+  }
+  return updated;
+}

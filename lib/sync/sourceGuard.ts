@@ -1,0 +1,23 @@
+import { PermanentError } from '../errors';
+import type { JobRecord } from '../jobs/model';
+import type { MilvusCluster } from '../milvus';
+import { describeSourceChanges, detectSourceChanges, movedDatabases, takeSourceBaseline, type BaselineScope } from './guards';
+
+/** What an online job moves, as the guards see it. */
+export function baselineScope(job: JobRecord): BaselineScope {
+  const collections = Object.values(job.collections).map((c) => ({ key: c.key, db: c.sourceDb, name: c.sourceName }));
+  const databases = job.sourceBaseline ? movedDatabases(job.sourceBaseline) : [...new Set(collections.map((c) => c.db))];
+  return { databases, collections };
+}
+
+/**
+ * Fails the job (SOURCE_CHANGED, naming what changed) when the source's schema, properties,
+ * aliases, partitions, collections or databases differ from the baseline taken at the job's
+ * start, or a bulk import started: the sync copies rows, not such changes.
+ */
+export async function assertSourceUnchanged(source: MilvusCluster, job: JobRecord, now: Date): Promise<void> {
+  if (!job.sourceBaseline) return;
+  const current = await takeSourceBaseline(source, baselineScope(job), now);
+  const changes = detectSourceChanges(job.sourceBaseline, current);
+  if (changes.length > 0) throw new PermanentError('SOURCE_CHANGED', describeSourceChanges(changes));
+}

@@ -1,0 +1,43 @@
+import type { JobRecord } from '../jobs/model';
+import type { JobClusters } from '../migration/jobContext';
+import type { Services } from '../services';
+
+/** What one sync cycle did. */
+export interface CycleOutcome {
+  /** Every change committed on the source before this instant is on the target once the cycle completed. */
+  startedAt: Date;
+  endedAt: Date;
+  rowsCompared: number;
+  /** Rows written or deleted on the target (or, when comparing only, found different). */
+  inserted: number;
+  updated: number;
+  deleted: number;
+  /** Where the target held something the sync did not leave there: writes by someone else. */
+  externalWrites: string[];
+  /** A few primary keys that differed (`<collectionKey>:<pk>`), for messages. */
+  sampleKeys: string[];
+  /** Strategy state to keep for the next cycle (stored on the job's sync record). */
+  targetDigests?: Record<string, string>;
+}
+
+export interface CycleContext {
+  services: Services;
+  job: JobRecord;
+  clusters: JobClusters;
+  /** false: compare only, write nothing (the cutover's verification). */
+  apply: boolean;
+}
+
+/**
+ * How the target is kept equal to a source that is still written to. A cycle makes the target
+ * equal to the source as it was when the cycle started, so `now - startedAt` of the last
+ * completed cycle bounds the target's staleness (the job's syncLagSeconds).
+ *
+ * SnapshotDiffStrategy works with any Milvus 2.3+ and Zilliz Cloud through the public API. A
+ * strategy on Milvus's native replication (2.6.16+: UpdateReplicateConfiguration, then the
+ * target's GetReplicateInfo checkpoint as `startedAt`) fits the same interface.
+ */
+export interface SyncStrategy {
+  readonly name: string;
+  runCycle(context: CycleContext): Promise<CycleOutcome>;
+}

@@ -1,0 +1,58 @@
+import { JobNotActiveError, JobNotFoundError, PermanentError } from '../errors';
+import { isTerminal, type JobRecord } from '../jobs/model';
+import { loadActiveJob, withClusters } from '../migration/jobContext';
+import type { Services } from '../services';
+import type { JobInput, SyncChangesOutput } from '../workflow/steps';
+import { recordCycle } from './recordCycle';
+import { assertSourceUnchanged } from './sourceGuard';
+import { syncStrategyFor } from './syncStrategies';
+
+export interface SyncBudget {
+  /** Epoch ms after which no new cycle starts; the state machine waits, then calls the step again. */
+  deadline: number;
+}
+
+/** After a cycle that found nothing, the next one waits this long: an idle source is not read in a tight loop. */
+const IDLE_PAUSE_MS = 1_000;
+
+const lagOf = (job: JobRecord, now: Date): number | null =>
+  job.sync?.syncedThrough ? Math.round((now.getTime() - Date.parse(job.sync.syncedThrough)) / 100) / 10 : null;
+
+/** Re-reads the job between cycles: a cancel ends the step, a stop-sync ends the loop. */
+async function reload(services: Services, jobId: string): Promise<JobRecord> {
+  const job = await services.jobs.get(jobId);
+  if (!job) throw new JobNotFoundError(jobId);
+  if (isTerminal(job.status)) throw new JobNotActiveError(jobId, job.status);
+  return job;
+}
+
+/**
+ * Online: runs sync cycles back to back until the time budget is spent, the operator confirms that
+ * writes stopped (status CUTTING_OVER), or the sync deadline passes (the job fails). Before every
+ * cycle the source is checked against the baseline taken at the job's start.
+ */
+export async function syncChanges(services: Services, { jobId }: JobInput, budget: SyncBudget): Promise<SyncChangesOutput> {
+  const first = await loadActiveJob(services, jobId);
+  const strategy = syncStrategyFor(first);
+  const lastEventAt = { at: 0 };
+  return withClusters(services, first, async (clusters) => {
+    for (;;) {
+      let job = await reload(services, jobId);
+      const now = services.now();
+      const waitSeconds = job.options.lagPollSeconds;
+      if (job.status === 'CUTTING_OVER') return { state: 'WRITES_STOPPED', syncLagSeconds: lagOf(job, now), waitSeconds };
+      if (!job.sync) throw new PermanentError('SYNC_NOT_STARTED', `job ${jobId} has no sync state; StartSync did not run`);
+      if (now.getTime() > Date.parse(job.sync.deadlineAt)) {
+        throw new PermanentError(
+          'SYNC_DEADLINE_PASSED',
+          `sync ran from ${job.sync.startedAt} to its deadline ${job.sync.deadlineAt} (options.syncTimeoutSeconds ${job.options.syncTimeoutSeconds}) without confirmation that writes to the source stopped; the target was left as last synced`,
+        );
+      }
+      await assertSourceUnchanged(clusters.source, job, now);
+      const cycle = await strategy.runCycle({ services, job, clusters, apply: true });
+      job = await recordCycle(services, job, cycle, lastEventAt);
+      if (Date.now() >= budget.deadline) return { state: 'SYNCING', syncLagSeconds: lagOf(job, services.now()), waitSeconds };
+      if (cycle.inserted + cycle.updated + cycle.deleted === 0) await new Promise((resolve) => setTimeout(resolve, Math.min(IDLE_PAUSE_MS, Math.max(0, budget.deadline - Date.now()))));
+    }
+  });
+}
