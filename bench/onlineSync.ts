@@ -1,5 +1,5 @@
 /**
- * npm run bench:online [-- --rows 100000 --dim 128 --writes 200 --sync-seconds 60]
+ * npm run bench:online [-- --rows 100000 --dim 128 --writes 200 --sync-seconds 60 --rows-per-shard 25000]
  *
  * The online mode under a steady write load, end to end through the local runtime (the CDK
  * state machine, DynamoDB Local, two milvus-lite servers): seeds a collection, starts a writer
@@ -10,7 +10,7 @@
 import { startMilvusLite } from '../lib/local/milvusLite';
 import { startLocalRuntime } from '../lib/local/runtime';
 import { countRows, openCluster } from '../lib/milvus';
-import { createWrittenCollection, startMixedWriter } from '../test/support/mixedWriter';
+import { createWrittenCollection, startMixedWriter } from '../lib/local/mixedWriter';
 
 function flag(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -20,6 +20,7 @@ const ROWS = flag('rows', 100_000);
 const DIM = flag('dim', 128);
 const WRITES = flag('writes', 200);
 const SYNC_SECONDS = flag('sync-seconds', 60);
+const ROWS_PER_SHARD = flag('rows-per-shard', 25_000);
 const COLLECTION = 'bench_online';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
 
     const writer = startMixedWriter(source.uri, COLLECTION, { existingRows: ROWS, dim: DIM, writesPerSecond: WRITES });
     t = Date.now();
-    const { jobId } = (await runtime.service.create({ type: 'online', source: { uri: source.uri }, target: { uri: target.uri } })) as { jobId: string };
+    const { jobId } = (await runtime.service.create({ type: 'online', source: { uri: source.uri }, target: { uri: target.uri }, options: { rowsPerShard: ROWS_PER_SHARD } })) as { jobId: string };
     let job = (await runtime.service.get(jobId)) as any;
     while (job.status !== 'SYNCING') {
       if (['FAILED', 'CANCELLED'].includes(job.status)) throw new Error(`job ${job.status}: ${job.error?.reason}`);
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
     await Promise.all([s.close(), tg.close()]);
 
     const rows: Array<[string, string]> = [
-      ['collection', `${ROWS.toLocaleString('en-US')} rows, ${DIM}-d float vectors, JSON, dynamic field`],
+      ['collection', `${ROWS.toLocaleString('en-US')} rows, ${DIM}-d float vectors, JSON, dynamic field; ${Math.ceil(ROWS / ROWS_PER_SHARD)} shards of ${ROWS_PER_SHARD}`],
       ['write load', `${(writes.inserted + writes.upserted + writes.deleted) / writes.seconds | 0} rows/s (${writes.inserted} inserts, ${writes.upserted} upserts, ${writes.deleted} deletes, ${writes.failed} failed)`],
       ['full copy (create to SYNCING)', `${fullCopySeconds.toFixed(1)} s`],
       ['sync cycles', `${cycles} in ${SYNC_SECONDS} s; last: ${cycle ? ((Date.parse(cycle.endedAt) - Date.parse(cycle.startedAt)) / 1000).toFixed(1) : '?'} s for ${cycle?.rowsCompared} rows`],

@@ -55,7 +55,8 @@ program
 
 program
   .command('demo')
-  .description('start two milvus-lite clusters, seed sample data, migrate it offline and verify')
+  .description('start two milvus-lite clusters, seed sample data, migrate it offline and verify (--online: zero-downtime, with an application writing all along)')
+  .option('--online', 'an online migration: sync under a live writer, lag alert, stop-sync, cutover, verification')
   .option('--json', 'print only the final job as JSON on stdout')
   .action(action(async (flags) => (await import('./commands/demo')).demoCommand(flags)));
 

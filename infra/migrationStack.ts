@@ -36,6 +36,10 @@ export interface MigrationStackProps extends StackProps {
   readonly apiMethodOptions?: MethodOptions;
   /** Email addresses that receive the lag alert and job outcomes (context `alertEmails`, comma separated, in infra/app.ts). */
   readonly alertEmails?: readonly string[];
+  /** The sync lag alarm: lag above this... @default 60 s */
+  readonly lagAlarmThreshold?: Duration;
+  /** ...for this long. @default 30 minutes */
+  readonly lagAlarmDuration?: Duration;
 }
 
 /** The job table, the step and API functions, the offline state machine and the REST API. */
@@ -116,7 +120,14 @@ export class MigrationStack extends Stack {
     migration.addResource('stop-sync').addMethod('POST', undefined, bodies.stopSync);
     this.api.root.addResource('openapi.json').addMethod('GET');
 
-    new MigrationObservability(this, 'Observability', { stepFunctions: this.functions.steps, apiFunction, stateMachine, alarmTopic: this.notifications.topic });
+    new MigrationObservability(this, 'Observability', {
+      stepFunctions: this.functions.steps,
+      apiFunction,
+      stateMachine,
+      alarmTopic: this.notifications.topic,
+      syncLagThreshold: props.lagAlarmThreshold,
+      syncLagDuration: props.lagAlarmDuration,
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.url });
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });

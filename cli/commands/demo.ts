@@ -1,15 +1,19 @@
 import { startMilvusLite } from '../../lib/local/milvusLite';
 import { startLocalRuntime } from '../../lib/local/runtime';
+import { createWrittenCollection, startMixedWriter } from '../../lib/local/mixedWriter';
+import type { LocalRuntime } from '../../lib/local/runtime';
 import { seedSampleCollections } from '../../lib/local/sampleData';
 import { cleanupOnSignal } from '../interrupt';
 import { formatJobSummary } from '../output';
+import { ProgressPrinter } from '../progress';
+import type { JobSummary } from '../output';
 import { runMigration } from './run';
 
 /**
  * The main job on the embedded default: two milvus-lite clusters, sample collections of
  * different shapes on the source, an offline migration through the local runtime, verification.
  */
-export async function demoCommand(flags: { json?: boolean }): Promise<number> {
+export async function demoCommand(flags: { json?: boolean; online?: boolean }): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   say('starting two milvus-lite clusters and DynamoDB Local ...');
   const starting = [startMilvusLite(), startMilvusLite(), startLocalRuntime()] as const;
@@ -27,10 +31,9 @@ export async function demoCommand(flags: { json?: boolean }): Promise<number> {
     say(`source ${source.uri}, target ${target.uri}; seeding the source ...`);
     const names = await seedSampleCollections(source.uri);
     say(`seeded ${names.join(', ')}; migrating ...`);
-    const { job, exitCode } = await runMigration(
-      { type: 'offline', sourceUri: source.uri, targetUri: target.uri, database: 'default', json: flags.json },
-      runtime,
-    );
+    const { job, exitCode } = flags.online
+      ? await onlineDemo(runtime, source.uri, target.uri, say)
+      : await runMigration({ type: 'offline', sourceUri: source.uri, targetUri: target.uri, database: 'default', json: flags.json }, runtime);
     if (flags.json) process.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
     else process.stdout.write(`${formatJobSummary(job)}\n`);
     return exitCode;
@@ -38,5 +41,44 @@ export async function demoCommand(flags: { json?: boolean }): Promise<number> {
     release();
     say('stopping the clusters and DynamoDB Local');
     await Promise.allSettled([runtime.stop(), source.stop(), target.stop()]);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The online mode as an operator lives it: an application keeps writing to the source while the
+ * job copies and syncs; once the lag alert is in, the writer stops, stop-sync is confirmed, and the
+ * job drains, verifies and ends.
+ */
+async function onlineDemo(runtime: LocalRuntime, sourceUri: string, targetUri: string, say: (line: string) => void): Promise<{ job: JobSummary; exitCode: number }> {
+  const app = 'app_events';
+  await createWrittenCollection(sourceUri, app, 5_000);
+  const writer = startMixedWriter(sourceUri, app, { existingRows: 5_000, writesPerSecond: 200 });
+  say(`an application writes to ${app} on the source (~200 rows/s: inserts, upserts, deletes); starting an online migration of every database ...`);
+  try {
+    const { jobId } = (await runtime.service.create({ type: 'online', source: { uri: sourceUri }, target: { uri: targetUri } })) as { jobId: string };
+    const printer = new ProgressPrinter(say);
+    let job = (await runtime.service.get(jobId)) as unknown as JobSummary & { syncLagSeconds?: number | null; sync?: { lagAlertSentAt?: string; cycles: number } };
+    const deadline = Date.now() + 10 * 60_000;
+    while (!job.sync?.lagAlertSentAt) {
+      if (['FAILED', 'CANCELLED'].includes(job.status) || Date.now() > deadline) return { job, exitCode: 1 };
+      printer.update(job);
+      if (job.status === 'SYNCING') say(`  syncing: cycle ${job.sync?.cycles ?? 0}, lag ${job.syncLagSeconds ?? '-'} s`);
+      await sleep(1000);
+      job = (await runtime.service.get(jobId)) as never;
+    }
+    say(`lag alert: ${job.syncLagSeconds} s, under the threshold (event SyncLagBelowThreshold; on AWS an email). Stopping the application ...`);
+    const stats = await writer.stop();
+    say(`the application stopped after ${stats.inserted} inserts, ${stats.upserted} upserts, ${stats.deleted} deletes; confirming stop-sync ...`);
+    await runtime.service.stopSync(jobId, { confirmWritesStopped: true });
+    while (!['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(job.status)) {
+      await sleep(250);
+      job = (await runtime.service.get(jobId)) as never;
+    }
+    if (job.status === 'SUCCESSFUL') say(`cut over in ${(job as { cutoverSeconds?: number }).cutoverSeconds} s (confirmation to SUCCESSFUL), every row compared`);
+    return { job, exitCode: job.status === 'SUCCESSFUL' ? 0 : 1 };
+  } finally {
+    await writer.stop();
   }
 }

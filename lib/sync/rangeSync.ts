@@ -8,6 +8,7 @@ import { copiedFields, DYNAMIC_FIELD, primaryField, type FieldSpec } from '../mi
 import { ALLOW_INSERT_AUTO_ID } from '../milvus/translate';
 import { assertOk, milvusCall } from '../milvus/status';
 import { rowHasher, RowDigest, type Row } from './rowDigest';
+import { CycleAbandoned } from './strategy';
 
 /**
  * The row-level sync of one primary key range (the online mode's snapshot diff): reads the
@@ -44,6 +45,8 @@ export interface RangeSyncArgs {
   batchBytes: number;
   /** false: compare only and write nothing (the cutover's verification); the counts then say what differs. */
   apply: boolean;
+  /** Asked every few pages' worth of rows: true gives the range up (CycleAbandoned); writes already sent stay. */
+  abandon?: () => Promise<boolean>;
 }
 
 export interface RangeSyncResult {
@@ -62,6 +65,8 @@ export interface RangeSyncResult {
 }
 
 const SAMPLE_KEYS = 10;
+/** Rows merged between two questions to `abandon`. */
+const ABANDON_CHECK_ROWS = 1_000;
 /** Rows re-read before a skip offset, so that a few rows deleted meanwhile below the cursor do not make the page miss rows. */
 const SKIP_SLACK = 64;
 /** Keys per delete request (the expression stays far under any limit). */
@@ -114,7 +119,12 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
     // Both sides' first pages are read at once; each side then reads its next page while the current one is merged.
     sourceRows.start();
     targetRows.start();
+    let sinceAbandonCheck = 0;
     for (;;) {
+      if (args.abandon && ++sinceAbandonCheck >= ABANDON_CHECK_ROWS) {
+        sinceAbandonCheck = 0;
+        if (await args.abandon()) throw new CycleAbandoned();
+      }
       const s = await sourceRows.head();
       const t = await targetRows.head();
       if (!s && !t) break;

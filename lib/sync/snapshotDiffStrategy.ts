@@ -1,7 +1,7 @@
 import type { CollectionProgress, JobRecord, ShardRecord } from '../jobs/model';
 import { describeCollection, type CollectionSpec } from '../milvus';
 import { syncRange, type RangeSyncResult } from './rangeSync';
-import type { CycleContext, CycleOutcome, SyncStrategy } from './strategy';
+import { CycleAbandoned, type CycleContext, type CycleOutcome, type SyncStrategy } from './strategy';
 
 export const SNAPSHOT_DIFF = 'snapshot-diff';
 
@@ -34,7 +34,7 @@ export class SnapshotDiffStrategy implements SyncStrategy {
   /** Shards do not change during sync; read once per invocation. */
   private shards = new Map<string, ShardRecord[]>();
 
-  async runCycle({ services, job, clusters, apply }: CycleContext): Promise<CycleOutcome> {
+  async runCycle({ services, job, clusters, apply, abandon }: CycleContext): Promise<CycleOutcome> {
     const startedAt = services.now();
     const plans = await this.plan(services, job, clusters);
     const previous = job.sync?.targetDigests ?? {};
@@ -43,8 +43,13 @@ export class SnapshotDiffStrategy implements SyncStrategy {
     const work = plans.flatMap((plan) => plan.shards.map((shard) => ({ plan, shard })));
     const concurrency = Math.max(1, job.options.shardConcurrency);
     let next = 0;
+    let abandoned = false;
     const worker = async () => {
-      while (next < work.length) {
+      while (next < work.length && !abandoned) {
+        if (abandon && (await abandon())) {
+          abandoned = true;
+          break;
+        }
         const { plan, shard } = work[next++]!;
         const { collection, sourceSpec, targetSpec } = plan;
         const result: RangeSyncResult = await syncRange({
@@ -58,6 +63,11 @@ export class SnapshotDiffStrategy implements SyncStrategy {
           ...(shard.partition ? { partition: shard.partition } : {}),
           batchBytes: Math.min(job.options.batchBytes, SYNC_PAGE_BYTES),
           apply,
+          // Another worker failed or gave up: this one stops too.
+          abandon: async () => abandoned || (abandon !== undefined && (abandoned = await abandon())),
+        }).catch((error: unknown) => {
+          abandoned = true;
+          throw error;
         });
         const key = shardDigestKey(shard);
         const expected = previous[key];
@@ -70,7 +80,11 @@ export class SnapshotDiffStrategy implements SyncStrategy {
         for (const pk of result.sampleKeys) if (outcome.sampleKeys.length < 10) outcome.sampleKeys.push(`${collection.key}:${pk}`);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, work.length) }, worker));
+    // Every worker ends before the cycle does (none left writing behind an abandoned or failed cycle).
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(concurrency, work.length) }, worker));
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof CycleAbandoned));
+    if (failure) throw failure.reason;
+    if (abandoned || settled.some((r) => r.status === 'rejected')) throw new CycleAbandoned();
     outcome.endedAt = services.now();
     return outcome;
   }

@@ -26,6 +26,19 @@ export interface CycleContext {
   clusters: JobClusters;
   /** false: compare only, write nothing (the cutover's verification). */
   apply: boolean;
+  /**
+   * Asked between parts of a cycle: true abandons the cycle (CycleAbandoned), so a stop-sync that
+   * arrives mid-cycle starts the drain at once instead of after a whole pass.
+   */
+  abandon?: () => Promise<boolean>;
+}
+
+/** A cycle given up because `abandon` said so: nothing of it is recorded, the next cycle starts over. */
+export class CycleAbandoned extends Error {
+  constructor() {
+    super('sync cycle abandoned');
+    this.name = 'CycleAbandoned';
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Services } from '../services';
 import type { JobInput, SyncChangesOutput } from '../workflow/steps';
 import { recordCycle } from './recordCycle';
 import { assertSourceUnchanged } from './sourceGuard';
+import { CycleAbandoned } from './strategy';
 import { syncStrategyFor } from './syncStrategies';
 
 export interface SyncBudget {
@@ -17,6 +18,20 @@ const IDLE_PAUSE_MS = 1_000;
 
 const lagOf = (job: JobRecord, now: Date): number | null =>
   job.sync?.syncedThrough ? Math.round((now.getTime() - Date.parse(job.sync.syncedThrough)) / 100) / 10 : null;
+
+/** How often a running cycle looks for a stop-sync or a cancel (between shards). */
+const STOP_CHECK_INTERVAL_MS = 1_000;
+
+/** Whether the operator confirmed the writes stopped (or cancelled) since the cycle started: asked between shards, at most once a second. */
+function stopRequested(services: Services, jobId: string): () => Promise<boolean> {
+  let checkedAt = Date.now();
+  return async () => {
+    if (Date.now() - checkedAt < STOP_CHECK_INTERVAL_MS) return false;
+    checkedAt = Date.now();
+    const job = await services.jobs.get(jobId);
+    return !job || job.status !== 'SYNCING';
+  };
+}
 
 /** Re-reads the job between cycles: a cancel ends the step, a stop-sync ends the loop. */
 async function reload(services: Services, jobId: string): Promise<JobRecord> {
@@ -49,7 +64,16 @@ export async function syncChanges(services: Services, { jobId }: JobInput, budge
         );
       }
       await assertSourceUnchanged(clusters.source, job, now);
-      const cycle = await strategy.runCycle({ services, job, clusters, apply: true });
+      let cycle;
+      try {
+        cycle = await strategy.runCycle({ services, job, clusters, apply: true, abandon: stopRequested(services, jobId) });
+      } catch (error) {
+        if (!(error instanceof CycleAbandoned)) throw error;
+        // Part of the pass was written: the shard digests no longer say what the sync left on the
+        // target, so the next pass does not compare with them (no false "written by others").
+        await services.jobs.update(jobId, { sync: { ...job.sync, targetDigests: {} } }, ['SYNCING', 'CUTTING_OVER']).catch(() => undefined);
+        continue; // the loop's next turn sees CUTTING_OVER (or the cancel)
+      }
       job = await recordCycle(services, job, cycle, lastEventAt);
       if (Date.now() >= budget.deadline) return { state: 'SYNCING', syncLagSeconds: lagOf(job, services.now()), waitSeconds };
       if (cycle.inserted + cycle.updated + cycle.deleted === 0) await new Promise((resolve) => setTimeout(resolve, Math.min(IDLE_PAUSE_MS, Math.max(0, budget.deadline - Date.now()))));

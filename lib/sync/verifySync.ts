@@ -1,22 +1,34 @@
 import { PermanentError } from '../errors';
-import type { VerificationReport } from '../jobs/model';
+import type { JobRecord, VerificationReport } from '../jobs/model';
 import { countRows } from '../milvus';
 import { loadActiveJob, withClusters } from '../migration/jobContext';
 import type { Services } from '../services';
 import type { JobInput } from '../workflow/steps';
+import type { CycleOutcome } from './strategy';
 import { syncStrategyFor } from './syncStrategies';
 
+/** The drain's cycle compared every row after the writes stopped and found nothing to change: it is the full comparison. */
+function drainWasAComparison(job: JobRecord): boolean {
+  const last = job.sync?.lastCycle;
+  if (!last || !job.writesStoppedAt) return false;
+  return Date.parse(last.startedAt) >= Date.parse(job.writesStoppedAt) && last.inserted + last.updated + last.deleted === 0;
+}
+
 /**
- * Online cutover's verification, with writes stopped and the changes drained: one more full
- * comparison that writes nothing (every row of every collection, field by field), and every
- * entity count on both sides. Any difference fails the job naming it.
+ * Online cutover's verification, with writes stopped and the changes drained: a full comparison
+ * of every row, field by field (the drain's own cycle when it found nothing left to change, else
+ * one more pass that writes nothing), and every entity count on both sides. A difference means the
+ * source still changed after the confirmation (WRITES_NOT_STOPPED) or the counts disagree
+ * (VERIFICATION_MISMATCH): the job fails naming it.
  */
 export async function verifySync(services: Services, { jobId }: JobInput): Promise<{ passed: true; rowsCompared: number }> {
   const job = await loadActiveJob(services, jobId);
   await services.jobs.update(jobId, { phase: 'VERIFICATION' });
   const collections = Object.values(job.collections);
   const { report, comparison } = await withClusters(services, job, async (clusters) => {
-    const comparison = await syncStrategyFor(job).runCycle({ services, job, clusters, apply: false });
+    const comparison: Pick<CycleOutcome, 'rowsCompared' | 'inserted' | 'updated' | 'deleted' | 'sampleKeys'> = drainWasAComparison(job)
+      ? { rowsCompared: job.sync!.lastCycle!.rowsCompared, inserted: 0, updated: 0, deleted: 0, sampleKeys: [] }
+      : await syncStrategyFor(job).runCycle({ services, job, clusters, apply: false });
     const entries = [];
     for (const c of collections) {
       const [sourceRows, targetRows] = await Promise.all([countRows(clusters.source, c.sourceDb, c.sourceName, { readOnly: true }), countRows(clusters.target, c.targetDb, c.targetName)]);
@@ -34,14 +46,18 @@ export async function verifySync(services: Services, { jobId }: JobInput): Promi
   });
   await services.jobs.update(jobId, { verification: report });
   const differences = comparison.inserted + comparison.updated + comparison.deleted;
+  if (differences > 0) {
+    const reason = `${comparison.inserted} row(s) missing on the target, ${comparison.updated} different, ${comparison.deleted} extra (e.g. ${comparison.sampleKeys.slice(0, 3).join(', ')})`;
+    await services.jobs.appendEvent(jobId, { type: 'VerificationFailed', message: reason });
+    throw new PermanentError(
+      'WRITES_NOT_STOPPED',
+      `the source still changes after writes were confirmed stopped: after the last sync cycle ${reason}; stop every writer and run the migration again`,
+    );
+  }
   if (!report.passed) {
     const counts = report.collections.filter((e) => !e.match).map((e) => `${e.key} (source ${e.sourceRows}, target ${e.targetRows})`);
-    const reason = [
-      differences ? `${comparison.inserted} row(s) missing on the target, ${comparison.updated} different, ${comparison.deleted} extra (e.g. ${comparison.sampleKeys.slice(0, 3).join(', ')})` : '',
-      counts.length ? `entity counts differ: ${counts.join(', ')}` : '',
-    ].filter(Boolean).join('; ');
-    await services.jobs.appendEvent(jobId, { type: 'VerificationFailed', message: reason });
-    throw new PermanentError('VERIFICATION_MISMATCH', `after the drain the target differs from the source: ${reason}`);
+    await services.jobs.appendEvent(jobId, { type: 'VerificationFailed', message: `entity counts differ: ${counts.join(', ')}` });
+    throw new PermanentError('VERIFICATION_MISMATCH', `every row compared equal but entity counts differ (duplicate keys?): ${counts.join(', ')}`);
   }
   for (const c of collections) await services.jobs.updateCollection(jobId, c.key, { status: 'VERIFIED' });
   await services.jobs.appendEvent(jobId, {

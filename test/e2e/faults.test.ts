@@ -152,6 +152,24 @@ describe('permanent faults fail the job at once, with their code', () => {
     expect(target.callsByMethod.CreateCollection ?? 0).toBe(0);
   });
 
+  it('a schema the target refuses (an invalid-parameter status on CreateCollection): FAILED at once with the server reason, not retried, nothing inserted', async () => {
+    const source = await proxy(sourceUri);
+    const target = await proxy(targetUri);
+    target.refuse('CreateCollection', 'field type BFloat16Vector is not supported by this server');
+    // The first test copied it: the target must not hold it, or Preflight refuses first (TARGET_COLLECTION_EXISTS).
+    const c = client(targetUri);
+    await c.dropCollection({ collection_name: names[0]! });
+    await c.closeConnection();
+    const created = await migrate(source, target, [names[0]!]);
+    const job = await waitForEnd(created.jobId, 30);
+    expect(job.status).toBe('FAILED');
+    expect(job.error?.code).toBe('MILVUS_REFUSED');
+    expect(job.error?.reason).toMatch(/BFloat16Vector is not supported/);
+    // One refusal: neither the call nor the step was retried, and no row was sent.
+    expect(target.injected.refused).toBe(1);
+    expect(target.callsByMethod.Insert ?? 0).toBe(0);
+  });
+
   it('a collection that the source lists but cannot find: FAILED with COLLECTION_NOT_FOUND naming it, not retried', async () => {
     const source = await proxy(sourceUri);
     const target = await proxy(targetUri);

@@ -61,6 +61,7 @@ export interface FaultCounts {
   killed: number;
   unauthenticated: number;
   'collection-not-found': number;
+  refused: number;
 }
 
 export interface FaultProxy {
@@ -77,6 +78,8 @@ export interface FaultProxy {
   setPermanent(mode: PermanentMode): void;
   /** Calls naming these collections are answered "collection not found" (merr 100). */
   setMissingCollections(names: string[]): void;
+  /** Every call of `method` is answered with a Milvus "invalid parameter" status (merr 1100) giving `reason`, as a server refusing a schema does. */
+  refuse(method: string, reason: string): void;
   /** The `nth` (1-based) next call of `method` is forwarded, then its connection is cut before the reply. */
   killAfterForward(method: string, nth?: number): void;
   /** Sum of the transient faults injected. */
@@ -173,6 +176,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const exempt = new Set(options.exempt ?? ['Connect']);
   let permanent: PermanentMode = null;
   let missing = new Set<string>();
+  const refusals = new Map<string, string>();
   const kills = new Map<string, number>();
   const injected: FaultCounts = {
     calls: 0,
@@ -187,6 +191,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     killed: 0,
     unauthenticated: 0,
     'collection-not-found': 0,
+    refused: 0,
   };
   const callsByMethod: Record<string, number> = {};
   const faultsByMethod: Record<string, number> = {};
@@ -240,6 +245,12 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         }
         // merr ErrPrivilegeNotAuthenticated (1400); legacy ErrorCode 65 (NotAuthenticated... as the proxy mapped it).
         return callback(null, statusReply(info, 65, 'not authenticated: auth check failure, please check username and password are correct', 1400));
+      }
+      const refusal = refusals.get(name);
+      if (refusal !== undefined) {
+        injected.refused += 1;
+        // ErrorCode 5 (IllegalArgument), merr 1100 (ErrParameterInvalid).
+        return callback(null, statusReply(info, 5, `invalid parameter[${refusal}]`, 1100));
       }
       if (missing.size > 0) {
         const collection = collectionOf(info, call.request);
@@ -335,6 +346,10 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     },
     setMissingCollections(names) {
       missing = new Set(names);
+    },
+    refuse(method, reason) {
+      if (!methods.has(method)) throw new Error(`no MilvusService method ${method}`);
+      refusals.set(method, reason);
     },
     killAfterForward(method, nth = 1) {
       if (!methods.has(method)) throw new Error(`no MilvusService method ${method}`);

@@ -1,5 +1,13 @@
-import { DataType, type MilvusClient } from '@zilliz/milvus2-sdk-node';
-import { client } from './rows';
+import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
+
+/**
+ * An application that keeps writing to the source: what the online demo, the online tests and
+ * `npm run bench:online` migrate under load.
+ */
+
+function client(uri: string): MilvusClient {
+  return new MilvusClient({ address: uri, telemetry: { enabled: false }, logLevel: 'warn' } as never);
+}
 
 /** A collection an application keeps writing to: explicit Int64 keys, a vector, a scalar, JSON and dynamic keys. */
 export async function createWrittenCollection(uri: string, name: string, rows: number, dim = 8): Promise<void> {
@@ -89,15 +97,19 @@ export function startMixedWriter(uri: string, name: string, options: { existingR
     }
   })();
 
+  let stopped: Promise<MixedWriterStats> | undefined;
   return {
     stats,
-    /** Stops writing; resolves once the last write was acknowledged. */
-    async stop(): Promise<MixedWriterStats> {
-      stopping = true;
-      await loop;
-      await c.closeConnection();
-      stats.seconds = (Date.now() - started) / 1000;
-      return stats;
+    /** Stops writing; resolves once the last write was acknowledged. Safe to call more than once. */
+    stop(): Promise<MixedWriterStats> {
+      stopped ??= (async () => {
+        stopping = true;
+        await loop;
+        await c.closeConnection();
+        stats.seconds = (Date.now() - started) / 1000;
+        return stats;
+      })();
+      return stopped;
     },
   };
 }
