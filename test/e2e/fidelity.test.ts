@@ -1,18 +1,15 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MigrationService } from '../../lib/api/service';
-import { MemoryCredentialStore } from '../../lib/credentials/memoryCredentialStore';
-import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
-import { createJobTable } from '../../lib/jobs/table';
 import { preflight } from '../../lib/migration/preflight';
 import { verify } from '../../lib/migration/verify';
 import { describeCollection, openCluster } from '../../lib/milvus';
 import type { Services } from '../../lib/services';
 import { type FakeMilvus, startFakeMilvus } from '../support/fakeMilvus';
 import { copyAll, CrashAfter, crashingStore } from '../support/steps';
-import { EventLogOnlyNotifier } from '../../lib/notifications/notifier';
+import { ok, trackedClients } from '../support/milvusClients';
+import { stepServices } from '../support/stepServices';
 
 /**
  * Metadata fidelity, databases and existing target collections, driven step by step on two
@@ -25,21 +22,9 @@ let target: FakeMilvus;
 let oldTarget: FakeMilvus;
 let services: Services;
 let service: MigrationService;
-const clients: MilvusClient[] = [];
 const prefix = `fid_${randomBytes(3).toString('hex')}`;
 
-function client(uri: string, database?: string): MilvusClient {
-  const c = new MilvusClient({ address: uri, database, telemetry: { enabled: false }, logLevel: 'warn' } as never);
-  clients.push(c);
-  return c;
-}
-
-async function ok<T>(reply: Promise<T>): Promise<T> {
-  const r: any = await reply;
-  const status = r?.status ?? r;
-  expect(status?.code ?? 0, status?.reason).toBe(0);
-  return r;
-}
+const { client, closeAll: closeClients } = trackedClients();
 
 
 async function newJob(body: Record<string, unknown>, targetUri = target.uri): Promise<string> {
@@ -117,20 +102,14 @@ async function seedTenants(db: string, name: string): Promise<void> {
 
 beforeAll(async () => {
   [source, target, oldTarget] = await Promise.all([startFakeMilvus({ version: 'v2.6.1' }), startFakeMilvus({ version: 'v2.6.1' }), startFakeMilvus({ version: 'v2.4.9' })]);
-  const dynamo = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const tableName = `jobs-${prefix}`;
-  await createJobTable(dynamo, tableName);
-  const jobs = new DynamoJobStore({ client: createDocumentClient(dynamo), tableName });
-  const credentials = new MemoryCredentialStore();
-  services = { jobs, credentials, openCluster, notifier: new EventLogOnlyNotifier(), now: () => new Date() };
-  service = new MigrationService({ jobs, credentials, workflow: { start: async (jobId) => ({ executionArn: `manual:${jobId}` }), stop: async () => {} } });
+  ({ services, service } = await stepServices(`jobs-${prefix}`, openCluster));
   await ok(client(source.uri).createDatabase({ db_name: 'shop', properties: { 'database.max.collections': 50 } } as never));
   await seedItems('shop', 'items');
   await seedTenants('shop', 'tenants');
 });
 
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.closeConnection()));
+  await closeClients();
   await Promise.all([source?.stop(), target?.stop(), oldTarget?.stop()]);
 });
 

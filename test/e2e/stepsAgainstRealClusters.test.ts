@@ -1,10 +1,6 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MigrationService } from '../../lib/api/service';
-import { MemoryCredentialStore } from '../../lib/credentials/memoryCredentialStore';
-import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
-import { createJobTable } from '../../lib/jobs/table';
 import { preflight } from '../../lib/migration/preflight';
 import { verify } from '../../lib/migration/verify';
 import { openCluster } from '../../lib/milvus';
@@ -12,7 +8,7 @@ import { seedSampleCollections } from '../../lib/local/sampleData';
 import type { Services } from '../../lib/services';
 import { allRows, client, expectSameRows, dropCollectionsWithPrefix } from '../support/rows';
 import { copyAll, CrashAfter, crashingStore } from '../support/steps';
-import { EventLogOnlyNotifier } from '../../lib/notifications/notifier';
+import { stepServices } from '../support/stepServices';
 
 /**
  * The steps of lib/migration driven one by one against real milvus-lite clusters and DynamoDB
@@ -54,13 +50,7 @@ async function deleteAndSettle(c: ReturnType<typeof client>, collection: string,
 }
 
 beforeAll(async () => {
-  const dynamo = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const tableName = `jobs-${prefix}`;
-  await createJobTable(dynamo, tableName);
-  const jobs = new DynamoJobStore({ client: createDocumentClient(dynamo), tableName });
-  const credentials = new MemoryCredentialStore();
-  services = { jobs, credentials, openCluster, notifier: new EventLogOnlyNotifier(), now: () => new Date() };
-  service = new MigrationService({ jobs, credentials, workflow: { start: async (jobId) => ({ executionArn: `manual:${jobId}` }), stop: async () => {} } });
+  ({ services, service } = await stepServices(`jobs-${prefix}`, openCluster));
   names = await seedSampleCollections(sourceUri, { prefix, sizes });
 });
 

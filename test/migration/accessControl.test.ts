@@ -1,20 +1,17 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DataType, MilvusClient, OperatePrivilegeType } from '@zilliz/milvus2-sdk-node';
+import { DataType, OperatePrivilegeType } from '@zilliz/milvus2-sdk-node';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { handler } from '../../functions/steps/copyAccessControl';
 import { MigrationService } from '../../lib/api/service';
-import { MemoryCredentialStore } from '../../lib/credentials/memoryCredentialStore';
-import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
-import { createJobTable } from '../../lib/jobs/table';
 import { copyAccessControl, PASSWORD_RESET_WARNING } from '../../lib/migration/copyAccessControl';
 import { preflight } from '../../lib/migration/preflight';
 import { openCluster } from '../../lib/milvus';
 import { rawCall } from '../../lib/milvus/catalog';
 import { rbacAvailable } from '../../lib/milvus/rbac';
-import { EventLogOnlyNotifier } from '../../lib/notifications/notifier';
 import { setServices, type Services } from '../../lib/services';
 import { type FakeMilvus, type FakeMilvusState, startFakeMilvus } from '../support/fakeMilvus';
+import { ok, trackedClients } from '../support/milvusClients';
+import { stepServices } from '../support/stepServices';
 
 /**
  * options.includeRbac: users, roles, memberships and grants copied from source to target, on
@@ -29,21 +26,9 @@ let source: FakeMilvus;
 let target: FakeMilvus;
 let services: Services;
 let service: MigrationService;
-const clients: MilvusClient[] = [];
 const servers: FakeMilvus[] = [];
 
-function client(uri: string, database?: string): MilvusClient {
-  const c = new MilvusClient({ address: uri, database, telemetry: { enabled: false }, logLevel: 'warn' } as never);
-  clients.push(c);
-  return c;
-}
-
-async function ok<T>(reply: Promise<T>): Promise<T> {
-  const r: any = await reply;
-  const status = r?.status ?? r;
-  expect(status?.code ?? 0, status?.reason).toBe(0);
-  return r;
-}
+const { client, closeAll: closeClients } = trackedClients();
 
 async function fake(): Promise<FakeMilvus> {
   const server = await startFakeMilvus({ version: 'v2.6.1' });
@@ -126,14 +111,8 @@ async function runStep(jobId: string, options: { sdkDebug?: boolean } = {}): Pro
 
 beforeAll(async () => {
   [source, target] = await Promise.all([fake(), fake()]);
-  const dynamo = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const tableName = `jobs-${prefix}`;
-  await createJobTable(dynamo, tableName);
-  const jobs = new DynamoJobStore({ client: createDocumentClient(dynamo), tableName });
-  const credentials = new MemoryCredentialStore();
-  services = { jobs, credentials, openCluster, notifier: new EventLogOnlyNotifier(), now: () => new Date() };
+  ({ services, service } = await stepServices(`jobs-${prefix}`, openCluster));
   setServices(services);
-  service = new MigrationService({ jobs, credentials, workflow: { start: async (jobId) => ({ executionArn: `manual:${jobId}` }), stop: async () => {} } });
 
   const s = client(source.uri);
   await ok(s.createDatabase({ db_name: 'shop' } as never));
@@ -163,7 +142,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   setServices(undefined);
-  await Promise.all(clients.map((c) => c.closeConnection()));
+  await closeClients();
   await Promise.all(servers.map((s) => s.stop()));
 });
 

@@ -1,21 +1,18 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { DataType } from '@zilliz/milvus2-sdk-node';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MigrationService } from '../../lib/api/service';
-import { MemoryCredentialStore } from '../../lib/credentials/memoryCredentialStore';
-import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
-import { createJobTable } from '../../lib/jobs/table';
 import { finalize } from '../../lib/migration/finalize';
 import { refusesReplicas } from '../../lib/migration/loadCollections';
 import { preflight } from '../../lib/migration/preflight';
 import { verify } from '../../lib/migration/verify';
 import { openCluster } from '../../lib/milvus';
 import { rawCall } from '../../lib/milvus/catalog';
-import { EventLogOnlyNotifier } from '../../lib/notifications/notifier';
 import type { Services } from '../../lib/services';
 import { type FakeMilvus, startFakeMilvus } from '../support/fakeMilvus';
 import { copyAll } from '../support/steps';
+import { ok, trackedClients } from '../support/milvusClients';
+import { stepServices } from '../support/stepServices';
 
 /**
  * options.loadAfterMigration: Finalize loads every migrated collection on the target with the
@@ -31,20 +28,8 @@ let smallTarget: FakeMilvus;
 let appendTarget: FakeMilvus;
 let services: Services;
 let service: MigrationService;
-const clients: MilvusClient[] = [];
 
-function client(uri: string, database?: string): MilvusClient {
-  const c = new MilvusClient({ address: uri, database, telemetry: { enabled: false }, logLevel: 'warn' } as never);
-  clients.push(c);
-  return c;
-}
-
-async function ok<T>(reply: Promise<T>): Promise<T> {
-  const r: any = await reply;
-  const status = r?.status ?? r;
-  expect(status?.code ?? 0, status?.reason).toBe(0);
-  return r;
-}
+const { client, closeAll: closeClients } = trackedClients();
 
 const vec = (i: number) => [i % 7, (i * 3) % 11, 1, i / 100];
 
@@ -99,20 +84,14 @@ beforeAll(async () => {
     startFakeMilvus({ version: 'v2.6.1', queryNodes: 1 }),
     startFakeMilvus({ version: 'v2.6.1' }),
   ]);
-  const dynamo = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const tableName = `jobs-${prefix}`;
-  await createJobTable(dynamo, tableName);
-  const jobs = new DynamoJobStore({ client: createDocumentClient(dynamo), tableName });
-  const credentials = new MemoryCredentialStore();
-  services = { jobs, credentials, openCluster, notifier: new EventLogOnlyNotifier(), now: () => new Date() };
-  service = new MigrationService({ jobs, credentials, workflow: { start: async (jobId) => ({ executionArn: `manual:${jobId}` }), stop: async () => {} } });
+  ({ services, service } = await stepServices(`jobs-${prefix}`, openCluster));
   await ok(client(source.uri).createDatabase({ db_name: 'shop' } as never));
   await seed(source.uri, 'shop', 'items', 3);
   await seed(source.uri, 'shop', 'plain', 0);
 });
 
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.closeConnection()));
+  await closeClients();
   await Promise.all([source?.stop(), target?.stop(), smallTarget?.stop(), appendTarget?.stop()]);
 });
 

@@ -14,6 +14,7 @@ import {
 } from '../../lib/sync/guards';
 import { type FakeMilvus, startFakeMilvus } from '../support/fakeMilvus';
 import { newDatabase } from '../support/fakeMilvus/state';
+import { ok } from '../support/milvusClients';
 
 /**
  * The online guards against the in-memory Milvus server (databases, partitions, aliases, import)
@@ -41,14 +42,6 @@ function cluster(uri: string): MilvusCluster {
   const c = openCluster({ uri });
   finalCleanups.push(() => c.close());
   return c;
-}
-
-async function ok<T>(reply: Promise<T>): Promise<T> {
-  const r: any = await reply;
-  const status = r?.status ?? r;
-  expect(status?.code ?? 0, status?.reason).toBe(0);
-  expect(status?.error_code ?? 'Success', status?.reason).toBe('Success');
-  return r;
 }
 
 const fields = [
