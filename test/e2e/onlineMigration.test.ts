@@ -69,10 +69,21 @@ async function resetClusters(): Promise<void> {
   }
 }
 
+/** In every job's source token: it must never show up in a record, an event, a notification or a view. */
+const SECRET_MARKER = 'S3CRET-online-marker';
+
+/** Everything the service keeps or says about a job, as text. */
+async function everythingAbout(jobId: string): Promise<string> {
+  const record = await runtime.jobs.get(jobId);
+  const events = await runtime.service.events(jobId, { limit: '1000' });
+  const shards = await Promise.all(Object.keys(record?.collections ?? {}).map((key) => runtime.jobs.listShards(jobId, key)));
+  return JSON.stringify([record, events, shards, await runtime.service.get(jobId), await runtime.service.list({}), runtime.notifier.published.filter((n) => n.jobId === jobId)]);
+}
+
 async function createOnlineJob(options: Record<string, unknown> = {}): Promise<JobView> {
   return (await runtime.service.create({
     type: 'online',
-    source: { uri: source.uri, token: `root:online-${run++}` },
+    source: { uri: source.uri, token: `root:${SECRET_MARKER}-${run++}` },
     target: { uri: target.uri },
     options: { rowsPerShard: 400, lagAlertSeconds: 30, ...options },
   })) as unknown as JobView;
@@ -137,6 +148,12 @@ describe('an online migration through the synthesized state machine', () => {
     expect(types).toEqual(expect.arrayContaining(['SyncStarted', 'WritesStopConfirmed', 'SyncDrained', 'VerificationPassed', 'JobSucceeded']));
     expect(runtime.notifier.published.filter((n) => n.jobId === created.jobId).map((n) => n.kind)).toEqual(['lagBelowThreshold', 'succeeded']);
 
+    // The source token is nowhere: not in the job, its shards, events, notifications or views.
+    const kept = await everythingAbout(created.jobId);
+    expect(kept).toContain(created.jobId);
+    expect(kept).toContain('SyncLagBelowThreshold');
+    expect(kept).not.toContain(SECRET_MARKER);
+
     // Row for row, every collection, the writer's included.
     expect(await expectSameRows(source.uri, 'events', target.uri, 'events')).toBe(2_000 + stats.inserted - stats.deleted);
     for (const name of sample) await expectSameRows(source.uri, name, target.uri, name);
@@ -157,6 +174,7 @@ describe('an online migration through the synthesized state machine', () => {
     expect(failed.status).toBe('FAILED');
     expect(failed.error?.code).toBe('SOURCE_CHANGED');
     expect(failed.error?.reason).toContain('returns');
+    expect(await everythingAbout(created.jobId)).not.toContain(SECRET_MARKER);
     expect(runtime.notifier.published.filter((n) => n.jobId === created.jobId).map((n) => n.kind)).toEqual(expect.arrayContaining(['failed']));
   }, 180_000);
 
