@@ -45,6 +45,8 @@ export interface SourceChange {
   kind: SourceChangeKind;
   /** e.g. "shop.items: property collection.ttl.seconds changed from 0 to 3600 (AlterCollection)" */
   message: string;
+  /** NewCollection, NewDatabase: the database it appeared in (or is), for scope filters. */
+  database?: string;
 }
 
 /**
@@ -331,12 +333,12 @@ const withoutWriteSwitch = (properties: Record<string, string>): Record<string, 
 
 export function detectSourceChanges(baseline: SourceBaseline, current: SourceBaseline): SourceChange[] {
   const changes: SourceChange[] = [];
-  const add = (kind: SourceChangeKind, message: string) => changes.push({ kind, message });
+  const add = (kind: SourceChangeKind, message: string, database?: string) => changes.push({ kind, message, ...(database ? { database } : {}) });
   const movedKeysIn = (db: string) => Object.keys(baseline.collections).filter((key) => baseline.collections[key].db === db);
 
   // Databases: new ones (the online job moves every database), dropped ones, their properties.
   for (const db of Object.keys(current.databases)) {
-    if (!(db in baseline.databases)) add('NewDatabase', `database ${db} was created (CreateDatabase)`);
+    if (!(db in baseline.databases)) add('NewDatabase', `database ${db} was created (CreateDatabase)`, db);
   }
   const goneKeys = new Set(Object.keys(baseline.collections).filter((key) => !(key in current.collections)));
   const reported = new Set<string>();
@@ -359,7 +361,7 @@ export function detectSourceChanges(baseline: SourceBaseline, current: SourceBas
       );
       for (const key of goneHere) reported.add(key);
     } else {
-      for (const name of appeared) add('NewCollection', `${db}.${name}: a new collection in a migrated database (CreateCollection)`);
+      for (const name of appeared) add('NewCollection', `${db}.${name}: a new collection in a migrated database (CreateCollection)`, db);
     }
   }
   for (const key of goneKeys) {

@@ -1,13 +1,24 @@
 import { PermanentError } from '../errors';
 import type { JobRecord } from '../jobs/model';
 import type { MilvusCluster } from '../milvus';
-import { describeSourceChanges, detectSourceChanges, movedDatabases, takeSourceBaseline, type BaselineScope } from './guards';
+import { describeSourceChanges, detectSourceChanges, movedDatabases, takeSourceBaseline, type BaselineScope, type SourceChange } from './guards';
 
 /** What an online job moves, as the guards see it. */
 export function baselineScope(job: JobRecord): BaselineScope {
   const collections = Object.values(job.collections).map((c) => ({ key: c.key, db: c.sourceDb, name: c.sourceName }));
   const databases = job.sourceBaseline ? movedDatabases(job.sourceBaseline) : [...new Set(collections.map((c) => c.db))];
   return { databases, collections };
+}
+
+/**
+ * A job that named its databases does not move a database created later; one that named the
+ * collections of a database does not move a collection created there later. Every other change
+ * concerns it.
+ */
+function concernsJob(job: JobRecord, change: SourceChange): boolean {
+  if (change.kind === 'NewDatabase') return job.databases.length === 0;
+  if (change.kind === 'NewCollection') return !job.databases.some((d) => d.name === change.database && d.collections !== undefined);
+  return true;
 }
 
 /**
@@ -18,6 +29,6 @@ export function baselineScope(job: JobRecord): BaselineScope {
 export async function assertSourceUnchanged(source: MilvusCluster, job: JobRecord, now: Date): Promise<void> {
   if (!job.sourceBaseline) return;
   const current = await takeSourceBaseline(source, baselineScope(job), now);
-  const changes = detectSourceChanges(job.sourceBaseline, current);
+  const changes = detectSourceChanges(job.sourceBaseline, current).filter((change) => concernsJob(job, change));
   if (changes.length > 0) throw new PermanentError('SOURCE_CHANGED', describeSourceChanges(changes));
 }

@@ -64,6 +64,36 @@ describe('milvus-migrate run', () => {
     await expectSameRows(sourceUri, articles, targetUri, `${articles}_renamed`);
   });
 
+  it('run --type online syncs in this process and cuts over when "confirm" arrives on stdin, exit code 0', async () => {
+    const [products] = names as [string];
+    const child = spawn(process.execPath, [bin, 'run', '--type', 'online', '--source-uri', sourceUri, '--target-uri', targetUri, '--collection', `${products}:${products}_run_online`, '--json'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    running.add(child);
+    let stdout = '';
+    let stderr = '';
+    let said = 0;
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      // Anything but "confirm" is answered with the hint; "confirm" once SYNCING cuts over.
+      if (said === 0 && / SYNCING phase=INCREMENTAL_SYNC /.test(stderr)) {
+        said = 1;
+        child.stdin.write('yes\n');
+      }
+      if (said === 1 && /type "confirm" once every writer/.test(stderr)) {
+        said = 2;
+        child.stdin.write('confirm\n');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    running.delete(child);
+    expect(code, stderr).toBe(0);
+    expect(said).toBe(2);
+    expect(stderr).toContain('writes confirmed stopped');
+    expect(JSON.parse(stdout)).toMatchObject({ type: 'online', status: 'SUCCESSFUL', syncLagSeconds: 0, cutoverSeconds: expect.any(Number) });
+  }, 180_000);
+
   it('takes the POST /migrations body from a file', async () => {
     const [products] = names as [string];
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'request-')), 'request.json');

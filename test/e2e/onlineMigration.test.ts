@@ -308,3 +308,32 @@ describe('an online migration through the synthesized state machine', () => {
     expect(await allRows(source.uri, 'orders')).toEqual(sourceBefore);
   }, 180_000);
 });
+
+describe('the scope an online job names', () => {
+  it('ignores collections created later beside the collections it names, and still fails on a change to one of them', async () => {
+    await resetClusters();
+    await createWrittenCollection(source.uri, 'orders', 200);
+    await createWrittenCollection(source.uri, 'returns', 100);
+    const created = (await runtime.service.create({
+      type: 'online',
+      source: { uri: source.uri },
+      target: { uri: target.uri },
+      databases: [{ name: 'default', collections: [{ name: 'orders' }] }],
+    })) as unknown as JobView;
+    const syncing = await waitFor(created.jobId, (j) => j.status === 'SYNCING' && (j.sync?.cycles ?? 0) >= 1, 'SYNCING');
+    // Another application creates a collection in the same database: not this job's concern.
+    await createWrittenCollection(source.uri, 'unrelated', 10);
+    await waitFor(created.jobId, (j) => (j.sync?.cycles ?? 0) >= syncing.sync!.cycles + 3, 'three more cycles');
+    expect((await view(created.jobId)).status).toBe('SYNCING');
+    // A collection the job did not name is dropped: not its concern either; one it names is.
+    const c = client(source.uri);
+    await c.dropCollection({ collection_name: 'returns' });
+    await waitFor(created.jobId, (j) => (j.sync?.cycles ?? 0) >= syncing.sync!.cycles + 5, 'two more cycles');
+    expect((await view(created.jobId)).status).toBe('SYNCING');
+    await c.dropCollection({ collection_name: 'orders' });
+    await c.closeConnection();
+    const failed = await waitForEnd(created.jobId);
+    expect(failed.error?.code).toBe('SOURCE_CHANGED');
+    expect(failed.error?.reason).toMatch(/default\.orders was (renamed or )?dropped/);
+  }, 180_000);
+});

@@ -155,7 +155,7 @@ describe('source guards against the in-memory Milvus server', () => {
     expect(detectSourceChanges(f.baseline, await takeSourceBaseline(f.source, wide, new Date()))).toEqual([]);
     await create(f.shop, 'fresh');
     expect(detectSourceChanges(f.baseline, await takeSourceBaseline(f.source, wide, new Date()))).toEqual([
-      { kind: 'NewCollection', message: 'shop.fresh: a new collection in a migrated database (CreateCollection)' },
+      { kind: 'NewCollection', message: 'shop.fresh: a new collection in a migrated database (CreateCollection)', database: 'shop' },
     ]);
   });
 
@@ -243,10 +243,10 @@ describe('source guards against the in-memory Milvus server', () => {
     await ok(f.shop.dropCollection({ collection_name: 'notes' })); // a collection the job does not move
     expect(await f.changes()).toEqual([]);
     await create(f.shop, 'fresh');
-    expect(await f.changes()).toEqual([{ kind: 'NewCollection', message: 'shop.fresh: a new collection in a migrated database (CreateCollection)' }]);
+    expect(await f.changes()).toEqual([{ kind: 'NewCollection', message: 'shop.fresh: a new collection in a migrated database (CreateCollection)', database: 'shop' }]);
     await ok(f.root.dropCollection({ collection_name: 'base' }));
     expect(await f.changes()).toEqual([
-      { kind: 'NewCollection', message: 'shop.fresh: a new collection in a migrated database (CreateCollection)' },
+      { kind: 'NewCollection', message: 'shop.fresh: a new collection in a migrated database (CreateCollection)', database: 'shop' },
       { kind: 'DroppedCollection', message: 'default.base was dropped (DropCollection)' },
     ]);
   });
@@ -254,7 +254,7 @@ describe('source guards against the in-memory Milvus server', () => {
   it('reports a new database (the online job moves every database) and a dropped moved one', async () => {
     const f = await fixture();
     await ok(f.root.createDatabase({ db_name: 'analytics' }));
-    expect(await f.changes()).toEqual([{ kind: 'NewDatabase', message: 'database analytics was created (CreateDatabase)' }]);
+    expect(await f.changes()).toEqual([{ kind: 'NewDatabase', message: 'database analytics was created (CreateDatabase)', database: 'analytics' }]);
 
     // A moved database dropped (its collections first, as Milvus requires).
     const scope: BaselineScope = { databases: ['default', 'analytics'], collections: [{ key: 'analytics.events', db: 'analytics', name: 'events' }] };
@@ -406,7 +406,7 @@ describe('source guards against milvus-lite', () => {
     await create(c, `${prefix}_c`, liteFields);
     cleanups.push(() => c.dropCollection({ collection_name: `${prefix}_c` }));
     expect(detectSourceChanges(baseline, ours(await takeSourceBaseline(source, scope, new Date()), baseline))).toEqual([
-      { kind: 'NewCollection', message: `default.${prefix}_c: a new collection in a migrated database (CreateCollection)` },
+      { kind: 'NewCollection', message: `default.${prefix}_c: a new collection in a migrated database (CreateCollection)`, database: 'default' },
     ]);
     await ok(c.dropCollection({ collection_name: `${prefix}_c` }));
     await ok(c.dropCollection({ collection_name: b }));
