@@ -57,7 +57,7 @@ export async function seedSampleCollections(
 ): Promise<string[]> {
   const { prefix = '', sizes = DEFAULT_SAMPLE_SIZES, seed = 42 } = options;
   const rand = random(seed);
-  const client = new MilvusClient({ address: uri, token: options.token, telemetry: { enabled: false } } as never);
+  const client = new MilvusClient({ address: uri, token: options.token, telemetry: { enabled: false }, logLevel: 'warn' } as never);
   const names = SAMPLE_COLLECTIONS.map((n) => `${prefix}${n}`);
   const [products, articles, clicks, empty] = names as [string, string, string, string];
   try {
