@@ -13,9 +13,9 @@ type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteComman
 type Role =
   | { kind: 'job' }
   | { kind: 'lock'; scope: TargetLockScope } // Put LOCK#..: nobody holds this lock
-  | { kind: 'databaseFree'; scope: TargetLockScope } // ConditionCheck LOCK#<db>.*: nobody holds the whole database
-  | { kind: 'insideAdd' } // Update LOCKS-IN#<db>: count this job among the collection lock holders
-  | { kind: 'insideEmpty'; scope: TargetLockScope }; // ConditionCheck LOCKS-IN#<db>: nobody holds a collection of it
+  | { kind: 'wholeFree'; scope: TargetLockScope } // ConditionCheck LOCK#<db>.* or LOCK#*: nobody holds the whole database or cluster
+  | { kind: 'insideAdd' } // Update LOCKS-IN#<db> or LOCKS-IN#<cluster>: count this job among the holders inside it
+  | { kind: 'insideEmpty'; scope: TargetLockScope }; // ConditionCheck LOCKS-IN#..: nobody holds anything inside it
 
 /** Holders found in the way, by the lock they hold; stale ones (ended jobs) are cleared and the write retried. */
 interface Obstacle {
@@ -66,12 +66,13 @@ export class DynamoTargetLocks {
   /** Lets go of every lock the job holds. Idempotent: a lock it no longer holds is left alone. */
   async release(job: JobRecord): Promise<void> {
     const scopes = targetLockScopes(job);
-    const databases = new Map<string, TargetLockScope>();
+    const wholes = new Set<string>();
     for (const scope of scopes) {
       await this.deleteLockHeldBy(lockKeys.lock(scope), job.jobId);
-      if (scope.collection !== undefined) databases.set(lockKeys.inside(scope), scope);
+      if (scope.collection !== undefined) wholes.add(lockKeys.inside(scope));
+      if (scope.db !== undefined) wholes.add(lockKeys.inside({ uri: scope.uri }));
     }
-    for (const pk of databases.keys()) await this.removeHolder(pk, job.jobId);
+    for (const pk of wholes) await this.removeHolder(pk, job.jobId);
   }
 
   private createTransaction(jobItem: Item, jobId: string, scopes: TargetLockScope[]): { items: TransactItem[]; roles: Role[] } {
@@ -82,7 +83,9 @@ export class DynamoTargetLocks {
     const lockItem = (pk: string) => ({ [JOB_TABLE.partitionKey]: pk, [JOB_TABLE.sortKey]: lockKeys.sk, [JOB_TABLE.entityAttribute]: 'LOCK', jobId });
 
     add({ Put: { TableName: this.tableName, Item: jobItem, ...absent } }, { kind: 'job' });
-    const databases = new Map<string, TargetLockScope>();
+    // The wholes this job's locks lie inside (a collection's database, any database's cluster): each must be
+    // free, and the job is counted among its holders, so a later whole lock sees it.
+    const wholes = new Map<string, TargetLockScope>();
     for (const scope of scopes) {
       add({ Put: { TableName: this.tableName, Item: lockItem(lockKeys.lock(scope)), ...absent, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } }, { kind: 'lock', scope });
       if (scope.collection === undefined) {
@@ -99,14 +102,15 @@ export class DynamoTargetLocks {
           { kind: 'insideEmpty', scope },
         );
       } else {
-        databases.set(lockKeys.inside(scope), scope);
+        const database = { uri: scope.uri, db: scope.db };
+        wholes.set(lockKeys.inside(database), database);
       }
+      if (scope.db !== undefined) wholes.set(lockKeys.inside({ uri: scope.uri }), { uri: scope.uri });
     }
-    for (const [insidePk, scope] of databases) {
-      const whole = { uri: scope.uri, db: scope.db };
+    for (const [insidePk, whole] of wholes) {
       add(
         { ConditionCheck: { TableName: this.tableName, Key: this.key(lockKeys.lock(whole)), ...absent, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
-        { kind: 'databaseFree', scope: whole },
+        { kind: 'wholeFree', scope: whole },
       );
       add(
         {
@@ -130,8 +134,8 @@ export class DynamoTargetLocks {
       for (const holder of holders) {
         const job = await this.readJob(holder);
         if (job && !isTerminal(job.status)) {
-          // A whole database is in the way of a collection of it: name the collection the holder writes.
-          const held = inside ? targetLockScopes(job).find((s) => s.uri === scope.uri && s.db === scope.db) : undefined;
+          // Locks inside a whole database or cluster are in its way: name what the holder writes.
+          const held = inside ? targetLockScopes(job).find((s) => s.uri === scope.uri && (scope.db === undefined || s.db === scope.db)) : undefined;
           return { scope: held ?? scope, holder };
         }
         // Ended without releasing (or vanished): let go of everything it held, then of this item.

@@ -83,7 +83,9 @@ describe('migration lifecycle over HTTP', () => {
   });
 
   it('creates an online job moving every database when none is named, with the online option defaults', async () => {
-    const response = await call('POST', '/migrations', validBody({ type: 'online', databases: undefined, options: { lagAlertSeconds: 5 } }));
+    // A cluster of its own: the job locks the whole target cluster, which the other tests write.
+    const target = { uri: 'https://online-target.example:443', username: 'root', password: `${MARKER}-target-password` };
+    const response = await call('POST', '/migrations', validBody({ type: 'online', target, databases: undefined, options: { lagAlertSeconds: 5 } }));
     expect(response.status).toBe(201);
     expect(response.body.type).toBe('online');
     expect(response.body.syncLagSeconds).toBeNull();

@@ -96,6 +96,33 @@ describe('one writer per target collection', () => {
     expect(wholeLater.body.error.message).toContain(first.body.jobId);
   });
 
+  it('locks the whole target cluster for an online job moving every database, against any other lock on it both ways, and lets go when it ends', async () => {
+    const onlineAll = (targetUri: string) => ({ ...offlineRequest({ targetUri }), type: 'online', databases: undefined });
+    const targetUri = freshTarget();
+    const cluster = await create(onlineAll(targetUri));
+    expect(cluster.status).toBe(201);
+    expect((await lockItems()).filter((item) => item.jobId === cluster.body.jobId).map((item) => item.pk)).toEqual([`LOCK#${targetUri}#*`]);
+    for (const body of [offlineRequest({ targetUri, collections: ['books'] }), offlineRequest({ targetUri, db: 'other' }), onlineAll(targetUri)]) {
+      const refused = await create(body);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.message).toContain(`cluster ${targetUri} (all databases)`);
+      expect(refused.body.error.message).toContain(cluster.body.jobId);
+    }
+    // Another cluster is another matter.
+    expect((await create(offlineRequest({ targetUri: freshTarget(), collections: ['books'] }))).status).toBe(201);
+
+    const otherUri = freshTarget();
+    const first = await create(offlineRequest({ targetUri: otherUri, db: 'sales', collections: ['orders'] }));
+    const clusterLater = await create(onlineAll(otherUri));
+    expect(clusterLater.status).toBe(409);
+    expect(clusterLater.body.error.message).toContain(`collection sales.orders on ${otherUri}`);
+    expect(clusterLater.body.error.message).toContain(first.body.jobId);
+
+    await recordFailure(stepServices(), { jobId: cluster.body.jobId, error: { Error: 'PermanentError', Cause: '[SOURCE_UNREACHABLE] down' } });
+    expect((await lockItems()).filter((item) => item.jobId === cluster.body.jobId)).toEqual([]);
+    expect((await create(offlineRequest({ targetUri, collections: ['books'] }))).status).toBe(201);
+  });
+
   it('gives exactly one of many simultaneous jobs the collection', async () => {
     const targetUri = freshTarget();
     const answers = await Promise.all(Array.from({ length: 6 }, () => create(offlineRequest({ targetUri, collections: ['hot'] }))));
