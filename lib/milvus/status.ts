@@ -17,7 +17,10 @@ export interface MilvusStatus {
 }
 
 // merr codes (pkg/util/merr): retriable service conditions.
-const TRANSIENT_CODES = new Set([1, 2, 4, 8, 12]); // not ready, unavailable, too many requests, rate limit, resource insufficient
+// merr: not ready, unavailable, too many requests, internal error, rate limit, resource insufficient. An
+// internal error is retried by the step (seen once: milvus-lite answered a resume's delete "internal
+// error" under the fault proxy, which failed a whole job); one that persists still fails the job.
+const TRANSIENT_CODES = new Set([1, 2, 4, 5, 8, 12]);
 const TRANSIENT_ERROR_CODES = new Set(['RateLimit', 'NotReadyServe', 'NotReadyCoord', 'ServiceUnavailable']);
 const COLLECTION_NOT_FOUND = 100;
 const DATABASE_NOT_FOUND = 800;
@@ -65,11 +68,12 @@ export function statusToError(status: MilvusStatus, what: string): MigrationErro
     status.retriable === true ||
     TRANSIENT_CODES.has(code) ||
     TRANSIENT_ERROR_CODES.has(String(status.error_code)) ||
-    /rate limit|too many requests/i.test(reason) ||
+    /rate limit|too many requests|^(service )?internal error$/i.test(reason) ||
     // The SDK folds some transport failures into a status whose reason is the gRPC error.
     /\b(UNAVAILABLE|DEADLINE_EXCEEDED|ECONNRESET|ECONNREFUSED)\b|connection dropped|call cancelled/i.test(reason)
   ) {
-    return new TransientError(code === 8 || status.error_code === 'RateLimit' ? 'MILVUS_RATE_LIMITED' : 'MILVUS_UNAVAILABLE', message);
+    const transientCode = code === 8 || status.error_code === 'RateLimit' ? 'MILVUS_RATE_LIMITED' : code === 5 || /internal error/i.test(reason) ? 'MILVUS_INTERNAL' : 'MILVUS_UNAVAILABLE';
+    return new TransientError(transientCode, message);
   }
   return new PermanentError('MILVUS_REFUSED', message);
 }

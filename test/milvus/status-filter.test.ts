@@ -66,6 +66,11 @@ describe('status mapping', () => {
     expect(statusToError({ error_code: 'RateLimit', code: 0, reason: 'slow down' }, 'w')).toBeInstanceOf(TransientError);
     expect(statusToError({ error_code: 'Success', code: 8, reason: 'rate limit exceeded' }, 'w').code).toBe('MILVUS_RATE_LIMITED');
     expect(statusToError({ error_code: 'UnexpectedError', code: 2, reason: 'service unavailable' }, 'w')).toBeInstanceOf(TransientError);
+    // An internal error of the server is retried by the step, whether it says so by code or only by reason.
+    expect(statusToError({ error_code: 'UnexpectedError', code: 5, reason: 'service internal error: segment not found' }, 'w').code).toBe('MILVUS_INTERNAL');
+    expect(statusToError({ error_code: 'UnexpectedError', code: 0, reason: 'internal error' }, 'clear x')).toBeInstanceOf(TransientError);
+    // ...but an invalid parameter (legacy error_code 5 IllegalArgument, merr 1100) is permanent.
+    expect(statusToError({ error_code: 'IllegalArgument', code: 1100, reason: 'invalid parameter[field type not supported]' }, 'create x').code).toBe('MILVUS_REFUSED');
     expect(statusToError({ error_code: 'UnexpectedError', code: 65535, reason: 'x', retriable: true }, 'w')).toBeInstanceOf(TransientError);
   });
 
