@@ -1,7 +1,8 @@
 import { Stack } from 'aws-cdk-lib';
 import { EventBus, Rule, type IEventBus } from 'aws-cdk-lib/aws-events';
 import { SnsTopic } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement, ServicePrincipal, type IGrantable } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -40,15 +41,15 @@ export class JobNotifications extends Construct {
     });
   }
 
-  /** Lets a function put notifications on the bus (only with the service's source). */
-  grantPublish(grantee: IGrantable & { addEnvironment?(key: string, value: string): unknown }): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(
+  /** Lets a function put notifications on the bus (only with the service's source) and tells it which bus. */
+  grantPublish(fn: LambdaFunction): void {
+    fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['events:PutEvents'],
         resources: [Stack.of(this).formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
         conditions: { StringEquals: { 'events:source': NOTIFICATION_SOURCE } },
       }),
     );
-    grantee.addEnvironment?.('EVENT_BUS_NAME', this.eventBus.eventBusName);
+    fn.addEnvironment('EVENT_BUS_NAME', this.eventBus.eventBusName);
   }
 }

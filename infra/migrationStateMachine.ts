@@ -35,6 +35,7 @@ export const LAMBDA_SERVICE_ERRORS = [
 
 /** A CopyShard or SyncChanges invocation killed by a timeout resumes from its checkpoint (or next cycle), so it is retried too. */
 export const STEP_TIMEOUT_ERRORS = ['States.Timeout', 'Sandbox.Timedout'] as const;
+const RETRY_ON_TIMEOUT = { errors: [...STEP_TIMEOUT_ERRORS], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 3, jitterStrategy: JitterType.FULL };
 
 export interface MigrationStateMachineProps {
   /** The Lambda function of every step, by step id. */
@@ -102,13 +103,7 @@ export class MigrationStateMachine extends Construct {
       { jobId, collectionKey: JsonPath.stringAt('$.collectionKey'), shardIndex: JsonPath.numberAt('$.shardIndex') },
       '$.copy',
     );
-    copyShard.addRetry({
-      errors: [...STEP_TIMEOUT_ERRORS],
-      interval: Duration.seconds(1),
-      backoffRate: 2,
-      maxAttempts: 3,
-      jitterStrategy: JitterType.FULL,
-    });
+    copyShard.addRetry(RETRY_ON_TIMEOUT);
     const shardDone = new Choice(this, 'ShardDone?')
       .when(Condition.booleanEquals('$.copy.done', true), new Succeed(this, 'ShardCopied'))
       .otherwise(copyShard);
@@ -161,7 +156,7 @@ export class MigrationStateMachine extends Construct {
     const startSync = task('StartSync', 'startSync', job, '$.syncStarted');
     const syncChanges = task('SyncChanges', 'syncChanges', job, '$.sync');
     // A SyncChanges killed by its timeout lost nothing: the next one starts a new cycle.
-    syncChanges.addRetry({ errors: [...STEP_TIMEOUT_ERRORS], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 3, jitterStrategy: JitterType.FULL });
+    syncChanges.addRetry(RETRY_ON_TIMEOUT);
     const waitForNextSync = new Wait(this, 'WaitForNextSync', { time: WaitTime.secondsPath('$.sync.waitSeconds') });
     const drainChanges = task('DrainChanges', 'drainChanges', job, '$.drain');
     const verifySync = task('VerifySync', 'verifySync', job, '$.verification');

@@ -19,6 +19,7 @@ import {
 } from '../jobs/model';
 import { IdempotencyKeyTakenError, type IdempotencyRecord } from '../jobs/errors';
 import { jobProgressPercent } from '../jobs/progress';
+import { syncLagSeconds } from '../sync/lag';
 import type { JobStore, Page } from '../jobs/store';
 import type { WorkflowStarter } from '../workflow/starter';
 import type { ClusterConnection, ClusterCredentials } from '../cluster';
@@ -388,17 +389,6 @@ function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
-}
-
-/**
- * Seconds since the start of the last completed sync cycle, measured now (or when the job ended):
- * the lag grows between cycles, so it is never read from a stored number.
- */
-export function syncLagSeconds(job: Pick<JobRecord, 'status' | 'sync' | 'endedAt'>, now: Date): number | null {
-  if (!job.sync?.syncedThrough) return null;
-  if (job.status === 'SUCCESSFUL') return 0; // the cutover drained every change and compared every row
-  const until = isTerminal(job.status) && job.endedAt ? Date.parse(job.endedAt) : now.getTime();
-  return Math.max(0, Math.round((until - Date.parse(job.sync.syncedThrough)) / 100) / 10);
 }
 
 /** The public view of a job: cluster uris (already redacted) but no credentialsRef, no execution internals. */

@@ -14,7 +14,8 @@ export interface PkRange {
   upperInclusive: string | null;
 }
 
-export interface CopyShardArgs {
+/** One primary key range of a collection, on both sides: what a copy (here) or a sync (lib/sync/rangeSync.ts) works on. */
+export interface RangePair {
   source: MilvusCluster;
   sourceDb: string;
   sourceSpec: CollectionSpec;
@@ -27,6 +28,9 @@ export interface CopyShardArgs {
    * the same name on the target (absent: the whole collection, rows land where the target puts them).
    */
   partition?: string;
+}
+
+export interface CopyShardArgs extends RangePair {
   /**
    * The target collection held rows of its own before the job (options.existingTarget 'append'):
    * on resume only the source's keys past the checkpoint are deleted there, never a key range.

@@ -16,7 +16,7 @@ export { translateSchema, checkTargetSupports, appendMismatch, defaultMetric, AL
 export { createCollection, createPartitions, createAliases, dropAliasesOf, dropCollection, ensureLoaded, ensureReadable, buildIndexes, countRows, toFieldType, type CountOptions } from './collections';
 export { planShards, type PlanShardsOptions } from './shards';
 export { applyMapping, type SchemaMapping } from './mapping';
-export { copyShard, type CopyShardArgs, type PkRange } from './copy';
+export { copyShard, type CopyShardArgs, type PkRange, type RangePair } from './copy';
 export {
   RowBatchSource,
   RowBatchSink,

@@ -1,5 +1,5 @@
 import { PermanentError } from '../errors';
-import type { CollectionSpec, MilvusCluster, PkRange } from '../milvus';
+import type { CollectionSpec, MilvusCluster, PkRange, RangePair } from '../milvus';
 import { DEFAULT_BATCH_TIMEOUT_MS, estimateRowBytes, MAX_BATCH_BYTES, MAX_QUERY_ROWS, rowsForBudget, RowBatchSource, writeTransformers } from '../milvus/batch';
 import { ensureLoaded, ensureReadable } from '../milvus/collections';
 import { comparePks, expressibleBound, pkLiteral } from '../milvus/filter';
@@ -31,16 +31,7 @@ import { CycleAbandoned } from './strategy';
  * containing a single quote (the whole request fails).
  */
 
-export interface RangeSyncArgs {
-  source: MilvusCluster;
-  sourceDb: string;
-  sourceSpec: CollectionSpec;
-  target: MilvusCluster;
-  targetDb: string;
-  targetSpec: CollectionSpec;
-  range: PkRange;
-  /** The range lies in this partition: read it on both sides, write into the same partition on the target. */
-  partition?: string;
+export interface RangeSyncArgs extends RangePair {
   /** Approximate bytes per read page and per write request. */
   batchBytes: number;
   /** false: compare only and write nothing (the cutover's verification); the counts then say what differs. */

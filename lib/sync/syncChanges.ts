@@ -1,8 +1,8 @@
-import { JobNotActiveError, JobNotFoundError, PermanentError } from '../errors';
-import { isTerminal, type JobRecord } from '../jobs/model';
+import { PermanentError } from '../errors';
 import { loadActiveJob, withClusters } from '../migration/jobContext';
 import type { Services } from '../services';
 import type { JobInput, SyncChangesOutput } from '../workflow/steps';
+import { syncLagSeconds } from './lag';
 import { recordCycle } from './recordCycle';
 import { assertSourceUnchanged } from './sourceGuard';
 import { CycleAbandoned } from './strategy';
@@ -15,9 +15,6 @@ export interface SyncBudget {
 
 /** After a cycle that found nothing, the next one waits this long: an idle source is not read in a tight loop. */
 const IDLE_PAUSE_MS = 1_000;
-
-const lagOf = (job: JobRecord, now: Date): number | null =>
-  job.sync?.syncedThrough ? Math.round((now.getTime() - Date.parse(job.sync.syncedThrough)) / 100) / 10 : null;
 
 /** How often a running cycle looks for a stop-sync or a cancel (between shards). */
 const STOP_CHECK_INTERVAL_MS = 1_000;
@@ -33,14 +30,6 @@ function stopRequested(services: Services, jobId: string): () => Promise<boolean
   };
 }
 
-/** Re-reads the job between cycles: a cancel ends the step, a stop-sync ends the loop. */
-async function reload(services: Services, jobId: string): Promise<JobRecord> {
-  const job = await services.jobs.get(jobId);
-  if (!job) throw new JobNotFoundError(jobId);
-  if (isTerminal(job.status)) throw new JobNotActiveError(jobId, job.status);
-  return job;
-}
-
 /**
  * Online: runs sync cycles back to back until the time budget is spent, the operator confirms that
  * writes stopped (status CUTTING_OVER), or the sync deadline passes (the job fails). Before every
@@ -52,10 +41,11 @@ export async function syncChanges(services: Services, { jobId }: JobInput, budge
   const lastEventAt = { at: 0 };
   return withClusters(services, first, async (clusters) => {
     for (;;) {
-      let job = await reload(services, jobId);
+      // Re-read between cycles: a cancel ends the step, a stop-sync ends the loop.
+      let job = await loadActiveJob(services, jobId);
       const now = services.now();
       const waitSeconds = job.options.lagPollSeconds;
-      if (job.status === 'CUTTING_OVER') return { state: 'WRITES_STOPPED', syncLagSeconds: lagOf(job, now), waitSeconds };
+      if (job.status === 'CUTTING_OVER') return { state: 'WRITES_STOPPED', syncLagSeconds: syncLagSeconds(job, now), waitSeconds };
       if (!job.sync) throw new PermanentError('SYNC_NOT_STARTED', `job ${jobId} has no sync state; StartSync did not run`);
       if (now.getTime() > Date.parse(job.sync.deadlineAt)) {
         throw new PermanentError(
@@ -75,7 +65,7 @@ export async function syncChanges(services: Services, { jobId }: JobInput, budge
         continue; // the loop's next turn sees CUTTING_OVER (or the cancel)
       }
       job = await recordCycle(services, job, cycle, lastEventAt);
-      if (Date.now() >= budget.deadline) return { state: 'SYNCING', syncLagSeconds: lagOf(job, services.now()), waitSeconds };
+      if (Date.now() >= budget.deadline) return { state: 'SYNCING', syncLagSeconds: syncLagSeconds(job, services.now()), waitSeconds };
       if (cycle.inserted + cycle.updated + cycle.deleted === 0) await new Promise((resolve) => setTimeout(resolve, Math.min(IDLE_PAUSE_MS, Math.max(0, budget.deadline - Date.now()))));
     }
   });
