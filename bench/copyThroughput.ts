@@ -1,13 +1,21 @@
 /**
- * npm run bench [-- --rows 50000 --rich-rows 5000 --shards 4 --batch-mb 1]
+ * npm run bench [-- --rows 50000 --rich-rows 5000 --shards 4 --batch-mb 1 --batch-rows 256
+ *                   --repeat 3 --phases naive,project,read,ceiling,servers --ceiling-rows 128,256,512
+ *                   --profile --gc incremental]
  *
  * Starts two milvus-lite servers, seeds a collection of 768-d float vectors and one with scalar,
- * JSON, array and sparse fields, then measures on the same data, each in its own process (so CPU
- * and peak RSS are the copier's alone):
+ * JSON, array and sparse fields, then measures on the same data, each run in its own process (so
+ * CPU and peak RSS are that client's alone; CPU is counted over the copy, not the process start):
  *   naive    the copy a user writes by hand: queryIterator pages of 500 -> insert of each page
- *   project  this project's copyShard over planned shards, --shards of them at once
- *   ceiling  the target's raw ingest: pre-encoded insert requests, --shards in flight
- * and verifies every copy (counts, a digest of the query result bytes, rows of the rich collection).
+ *   project  this project's copyShard over planned shards, --shards of them at once, at the job's
+ *            default batch sizes
+ *   read     the source alone: its pages read and dropped
+ *   ceiling  the target alone: pre-encoded insert requests, --shards in flight, at each of
+ *            --ceiling-rows rows per request (the best counts)
+ *   servers  both servers at once with a client that does nothing but read and send
+ * Each but the naive copy runs --repeat times, interleaved, on fresh target collections; the table
+ * shows the median run. Every copy is verified against the source (counts, a digest of the query
+ * result bytes of the vectors, the rows of the rich collection).
  */
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -19,7 +27,9 @@ import { startMilvusLite, type LocalMilvus } from '../lib/local/milvusLite';
 import { copyShard, countRows, createCollection, describeCollection, ensureLoaded, openCluster, planShards, translateSchema, type CollectionSpec, type MilvusCluster, type PkRange } from '../lib/milvus';
 import { ColumnarBatchSource, rawChannel } from '../lib/milvus/columnar';
 import { assertOk } from '../lib/milvus/status';
-import { parseMutationResult } from '../lib/milvus/protoWire';
+import { encodeQueryRequest, parseMutationResult, parseQueryResults, primaryKeyColumn } from '../lib/milvus/protoWire';
+import { preferAtomicGc } from '../lib/milvus/gc';
+import { JobOptions } from '../lib/jobs/model';
 
 const DB = 'default';
 const VEC = 'bench_vec';
@@ -38,7 +48,16 @@ const ROWS = flag('rows', 50_000);
 const RICH_ROWS = flag('rich-rows', 5_000);
 const DIM = flag('dim', 768);
 const SHARDS = flag('shards', 4);
-const BATCH_BYTES = flag('batch-mb', 1) * 1024 * 1024;
+// The job's defaults unless told otherwise.
+const DEFAULTS = JobOptions.parse({});
+const BATCH_BYTES = flag('batch-mb', DEFAULTS.batchBytes / 2 ** 20) * 2 ** 20;
+const BATCH_ROWS = flag('batch-rows', DEFAULTS.batchRows) || undefined;
+/** --phases project,ceiling skips the others (the naive copy takes most of a run). */
+const PHASES = (text('phases') || 'naive,project,read,ceiling,servers').split(',');
+/** Runs of each measured phase (the naive copy runs once); the table shows the median run. */
+const REPEAT = flag('repeat', 3);
+/** The ceiling is the best of these request sizes (milvus-lite's insert cost per row grows with the rows per request). */
+const CEILING_REQUEST_ROWS = (text('ceiling-rows') || '128,256,512').split(',').map(Number);
 
 // ---------- data ----------
 
@@ -108,6 +127,7 @@ function richRows(n: number): Record<string, unknown>[] {
 interface PhaseResult {
   rows: Record<string, number>;
   seconds: Record<string, number>;
+  planning?: Record<string, number>;
   cpuSeconds: number;
   maxRssMb: number;
 }
@@ -121,6 +141,7 @@ async function naivePhase(sourceUri: string, targetUri: string, prefix: string):
   const dst = new MilvusClient({ address: targetUri, telemetry: { enabled: false }, logLevel: 'error' } as never);
   const rows: Record<string, number> = {};
   const seconds: Record<string, number> = {};
+  const since = process.cpuUsage();
   for (const name of [VEC, RICH]) {
     const t0 = performance.now();
     let n = 0;
@@ -134,8 +155,9 @@ async function naivePhase(sourceUri: string, targetUri: string, prefix: string):
     seconds[name] = (performance.now() - t0) / 1000;
     rows[name] = n;
   }
+  const used = usage(since);
   await Promise.all([src.closeConnection(), dst.closeConnection()]);
-  return { rows, seconds, ...usage() };
+  return { rows, seconds, ...used };
 }
 
 async function projectPhase(sourceUri: string, targetUri: string, prefix: string): Promise<PhaseResult> {
@@ -143,12 +165,17 @@ async function projectPhase(sourceUri: string, targetUri: string, prefix: string
   const target = cluster(targetUri);
   const rows: Record<string, number> = {};
   const seconds: Record<string, number> = {};
+  const planning: Record<string, number> = {};
+  let cpuSeconds = 0;
   for (const name of [VEC, RICH]) {
-    const t0 = performance.now();
+    // Planning is the job's PlanShards step, timed apart: the copy's rate is that of CopyCollections.
+    const p0 = performance.now();
     const [sourceSpec, targetSpec] = await Promise.all([describeCollection(source, DB, name), describeCollection(target, DB, `${prefix}${name}`)]);
     const count = await countRows(source, DB, name);
     const shards = await planShards(source, DB, sourceSpec, { rowsPerShard: Math.max(1, Math.ceil(count / SHARDS)) });
-    if (process.env.BENCH_DEBUG) console.error(`${name}: planned ${shards.length} shards in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    planning[name] = (performance.now() - p0) / 1000;
+    const since = process.cpuUsage();
+    const t0 = performance.now();
     // As the state machine's Map runs them: SHARDS shards at once, each to done.
     const queue = [...shards];
     let copied = 0;
@@ -159,7 +186,7 @@ async function projectPhase(sourceUri: string, targetUri: string, prefix: string
           for (;;) {
             const r = await copyShard({
               source, sourceDb: DB, sourceSpec, target, targetDb: DB, targetSpec, range: range as PkRange, checkpoint,
-              batchBytes: BATCH_BYTES, deadline: Date.now() + 600_000,
+              batchBytes: BATCH_BYTES, batchRows: BATCH_ROWS, deadline: Date.now() + 600_000,
               onBatch: async (p) => void (checkpoint = p.checkpoint),
             });
             copied += r.rowsCopied;
@@ -170,27 +197,81 @@ async function projectPhase(sourceUri: string, targetUri: string, prefix: string
     );
     seconds[name] = (performance.now() - t0) / 1000;
     rows[name] = copied;
+    cpuSeconds += usage(since).cpuSeconds;
   }
+  const { maxRssMb } = usage(process.cpuUsage());
   await Promise.all([source.close(), target.close()]);
-  return { rows, seconds, ...usage() };
+  return { rows, seconds, planning, cpuSeconds, maxRssMb };
 }
 
+/** The target alone: pre-encoded insert requests of --request-rows rows, SHARDS in flight. */
 async function ceilingPhase(targetUri: string, prefix: string): Promise<PhaseResult> {
   const client = new MilvusClient({ address: targetUri, telemetry: { enabled: false }, logLevel: 'error' } as never);
-  const rowsPer = Math.floor(BATCH_BYTES / (DIM * 4 + 16));
-  const requests = encodeVectorInserts(`${prefix}${VEC}`, ROWS, DIM, rowsPer, 1);
-  const before = process.cpuUsage();
+  const requests = encodeVectorInserts(`${prefix}${VEC}`, ROWS, DIM, flag('request-rows', 256), 1);
+  const since = process.cpuUsage();
   const t0 = performance.now();
   await sendInserts(client, requests, SHARDS);
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(before);
+  const used = usage(since);
   await client.closeConnection();
-  return { rows: { [VEC]: ROWS }, seconds: { [VEC]: seconds }, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: usage().maxRssMb };
+  return { rows: { [VEC]: ROWS }, seconds: { [VEC]: seconds }, ...used };
 }
 
-function usage(): { cpuSeconds: number; maxRssMb: number } {
-  const u = process.resourceUsage();
-  return { cpuSeconds: (u.userCPUTime + u.systemCPUTime) / 1e6, maxRssMb: u.maxRSS / 1024 };
+/** Reads the source's vector rows in pages of `pageRows`, SHARDS streams over ranges of ids, and drops them. */
+async function readAndDrop(client: MilvusClient, pageRows: number): Promise<void> {
+  const channel = rawChannel(client);
+  const per = Math.ceil(ROWS / SHARDS);
+  await Promise.all(
+    Array.from({ length: SHARDS }, async (_, k) => {
+      let after = k * per - 1;
+      const last = Math.min(ROWS, (k + 1) * per) - 1;
+      while (after < last) {
+        const request = encodeQueryRequest({ dbName: '', collectionName: VEC, expr: `id > ${after} && id <= ${last}`, outputFields: ['id', 'emb'], limit: pageRows, offset: 0 });
+        const reply = parseQueryResults(await channel.call('/milvus.proto.milvus.MilvusService/Query', request, 600_000));
+        assertOk(reply.status, 'read');
+        after += primaryKeyColumn(reply.fields.find((f) => f.name === 'id')!).count;
+      }
+    }),
+  );
+}
+
+/** The project's rows per page of 768-d vectors. */
+const PAGE_ROWS = Math.min(BATCH_ROWS ?? Infinity, Math.floor(BATCH_BYTES / (DIM * 4 + 16)));
+
+/** The source alone: its pages read (the project's page size, SHARDS streams) and dropped. */
+async function readPhase(sourceUri: string): Promise<PhaseResult> {
+  const src = new MilvusClient({ address: sourceUri, telemetry: { enabled: false }, logLevel: 'error' } as never);
+  const since = process.cpuUsage();
+  const t0 = performance.now();
+  await readAndDrop(src, PAGE_ROWS);
+  const seconds = (performance.now() - t0) / 1000;
+  const used = usage(since);
+  await src.closeConnection();
+  return { rows: { [VEC]: ROWS }, seconds: { [VEC]: seconds }, ...used };
+}
+
+/**
+ * Both servers at once with a client that does no work of its own: the source's pages read and
+ * dropped while pre-encoded inserts of the same size go to the target (SHARDS in flight each).
+ * On one machine this, not the target alone, bounds any copy between the two.
+ */
+async function serversPhase(sourceUri: string, targetUri: string, prefix: string): Promise<PhaseResult> {
+  const src = new MilvusClient({ address: sourceUri, telemetry: { enabled: false }, logLevel: 'error' } as never);
+  const dst = new MilvusClient({ address: targetUri, telemetry: { enabled: false }, logLevel: 'error' } as never);
+  const requests = encodeVectorInserts(`${prefix}${VEC}`, ROWS, DIM, PAGE_ROWS, 1);
+  const since = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all([readAndDrop(src, PAGE_ROWS), sendInserts(dst, requests, SHARDS)]);
+  const seconds = (performance.now() - t0) / 1000;
+  const used = usage(since);
+  await Promise.all([src.closeConnection(), dst.closeConnection()]);
+  return { rows: { [VEC]: ROWS }, seconds: { [VEC]: seconds }, ...used };
+}
+
+/** CPU since `since` (the start of the copy, after the process loaded and connected) and the process's peak RSS. */
+function usage(since: NodeJS.CpuUsage): { cpuSeconds: number; maxRssMb: number } {
+  const cpu = process.cpuUsage(since);
+  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: process.resourceUsage().maxRSS / 1024 };
 }
 
 // ---------- orchestration ----------
@@ -203,7 +284,9 @@ function serverCpuSeconds(pid: number): number {
 
 function runPhase(phase: string, args: string[]): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--phase', phase, ...args, ...process.argv.slice(2)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    // --profile writes a V8 CPU profile of each phase's process to bench/profiles/ (chrome://inspect reads it).
+    const execArgv = process.argv.includes('--profile') ? [...process.execArgv, '--cpu-prof', '--cpu-prof-dir=bench/profiles'] : process.execArgv;
+    const child = fork(fileURLToPath(import.meta.url), ['--phase', phase, ...args, ...process.argv.slice(2)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], execArgv });
     let result: PhaseResult | undefined;
     child.on('message', (m) => (result = m as PhaseResult));
     child.on('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`phase ${phase} exited with ${code}`))));
@@ -242,7 +325,11 @@ async function main(): Promise<void> {
     const source = text('source');
     const target = text('target');
     const prefix = text('prefix');
-    const result = phase === 'naive' ? await naivePhase(source, target, prefix) : phase === 'project' ? await projectPhase(source, target, prefix) : await ceilingPhase(target, prefix);
+    // This project's copy runs with the GC setting of the service's step processes (lib/milvus/gc.ts)
+    // unless --gc incremental; the others as a hand-written client would, with Node's defaults.
+    if (phase === 'project' && text('gc') !== 'incremental') preferAtomicGc();
+    const phases = { naive: () => naivePhase(source, target, prefix), project: () => projectPhase(source, target, prefix), ceiling: () => ceilingPhase(target, prefix), servers: () => serversPhase(source, target, prefix), read: () => readPhase(source) };
+    const result = await phases[phase as keyof typeof phases]();
     process.send!(result, () => process.exit(0));
     return;
   }
@@ -286,57 +373,89 @@ async function main(): Promise<void> {
       specs[name] = await describeCollection(source, DB, name);
       await ensureLoaded(source, DB, specs[name]);
     }
-    // Targets, as CreateTargetCollection makes them, loaded (as copyShard finds them).
-    for (const prefix of ['naive_', 'project_', 'ceiling_']) {
-      for (const name of prefix === 'ceiling_' ? [VEC] : [VEC, RICH]) {
-        const { spec } = translateSchema(specs[name], { targetName: `${prefix}${name}`, indexPolicy: 'autoindex', targetAllowsExplicitAutoId: false });
+    console.log(`seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+    const vecDigest = await digest(source, VEC, specs[VEC]);
+    const richRowsDigest = await readRows(source, RICH);
+    const want: Record<string, number> = { [VEC]: ROWS, [RICH]: RICH_ROWS };
+    const checks: string[] = [];
+    let identical = true;
+
+    // Each run gets fresh target collections, made as CreateTargetCollection makes them and loaded
+    // (as copyShard finds them), verified, then dropped so that no run finds a fuller server.
+    type Run = { kind: string; prefix: string; args: string[] };
+    const runs: Run[] = PHASES.includes('naive') ? [{ kind: 'naive', prefix: 'naive_', args: [] }] : [];
+    for (let rep = 1; rep <= REPEAT; rep++) {
+      if (PHASES.includes('project')) runs.push({ kind: 'project', prefix: `project${rep}_`, args: [] });
+      if (PHASES.includes('servers')) runs.push({ kind: 'servers', prefix: `servers${rep}_`, args: [] });
+      if (PHASES.includes('read')) runs.push({ kind: 'read', prefix: `read${rep}_`, args: [] });
+      if (PHASES.includes('ceiling')) for (const n of CEILING_REQUEST_ROWS) runs.push({ kind: `ceiling@${n}`, prefix: `ceiling${n}x${rep}_`, args: ['--request-rows', String(n)] });
+    }
+    const results: Record<string, Array<PhaseResult & { srcCpu: number; dstCpu: number }>> = {};
+    for (const run of runs) {
+      const names = run.kind === 'naive' || run.kind === 'project' ? [VEC, RICH] : run.kind === 'read' ? [] : [VEC];
+      for (const name of names) {
+        const { spec } = translateSchema(specs[name], { targetName: `${run.prefix}${name}`, indexPolicy: 'autoindex', targetAllowsExplicitAutoId: false });
         await createCollection(target, DB, spec);
         await ensureLoaded(target, DB, spec);
       }
-    }
-    console.log(`seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-
-    const results: Record<string, PhaseResult & { srcCpu: number; dstCpu: number }> = {};
-    for (const [phase, prefix] of [['naive', 'naive_'], ['project', 'project_'], ['ceiling', 'ceiling_']]) {
       const s0 = serverCpuSeconds(srcServer.pid);
       const d0 = serverCpuSeconds(dstServer.pid);
-      const r = await runPhase(phase, ['--source', srcServer.uri, '--target', dstServer.uri, '--prefix', prefix]);
-      results[phase] = { ...r, srcCpu: serverCpuSeconds(srcServer.pid) - s0, dstCpu: serverCpuSeconds(dstServer.pid) - d0 };
-      console.log(`${phase}: ${JSON.stringify(r)}`);
-    }
-
-    // Verify: counts, byte digests of the vector collections, rows of the rich one.
-    const checks: string[] = [];
-    const want: Record<string, number> = { [VEC]: ROWS, [RICH]: RICH_ROWS };
-    const vecDigest = await digest(source, VEC, specs[VEC]);
-    const richRowsDigest = await readRows(source, RICH);
-    let identical = true;
-    for (const prefix of ['naive_', 'project_', 'ceiling_']) {
-      for (const name of prefix === 'ceiling_' ? [VEC] : [VEC, RICH]) {
-        const n = await countRows(target, DB, `${prefix}${name}`);
-        const d = name === VEC ? await digest(target, `${prefix}${name}`, specs[VEC]) : await readRows(target, `${prefix}${name}`);
-        const ok = n === want[name] && d === (name === VEC ? vecDigest : richRowsDigest);
+      const r = await runPhase(run.kind.split('@')[0], ['--source', srcServer.uri, '--target', dstServer.uri, '--prefix', run.prefix, ...run.args]);
+      (results[run.kind] ??= []).push({ ...r, srcCpu: serverCpuSeconds(srcServer.pid) - s0, dstCpu: serverCpuSeconds(dstServer.pid) - d0 });
+      console.log(`${run.kind} ${run.prefix}: ${JSON.stringify(r)}`);
+      // Copies are compared with the source in full; the ceiling and servers runs, which send pre-encoded data, by count.
+      for (const name of names) {
+        const n = await countRows(target, DB, `${run.prefix}${name}`);
+        const copied = run.kind === 'naive' || run.kind === 'project';
+        const d = !copied ? null : name === VEC ? await digest(target, `${run.prefix}${name}`, specs[VEC]) : await readRows(target, `${run.prefix}${name}`);
+        const ok = n === want[name] && (d === null || d === (name === VEC ? vecDigest : richRowsDigest));
         identical &&= ok;
-        checks.push(`${prefix}${name}: ${n} rows, digest ${d} ${ok ? 'identical to the source' : 'DIFFERS'}`);
+        checks.push(`${run.prefix}${name}: ${n} rows${d ? `, digest ${d}` : ''} ${ok ? (d ? 'identical to the source' : 'as sent') : 'DIFFERS'}`);
+        assertOk(await target.client(DB).dropCollection({ collection_name: `${run.prefix}${name}` }), 'drop');
       }
     }
 
-    const rate = (p: string, name: string) => results[p].rows[name] / results[p].seconds[name];
-    const naiveVec = rate('naive', VEC);
-    const projectVec = rate('project', VEC);
-    const ceiling = rate('ceiling', VEC);
+    const rateOf = (r: PhaseResult, name: string) => r.rows[name] / r.seconds[name];
+    /** The run of median vector rate (its other figures come with it). */
+    const median = (kind: string) => {
+      const sorted = [...(results[kind] ?? [])].sort((a, b) => rateOf(a, VEC) - rateOf(b, VEC));
+      return sorted[Math.floor((sorted.length - 1) / 2)];
+    };
+    const ceilingKind = Object.keys(results)
+      .filter((k) => k.startsWith('ceiling@'))
+      .sort((a, b) => rateOf(median(b), VEC) - rateOf(median(a), VEC))[0];
+    const rows = ([
+      ['naive', 'naive SDK (queryIterator 500 -> insert)'],
+      ['project', `this project (copyShard, ${SHARDS} shards at once, ${BATCH_BYTES / 2 ** 20} MiB / ${BATCH_ROWS ?? 'any'} rows per batch)`],
+      ['read', `source raw read ceiling, the source alone (pages of ${PAGE_ROWS} rows read and dropped, ${SHARDS} in flight)`],
+      ...(ceilingKind ? [[ceilingKind, `target raw ingest ceiling, the target alone (pre-encoded inserts of ${ceilingKind.split('@')[1]} rows, ${SHARDS} in flight)`] as [string, string]] : []),
+      ['servers', `both servers at once, client doing nothing (reads dropped + pre-encoded inserts, ${SHARDS}+${SHARDS} in flight)`],
+    ] as Array<[string, string]>).filter(([k]) => results[k]);
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+    const all = (kind: string) => (results[kind] ?? []).map((r) => fmt(rateOf(r, VEC))).join(' / ');
     console.log('');
-    console.log(line(['copy', `${DIM}-d vectors (rows/s)`, 'rich rows (rows/s)', 'copier CPU s', 'source server CPU s', 'target server CPU s', 'copier peak RSS MB']));
+    console.log(`runs (${DIM}-d rows/s): ${Object.keys(results).map((k) => `${k} ${all(k)}`).join('; ')}`);
+    console.log('');
+    console.log(line(['copy (median of runs)', `${DIM}-d vectors (rows/s)`, 'rich rows (rows/s)', 'client CPU s', 'source server CPU s', 'target server CPU s', 'client peak RSS MB']));
     console.log(line(['---', '---:', '---:', '---:', '---:', '---:', '---:']));
-    for (const [p, label] of [['naive', 'naive SDK (queryIterator 500 -> insert)'], ['project', `this project (copyShard, ${SHARDS} shards at once)`], ['ceiling', `target raw ingest ceiling (pre-encoded inserts, ${SHARDS} in flight)`]]) {
-      const r = results[p];
-      console.log(line([label, fmt(rate(p, VEC)), r.rows[RICH] ? fmt(rate(p, RICH)) : '-', r.cpuSeconds.toFixed(1), r.srcCpu.toFixed(1), r.dstCpu.toFixed(1), r.maxRssMb.toFixed(0)]));
+    for (const [kind, label] of rows) {
+      const r = median(kind);
+      console.log(line([label, fmt(rateOf(r, VEC)), r.rows[RICH] ? fmt(rateOf(r, RICH)) : '-', r.cpuSeconds.toFixed(1), r.srcCpu.toFixed(1), r.dstCpu.toFixed(1), r.maxRssMb.toFixed(0)]));
     }
     console.log('');
-    console.log(`project / naive: ${(projectVec / naiveVec).toFixed(1)}x (vectors), ${(rate('project', RICH) / rate('naive', RICH)).toFixed(1)}x (rich)`);
-    console.log(`project / ceiling: ${((100 * projectVec) / ceiling).toFixed(0)}% (vectors)`);
+    const ratio = (a: string, b: string, name = VEC) => rateOf(median(a), name) / rateOf(median(b), name);
+    if (results.project && results.naive) console.log(`project / naive: ${ratio('project', 'naive').toFixed(1)}x (vectors), ${ratio('project', 'naive', RICH).toFixed(1)}x (rich)`);
+    if (results.project && ceilingKind) console.log(`project / target ceiling: ${(100 * ratio('project', ceilingKind)).toFixed(0)}% (vectors)`);
+    if (results.project && results.read && ceilingKind) {
+      const bound = Math.min(rateOf(median('read'), VEC), rateOf(median(ceilingKind), VEC));
+      console.log(`project / the slower of the two servers alone: ${((100 * rateOf(median('project'), VEC)) / bound).toFixed(0)}% (vectors): the bound with each server on a host of its own`);
+    }
+    if (results.project && results.servers) console.log(`project / both servers with an idle client: ${(100 * ratio('project', 'servers')).toFixed(0)}% (vectors)`);
+    if (results.servers && ceilingKind) console.log(`both servers / target ceiling: ${(100 * ratio('servers', ceilingKind)).toFixed(0)}% (vectors): what sharing ${(await import('node:os')).cpus().length} cores with the source server leaves of the ceiling`);
+    const plan = median('project')?.planning;
+    if (plan) console.log(`planning (PlanShards, not in the copy's rate): ${Object.entries(plan).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`);
     for (const c of checks) console.log(`verify ${c}`);
     console.log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s on ${(await import('node:os')).cpus().length} cores`);
     if (!identical) process.exitCode = 1;

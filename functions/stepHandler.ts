@@ -1,8 +1,12 @@
 import { redactUrisIn } from '../lib/cluster';
 import { MigrationError } from '../lib/errors';
+import { preferAtomicGc } from '../lib/milvus/gc';
 import { getServices, type Services } from '../lib/services';
 import type { StepId } from '../lib/workflow/steps';
 import { stepLogger, stepMetrics } from './observability';
+
+// Steps copy and compare data by the hundred MB: see lib/milvus/gc.ts.
+preferAtomicGc();
 
 /** The slice of the Lambda context a step uses; absent when the local runtime calls the handler. */
 export interface StepContext {

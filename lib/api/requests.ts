@@ -109,6 +109,8 @@ export const OptionsRequest = z.strictObject({
   shardConcurrency: z.number().int().min(1).max(40).optional(),
   /** Milvus refuses inserts over 64 MB. */
   batchBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).optional(),
+  /** At most this many rows per batch (a query returns at most 16,384). */
+  batchRows: z.number().int().min(1).max(16_384).optional(),
   /** A target collection that exists: 'fail' (default), 'skip' it, or 'append' the rows (same schema only). */
   existingTarget: ExistingTargetPolicy.optional(),
   /** Load the migrated collections on the target with the source's replica count. */

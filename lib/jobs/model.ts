@@ -121,7 +121,13 @@ export const JobOptions = z.object({
   /** Copy shards of one collection that run at once. */
   shardConcurrency: z.number().int().min(1).max(40).default(4),
   /** Approximate bytes per read/write batch, kept under Milvus's request limits. */
-  batchBytes: z.number().int().positive().default(4 * 1024 * 1024),
+  batchBytes: z.number().int().positive().default(1024 * 1024),
+  /**
+   * At most this many rows per read/write batch. Measured on milvus-lite (bench/copyThroughput.ts):
+   * the server's CPU per row grows with the rows per call, for queries and inserts alike, and is
+   * lowest near 256; on real Milvus raise it (and batchBytes) if the copy is bound by round trips.
+   */
+  batchRows: z.number().int().min(1).max(16_384).default(256),
   existingTarget: ExistingTargetPolicy.default('fail'),
   /** Load every migrated collection on the target with the source's replica count (the default leaves them unloaded). */
   loadAfterMigration: z.boolean().default(false),

@@ -72,6 +72,7 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
       ...(nullabilityDiffers(sourceSpec, targetSpec) ? { path: 'rows' as const } : {}),
       checkpoint,
       batchBytes: job.options.batchBytes,
+      batchRows: job.options.batchRows,
       deadline: budget.deadline,
       onBatch: async (progress) => {
         await services.jobs.checkpointShard({

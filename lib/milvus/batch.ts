@@ -224,8 +224,8 @@ export function estimateRowBytes(spec: CollectionSpec): number {
   return Math.max(n, 16);
 }
 
-/** Rows for the next read: the byte budget over the row size, within Milvus's caps. */
-export function rowsForBudget(batchBytes: number, rowBytes: number): number {
+/** Rows for the next read: the byte budget over the row size, within `maxRows` and Milvus's caps. */
+export function rowsForBudget(batchBytes: number, rowBytes: number, maxRows = MAX_QUERY_ROWS): number {
   const budget = Math.min(batchBytes, MAX_BATCH_BYTES);
-  return Math.max(1, Math.min(MAX_QUERY_ROWS, Math.floor(budget / Math.max(rowBytes, 1))));
+  return Math.max(1, Math.min(MAX_QUERY_ROWS, maxRows, Math.floor(budget / Math.max(rowBytes, 1))));
 }

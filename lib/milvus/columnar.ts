@@ -25,6 +25,7 @@ import { assertOk, milvusCall, toMigrationError } from './status';
 const QUERY = '/milvus.proto.milvus.MilvusService/Query';
 const INSERT = '/milvus.proto.milvus.MilvusService/Insert';
 const identity = (b: Buffer): Buffer => b;
+const FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
 
 /** What the SDK client holds and the raw channel reuses: address, TLS credentials, header metadata. */
 interface SdkInternals {
@@ -42,6 +43,9 @@ export class RawMilvusChannel {
     this.client = new grpc.Client(address, sdk.creds!, {
       'grpc.max_receive_message_length': -1,
       'grpc.max_send_message_length': -1,
+      // HTTP/2's default 64 KiB window makes the server pause for a WINDOW_UPDATE every 64 KiB of
+      // a multi-MB reply; a 16 MiB window cut the copier's CPU by a third (bench/copyThroughput.ts).
+      'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
     });
   }
 

@@ -46,6 +46,8 @@ export interface CopyShardArgs extends RangePair {
   checkpoint: string | null;
   /** Approximate bytes per batch. */
   batchBytes: number;
+  /** At most this many rows per read and write (default: as many as batchBytes holds). */
+  batchRows?: number;
   /** Epoch ms: no new batch starts after it. */
   deadline: number;
   /** Persists the checkpoint; called after each successful write, in order. `rows` is that batch's row count. */
@@ -115,7 +117,7 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
       throw new PermanentError('UNPAGEABLE_KEYS', `more than ${MAX_QUERY_ROWS} primary keys of ${sourceSpec.name} share the prefix ${JSON.stringify(cursor.from)} followed by a control character`);
     }
     for (;;) {
-      const limit = Math.min(rowsForBudget(budget, rowBytes), MAX_QUERY_ROWS - cursor.skip);
+      const limit = Math.min(rowsForBudget(budget, rowBytes, args.batchRows), MAX_QUERY_ROWS - cursor.skip);
       try {
         const batch = await reader.read({ afterPk: cursor.from, upperInclusive: range.upperInclusive, offset: cursor.skip, limit });
         readBackoff.reset();

@@ -34,6 +34,8 @@ import { CycleAbandoned } from './strategy';
 export interface RangeSyncArgs extends RangePair {
   /** Approximate bytes per read page and per write request. */
   batchBytes: number;
+  /** At most this many rows per read page and per write request. */
+  batchRows?: number;
   /** false: compare only and write nothing (the cutover's verification); the counts then say what differs. */
   apply: boolean;
   /** Asked every few pages' worth of rows: true gives the range up (CycleAbandoned); writes already sent stay. */
@@ -83,9 +85,9 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
   // The source's dynamic keys are read only when the target keeps them (a mapping may turn them off).
   const readSpec: CollectionSpec = { ...sourceSpec, enableDynamicField: sourceSpec.enableDynamicField && targetSpec.enableDynamicField };
   const budget = Math.max(1, Math.min(args.batchBytes, MAX_BATCH_BYTES));
-  const sourceRows = new KeyOrderedRows(new RowBatchSource(source.client(sourceDb), readSpec, DEFAULT_BATCH_TIMEOUT_MS, partition), readSpec, pk, range, budget);
-  const targetRows = new KeyOrderedRows(new RowBatchSource(target.client(targetDb), targetSpec, DEFAULT_BATCH_TIMEOUT_MS, partition), targetSpec, pk, range, budget);
-  const writer = apply ? new TargetWriter(target, targetDb, targetSpec, pk, partition, budget, autoIdTarget) : null;
+  const sourceRows = new KeyOrderedRows(new RowBatchSource(source.client(sourceDb), readSpec, DEFAULT_BATCH_TIMEOUT_MS, partition), readSpec, pk, range, budget, args.batchRows);
+  const targetRows = new KeyOrderedRows(new RowBatchSource(target.client(targetDb), targetSpec, DEFAULT_BATCH_TIMEOUT_MS, partition), targetSpec, pk, range, budget, args.batchRows);
+  const writer = apply ? new TargetWriter(target, targetDb, targetSpec, pk, partition, budget, autoIdTarget, args.batchRows) : null;
 
   // Both sides hashed the same way: over the target's copied fields (and dynamic keys when it has them).
   const hashSource = rowHasher(targetSpec);
@@ -250,6 +252,7 @@ class KeyOrderedRows {
     private readonly pk: FieldSpec,
     private readonly range: PkRange,
     budget: number,
+    private readonly maxRows?: number,
   ) {
     this.from = range.lowerExclusive;
     this.lastSeen = range.lowerExclusive;
@@ -311,7 +314,7 @@ class KeyOrderedRows {
       const skip = this.skip;
       const offset = noSkip ? 0 : Math.max(0, skip - SKIP_SLACK);
       if (offset >= MAX_QUERY_ROWS) throw this.unpageable();
-      const limit = Math.max(1, Math.min(MAX_QUERY_ROWS - offset, rowsForBudget(this.budget, this.rowBytes) + (skip - offset)));
+      const limit = Math.max(1, Math.min(MAX_QUERY_ROWS - offset, rowsForBudget(this.budget, this.rowBytes, this.maxRows) + (skip - offset)));
       let rows: Row[];
       let bytes: number;
       try {
@@ -386,6 +389,7 @@ class TargetWriter {
     private readonly budget: number,
     /** autoID target with allow_insert_auto_id: delete then insert, never upsert. */
     private readonly autoId: boolean,
+    private readonly maxRows = MAX_QUERY_ROWS,
   ) {
     this.name = `${db}.${spec.name}`;
     const fields = new Map(copiedFields(spec).map((f) => [f.name, f]));
@@ -444,7 +448,7 @@ class TargetWriter {
   }
 
   async flushIfFull(): Promise<void> {
-    if (this.rowBytes >= this.budget || this.deletes.length >= MAX_DELETE_KEYS || this.deleteBytes >= Math.min(this.budget, MAX_DELETE_EXPR_BYTES)) await this.flush();
+    if (this.rowBytes >= this.budget || this.rows.length >= this.maxRows || this.deletes.length >= MAX_DELETE_KEYS || this.deleteBytes >= Math.min(this.budget, MAX_DELETE_EXPR_BYTES)) await this.flush();
   }
 
   async flush(): Promise<void> {

@@ -62,6 +62,7 @@ export class SnapshotDiffStrategy implements SyncStrategy {
           range: { lowerExclusive: shard.lowerExclusive, upperInclusive: shard.upperInclusive },
           ...(shard.partition ? { partition: shard.partition } : {}),
           batchBytes: Math.min(job.options.batchBytes, SYNC_PAGE_BYTES),
+          batchRows: job.options.batchRows,
           apply,
           // Another worker failed or gave up: this one stops too.
           abandon: async () => abandoned || (abandon !== undefined && (abandoned = await abandon())),

@@ -82,7 +82,7 @@ const badUri = fc.oneof(
   fc.constantFrom('', ' ', 'javascript:alert(1)', 'host:99999', 'http://host/path', 'host:19530?x=1', 'ftp://host:21', 'host#frag', '-host:1', 'a b:1', 'h'.repeat(2049)),
   hostile.filter((s) => s.length === 0 || /[\s/?#]/.test(s) || /^[^A-Za-z0-9[]/.test(s)),
 );
-const unknownKey = fc.string({ minLength: 1, maxLength: 20 }).filter((k) => !['type', 'source', 'target', 'databases', 'options', 'uri', 'token', 'username', 'password', 'secretArn', 'name', 'targetName', 'collections', 'indexPolicy', 'rowsPerShard', 'shardConcurrency', 'batchBytes'].includes(k));
+const unknownKey = fc.string({ minLength: 1, maxLength: 20 }).filter((k) => !['type', 'source', 'target', 'databases', 'options', 'uri', 'token', 'username', 'password', 'secretArn', 'name', 'targetName', 'collections', 'indexPolicy', 'rowsPerShard', 'shardConcurrency', 'batchBytes', 'batchRows'].includes(k));
 
 /** A valid body with one thing made wrong, and the field the answer must name. */
 type Mutation = { body: unknown; mentions: string };

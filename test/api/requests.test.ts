@@ -23,7 +23,8 @@ describe('CreateMigrationBody', () => {
       indexPolicy: 'autoindex',
       rowsPerShard: 200_000,
       shardConcurrency: 4,
-      batchBytes: 4 * 1024 * 1024,
+      batchBytes: 1024 * 1024,
+      batchRows: 256,
       existingTarget: 'fail',
       loadAfterMigration: false,
       includeRbac: false,
@@ -75,6 +76,12 @@ describe('CreateMigrationBody', () => {
       'target.uri: uri must be host:port or http(s)://host[:port]',
       'options.batchBytes: Too small: expected number to be >=65536',
     ]);
+  });
+
+  it('bounds the rows per batch by what one query can return', () => {
+    expect(issuesOf({ type: 'offline', source, target, options: { batchRows: 0 } })).toEqual(['options.batchRows: Too small: expected number to be >=1']);
+    expect(issuesOf({ type: 'offline', source, target, options: { batchRows: 16_385 } })).toEqual(['options.batchRows: Too big: expected number to be <=16384']);
+    expect(parseRequest(CreateMigrationBody, { type: 'offline', source, target, options: { batchRows: 4096 } }, 'body').options.batchRows).toBe(4096);
   });
 
   it('refuses unknown fields at every level', () => {

@@ -104,6 +104,26 @@ describe('copyShard', () => {
     expect(byId.get("single'quote")!.s).toBe('dflt');
   });
 
+  it('writes at most batchRows rows per batch however many the byte budget would hold', async () => {
+    const ids = Array.from({ length: 50 }, (_, i) => `r${String(i).padStart(2, '0')}`);
+    const sourceSpec = await sourceRich(ids);
+    const targetSpec = await newTarget(sourceSpec);
+    const batches: number[] = [];
+    let checkpoint: string | null = null;
+    for (;;) {
+      const r = await copyShard({
+        source, sourceDb: DB, sourceSpec, target, targetDb: DB, targetSpec, range: ALL, checkpoint, batchBytes: 4 * 1024 * 1024, batchRows: 7, deadline: FAR(),
+        onBatch: async (p) => {
+          batches.push(p.rows);
+          checkpoint = p.checkpoint;
+        },
+      });
+      if (r.done) break;
+    }
+    expect(batches).toEqual([7, 7, 7, 7, 7, 7, 7, 1]);
+    await expectSameRows(sourceSpec, targetSpec);
+  });
+
   it('resumes after a crash at any batch, with or without the checkpoint saved, and with rows written past it', async () => {
     const ids = Array.from({ length: 120 }, (_, i) => `k${String(i).padStart(3, '0')}${['"', '\\', '\n', '😀', ''][i % 5]}`);
     const sourceSpec = await sourceRich(ids);
