@@ -25,9 +25,10 @@ import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import protobuf from 'protobufjs/minimal.js';
 import { startMilvusLite, type LocalMilvus } from '../lib/local/milvusLite';
 import { copyShard, countRows, createCollection, describeCollection, ensureLoaded, openCluster, planShards, translateSchema, type CollectionSpec, type MilvusCluster, type PkRange } from '../lib/milvus';
-import { ColumnarBatchSource, rawChannel } from '../lib/milvus/columnar';
+import { ColumnarBatchSource, rawChannel, type ColumnarPayload } from '../lib/milvus/columnar';
+import { rowsForBudget, type Batch } from '../lib/milvus/batch';
 import { assertOk } from '../lib/milvus/status';
-import { encodeQueryRequest, parseMutationResult, parseQueryResults, primaryKeyColumn } from '../lib/milvus/protoWire';
+import { encodeInsertRequest, parseMutationResult } from '../lib/milvus/protoWire';
 import { preferAtomicGc } from '../lib/milvus/gc';
 import { JobOptions } from '../lib/jobs/model';
 
@@ -128,8 +129,32 @@ interface PhaseResult {
   rows: Record<string, number>;
   seconds: Record<string, number>;
   planning?: Record<string, number>;
+  /** CPU seconds of this client and of each server, over the timed parts only. */
   cpuSeconds: number;
+  srcCpu: number;
+  dstCpu: number;
   maxRssMb: number;
+}
+
+/** CPU of this process and of both servers (their pids come as --source-pid, --target-pid), summed over measured spans. */
+class CpuMeter {
+  client = 0;
+  source = 0;
+  target = 0;
+  async span<T>(work: () => Promise<T>): Promise<T> {
+    const [c0, s0, d0] = [process.cpuUsage(), serverCpuSeconds(flag('source-pid', 0)), serverCpuSeconds(flag('target-pid', 0))];
+    try {
+      return await work();
+    } finally {
+      const c = process.cpuUsage(c0);
+      this.client += (c.user + c.system) / 1e6;
+      this.source += serverCpuSeconds(flag('source-pid', 0)) - s0;
+      this.target += serverCpuSeconds(flag('target-pid', 0)) - d0;
+    }
+  }
+  result(): { cpuSeconds: number; srcCpu: number; dstCpu: number; maxRssMb: number } {
+    return { cpuSeconds: this.client, srcCpu: this.source, dstCpu: this.target, maxRssMb: process.resourceUsage().maxRSS / 1024 };
+  }
 }
 
 function cluster(uri: string): MilvusCluster {
@@ -141,23 +166,24 @@ async function naivePhase(sourceUri: string, targetUri: string, prefix: string):
   const dst = new MilvusClient({ address: targetUri, telemetry: { enabled: false }, logLevel: 'error' } as never);
   const rows: Record<string, number> = {};
   const seconds: Record<string, number> = {};
-  const since = process.cpuUsage();
+  const meter = new CpuMeter();
   for (const name of [VEC, RICH]) {
     const t0 = performance.now();
     let n = 0;
-    const iterator = await src.queryIterator({ collection_name: name, batchSize: 500, output_fields: ['*'] } as never);
-    for await (const page of iterator) {
-      if (!page.length) continue;
-      const reply = await dst.insert({ collection_name: `${prefix}${name}`, data: page, timeout: 600_000 } as never);
-      assertOk(reply, 'naive insert');
-      n += page.length;
-    }
+    await meter.span(async () => {
+      const iterator = await src.queryIterator({ collection_name: name, batchSize: 500, output_fields: ['*'] } as never);
+      for await (const page of iterator) {
+        if (!page.length) continue;
+        const reply = await dst.insert({ collection_name: `${prefix}${name}`, data: page, timeout: 600_000 } as never);
+        assertOk(reply, 'naive insert');
+        n += page.length;
+      }
+    });
     seconds[name] = (performance.now() - t0) / 1000;
     rows[name] = n;
   }
-  const used = usage(since);
   await Promise.all([src.closeConnection(), dst.closeConnection()]);
-  return { rows, seconds, ...used };
+  return { rows, seconds, ...meter.result() };
 }
 
 async function projectPhase(sourceUri: string, targetUri: string, prefix: string): Promise<PhaseResult> {
@@ -166,7 +192,7 @@ async function projectPhase(sourceUri: string, targetUri: string, prefix: string
   const rows: Record<string, number> = {};
   const seconds: Record<string, number> = {};
   const planning: Record<string, number> = {};
-  let cpuSeconds = 0;
+  const meter = new CpuMeter();
   for (const name of [VEC, RICH]) {
     // Planning is the job's PlanShards step, timed apart: the copy's rate is that of CopyCollections.
     const p0 = performance.now();
@@ -174,12 +200,11 @@ async function projectPhase(sourceUri: string, targetUri: string, prefix: string
     const count = await countRows(source, DB, name);
     const shards = await planShards(source, DB, sourceSpec, { rowsPerShard: Math.max(1, Math.ceil(count / SHARDS)) });
     planning[name] = (performance.now() - p0) / 1000;
-    const since = process.cpuUsage();
     const t0 = performance.now();
     // As the state machine's Map runs them: SHARDS shards at once, each to done.
     const queue = [...shards];
     let copied = 0;
-    await Promise.all(
+    await meter.span(() => Promise.all(
       Array.from({ length: Math.min(SHARDS, queue.length) }, async () => {
         for (let range = queue.shift(); range; range = queue.shift()) {
           let checkpoint: string | null = null;
@@ -194,60 +219,85 @@ async function projectPhase(sourceUri: string, targetUri: string, prefix: string
           }
         }
       }),
-    );
+    ));
     seconds[name] = (performance.now() - t0) / 1000;
     rows[name] = copied;
-    cpuSeconds += usage(since).cpuSeconds;
   }
-  const { maxRssMb } = usage(process.cpuUsage());
   await Promise.all([source.close(), target.close()]);
-  return { rows, seconds, planning, cpuSeconds, maxRssMb };
+  return { rows, seconds, planning, ...meter.result() };
 }
 
-/** The target alone: pre-encoded insert requests of --request-rows rows, SHARDS in flight. */
-async function ceilingPhase(targetUri: string, prefix: string): Promise<PhaseResult> {
-  const client = new MilvusClient({ address: targetUri, telemetry: { enabled: false }, logLevel: 'error' } as never);
-  const requests = encodeVectorInserts(`${prefix}${VEC}`, ROWS, DIM, flag('request-rows', 256), 1);
-  const since = process.cpuUsage();
-  const t0 = performance.now();
-  await sendInserts(client, requests, SHARDS);
-  const seconds = (performance.now() - t0) / 1000;
-  const used = usage(since);
-  await client.closeConnection();
-  return { rows: { [VEC]: ROWS }, seconds: { [VEC]: seconds }, ...used };
+// ---------- the bounds: each server alone, and both at once, with a client that does nothing ----------
+
+/** Where the SHARDS read streams split a collection: (lower, upper] by primary key. */
+function streamRanges(name: string, rows: number): Array<{ afterPk: string | null; upperInclusive: string | null }> {
+  // Rich ids are doc-<7 digits> with an optional '"q' suffix; '~' sorts after both forms of an id.
+  const key = (i: number) => (name === VEC ? String(i) : `doc-${String(i).padStart(7, '0')}~`);
+  const per = Math.ceil(rows / SHARDS);
+  return Array.from({ length: SHARDS }, (_, k) => ({ afterPk: k === 0 ? null : key(k * per - 1), upperInclusive: k === SHARDS - 1 ? null : key((k + 1) * per - 1) }));
 }
 
-/** Reads the source's vector rows in pages of `pageRows`, SHARDS streams over ranges of ids, and drops them. */
-async function readAndDrop(client: MilvusClient, pageRows: number): Promise<void> {
-  const channel = rawChannel(client);
-  const per = Math.ceil(ROWS / SHARDS);
+/** Reads a collection in pages of `pageRows` (raw query replies, as the copy reads them), SHARDS streams; `onPage` gets each page. */
+async function readPages(client: MilvusClient, spec: CollectionSpec, rows: number, pageRows: number, onPage: (page: Batch<ColumnarPayload>) => void = () => {}): Promise<void> {
+  const reader = new ColumnarBatchSource(client, spec);
   await Promise.all(
-    Array.from({ length: SHARDS }, async (_, k) => {
-      let after = k * per - 1;
-      const last = Math.min(ROWS, (k + 1) * per) - 1;
-      while (after < last) {
-        const request = encodeQueryRequest({ dbName: '', collectionName: VEC, expr: `id > ${after} && id <= ${last}`, outputFields: ['id', 'emb'], limit: pageRows, offset: 0 });
-        const reply = parseQueryResults(await channel.call('/milvus.proto.milvus.MilvusService/Query', request, 600_000));
-        assertOk(reply.status, 'read');
-        after += primaryKeyColumn(reply.fields.find((f) => f.name === 'id')!).count;
+    streamRanges(spec.name, rows).map(async ({ afterPk, upperInclusive }) => {
+      for (let from = afterPk; ; ) {
+        const page = await reader.read({ afterPk: from, upperInclusive, limit: pageRows });
+        if (page.rowCount > 0) onPage(page);
+        if (page.rowCount < pageRows) return;
+        from = page.lastPk;
       }
     }),
   );
 }
 
-/** The project's rows per page of 768-d vectors. */
-const PAGE_ROWS = Math.min(BATCH_ROWS ?? Infinity, Math.floor(BATCH_BYTES / (DIM * 4 + 16)));
+/** Insert requests for `targetName` holding exactly the source's rows, `pageRows` a request: built before any timing starts. */
+async function preEncoded(sourceClient: MilvusClient, spec: CollectionSpec, rows: number, targetName: string, pageRows: number): Promise<Buffer[]> {
+  if (spec.name === VEC) return encodeVectorInserts(targetName, rows, DIM, pageRows, 1); // the seed's own requests
+  const requests: Buffer[] = [];
+  await readPages(sourceClient, spec, rows, pageRows, (page) => requests.push(encodeInsertRequest('', targetName, page.payload.fields, page.rowCount)));
+  return requests;
+}
+
+function boundClients(uri: string): MilvusClient {
+  return new MilvusClient({ address: uri, telemetry: { enabled: false }, logLevel: 'error' } as never);
+}
+
+/** Times `work` per collection, CPU counted over the timed parts only. */
+async function timedPerCollection(work: (name: string) => Promise<() => Promise<void>>): Promise<PhaseResult> {
+  const rows: Record<string, number> = {};
+  const seconds: Record<string, number> = {};
+  const meter = new CpuMeter();
+  for (const name of [VEC, RICH]) {
+    const run = await work(name); // untimed preparation
+    const t0 = performance.now();
+    await meter.span(run);
+    seconds[name] = (performance.now() - t0) / 1000;
+    rows[name] = name === VEC ? ROWS : RICH_ROWS;
+  }
+  return { rows, seconds, ...meter.result() };
+}
+
+/** The target alone: pre-encoded insert requests of --request-rows rows, SHARDS in flight. */
+async function ceilingPhase(sourceUri: string, targetUri: string, prefix: string): Promise<PhaseResult> {
+  const [src, dst] = [boundClients(sourceUri), boundClients(targetUri)];
+  const specs = await sourceSpecs(sourceUri);
+  const result = await timedPerCollection(async (name) => {
+    const requests = await preEncoded(src, specs[name], name === VEC ? ROWS : RICH_ROWS, `${prefix}${name}`, flag('request-rows', 256));
+    return () => sendInserts(dst, requests, SHARDS);
+  });
+  await Promise.all([src.closeConnection(), dst.closeConnection()]);
+  return result;
+}
 
 /** The source alone: its pages read (the project's page size, SHARDS streams) and dropped. */
 async function readPhase(sourceUri: string): Promise<PhaseResult> {
-  const src = new MilvusClient({ address: sourceUri, telemetry: { enabled: false }, logLevel: 'error' } as never);
-  const since = process.cpuUsage();
-  const t0 = performance.now();
-  await readAndDrop(src, PAGE_ROWS);
-  const seconds = (performance.now() - t0) / 1000;
-  const used = usage(since);
+  const src = boundClients(sourceUri);
+  const specs = await sourceSpecs(sourceUri);
+  const result = await timedPerCollection(async (name) => () => readPages(src, specs[name], name === VEC ? ROWS : RICH_ROWS, pageRows(specs[name])));
   await src.closeConnection();
-  return { rows: { [VEC]: ROWS }, seconds: { [VEC]: seconds }, ...used };
+  return result;
 }
 
 /**
@@ -256,27 +306,36 @@ async function readPhase(sourceUri: string): Promise<PhaseResult> {
  * On one machine this, not the target alone, bounds any copy between the two.
  */
 async function serversPhase(sourceUri: string, targetUri: string, prefix: string): Promise<PhaseResult> {
-  const src = new MilvusClient({ address: sourceUri, telemetry: { enabled: false }, logLevel: 'error' } as never);
-  const dst = new MilvusClient({ address: targetUri, telemetry: { enabled: false }, logLevel: 'error' } as never);
-  const requests = encodeVectorInserts(`${prefix}${VEC}`, ROWS, DIM, PAGE_ROWS, 1);
-  const since = process.cpuUsage();
-  const t0 = performance.now();
-  await Promise.all([readAndDrop(src, PAGE_ROWS), sendInserts(dst, requests, SHARDS)]);
-  const seconds = (performance.now() - t0) / 1000;
-  const used = usage(since);
+  const [src, dst] = [boundClients(sourceUri), boundClients(targetUri)];
+  const specs = await sourceSpecs(sourceUri);
+  const result = await timedPerCollection(async (name) => {
+    const rows = name === VEC ? ROWS : RICH_ROWS;
+    const requests = await preEncoded(src, specs[name], rows, `${prefix}${name}`, pageRows(specs[name]));
+    return async () => void (await Promise.all([readPages(src, specs[name], rows, pageRows(specs[name])), sendInserts(dst, requests, SHARDS)]));
+  });
   await Promise.all([src.closeConnection(), dst.closeConnection()]);
-  return { rows: { [VEC]: ROWS }, seconds: { [VEC]: seconds }, ...used };
+  return result;
 }
 
-/** CPU since `since` (the start of the copy, after the process loaded and connected) and the process's peak RSS. */
-function usage(since: NodeJS.CpuUsage): { cpuSeconds: number; maxRssMb: number } {
-  const cpu = process.cpuUsage(since);
-  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMb: process.resourceUsage().maxRSS / 1024 };
+async function sourceSpecs(uri: string): Promise<Record<string, CollectionSpec>> {
+  const c = cluster(uri);
+  const specs = { [VEC]: await describeCollection(c, DB, VEC), [RICH]: await describeCollection(c, DB, RICH) };
+  await c.close();
+  return specs;
 }
+
+/** The project's rows per page: the job's byte budget over the measured row size, within batchRows. */
+function pageRows(spec: CollectionSpec): number {
+  const rowBytes = spec.name === VEC ? DIM * 4 + 16 : RICH_ROW_BYTES;
+  return rowsForBudget(BATCH_BYTES, rowBytes, BATCH_ROWS);
+}
+/** About what a rich row measures in a query reply (for the page size of the bounds only). */
+const RICH_ROW_BYTES = 330;
 
 // ---------- orchestration ----------
 
 function serverCpuSeconds(pid: number): number {
+  if (!pid) return 0;
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (100/s)
@@ -328,7 +387,7 @@ async function main(): Promise<void> {
     // This project's copy runs with the GC setting of the service's step processes (lib/milvus/gc.ts)
     // unless --gc incremental; the others as a hand-written client would, with Node's defaults.
     if (phase === 'project' && text('gc') !== 'incremental') preferAtomicGc();
-    const phases = { naive: () => naivePhase(source, target, prefix), project: () => projectPhase(source, target, prefix), ceiling: () => ceilingPhase(target, prefix), servers: () => serversPhase(source, target, prefix), read: () => readPhase(source) };
+    const phases = { naive: () => naivePhase(source, target, prefix), project: () => projectPhase(source, target, prefix), ceiling: () => ceilingPhase(source, target, prefix), servers: () => serversPhase(source, target, prefix), read: () => readPhase(source) };
     const result = await phases[phase as keyof typeof phases]();
     process.send!(result, () => process.exit(0));
     return;
@@ -391,18 +450,16 @@ async function main(): Promise<void> {
       if (PHASES.includes('read')) runs.push({ kind: 'read', prefix: `read${rep}_`, args: [] });
       if (PHASES.includes('ceiling')) for (const n of CEILING_REQUEST_ROWS) runs.push({ kind: `ceiling@${n}`, prefix: `ceiling${n}x${rep}_`, args: ['--request-rows', String(n)] });
     }
-    const results: Record<string, Array<PhaseResult & { srcCpu: number; dstCpu: number }>> = {};
+    const results: Record<string, PhaseResult[]> = {};
     for (const run of runs) {
-      const names = run.kind === 'naive' || run.kind === 'project' ? [VEC, RICH] : run.kind === 'read' ? [] : [VEC];
+      const names = run.kind === 'read' ? [] : [VEC, RICH];
       for (const name of names) {
         const { spec } = translateSchema(specs[name], { targetName: `${run.prefix}${name}`, indexPolicy: 'autoindex', targetAllowsExplicitAutoId: false });
         await createCollection(target, DB, spec);
         await ensureLoaded(target, DB, spec);
       }
-      const s0 = serverCpuSeconds(srcServer.pid);
-      const d0 = serverCpuSeconds(dstServer.pid);
-      const r = await runPhase(run.kind.split('@')[0], ['--source', srcServer.uri, '--target', dstServer.uri, '--prefix', run.prefix, ...run.args]);
-      (results[run.kind] ??= []).push({ ...r, srcCpu: serverCpuSeconds(srcServer.pid) - s0, dstCpu: serverCpuSeconds(dstServer.pid) - d0 });
+      const r = await runPhase(run.kind.split('@')[0], ['--source', srcServer.uri, '--target', dstServer.uri, '--source-pid', String(srcServer.pid), '--target-pid', String(dstServer.pid), '--prefix', run.prefix, ...run.args]);
+      (results[run.kind] ??= []).push(r);
       console.log(`${run.kind} ${run.prefix}: ${JSON.stringify(r)}`);
       // Copies are compared with the source in full; the ceiling and servers runs, which send pre-encoded data, by count.
       for (const name of names) {
@@ -417,47 +474,52 @@ async function main(): Promise<void> {
     }
 
     const rateOf = (r: PhaseResult, name: string) => r.rows[name] / r.seconds[name];
-    /** The run of median vector rate (its other figures come with it). */
-    const median = (kind: string) => {
-      const sorted = [...(results[kind] ?? [])].sort((a, b) => rateOf(a, VEC) - rateOf(b, VEC));
-      return sorted[Math.floor((sorted.length - 1) / 2)];
-    };
+    const mid = <T,>(xs: T[], by: (x: T) => number): T => [...xs].sort((x, y) => by(x) - by(y))[Math.floor((xs.length - 1) / 2)] as T;
+    /** The median rate of a kind of run, per collection. */
+    const rate = (kind: string, name: string) => rateOf(mid(results[kind] ?? [], (r) => rateOf(r, name)), name);
+    /** The run of median vector rate: its CPU and memory figures go in the table. */
+    const median = (kind: string) => mid(results[kind] ?? [], (r) => rateOf(r, VEC));
     const ceilingKind = Object.keys(results)
       .filter((k) => k.startsWith('ceiling@'))
-      .sort((a, b) => rateOf(median(b), VEC) - rateOf(median(a), VEC))[0];
+      .sort((a, b) => rate(b, VEC) - rate(a, VEC))[0];
+    const richCeilingKind = Object.keys(results)
+      .filter((k) => k.startsWith('ceiling@'))
+      .sort((a, b) => rate(b, RICH) - rate(a, RICH))[0];
     const rows = ([
       ['naive', 'naive SDK (queryIterator 500 -> insert)'],
       ['project', `this project (copyShard, ${SHARDS} shards at once, ${BATCH_BYTES / 2 ** 20} MiB / ${BATCH_ROWS ?? 'any'} rows per batch)`],
-      ['read', `source raw read ceiling, the source alone (pages of ${PAGE_ROWS} rows read and dropped, ${SHARDS} in flight)`],
+      ['read', `source raw read ceiling, the source alone (pages read and dropped, ${SHARDS} in flight)`],
       ...(ceilingKind ? [[ceilingKind, `target raw ingest ceiling, the target alone (pre-encoded inserts of ${ceilingKind.split('@')[1]} rows, ${SHARDS} in flight)`] as [string, string]] : []),
       ['servers', `both servers at once, client doing nothing (reads dropped + pre-encoded inserts, ${SHARDS}+${SHARDS} in flight)`],
     ] as Array<[string, string]>).filter(([k]) => results[k]);
     const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
     const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-    const all = (kind: string) => (results[kind] ?? []).map((r) => fmt(rateOf(r, VEC))).join(' / ');
+    const all = (kind: string, name: string) => (results[kind] ?? []).map((r) => fmt(rateOf(r, name))).join(' / ');
+    const cores = (await import('node:os')).cpus().length;
     console.log('');
-    console.log(`runs (${DIM}-d rows/s): ${Object.keys(results).map((k) => `${k} ${all(k)}`).join('; ')}`);
+    for (const name of [VEC, RICH]) console.log(`runs, ${name} rows/s: ${Object.keys(results).map((k) => `${k} ${all(k, name)}`).join('; ')}`);
     console.log('');
     console.log(line(['copy (median of runs)', `${DIM}-d vectors (rows/s)`, 'rich rows (rows/s)', 'client CPU s', 'source server CPU s', 'target server CPU s', 'client peak RSS MB']));
     console.log(line(['---', '---:', '---:', '---:', '---:', '---:', '---:']));
     for (const [kind, label] of rows) {
       const r = median(kind);
-      console.log(line([label, fmt(rateOf(r, VEC)), r.rows[RICH] ? fmt(rateOf(r, RICH)) : '-', r.cpuSeconds.toFixed(1), r.srcCpu.toFixed(1), r.dstCpu.toFixed(1), r.maxRssMb.toFixed(0)]));
+      const richRate = kind === ceilingKind && richCeilingKind ? `${fmt(rate(richCeilingKind, RICH))}${richCeilingKind !== ceilingKind ? ` (${richCeilingKind.split('@')[1]} rows)` : ''}` : fmt(rate(kind, RICH));
+      console.log(line([label, fmt(rate(kind, VEC)), richRate, r.cpuSeconds.toFixed(1), r.srcCpu.toFixed(1), r.dstCpu.toFixed(1), r.maxRssMb.toFixed(0)]));
     }
     console.log('');
-    const ratio = (a: string, b: string, name = VEC) => rateOf(median(a), name) / rateOf(median(b), name);
-    if (results.project && results.naive) console.log(`project / naive: ${ratio('project', 'naive').toFixed(1)}x (vectors), ${ratio('project', 'naive', RICH).toFixed(1)}x (rich)`);
-    if (results.project && ceilingKind) console.log(`project / target ceiling: ${(100 * ratio('project', ceilingKind)).toFixed(0)}% (vectors)`);
-    if (results.project && results.read && ceilingKind) {
-      const bound = Math.min(rateOf(median('read'), VEC), rateOf(median(ceilingKind), VEC));
-      console.log(`project / the slower of the two servers alone: ${((100 * rateOf(median('project'), VEC)) / bound).toFixed(0)}% (vectors): the bound with each server on a host of its own`);
-    }
-    if (results.project && results.servers) console.log(`project / both servers with an idle client: ${(100 * ratio('project', 'servers')).toFixed(0)}% (vectors)`);
-    if (results.servers && ceilingKind) console.log(`both servers / target ceiling: ${(100 * ratio('servers', ceilingKind)).toFixed(0)}% (vectors): what sharing ${(await import('node:os')).cpus().length} cores with the source server leaves of the ceiling`);
+    const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
+    const both = (label: string, vec: (name: string) => number, of: (name: string) => number) => console.log(`${label}: ${pct(vec(VEC), of(VEC))} (vectors), ${pct(vec(RICH), of(RICH))} (rich)`);
+    const project = (name: string) => rate('project', name);
+    if (results.project && results.naive) console.log(`project / naive: ${(project(VEC) / rate('naive', VEC)).toFixed(1)}x (vectors), ${(project(RICH) / rate('naive', RICH)).toFixed(1)}x (rich)`);
+    const ceiling = (name: string) => rate(name === VEC ? ceilingKind! : richCeilingKind!, name);
+    if (results.project && ceilingKind) both('project / target ceiling', project, ceiling);
+    if (results.project && results.read && ceilingKind) both('project / the slower server alone (the bound with each server on a host of its own)', project, (n) => Math.min(rate('read', n), ceiling(n)));
+    if (results.project && results.servers) both('project / both servers with a client doing nothing (the bound on this machine)', project, (n) => rate('servers', n));
+    if (results.servers && ceilingKind) both(`both servers / target ceiling (what sharing ${cores} cores with the source server leaves of the ceiling)`, (n) => rate('servers', n), ceiling);
     const plan = median('project')?.planning;
     if (plan) console.log(`planning (PlanShards, not in the copy's rate): ${Object.entries(plan).map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}`);
     for (const c of checks) console.log(`verify ${c}`);
-    console.log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s on ${(await import('node:os')).cpus().length} cores`);
+    console.log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s on ${cores} cores`);
     if (!identical) process.exitCode = 1;
   } finally {
     await Promise.all([source.close(), target.close()]);

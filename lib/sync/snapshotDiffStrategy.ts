@@ -50,7 +50,10 @@ export class SnapshotDiffStrategy implements SyncStrategy {
           abandoned = true;
           break;
         }
-        const { plan, shard } = work[next++]!;
+        // Another worker may have taken the last shard while this one asked.
+        const item = work[next++];
+        if (!item) break;
+        const { plan, shard } = item;
         const { collection, sourceSpec, targetSpec } = plan;
         const result: RangeSyncResult = await syncRange({
           source: clusters.source,
