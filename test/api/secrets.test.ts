@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createApiHandler } from '../../functions/api';
@@ -164,6 +165,47 @@ describe('secrets', () => {
     for (const line of output) expect(line).not.toContain(MARKER);
     // The failure names the cluster it could not reach, without its user and password.
     expect(JSON.stringify(failed.error)).not.toContain('sourceuser');
+  });
+
+  it('stay out of the logs, the table and the answers of an online job run to the end: copy, sync, stop-sync, cutover, verification', async () => {
+    const client = new MilvusClient({ address: inject('milvusSourceUri'), telemetry: { enabled: false }, logLevel: 'error' } as never);
+    const collection = `secrets_online_${randomBytes(4).toString('hex')}`;
+    try {
+      expect((await client.createCollection({ collection_name: collection, fields: [{ name: 'id', data_type: DataType.Int64, is_primary_key: true }, { name: 'v', data_type: DataType.FloatVector, dim: 4 }] } as never)).error_code).toBe('Success');
+      await client.insert({ collection_name: collection, data: Array.from({ length: 50 }, (_, i) => ({ id: i, v: [i, 1, 2, 3] })) } as never);
+      const before = output.length;
+      const created = await call('POST', '/migrations', {
+        type: 'online',
+        source: { uri: inject('milvusSourceUri'), token: `root:${MARKER}-online-token` },
+        target: { uri: inject('milvusTargetUri'), username: 'root', password: `${MARKER}-online-pw` },
+        databases: [{ name: 'default', collections: [{ name: collection }] }],
+        options: { lagPollSeconds: 1 },
+      });
+      expect(created.status).toBe(201);
+      const jobId = created.body.jobId as string;
+      for (let i = 0; i < 600 && (await runtime.jobs.get(jobId))?.status !== 'SYNCING'; i++) await new Promise((r) => setTimeout(r, 100));
+      expect((await call('GET', `/migrations/${jobId}`)).body.status).toBe('SYNCING');
+      // A write during sync, so that a pass writes too.
+      await client.insert({ collection_name: collection, data: [{ id: 1000, v: [9, 9, 9, 9] }] } as never);
+      expect((await call('POST', `/migrations/${jobId}/stop-sync`, { confirmWritesStopped: true })).status).toBe(200);
+      const ended = await waitForEnd(jobId);
+      expect(ended.status).toBe('SUCCESSFUL');
+      expect((await call('GET', `/migrations/${jobId}/events?limit=1000`)).status).toBe(200);
+
+      const lines = output.slice(before);
+      for (const step of ['preflight', 'copyShard', 'startSync', 'syncChanges', 'drainChanges', 'verifySync', 'finalize']) {
+        expect(lines.some((line) => line.includes(`"step":"${step}"`))).toBe(true);
+      }
+      for (const line of lines) expect(line).not.toContain(MARKER);
+      for (const text of responses) expect(text).not.toContain(MARKER);
+      const items = await documents.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
+      expect(items.Items!.some((item) => JSON.stringify(item).includes(jobId))).toBe(true);
+      expect(JSON.stringify(items.Items)).not.toContain(MARKER);
+    } finally {
+      await client.dropCollection({ collection_name: collection });
+      await new MilvusClient({ address: inject('milvusTargetUri'), telemetry: { enabled: false }, logLevel: 'error' } as never).dropCollection({ collection_name: collection });
+      await client.closeConnection();
+    }
   });
 
   it('redacts user:password@ from cluster errors before they reach the job', async () => {
