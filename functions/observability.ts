@@ -162,6 +162,22 @@ export function stepMetrics(stepId: StepId, services: Services, input: { jobId: 
   };
 }
 
+/**
+ * One SyncLagSeconds sample, written at once: a SyncChanges invocation runs for up to 13.5
+ * minutes and many cycles, and the lag alarm needs every cycle's lag, not only the last.
+ */
+export function recordSyncLag(jobId: string, syncLagSeconds: number, cycle: number): void {
+  const sink = stepLogSink();
+  if (sink === 'off' || !Number.isFinite(syncLagSeconds)) return;
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  metrics.clearDefaultDimensions();
+  metrics.addMetadata('jobId', jobId);
+  metrics.addMetadata('step', 'syncChanges');
+  metrics.addMetadata('cycle', String(cycle));
+  metrics.addMetric(METRIC.syncLagSeconds, MetricUnit.Seconds, syncLagSeconds);
+  publish(metrics, sink);
+}
+
 /** Writes the stored metrics as one EMF line to the sink (Powertools' own publish writes to stdout only). */
 function publish(metrics: Metrics, sink: LogSink): void {
   try {

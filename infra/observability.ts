@@ -81,9 +81,9 @@ export class MigrationObservability extends Construct {
       evaluationPeriods: 1,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
-    // SyncChanges samples the lag once per invocation (minutes apart): the alarm looks at the
-    // smallest sample of one period as long as the duration, so it goes off only when the lag
-    // never came under the threshold during that time. No sync running, no samples: not breaching.
+    // SyncChanges samples the lag after every cycle: the alarm looks at the smallest sample of one
+    // period as long as the duration, so it goes off only when the lag never came under the
+    // threshold during that time. No sync running, no samples: not breaching.
     this.syncLagAlarm = new Alarm(this, 'SyncLagTooHigh', {
       alarmDescription: `milvus-migrate: the sync lag of an online migration stayed above ${lagThresholdSeconds} s for ${lagMinutes} min (the source takes writes faster than the sync applies them, or the sync is stuck).`,
       // No label: a labelled metric would be rendered as a metric math query.

@@ -1,5 +1,6 @@
 import { syncChanges } from '../../lib/sync/syncChanges';
 import type { JobInput } from '../../lib/workflow/steps';
+import { recordSyncLag } from '../observability';
 import { stepHandler } from '../stepHandler';
 
 /** Time left after the last cycle for recording it and closing connections. */
@@ -10,5 +11,5 @@ const localBudgetMs = () => Number(process.env.SYNC_CHANGES_BUDGET_MS ?? 60_000)
 export const handler = stepHandler('syncChanges', (services, input: JobInput, context) => {
   const remaining = context.getRemainingTimeInMillis?.();
   const deadline = remaining === undefined ? Date.now() + localBudgetMs() : Date.now() + Math.max(remaining - SAFETY_MARGIN_MS, 10_000);
-  return syncChanges(services, input, { deadline });
+  return syncChanges(services, input, { deadline, onCycleRecorded: (lag, cycle) => recordSyncLag(input.jobId, lag, cycle) });
 });

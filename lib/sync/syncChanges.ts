@@ -11,6 +11,8 @@ import { syncStrategyFor } from './syncStrategies';
 export interface SyncBudget {
   /** Epoch ms after which no new cycle starts; the state machine waits, then calls the step again. */
   deadline: number;
+  /** Told the lag after every recorded cycle, with the cycle's number (one invocation runs many: the caller's metric samples each). */
+  onCycleRecorded?: (syncLagSeconds: number, cycle: number) => void;
 }
 
 /** After a cycle that found nothing, the next one waits this long: an idle source is not read in a tight loop. */
@@ -65,6 +67,8 @@ export async function syncChanges(services: Services, { jobId }: JobInput, budge
         continue; // the loop's next turn sees CUTTING_OVER (or the cancel)
       }
       job = await recordCycle(services, job, cycle, lastEventAt);
+      const lag = syncLagSeconds(job, services.now());
+      if (lag !== null) budget.onCycleRecorded?.(lag, job.sync?.cycles ?? 0);
       if (Date.now() >= budget.deadline) return { state: 'SYNCING', syncLagSeconds: syncLagSeconds(job, services.now()), waitSeconds };
       if (cycle.inserted + cycle.updated + cycle.deleted === 0) await new Promise((resolve) => setTimeout(resolve, Math.min(IDLE_PAUSE_MS, Math.max(0, budget.deadline - Date.now()))));
     }

@@ -183,7 +183,12 @@ describe('secrets', () => {
       });
       expect(created.status).toBe(201);
       const jobId = created.body.jobId as string;
-      for (let i = 0; i < 600 && (await runtime.jobs.get(jobId))?.status !== 'SYNCING'; i++) await new Promise((r) => setTimeout(r, 100));
+      // Two cycles recorded before the stop, so that SyncChanges sampled the lag of at least one.
+      for (let i = 0; i < 600; i++) {
+        const job = await runtime.jobs.get(jobId);
+        if (job?.status === 'SYNCING' && (job.sync?.cycles ?? 0) >= 2) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       expect((await call('GET', `/migrations/${jobId}`)).body.status).toBe('SYNCING');
       // A write during sync, so that a pass writes too.
       await client.insert({ collection_name: collection, data: [{ id: 1000, v: [9, 9, 9, 9] }] } as never);
@@ -197,6 +202,11 @@ describe('secrets', () => {
         expect(lines.some((line) => line.includes(`"step":"${step}"`))).toBe(true);
       }
       for (const line of lines) expect(line).not.toContain(MARKER);
+      // Every cycle SyncChanges recorded was sampled as a SyncLagSeconds metric, each once.
+      const samples = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"SyncLagSeconds"') && l.includes(jobId) && l.includes('"cycle"'));
+      const cycles = samples.map((l) => Number(JSON.parse(l).cycle));
+      expect(cycles.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(cycles).size).toBe(cycles.length);
       for (const text of responses) expect(text).not.toContain(MARKER);
       const items = await documents.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }));
       expect(items.Items!.some((item) => JSON.stringify(item).includes(jobId))).toBe(true);

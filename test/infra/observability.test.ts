@@ -7,6 +7,7 @@ import { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiHandler } from '../../functions/api';
 import { METRIC, METRICS_NAMESPACE } from '../../functions/metricNames';
+import { recordSyncLag } from '../../functions/observability';
 import { stepHandler } from '../../functions/stepHandler';
 import { MigrationObservability } from '../../infra/observability';
 import { synthesizeTemplate, type CfnTemplate } from '../../infra/synth';
@@ -274,6 +275,16 @@ describe('step handler logs and metrics', () => {
     expect(metrics!.CopyRowsPerSecond).toBeGreaterThan(0);
     expect(metrics!.CopyRowsPerSecond).toBeLessThanOrEqual(500 / 0.02);
     expect(metrics!.step).toBe('copyShard');
+  });
+
+  it('samples the lag of every sync cycle as it is recorded, one SyncLagSeconds line each, none when step logs are off', async () => {
+    vi.stubEnv('MILVUS_MIGRATE_STEP_LOG', 'stdout');
+    const lines = emf(parse((await capture(async () => [3.5, 2].forEach((lag, i) => recordSyncLag('mig-obs-3', lag, i + 7)))).stdout));
+    expect(lines.map(metricNames)).toEqual([['SyncLagSeconds'], ['SyncLagSeconds']]);
+    expect(lines[0]).toMatchObject({ SyncLagSeconds: 3.5, jobId: 'mig-obs-3', step: 'syncChanges', cycle: '7', _aws: { CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Metrics: [{ Name: 'SyncLagSeconds', Unit: 'Seconds' }] }] } });
+    expect(lines[1]).toMatchObject({ SyncLagSeconds: 2, cycle: '8' });
+    vi.stubEnv('MILVUS_MIGRATE_STEP_LOG', 'off');
+    expect((await capture(async () => recordSyncLag('mig-obs-3', 1, 9))).stdout).toEqual([]);
   });
 
   it('turns SyncChanges lag, RecordFailure and Finalize into SyncLagSeconds, JobsFailed and JobsSucceeded', async () => {
