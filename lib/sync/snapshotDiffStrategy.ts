@@ -6,9 +6,10 @@ import { CycleAbandoned, type CycleContext, type CycleOutcome, type SyncStrategy
 export const SNAPSHOT_DIFF = 'snapshot-diff';
 
 /**
- * Pages of a sync read are capped at 1 MiB: a query's time grows much faster than its page on
- * milvus-lite (measured: 20,000 rows of 128-d compared in 2.2 s with 128 KiB-1 MiB pages, 13-36 s
- * with 4 MiB), and a cycle's length is the lag.
+ * Pages of a sync read are capped at 1 MiB (and at the job's batchRows): a query's time grows much
+ * faster than its page on milvus-lite (measured: 20,000 rows of 128-d compared in 2.2 s with
+ * 128 KiB-1 MiB pages, 13-36 s with 4 MiB; `npm run bench:sync` times a pass), and a cycle's
+ * length is the lag.
  */
 const SYNC_PAGE_BYTES = 1024 * 1024;
 
