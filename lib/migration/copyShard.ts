@@ -14,14 +14,25 @@ const nullabilityDiffers = (source: CollectionSpec, target: CollectionSpec): boo
 /** How often a running copy looks whether its job was cancelled. */
 const CANCEL_CHECK_INTERVAL_MS = 5_000;
 
+/**
+ * Checkpoints are saved at most this often, and when the step ends. Each is a DynamoDB
+ * transaction; batches of 256 rows would otherwise cost one every few milliseconds. A resume
+ * clears and copies again whatever was written past the last saved checkpoint, so saving less
+ * often loses nothing: a crash repeats at most this much copying.
+ */
+export const CHECKPOINT_INTERVAL_MS = 1_000;
+
 export interface CopyShardBudget {
   /** Epoch ms after which no new batch starts; the step returns done=false and is called again. */
   deadline: number;
+  /** Save the checkpoint at most this often (default CHECKPOINT_INTERVAL_MS; 0: after every batch). */
+  checkpointIntervalMs?: number;
 }
 
 /**
- * Copies one shard's primary key range from its checkpoint on, moving the checkpoint after every
- * batch. Returns when the shard is done or the time budget is spent.
+ * Copies one shard's primary key range from its checkpoint on, moving the checkpoint as batches
+ * are written (at most once a second, and at the end). Returns when the shard is done or the time
+ * budget is spent.
  */
 export async function copyShard(services: Services, input: ShardInput, budget: CopyShardBudget): Promise<CopyShardOutput> {
   const { jobId, collectionKey, shardIndex } = input;
@@ -35,67 +46,88 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
   let checkpoint = shard.checkpoint;
   let rowsCopied = shard.rowsCopied;
   let lastCancelCheck = Date.now();
-
-  const { done } = await withClusters(services, job, async ({ source, target }) => {
-    const [sourceSpec, targetSpec] = await Promise.all([
-      describeCollection(source, collection.sourceDb, collection.sourceName),
-      describeCollection(target, collection.targetDb, collection.targetName),
-    ]);
-    // A mapping may turn the dynamic field off: the source's dynamic keys are then not read.
-    sourceSpec.enableDynamicField = sourceSpec.enableDynamicField && targetSpec.enableDynamicField;
-    const targetPk = primaryField(targetSpec);
-    const discardKeys = targetPk.autoId && targetSpec.properties[ALLOW_INSERT_AUTO_ID] !== 'true';
-    if (discardKeys) {
-      // The target's generated keys cannot be cleared by source range: resume only when the shard's
-      // partition (one shard each) holds exactly what its checkpoint counted.
-      const held = await countRows(target, collection.targetDb, collection.targetName, shard.partition ? { partition: shard.partition } : {});
-      if (held !== shard.rowsCopied) {
-        throw new PermanentError(
-          'AUTO_ID_RESUME_UNSAFE',
-          `${collection.targetDb}.${collection.targetName}${shard.partition ? ` partition ${shard.partition}` : ''} holds ${held} row(s) but the checkpoint counted ${shard.rowsCopied}: ` +
-            `a copy step died after writing rows that cannot be told apart (the target generates its keys); drop the target collection and run the job again`,
-        );
-      }
-    }
-    return copyShardRange({
-      source,
-      sourceDb: collection.sourceDb,
-      sourceSpec,
-      target,
-      targetDb: collection.targetDb,
-      targetSpec,
-      range: { lowerExclusive: shard.lowerExclusive, upperInclusive: shard.upperInclusive },
-      ...(shard.partition ? { partition: shard.partition } : {}),
-      ...(collection.append ? { appendTarget: true } : {}),
-      ...(discardKeys ? { discardKeys: true } : {}),
-      // A field nullable on one side only (a mapping): the SDK's row path writes the validity column the target expects.
-      ...(nullabilityDiffers(sourceSpec, targetSpec) ? { path: 'rows' as const } : {}),
-      checkpoint,
-      batchBytes: job.options.batchBytes,
-      batchRows: job.options.batchRows,
-      deadline: budget.deadline,
-      onBatch: async (progress) => {
-        await services.jobs.checkpointShard({
-          jobId,
-          collectionKey,
-          index: shardIndex,
-          attempt: shard.attempt,
-          expectedCheckpoint: checkpoint,
-          checkpoint: progress.checkpoint,
-          rowsDelta: progress.rows,
-          done: false,
-        });
-        checkpoint = progress.checkpoint;
-        rowsCopied += progress.rows;
-        if (Date.now() - lastCancelCheck > CANCEL_CHECK_INTERVAL_MS) {
-          lastCancelCheck = Date.now();
-          const now = await services.jobs.get(jobId);
-          if (!now || isTerminal(now.status)) throw new JobNotActiveError(jobId, now?.status ?? 'deleted');
-        }
-      },
+  /** Written to the target, not yet saved as the checkpoint. */
+  let unsaved: { checkpoint: string; rows: number } | null = null;
+  let savedAt = 0;
+  const save = async (): Promise<void> => {
+    if (!unsaved) return;
+    await services.jobs.checkpointShard({
+      jobId,
+      collectionKey,
+      index: shardIndex,
+      attempt: shard.attempt,
+      expectedCheckpoint: checkpoint,
+      checkpoint: unsaved.checkpoint,
+      rowsDelta: unsaved.rows,
+      done: false,
     });
-  });
+    checkpoint = unsaved.checkpoint;
+    rowsCopied += unsaved.rows;
+    unsaved = null;
+    savedAt = Date.now();
+  };
 
+  let done: boolean;
+  try {
+    ({ done } = await withClusters(services, job, async ({ source, target }) => {
+      const [sourceSpec, targetSpec] = await Promise.all([
+        describeCollection(source, collection.sourceDb, collection.sourceName),
+        describeCollection(target, collection.targetDb, collection.targetName),
+      ]);
+      // A mapping may turn the dynamic field off: the source's dynamic keys are then not read.
+      sourceSpec.enableDynamicField = sourceSpec.enableDynamicField && targetSpec.enableDynamicField;
+      const targetPk = primaryField(targetSpec);
+      const discardKeys = targetPk.autoId && targetSpec.properties[ALLOW_INSERT_AUTO_ID] !== 'true';
+      if (discardKeys) {
+        // The target's generated keys cannot be cleared by source range: resume only when the shard's
+        // partition (one shard each) holds exactly what its checkpoint counted.
+        const held = await countRows(target, collection.targetDb, collection.targetName, shard.partition ? { partition: shard.partition } : {});
+        if (held !== shard.rowsCopied) {
+          throw new PermanentError(
+            'AUTO_ID_RESUME_UNSAFE',
+            `${collection.targetDb}.${collection.targetName}${shard.partition ? ` partition ${shard.partition}` : ''} holds ${held} row(s) but the checkpoint counted ${shard.rowsCopied}: ` +
+              `a copy step died after writing rows that cannot be told apart (the target generates its keys); drop the target collection and run the job again`,
+          );
+        }
+      }
+      return copyShardRange({
+        source,
+        sourceDb: collection.sourceDb,
+        sourceSpec,
+        target,
+        targetDb: collection.targetDb,
+        targetSpec,
+        range: { lowerExclusive: shard.lowerExclusive, upperInclusive: shard.upperInclusive },
+        ...(shard.partition ? { partition: shard.partition } : {}),
+        ...(collection.append ? { appendTarget: true } : {}),
+        ...(discardKeys ? { discardKeys: true } : {}),
+        // A field nullable on one side only (a mapping): the SDK's row path writes the validity column the target expects.
+        ...(nullabilityDiffers(sourceSpec, targetSpec) ? { path: 'rows' as const } : {}),
+        checkpoint,
+        batchBytes: job.options.batchBytes,
+        batchRows: job.options.batchRows,
+        deadline: budget.deadline,
+        onBatch: async (progress) => {
+          unsaved = { checkpoint: progress.checkpoint, rows: (unsaved?.rows ?? 0) + progress.rows };
+          // A target that generates its keys resumes only from an exact count (above): every batch is saved.
+          if (discardKeys || Date.now() - savedAt >= (budget.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS)) await save();
+          if (Date.now() - lastCancelCheck > CANCEL_CHECK_INTERVAL_MS) {
+            lastCancelCheck = Date.now();
+            const now = await services.jobs.get(jobId);
+            if (!now || isTerminal(now.status)) throw new JobNotActiveError(jobId, now?.status ?? 'deleted');
+          }
+        },
+      });
+    }));
+  } catch (error) {
+    // The batches written before the failure are saved, so the retry does not clear and copy them
+    // again (milvus-lite, for one, cannot delete keys holding a quote). A killed process saves
+    // nothing: its retry clears what lies past the last checkpoint.
+    await save().catch(() => undefined);
+    throw error;
+  }
+
+  await save();
   if (done) {
     await services.jobs.checkpointShard({
       jobId,

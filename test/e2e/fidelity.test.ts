@@ -125,7 +125,7 @@ describe('metadata carried to the target', () => {
     // Preflight writes nothing: the target database does not exist yet.
     expect((await client(target.uri).listDatabases()).db_names).toEqual(['default']);
     // A kill between a batch and its checkpoint, resumed: partitioned shards clear only their own partition.
-    await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, 4) })).rejects.toThrow(CrashAfter);
+    await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, 4) }, { checkpointIntervalMs: 0 })).rejects.toThrow(CrashAfter);
     await copyAll(services, jobId);
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
     const db = await client(target.uri).describeDatabase({ db_name: 'shop2' });
@@ -236,7 +236,7 @@ describe('target collections that exist already (options.existingTarget)', () =>
     const jobId = await newJob({ databases: [{ name: 'shop', targetName: 'ex_append', collections: [{ name: 'items' }] }], options: { existingTarget: 'append', rowsPerShard: 1000, batchBytes: 65536 } });
     await preflight(services, { jobId });
     expect((await services.jobs.get(jobId))!.collections['shop.items']).toMatchObject({ append: true, rowsBefore: 3 });
-    await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, 2) })).rejects.toThrow(CrashAfter);
+    await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, 2) }, { checkpointIntervalMs: 0 })).rejects.toThrow(CrashAfter);
     await copyAll(services, jobId);
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
     const count = await c.query({ collection_name: 'items', filter: '', output_fields: ['count(*)'] } as never);
@@ -320,7 +320,7 @@ describe('schema mapping (databases[].collections[].mapping)', () => {
   it('refuses to resume a copy that died after a write on a target that generates its keys (AUTO_ID_RESUME_UNSAFE)', async () => {
     const jobId = await newJob({ databases: [{ name: 'shop', targetName: 'mapped_kill', collections: [{ name: 'books', mapping }] }], options: { batchBytes: 65536 } });
     await preflight(services, { jobId });
-    await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, 1) })).rejects.toThrow(CrashAfter);
+    await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, 1) }, { checkpointIntervalMs: 0 })).rejects.toThrow(CrashAfter);
     await expect(copyAll(services, jobId)).rejects.toMatchObject({ code: 'AUTO_ID_RESUME_UNSAFE', message: expect.stringContaining('holds 30 row(s) but the checkpoint counted 0') });
   });
 

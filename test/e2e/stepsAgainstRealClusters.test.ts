@@ -59,12 +59,21 @@ afterAll(async () => {
 });
 
 describe('a copy step killed between writing a batch and saving its checkpoint', () => {
-  it.each([1, 2, 5])('resumes after a kill at checkpoint %i with no missing and no duplicate rows', async (failAt) => {
+  // Interval 0: a checkpoint after every batch, so that the kill lands after batch 1, 2 or 5.
+  // The default interval saves at most once a second: its kill at checkpoint 2 is the end-of-step
+  // save, after every batch was written and only the first was saved.
+  it.each([
+    [1, 0],
+    [2, 0],
+    [5, 0],
+    [2, undefined],
+  ])('resumes after a kill at checkpoint %i (checkpoint interval %s ms) with no missing and no duplicate rows', async (failAt, checkpointIntervalMs) => {
     const [products] = names as [string];
-    const targetName = `${products}_kill${failAt}`;
+    const targetName = `${products}_kill${failAt}_${checkpointIntervalMs ?? 'default'}`;
     const jobId = await newJob(products, targetName, 65536);
     await preflight(services, { jobId });
-    await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, failAt) })).rejects.toThrow(CrashAfter);
+    const budget = checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs };
+    await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, failAt) }, budget)).rejects.toThrow(CrashAfter);
     // The state machine retries the step: here, the same steps again with a healthy store.
     await copyAll(services, jobId);
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
@@ -74,6 +83,43 @@ describe('a copy step killed between writing a batch and saving its checkpoint',
     expect(await expectSameRows(sourceUri, products, targetUri, targetName)).toBe(sizes.products);
     const job = await services.jobs.get(jobId);
     expect(job?.collections[`default.${products}`]?.rowsCopied).toBe(sizes.products);
+  });
+});
+
+describe('checkpoints', () => {
+  it('are saved at most once a second and at the end, however many batches are written, with exact row counts', async () => {
+    const [products] = names as [string];
+    const targetName = `${products}_coalesced`;
+    const job = (await service.create({
+      type: 'offline',
+      source: { uri: sourceUri },
+      target: { uri: targetUri },
+      databases: [{ name: 'default', collections: [{ name: products, targetName }] }],
+      options: { rowsPerShard: 1_000, batchRows: 4 }, // one shard of 240 rows: 60 batches
+    })) as unknown as { jobId: string };
+    await preflight(services, { jobId: job.jobId });
+    const saves: boolean[] = [];
+    const counting = new Proxy(services.jobs, {
+      get(target, property, receiver) {
+        if (property === 'checkpointShard') {
+          return async (update: Parameters<typeof services.jobs.checkpointShard>[0]) => {
+            saves.push(update.done);
+            return target.checkpointShard(update);
+          };
+        }
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    const started = Date.now();
+    await copyAll(services, job.jobId, { ...services, jobs: counting });
+    const seconds = (Date.now() - started) / 1000;
+    const progress = saves.filter((done) => !done).length;
+    expect(saves.filter((done) => done)).toHaveLength(1);
+    expect(progress).toBeGreaterThanOrEqual(1);
+    expect(progress).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
+    expect(progress).toBeLessThan(60);
+    expect((await services.jobs.get(job.jobId))?.collections[`default.${products}`]?.rowsCopied).toBe(sizes.products);
+    expect(await expectSameRows(sourceUri, products, targetUri, targetName)).toBe(sizes.products);
   });
 });
 

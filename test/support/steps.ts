@@ -1,6 +1,6 @@
 import type { JobStore } from '../../lib/jobs/store';
 import { buildIndexes } from '../../lib/migration/buildIndexes';
-import { copyShard } from '../../lib/migration/copyShard';
+import { copyShard, type CopyShardBudget } from '../../lib/migration/copyShard';
 import { createTargetCollection } from '../../lib/migration/createTargetCollection';
 import { planShards } from '../../lib/migration/planShards';
 import type { Services } from '../../lib/services';
@@ -10,13 +10,13 @@ import type { Services } from '../../lib/services';
  * time, so a test can place faults where the state machine would not. `copyServices` serve the
  * CopyShard steps only (a crashing store, say).
  */
-export async function copyAll(services: Services, jobId: string, copyServices: Services = services): Promise<void> {
+export async function copyAll(services: Services, jobId: string, copyServices: Services = services, budget: Omit<CopyShardBudget, 'deadline'> = {}): Promise<void> {
   const plan = await planShards(services, { jobId });
   for (const { collectionKey, shards } of plan.collections) {
     await createTargetCollection(services, { jobId, collectionKey });
     for (const shardIndex of shards) {
       for (;;) {
-        const { done } = await copyShard(copyServices, { jobId, collectionKey, shardIndex }, { deadline: Date.now() + 60_000 });
+        const { done } = await copyShard(copyServices, { jobId, collectionKey, shardIndex }, { deadline: Date.now() + 60_000, ...budget });
         if (done) break;
       }
     }
@@ -26,7 +26,10 @@ export async function copyAll(services: Services, jobId: string, copyServices: S
 
 export class CrashAfter extends Error {}
 
-/** A job store whose n-th checkpoint write fails, as if the step died after writing the batch to the target. */
+/**
+ * A job store whose n-th checkpoint write and every one after it fail, as if the step died after
+ * writing the batch to the target (a dead step saves nothing more).
+ */
 export function crashingStore(store: JobStore, failAt: number): JobStore {
   let calls = 0;
   return new Proxy(store, {
@@ -34,7 +37,7 @@ export function crashingStore(store: JobStore, failAt: number): JobStore {
       if (property === 'checkpointShard') {
         return async (update: Parameters<JobStore['checkpointShard']>[0]) => {
           calls += 1;
-          if (calls === failAt) throw new CrashAfter(`killed before checkpoint ${failAt}`);
+          if (calls >= failAt) throw new CrashAfter(`killed before checkpoint ${failAt}`);
           return target.checkpointShard(update);
         };
       }
