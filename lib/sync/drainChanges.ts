@@ -2,7 +2,7 @@ import { loadActiveJob, withClusters } from '../migration/jobContext';
 import type { Services } from '../services';
 import type { JobInput } from '../workflow/steps';
 import { recordCycle } from './recordCycle';
-import { assertSourceUnchanged } from './sourceGuard';
+import { assertSourceUnchanged, explainedBySourceChange } from './sourceGuard';
 import { syncStrategyFor } from './syncStrategies';
 
 /**
@@ -14,7 +14,7 @@ export async function drainChanges(services: Services, { jobId }: JobInput): Pro
   const job = await loadActiveJob(services, jobId);
   return withClusters(services, job, async (clusters) => {
     await assertSourceUnchanged(clusters.source, job, services.now());
-    const cycle = await syncStrategyFor(job).runCycle({ services, job, clusters, apply: true });
+    const cycle = await explainedBySourceChange(clusters.source, job, () => services.now(), () => syncStrategyFor(job).runCycle({ services, job, clusters, apply: true }));
     await recordCycle(services, job, cycle, { at: 0 });
     const changed = cycle.inserted + cycle.updated + cycle.deleted;
     await services.jobs.appendEvent(jobId, {

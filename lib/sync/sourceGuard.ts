@@ -1,6 +1,7 @@
-import { PermanentError } from '../errors';
+import { MigrationError, PermanentError } from '../errors';
 import type { JobRecord } from '../jobs/model';
 import type { MilvusCluster } from '../milvus';
+import { CycleAbandoned } from './strategy';
 import { describeSourceChanges, detectSourceChanges, movedDatabases, takeSourceBaseline, type BaselineScope, type SourceChange } from './guards';
 
 /** What an online job moves, as the guards see it. */
@@ -31,4 +32,22 @@ export async function assertSourceUnchanged(source: MilvusCluster, job: JobRecor
   const current = await takeSourceBaseline(source, baselineScope(job), now);
   const changes = detectSourceChanges(job.sourceBaseline, current).filter((change) => concernsJob(job, change));
   if (changes.length > 0) throw new PermanentError('SOURCE_CHANGED', describeSourceChanges(changes));
+}
+
+/**
+ * Runs a sync pass; when it fails, a change of the source is given as the reason if there is one.
+ * A collection dropped (or altered) while the pass reads it fails the pass with whatever the read
+ * hit (COLLECTION_NOT_FOUND, say); the operator needs SOURCE_CHANGED, naming the change.
+ */
+export async function explainedBySourceChange<T>(source: MilvusCluster, job: JobRecord, now: () => Date, pass: () => Promise<T>): Promise<T> {
+  try {
+    return await pass();
+  } catch (error) {
+    if (error instanceof CycleAbandoned) throw error;
+    const change = await assertSourceUnchanged(source, job, now()).then(
+      () => null,
+      (guard: unknown) => (guard instanceof MigrationError && guard.code === 'SOURCE_CHANGED' ? guard : null),
+    );
+    throw change ?? error;
+  }
 }

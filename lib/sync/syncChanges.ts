@@ -4,7 +4,7 @@ import type { Services } from '../services';
 import type { JobInput, SyncChangesOutput } from '../workflow/steps';
 import { syncLagSeconds } from './lag';
 import { recordCycle } from './recordCycle';
-import { assertSourceUnchanged } from './sourceGuard';
+import { assertSourceUnchanged, explainedBySourceChange } from './sourceGuard';
 import { CycleAbandoned } from './strategy';
 import { syncStrategyFor } from './syncStrategies';
 
@@ -58,7 +58,10 @@ export async function syncChanges(services: Services, { jobId }: JobInput, budge
       await assertSourceUnchanged(clusters.source, job, now);
       let cycle;
       try {
-        cycle = await strategy.runCycle({ services, job, clusters, apply: true, abandon: stopRequested(services, jobId) });
+        const current = job;
+        cycle = await explainedBySourceChange(clusters.source, current, () => services.now(), () =>
+          strategy.runCycle({ services, job: current, clusters, apply: true, abandon: stopRequested(services, jobId) }),
+        );
       } catch (error) {
         if (!(error instanceof CycleAbandoned)) throw error;
         // Part of the pass was written: the shard digests no longer say what the sync left on the

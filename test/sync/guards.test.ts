@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { SourceBaseline } from '../../lib/jobs/model';
+import { PermanentError } from '../../lib/errors';
+import { SourceBaseline, type JobRecord } from '../../lib/jobs/model';
+import { explainedBySourceChange } from '../../lib/sync/sourceGuard';
+import { CycleAbandoned } from '../../lib/sync/strategy';
 import { openCluster, type MilvusCluster } from '../../lib/milvus';
 import {
   type BaselineScope,
@@ -117,6 +120,27 @@ async function fixture(): Promise<Fixture> {
 }
 
 describe('source guards against the in-memory Milvus server', () => {
+  it('gives a pass that fails because a moved collection vanished the reason SOURCE_CHANGED, and leaves other failures alone', async () => {
+    const f = await fixture();
+    const job = {
+      sourceBaseline: f.baseline,
+      databases: [{ name: 'default' }, { name: 'shop' }],
+      collections: Object.fromEntries(SCOPE.collections.map((c) => [c.key, { key: c.key, sourceDb: c.db, sourceName: c.name }])),
+    } as unknown as JobRecord;
+    const failing = (code: string) => () => Promise.reject(new PermanentError(code, 'the pass hit it'));
+    // Nothing changed: the pass's own error stands; a pass that works gives its result.
+    await expect(explainedBySourceChange(f.source, job, () => new Date(), failing('COLLECTION_NOT_FOUND'))).rejects.toMatchObject({ code: 'COLLECTION_NOT_FOUND' });
+    await expect(explainedBySourceChange(f.source, job, () => new Date(), async () => 7)).resolves.toBe(7);
+    // An abandoned pass is not a failure to explain.
+    await expect(explainedBySourceChange(f.source, job, () => new Date(), () => Promise.reject(new CycleAbandoned()))).rejects.toBeInstanceOf(CycleAbandoned);
+    // shop.orders dropped while the pass read it: the reason names the drop.
+    await ok(f.shop.dropCollection({ collection_name: 'orders' }));
+    await expect(explainedBySourceChange(f.source, job, () => new Date(), failing('COLLECTION_NOT_FOUND'))).rejects.toMatchObject({
+      code: 'SOURCE_CHANGED',
+      message: expect.stringContaining('shop.orders was dropped'),
+    });
+  });
+
   it('records databases, collections, fields, aliases, partitions and imports, and sees no change when there is none', async () => {
     const f = await fixture();
     const { baseline } = f;
