@@ -81,14 +81,25 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
   // Filters cannot hold every key (filter.ts): restart from the greatest expressible bound at or
   // below the checkpoint. The target's rows past that bound are cleared and copied again; those
   // at or below the checkpoint were counted already and are not counted twice.
-  const from = checkpoint === null ? null : expressibleBound(pk, checkpoint);
+  let from = checkpoint === null ? null : expressibleBound(pk, checkpoint);
+  let landedRows = 0;
   let recopied = from === null || checkpoint === null || from === checkpoint ? 0 : await rowsBetween(source, sourceDb, sourceSpec, from, checkpoint, range.upperInclusive, partition);
   if (args.discardKeys) {
     if (from !== checkpoint) {
       throw new PermanentError('AUTO_ID_RESUME_UNSAFE', `${sourceSpec.name}: cannot resume after ${JSON.stringify(checkpoint)} (a key no filter can hold) on a target that generates its keys; run the job again`);
     }
   } else if (args.appendTarget) await clearSourceKeysPastCheckpoint(source, sourceDb, sourceSpec, target, targetDb, targetSpec, from, range.upperInclusive, partition);
-  else await clearPastCheckpoint(target, targetDb, targetSpec, from, range.upperInclusive, partition);
+  else {
+    const past = from === checkpoint ? await pastCheckpoint(source, sourceDb, sourceSpec, target, targetDb, targetSpec, from, range.upperInclusive, partition) : 'other';
+    if (past === 'other') await clearPastCheckpoint(target, targetDb, targetSpec, from, range.upperInclusive, partition);
+    else if (past !== 'none') {
+      // Batches that landed whole before a crash are kept and counted, not deleted and written
+      // again (milvus-lite cannot delete keys holding a quote).
+      await args.onBatch({ checkpoint: past.lastPk, rows: past.rows });
+      landedRows = past.rows;
+      from = past.lastPk;
+    }
+  }
 
   const timeoutMs = args.batchTimeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS;
   const { reader, writer } = args.io
@@ -98,8 +109,8 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
   let rowBytes = estimateRowBytes(sourceSpec);
   /** The byte budget of a batch; halved on every RESOURCE_EXHAUSTED. */
   let budget = args.batchBytes;
-  let rowsCopied = 0;
-  let high = checkpoint;
+  let rowsCopied = landedRows;
+  let high = landedRows > 0 ? from : checkpoint;
 
   /** Where the next read starts: after `from`, skipping `skip` rows (non-zero only while the cursor key is not expressible). */
   interface Cursor {
@@ -197,6 +208,51 @@ function defaultIo(path: 'columnar' | 'rows', sourceClient: MilvusClient, source
     return { reader: new ColumnarBatchSource(sourceClient, sourceSpec, timeoutMs, partition), writer: new ColumnarBatchSink(targetClient, targetSpec, timeoutMs, partition, discardKeys) };
   }
   return { reader: new RowBatchSource(sourceClient, sourceSpec, timeoutMs, partition), writer: new RowBatchSink(targetClient, targetSpec, timeoutMs, partition, discardKeys) };
+}
+
+/**
+ * What lies on the target past the checkpoint (within the shard): 'none'; the source's next rows
+ * exactly (the same keys in key order, each once: batches that landed whole before a crash), as
+ * their last key and count; or 'other' (anything else: other keys, a key twice, more than one
+ * query can list), which is cleared. Keys only: the rows came from the same source reads, in an offline window.
+ */
+async function pastCheckpoint(
+  source: MilvusCluster,
+  sourceDb: string,
+  sourceSpec: CollectionSpec,
+  target: MilvusCluster,
+  targetDb: string,
+  targetSpec: CollectionSpec,
+  from: string | null,
+  upperInclusive: string | null,
+  partition?: string,
+): Promise<'none' | 'other' | { lastPk: string; rows: number }> {
+  const pk = primaryField(sourceSpec);
+  const keys = async (cluster: MilvusCluster, db: string, spec: CollectionSpec, limit: number): Promise<string[]> => {
+    const reply = await checkedCall(`read keys of ${db}.${spec.name}`, () =>
+      cluster.client(db).query({
+        collection_name: spec.name,
+        filter: pkRangeFilter(pk, from, upperInclusive),
+        ...(partition ? { partition_names: [partition] } : {}),
+        output_fields: [pk.name],
+        limit,
+        consistency_level: 'Strong' as never,
+      }),
+    );
+    return (reply.data ?? []).map((row: Record<string, unknown>) => String(row[pk.name])).sort((a: string, b: string) => comparePks(pk, a, b));
+  };
+  const written = await keys(target, targetDb, targetSpec, MAX_QUERY_ROWS);
+  if (written.length === 0) return 'none';
+  if (written.length >= MAX_QUERY_ROWS || primaryField(targetSpec).name !== pk.name) return 'other';
+  // A query shows a key written twice once; count(*) counts both.
+  const counted = await checkedCall(`count ${targetDb}.${targetSpec.name} past the checkpoint`, () =>
+    target.client(targetDb).query({ collection_name: targetSpec.name, filter: pkRangeFilter(pk, from, upperInclusive), output_fields: ['count(*)'], ...(partition ? { partition_names: [partition] } : {}), consistency_level: 'Strong' as never }),
+  );
+  if (Number(counted.data?.[0]?.['count(*)'] ?? -1) !== written.length) return 'other';
+  const expected = await keys(source, sourceDb, sourceSpec, written.length);
+  const lastPk = written[written.length - 1] as string;
+  const same = expected.length === written.length && expected.every((k, i) => k === written[i]);
+  return same && expressibleBound(pk, lastPk) === lastPk ? { lastPk, rows: written.length } : 'other';
 }
 
 /**
