@@ -53,10 +53,12 @@ async function indexAndLoad(client: MilvusClient, collection: string, indexes: A
 /** Creates and fills the sample collections on the cluster at `uri`, with names prefixed by `prefix`. */
 export async function seedSampleCollections(
   uri: string,
-  options: { prefix?: string; sizes?: SampleSizes; seed?: number; token?: string } = {},
+  /** avoidQuoteKeys: no primary key holds a single quote (milvus-lite cannot delete such keys). */
+  options: { prefix?: string; sizes?: SampleSizes; seed?: number; token?: string; avoidQuoteKeys?: boolean } = {},
 ): Promise<string[]> {
   const { prefix = '', sizes = DEFAULT_SAMPLE_SIZES, seed = 42 } = options;
   const rand = random(seed);
+  const keyText = (text: string) => (options.avoidQuoteKeys ? text.replaceAll("'", '') : text);
   const client = new MilvusClient({ address: uri, token: options.token, telemetry: { enabled: false }, logLevel: 'warn' } as never);
   const names = SAMPLE_COLLECTIONS.map((n) => `${prefix}${n}`);
   const [products, articles, clicks, empty] = names as [string, string, string, string];
@@ -111,7 +113,7 @@ export async function seedSampleCollections(
       `create ${articles}`,
     );
     const articleRows = Array.from({ length: sizes.articles }, (_, i) => ({
-      doc_id: `${AWKWARD_STRINGS[i % AWKWARD_STRINGS.length]}-${String(i).padStart(5, '0')}`,
+      doc_id: `${keyText(AWKWARD_STRINGS[i % AWKWARD_STRINGS.length]!)}-${String(i).padStart(5, '0')}`,
       dense: Array.from({ length: 64 }, () => rand()),
       sparse: Object.fromEntries(Array.from({ length: 1 + (i % 5) }, (_, k) => [String((i * 31 + k * 977) % 30_000), 0.25 + rand()])),
       body: `Article ${i}: ${AWKWARD_STRINGS[(i + 3) % AWKWARD_STRINGS.length]}`.repeat(1 + (i % 3)),

@@ -68,7 +68,10 @@ async function expectNoDuplicateKeys(uri: string, collection: string): Promise<v
 beforeAll(async () => {
   process.env.MILVUS_MIGRATE_STEP_LOG = process.env.E2E_STEP_LOG ?? 'off';
   runtime = await startLocalRuntime({ dynamoEndpoint: inject('dynamoEndpoint'), tableName: `jobs-${prefix}`, retryIntervalOverrideMs: 20 });
-  names = await seedSampleCollections(sourceUri, { prefix, sizes });
+  // This file is about faults: its keys avoid single quotes, which milvus-lite cannot delete, so a
+  // resume that must clear a partly written range can finish (quote keys are copied and resumed
+  // without faults in fidelity.test.ts).
+  names = await seedSampleCollections(sourceUri, { prefix, sizes, avoidQuoteKeys: true });
 });
 
 afterAll(async () => {
