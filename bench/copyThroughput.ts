@@ -19,10 +19,10 @@
  */
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import protobuf from 'protobufjs/minimal.js';
+import { processCpuSeconds } from './processCpu';
 import { startMilvusLite, type LocalMilvus } from '../lib/local/milvusLite';
 import { copyShard, countRows, createCollection, describeCollection, ensureLoaded, openCluster, planShards, translateSchema, type CollectionSpec, type MilvusCluster, type PkRange } from '../lib/milvus';
 import { ColumnarBatchSource, rawChannel, type ColumnarPayload } from '../lib/milvus/columnar';
@@ -142,14 +142,14 @@ class CpuMeter {
   source = 0;
   target = 0;
   async span<T>(work: () => Promise<T>): Promise<T> {
-    const [c0, s0, d0] = [process.cpuUsage(), serverCpuSeconds(flag('source-pid', 0)), serverCpuSeconds(flag('target-pid', 0))];
+    const [c0, s0, d0] = [process.cpuUsage(), processCpuSeconds(flag('source-pid', 0)), processCpuSeconds(flag('target-pid', 0))];
     try {
       return await work();
     } finally {
       const c = process.cpuUsage(c0);
       this.client += (c.user + c.system) / 1e6;
-      this.source += serverCpuSeconds(flag('source-pid', 0)) - s0;
-      this.target += serverCpuSeconds(flag('target-pid', 0)) - d0;
+      this.source += processCpuSeconds(flag('source-pid', 0)) - s0;
+      this.target += processCpuSeconds(flag('target-pid', 0)) - d0;
     }
   }
   result(): { cpuSeconds: number; srcCpu: number; dstCpu: number; maxRssMb: number } {
@@ -162,8 +162,7 @@ function cluster(uri: string): MilvusCluster {
 }
 
 async function naivePhase(sourceUri: string, targetUri: string, prefix: string): Promise<PhaseResult> {
-  const src = new MilvusClient({ address: sourceUri, telemetry: { enabled: false }, logLevel: 'error' } as never);
-  const dst = new MilvusClient({ address: targetUri, telemetry: { enabled: false }, logLevel: 'error' } as never);
+  const [src, dst] = [sdkClient(sourceUri), sdkClient(targetUri)];
   const rows: Record<string, number> = {};
   const seconds: Record<string, number> = {};
   const meter = new CpuMeter();
@@ -260,7 +259,7 @@ async function preEncoded(sourceClient: MilvusClient, spec: CollectionSpec, rows
   return requests;
 }
 
-function boundClients(uri: string): MilvusClient {
+function sdkClient(uri: string): MilvusClient {
   return new MilvusClient({ address: uri, telemetry: { enabled: false }, logLevel: 'error' } as never);
 }
 
@@ -281,7 +280,7 @@ async function timedPerCollection(work: (name: string) => Promise<() => Promise<
 
 /** The target alone: pre-encoded insert requests of --request-rows rows, SHARDS in flight. */
 async function ceilingPhase(sourceUri: string, targetUri: string, prefix: string): Promise<PhaseResult> {
-  const [src, dst] = [boundClients(sourceUri), boundClients(targetUri)];
+  const [src, dst] = [sdkClient(sourceUri), sdkClient(targetUri)];
   const specs = await sourceSpecs(sourceUri);
   const result = await timedPerCollection(async (name) => {
     const requests = await preEncoded(src, specs[name], name === VEC ? ROWS : RICH_ROWS, `${prefix}${name}`, flag('request-rows', 256));
@@ -293,7 +292,7 @@ async function ceilingPhase(sourceUri: string, targetUri: string, prefix: string
 
 /** The source alone: its pages read (the project's page size, SHARDS streams) and dropped. */
 async function readPhase(sourceUri: string): Promise<PhaseResult> {
-  const src = boundClients(sourceUri);
+  const src = sdkClient(sourceUri);
   const specs = await sourceSpecs(sourceUri);
   const result = await timedPerCollection(async (name) => () => readPages(src, specs[name], name === VEC ? ROWS : RICH_ROWS, pageRows(specs[name])));
   await src.closeConnection();
@@ -306,7 +305,7 @@ async function readPhase(sourceUri: string): Promise<PhaseResult> {
  * On one machine this, not the target alone, bounds any copy between the two.
  */
 async function serversPhase(sourceUri: string, targetUri: string, prefix: string): Promise<PhaseResult> {
-  const [src, dst] = [boundClients(sourceUri), boundClients(targetUri)];
+  const [src, dst] = [sdkClient(sourceUri), sdkClient(targetUri)];
   const specs = await sourceSpecs(sourceUri);
   const result = await timedPerCollection(async (name) => {
     const rows = name === VEC ? ROWS : RICH_ROWS;
@@ -334,12 +333,6 @@ const RICH_ROW_BYTES = 330;
 
 // ---------- orchestration ----------
 
-function serverCpuSeconds(pid: number): number {
-  if (!pid) return 0;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (100/s)
-}
 
 function runPhase(phase: string, args: string[]): Promise<PhaseResult> {
   return new Promise((resolve, reject) => {

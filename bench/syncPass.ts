@@ -7,7 +7,7 @@
  * and once applying a few hundred changes made on the source. Prints rows/s and the CPU of the
  * client and of each server; exits 1 if a pass finds a difference it should not, or misses one.
  */
-import { readFileSync } from 'node:fs';
+import { processCpuSeconds } from './processCpu';
 import { startMilvusLite } from '../lib/local/milvusLite';
 import { createWrittenCollection } from '../lib/local/mixedWriter';
 import { JobOptions } from '../lib/jobs/model';
@@ -27,11 +27,6 @@ const BATCH_ROWS = flag('batch-rows', `${DEFAULTS.batchRows},1024`).split(',').m
 const DB = 'default';
 const NAME = 'bench_sync';
 
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 async function main(): Promise<void> {
   preferAtomicGc(); // as the step processes run
@@ -57,7 +52,7 @@ async function main(): Promise<void> {
     console.log(`${ROWS} rows of ${DIM}-d (a VarChar, JSON and dynamic keys) copied; ${ranges.length} ranges`);
 
     const pass = async (label: string, batchRows: number, apply: boolean) => {
-      const [c0, s0, t0] = [process.cpuUsage(), cpuSeconds(sourceServer.pid), cpuSeconds(targetServer.pid)];
+      const [c0, s0, t0] = [process.cpuUsage(), processCpuSeconds(sourceServer.pid), processCpuSeconds(targetServer.pid)];
       const started = performance.now();
       const results: RangeSyncResult[] = await Promise.all(
         ranges.map((range) => syncRange({ source, sourceDb: DB, sourceSpec, target, targetDb: DB, targetSpec, range, batchBytes: DEFAULTS.batchBytes, batchRows, apply })),
@@ -66,7 +61,7 @@ async function main(): Promise<void> {
       const client = process.cpuUsage(c0);
       const sum = (k: 'rowsCompared' | 'inserted' | 'updated' | 'deleted') => results.reduce((n, r) => n + r[k], 0);
       console.log(
-        `| ${label} | ${batchRows} | ${sum('rowsCompared').toLocaleString('en-US')} | ${sum('inserted')}/${sum('updated')}/${sum('deleted')} | ${seconds.toFixed(2)} | ${Math.round(sum('rowsCompared') / seconds).toLocaleString('en-US')} | ${((client.user + client.system) / 1e6).toFixed(2)} | ${(cpuSeconds(sourceServer.pid) - s0).toFixed(2)} | ${(cpuSeconds(targetServer.pid) - t0).toFixed(2)} |`,
+        `| ${label} | ${batchRows} | ${sum('rowsCompared').toLocaleString('en-US')} | ${sum('inserted')}/${sum('updated')}/${sum('deleted')} | ${seconds.toFixed(2)} | ${Math.round(sum('rowsCompared') / seconds).toLocaleString('en-US')} | ${((client.user + client.system) / 1e6).toFixed(2)} | ${(processCpuSeconds(sourceServer.pid) - s0).toFixed(2)} | ${(processCpuSeconds(targetServer.pid) - t0).toFixed(2)} |`,
       );
       return { changes: sum('inserted') + sum('updated') + sum('deleted'), compared: sum('rowsCompared') };
     };

@@ -149,10 +149,7 @@ export function stepMetrics(stepId: StepId, services: Services, input: { jobId: 
     },
     async finish(output: unknown, durationMs: number): Promise<void> {
       try {
-        const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
-        metrics.clearDefaultDimensions(); // no `service` dimension: one series per metric
-        metrics.addMetadata('jobId', input.jobId);
-        metrics.addMetadata('step', stepId);
+        const metrics = stepMetricSet(input.jobId, stepId);
         await hook.after(metrics, { input, output, durationMs, before }, services);
         publish(metrics, sink);
       } catch (error) {
@@ -169,13 +166,19 @@ export function stepMetrics(stepId: StepId, services: Services, input: { jobId: 
 export function recordSyncLag(jobId: string, syncLagSeconds: number, cycle: number): void {
   const sink = stepLogSink();
   if (sink === 'off' || !Number.isFinite(syncLagSeconds)) return;
-  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
-  metrics.clearDefaultDimensions();
-  metrics.addMetadata('jobId', jobId);
-  metrics.addMetadata('step', 'syncChanges');
+  const metrics = stepMetricSet(jobId, 'syncChanges');
   metrics.addMetadata('cycle', String(cycle));
   metrics.addMetric(METRIC.syncLagSeconds, MetricUnit.Seconds, syncLagSeconds);
   publish(metrics, sink);
+}
+
+/** An empty metric set of one step of one job: the job and step ride along as metadata. */
+function stepMetricSet(jobId: string, stepId: StepId): Metrics {
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  metrics.clearDefaultDimensions(); // no `service` dimension: one series per metric
+  metrics.addMetadata('jobId', jobId);
+  metrics.addMetadata('step', stepId);
+  return metrics;
 }
 
 /** Writes the stored metrics as one EMF line to the sink (Powertools' own publish writes to stdout only). */

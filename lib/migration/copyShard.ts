@@ -49,20 +49,22 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
   /** Written to the target, not yet saved as the checkpoint. */
   let unsaved: { checkpoint: string; rows: number } | null = null;
   let savedAt = 0;
-  const save = async (): Promise<void> => {
-    if (!unsaved) return;
+  /** Saves what was written since the last save; `done` also marks the shard done. */
+  const save = async (done = false): Promise<void> => {
+    if (!unsaved && !done) return;
+    const next = unsaved ?? { checkpoint, rows: 0 };
     await services.jobs.checkpointShard({
       jobId,
       collectionKey,
       index: shardIndex,
       attempt: shard.attempt,
       expectedCheckpoint: checkpoint,
-      checkpoint: unsaved.checkpoint,
-      rowsDelta: unsaved.rows,
-      done: false,
+      checkpoint: next.checkpoint,
+      rowsDelta: next.rows,
+      done,
     });
-    checkpoint = unsaved.checkpoint;
-    rowsCopied += unsaved.rows;
+    checkpoint = next.checkpoint;
+    rowsCopied += next.rows;
     unsaved = null;
     savedAt = Date.now();
   };
@@ -127,18 +129,8 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
     throw error;
   }
 
-  await save();
+  await save(done);
   if (done) {
-    await services.jobs.checkpointShard({
-      jobId,
-      collectionKey,
-      index: shardIndex,
-      attempt: shard.attempt,
-      expectedCheckpoint: checkpoint,
-      checkpoint,
-      rowsDelta: 0,
-      done: true,
-    });
     await services.jobs.appendEvent(jobId, {
       type: 'ShardCopied',
       message: `${collectionKey} shard ${shardIndex + 1}/${collection.shardCount}${shard.partition ? ` (partition ${shard.partition})` : ''}: ${rowsCopied} row(s)`,

@@ -91,7 +91,7 @@ export class RowBatchSource implements BatchSource<Row[]> {
     };
     const reply = await milvusCall(
       what,
-      () => (this.raw ? queryRows(this.client, query, this.timeoutMs) : this.client.query({ ...query, consistency_level: 'Strong' as never, transformers: readTransformers as never, timeout: this.timeoutMs })),
+      () => (this.raw ? queryRows(this.client, query, this.timeoutMs) : this.client.query({ ...query, consistency_level: 'Strong', timeout: this.timeoutMs } as never)),
       { idempotent: true },
     );
     if (await this.isEmptyLiteSparseFailure(reply, afterPk, upperInclusive)) {

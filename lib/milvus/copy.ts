@@ -88,16 +88,15 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
     if (from !== checkpoint) {
       throw new PermanentError('AUTO_ID_RESUME_UNSAFE', `${sourceSpec.name}: cannot resume after ${JSON.stringify(checkpoint)} (a key no filter can hold) on a target that generates its keys; run the job again`);
     }
-  } else if (args.appendTarget) await clearSourceKeysPastCheckpoint(source, sourceDb, sourceSpec, target, targetDb, targetSpec, from, range.upperInclusive, partition);
+  } else if (args.appendTarget) await clearSourceKeysPastCheckpoint(args, from);
   else {
-    const past = from === checkpoint ? await pastCheckpoint(source, sourceDb, sourceSpec, target, targetDb, targetSpec, from, range.upperInclusive, partition) : 'other';
-    if (past === 'other') await clearPastCheckpoint(target, targetDb, targetSpec, from, range.upperInclusive, partition);
-    else if (past !== 'none') {
-      // Batches that landed whole before a crash are kept and counted, not deleted and written
-      // again (milvus-lite cannot delete keys holding a quote).
-      await args.onBatch({ checkpoint: past.lastPk, rows: past.rows });
-      landedRows = past.rows;
-      from = past.lastPk;
+    // Batches that landed whole before a crash are kept and counted, not deleted and written
+    // again (milvus-lite cannot delete keys holding a quote); anything else past it is cleared.
+    const landed = await settlePastCheckpoint(args, from, from === checkpoint);
+    if (landed) {
+      await args.onBatch({ checkpoint: landed.lastPk, rows: landed.rows });
+      landedRows = landed.rows;
+      from = landed.lastPk;
     }
   }
 
@@ -210,104 +209,76 @@ function defaultIo(path: 'columnar' | 'rows', sourceClient: MilvusClient, source
   return { reader: new RowBatchSource(sourceClient, sourceSpec, timeoutMs, partition), writer: new RowBatchSink(targetClient, targetSpec, timeoutMs, partition, discardKeys) };
 }
 
-/**
- * What lies on the target past the checkpoint (within the shard): 'none'; the source's next rows
- * exactly (the same keys in key order, each once: batches that landed whole before a crash), as
- * their last key and count; or 'other' (anything else: other keys, a key twice, more than one
- * query can list), which is cleared. Keys only: the rows came from the same source reads, in an offline window.
- */
-async function pastCheckpoint(
-  source: MilvusCluster,
-  sourceDb: string,
-  sourceSpec: CollectionSpec,
-  target: MilvusCluster,
-  targetDb: string,
-  targetSpec: CollectionSpec,
-  from: string | null,
-  upperInclusive: string | null,
-  partition?: string,
-): Promise<'none' | 'other' | { lastPk: string; rows: number }> {
-  const pk = primaryField(sourceSpec);
-  const keys = async (cluster: MilvusCluster, db: string, spec: CollectionSpec, limit: number): Promise<string[]> => {
-    const reply = await checkedCall(`read keys of ${db}.${spec.name}`, () =>
-      cluster.client(db).query({
-        collection_name: spec.name,
-        filter: pkRangeFilter(pk, from, upperInclusive),
-        ...(partition ? { partition_names: [partition] } : {}),
-        output_fields: [pk.name],
-        limit,
-        consistency_level: 'Strong' as never,
-      }),
-    );
-    return (reply.data ?? []).map((row: Record<string, unknown>) => String(row[pk.name])).sort((a: string, b: string) => comparePks(pk, a, b));
-  };
-  const written = await keys(target, targetDb, targetSpec, MAX_QUERY_ROWS);
-  if (written.length === 0) return 'none';
-  if (written.length >= MAX_QUERY_ROWS || primaryField(targetSpec).name !== pk.name) return 'other';
-  // A query shows a key written twice once; count(*) counts both.
-  const counted = await checkedCall(`count ${targetDb}.${targetSpec.name} past the checkpoint`, () =>
-    target.client(targetDb).query({ collection_name: targetSpec.name, filter: pkRangeFilter(pk, from, upperInclusive), output_fields: ['count(*)'], ...(partition ? { partition_names: [partition] } : {}), consistency_level: 'Strong' as never }),
+/** The primary keys in (from, upper] (within the partition), at most `limit`, read as keys only. */
+async function keysInRange(cluster: MilvusCluster, db: string, spec: CollectionSpec, from: string | null, upperInclusive: string | null, limit: number, partition?: string): Promise<string[]> {
+  const pk = primaryField(spec);
+  const reply = await checkedCall(`read keys of ${db}.${spec.name}`, () =>
+    cluster.client(db).query({
+      collection_name: spec.name,
+      filter: pkRangeFilter(pk, from, upperInclusive),
+      ...(partition ? { partition_names: [partition] } : {}),
+      output_fields: [pk.name],
+      limit,
+      consistency_level: 'Strong' as never,
+    }),
   );
-  if (Number(counted.data?.[0]?.['count(*)'] ?? -1) !== written.length) return 'other';
-  const expected = await keys(source, sourceDb, sourceSpec, written.length);
-  const lastPk = written[written.length - 1] as string;
-  const same = expected.length === written.length && expected.every((k, i) => k === written[i]);
-  return same && expressibleBound(pk, lastPk) === lastPk ? { lastPk, rows: written.length } : 'other';
+  return (reply.data ?? []).map((row: Record<string, unknown>) => String(row[pk.name]));
 }
 
-/**
- * Removes what a crashed attempt wrote past the checkpoint. Counted first, so the delete (which
- * milvus-lite refuses for keys containing a quote) runs only when there is something to remove.
- */
-async function clearPastCheckpoint(target: MilvusCluster, db: string, spec: CollectionSpec, from: string | null, upperInclusive: string | null, partition?: string): Promise<void> {
-  const pk = primaryField(spec);
-  const filter = pkRangeDeleteFilter(pk, from, upperInclusive);
-  // Within the shard's partition only: another partition's rows in the same key range belong to other shards.
+/** The target's rows matching `filter` past the checkpoint (count(*) counts a key written twice twice; a query shows it once). */
+async function countPastCheckpoint(target: MilvusCluster, db: string, spec: CollectionSpec, filter: string, partition?: string): Promise<number> {
   const counted = await checkedCall(`count ${db}.${spec.name} past the checkpoint`, () =>
     target.client(db).query({ collection_name: spec.name, filter, output_fields: ['count(*)'], ...(partition ? { partition_names: [partition] } : {}), consistency_level: 'Strong' as never }),
   );
-  if (Number(counted.data?.[0]?.['count(*)'] ?? 0) === 0) return;
-  await checkedCall(`clear ${db}.${spec.name} past the checkpoint`, () =>
-    target.client(db).delete({ collection_name: spec.name, filter, ...(partition ? { partition_name: partition } : {}), consistency_level: 'Strong' as never }),
-  );
+  return Number(counted.data?.[0]?.['count(*)'] ?? 0);
 }
 
 /**
- * The append variant of clearPastCheckpoint: the target's own rows may lie in the key range, so
+ * Makes the target's rows past the checkpoint (within the shard) safe to copy over. When they are
+ * exactly the source's next rows (the same keys in key order, each once: batches that landed whole
+ * before a crash) and `mayKeep`, they stay and their last key and count are returned. Anything
+ * else is deleted. Counted first, so the delete (which milvus-lite refuses for keys containing a
+ * quote) runs only when there is something to remove. Keys only are compared: the rows came from
+ * the same source reads, in an offline window.
+ */
+async function settlePastCheckpoint(
+  { source, sourceDb, sourceSpec, target, targetDb, targetSpec, range, partition }: RangePair,
+  from: string | null,
+  mayKeep: boolean,
+): Promise<{ lastPk: string; rows: number } | null> {
+  const { upperInclusive } = range;
+  const pk = primaryField(targetSpec);
+  const filter = pkRangeDeleteFilter(pk, from, upperInclusive);
+  // Within the shard's partition only: another partition's rows in the same key range belong to other shards.
+  const held = await countPastCheckpoint(target, targetDb, targetSpec, filter, partition);
+  if (held === 0) return null;
+  if (mayKeep && held < MAX_QUERY_ROWS && primaryField(sourceSpec).name === pk.name) {
+    const byKey = (a: string, b: string) => comparePks(pk, a, b);
+    const written = (await keysInRange(target, targetDb, targetSpec, from, upperInclusive, held, partition)).sort(byKey);
+    const expected = (await keysInRange(source, sourceDb, sourceSpec, from, upperInclusive, held, partition)).sort(byKey);
+    const lastPk = written[written.length - 1] as string;
+    const whole = written.length === held && expected.length === held && expected.every((k, i) => k === written[i]);
+    if (whole && expressibleBound(pk, lastPk) === lastPk) return { lastPk, rows: held };
+  }
+  await checkedCall(`clear ${targetDb}.${targetSpec.name} past the checkpoint`, () =>
+    target.client(targetDb).delete({ collection_name: targetSpec.name, filter, ...(partition ? { partition_name: partition } : {}), consistency_level: 'Strong' as never }),
+  );
+  return null;
+}
+
+/**
+ * The append variant of settlePastCheckpoint: the target's own rows may lie in the key range, so
  * only the keys the source holds in (from, upper] are deleted there, a page of keys at a time.
  */
-async function clearSourceKeysPastCheckpoint(
-  source: MilvusCluster,
-  sourceDb: string,
-  sourceSpec: CollectionSpec,
-  target: MilvusCluster,
-  targetDb: string,
-  targetSpec: CollectionSpec,
-  from: string | null,
-  upperInclusive: string | null,
-  partition?: string,
-): Promise<void> {
+async function clearSourceKeysPastCheckpoint({ source, sourceDb, sourceSpec, target, targetDb, targetSpec, range, partition }: RangePair, from: string | null): Promise<void> {
+  const { upperInclusive } = range;
   const pk = primaryField(sourceSpec);
-  const inPartition = partition ? { partition_names: [partition] } : {};
   let cursor = from;
   for (;;) {
-    const reply = await checkedCall(`read keys of ${sourceDb}.${sourceSpec.name}`, () =>
-      source.client(sourceDb).query({
-        collection_name: sourceSpec.name,
-        filter: pkRangeFilter(pk, cursor, upperInclusive),
-        ...inPartition,
-        output_fields: [pk.name],
-        limit: MAX_QUERY_ROWS,
-        consistency_level: 'Strong' as never,
-      }),
-    );
-    const keys = (reply.data ?? []).map((row: Record<string, unknown>) => String(row[pk.name]));
+    const keys = await keysInRange(source, sourceDb, sourceSpec, cursor, upperInclusive, MAX_QUERY_ROWS, partition);
     if (keys.length === 0) return;
     const filter = `${pk.name} in [${keys.map((k: string) => pkLiteral(pk, k)).join(', ')}]`;
-    const counted = await checkedCall(`count ${targetDb}.${targetSpec.name} past the checkpoint`, () =>
-      target.client(targetDb).query({ collection_name: targetSpec.name, filter, output_fields: ['count(*)'], ...inPartition, consistency_level: 'Strong' as never }),
-    );
-    if (Number(counted.data?.[0]?.['count(*)'] ?? 0) > 0) {
+    if ((await countPastCheckpoint(target, targetDb, targetSpec, filter, partition)) > 0) {
       await checkedCall(`clear ${targetDb}.${targetSpec.name} past the checkpoint`, () =>
         target.client(targetDb).delete({ collection_name: targetSpec.name, filter, ...(partition ? { partition_name: partition } : {}), consistency_level: 'Strong' as never }),
       );
@@ -320,17 +291,7 @@ async function clearSourceKeysPastCheckpoint(
 /** How many keys lie in (from, key] (within the shard), read as keys only. */
 async function rowsBetween(cluster: MilvusCluster, db: string, spec: CollectionSpec, from: string, key: string, upperInclusive: string | null, partition?: string): Promise<number> {
   const pk = primaryField(spec);
-  const reply = await checkedCall(`read keys of ${db}.${spec.name}`, () =>
-    cluster.client(db).query({
-      collection_name: spec.name,
-      filter: pkRangeFilter(pk, from, upperInclusive),
-      ...(partition ? { partition_names: [partition] } : {}),
-      output_fields: [pk.name],
-      limit: MAX_QUERY_ROWS,
-      consistency_level: 'Strong' as never,
-    }),
-  );
-  const keys = (reply.data ?? []).map((row: Record<string, unknown>) => String(row[pk.name]));
+  const keys = await keysInRange(cluster, db, spec, from, upperInclusive, MAX_QUERY_ROWS, partition);
   const between = keys.filter((k: string) => comparePks(pk, k, key) <= 0).length;
   if (between >= MAX_QUERY_ROWS) {
     throw new PermanentError('UNPAGEABLE_KEYS', `more than ${MAX_QUERY_ROWS} primary keys of ${spec.name} share the prefix ${JSON.stringify(from)} followed by a control character`);

@@ -58,9 +58,8 @@ export async function syncChanges(services: Services, { jobId }: JobInput, budge
       await assertSourceUnchanged(clusters.source, job, now);
       let cycle;
       try {
-        const current = job;
-        cycle = await explainedBySourceChange(clusters.source, current, () => services.now(), () =>
-          strategy.runCycle({ services, job: current, clusters, apply: true, abandon: stopRequested(services, jobId) }),
+        cycle = await explainedBySourceChange(clusters.source, job, () => services.now(), () =>
+          strategy.runCycle({ services, job, clusters, apply: true, abandon: stopRequested(services, jobId) }),
         );
       } catch (error) {
         if (!(error instanceof CycleAbandoned)) throw error;
@@ -72,7 +71,7 @@ export async function syncChanges(services: Services, { jobId }: JobInput, budge
       job = await recordCycle(services, job, cycle, lastEventAt);
       const lag = syncLagSeconds(job, services.now());
       if (lag !== null) budget.onCycleRecorded?.(lag, job.sync?.cycles ?? 0);
-      if (Date.now() >= budget.deadline) return { state: 'SYNCING', syncLagSeconds: syncLagSeconds(job, services.now()), waitSeconds };
+      if (Date.now() >= budget.deadline) return { state: 'SYNCING', syncLagSeconds: lag, waitSeconds };
       if (cycle.inserted + cycle.updated + cycle.deleted === 0) await new Promise((resolve) => setTimeout(resolve, Math.min(IDLE_PAUSE_MS, Math.max(0, budget.deadline - Date.now()))));
     }
   });

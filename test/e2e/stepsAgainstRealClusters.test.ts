@@ -61,7 +61,7 @@ afterAll(async () => {
 describe('a copy step killed between writing a batch and saving its checkpoint', () => {
   // Interval 0: a checkpoint after every batch, so that the kill lands after batch 1, 2 or 5.
   // The default interval saves at most once a second: its kill at checkpoint 2 is the end-of-step
-  // save, after every batch was written and only the first was saved.
+  // save (which also marks the shard done), after every batch was written and only the first was saved.
   it.each([
     [1, 0],
     [2, 0],
