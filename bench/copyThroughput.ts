@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import protobuf from 'protobufjs/minimal.js';
 import { processCpuSeconds } from './processCpu';
-import { startMilvusLite, type LocalMilvus } from '../lib/local/milvusLite';
+import { startMilvusLite, type LocalMilvus } from '../local/milvusLite';
 import { copyShard, countRows, createCollection, describeCollection, ensureLoaded, openCluster, planShards, translateSchema, type CollectionSpec, type MilvusCluster, type PkRange } from '../lib/milvus';
 import { ColumnarBatchSource, rawChannel, type ColumnarPayload } from '../lib/milvus/columnar';
 import { rowsForBudget, type Batch } from '../lib/milvus/batch';

@@ -7,10 +7,10 @@
  * syncLagSeconds every second while it syncs for --sync-seconds, then stops the writer, confirms
  * stop-sync and measures the cutover's downtime (confirmation to SUCCESSFUL). Prints a table.
  */
-import { startMilvusLite } from '../lib/local/milvusLite';
-import { startLocalRuntime } from '../lib/local/runtime';
+import { startMilvusLite } from '../local/milvusLite';
+import { startLocalRuntime } from '../local/runtime';
 import { countRows, openCluster } from '../lib/milvus';
-import { createWrittenCollection, startMixedWriter } from '../lib/local/mixedWriter';
+import { createWrittenCollection, startMixedWriter } from '../local/mixedWriter';
 
 function flag(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);

@@ -8,8 +8,8 @@
  * client and of each server; exits 1 if a pass finds a difference it should not, or misses one.
  */
 import { processCpuSeconds } from './processCpu';
-import { startMilvusLite } from '../lib/local/milvusLite';
-import { createWrittenCollection } from '../lib/local/mixedWriter';
+import { startMilvusLite } from '../local/milvusLite';
+import { createWrittenCollection } from '../local/mixedWriter';
 import { JobOptions } from '../lib/jobs/model';
 import { copyShard, createCollection, describeCollection, ensureLoaded, openCluster, planShards, translateSchema, type PkRange } from '../lib/milvus';
 import { preferAtomicGc } from '../lib/milvus/gc';

@@ -166,8 +166,9 @@ export class MigrationFunctions extends Construct {
         minify: true,
         sourceMap: true,
         sourcesContent: false,
-        // The Lambda runtime provides AWS SDK v3.
-        externalModules: ['@aws-sdk/*'],
+        // The AWS SDK goes into the bundle, at the version package-lock.json pins and the tests run,
+        // instead of the one the runtime happens to carry (README "Deploy to AWS").
+        externalModules: [],
         // CommonJS dependencies bundled into ESM call require() and may read __dirname (grpc-js); give them both.
         banner: [
           "import { createRequire as __bannerCreateRequire } from 'node:module';",

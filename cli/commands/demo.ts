@@ -1,8 +1,8 @@
-import { startMilvusLite } from '../../lib/local/milvusLite';
-import { startLocalRuntime } from '../../lib/local/runtime';
-import { createWrittenCollection, startMixedWriter } from '../../lib/local/mixedWriter';
-import type { LocalRuntime } from '../../lib/local/runtime';
-import { seedSampleCollections } from '../../lib/local/sampleData';
+import { startMilvusLite } from '../../local/milvusLite';
+import { startLocalRuntime } from '../../local/runtime';
+import { createWrittenCollection, startMixedWriter } from '../../local/mixedWriter';
+import type { LocalRuntime } from '../../local/runtime';
+import { seedSampleCollections } from '../../local/sampleData';
 import { cleanupOnSignal } from '../interrupt';
 import { formatJobSummary } from '../output';
 import { ProgressPrinter } from '../progress';

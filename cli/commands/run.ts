@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { CreateMigrationBody, parseRequest } from '../../lib/api/requests';
 import { isTerminal, type JobStatus } from '../../lib/jobs/model';
-import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { cleanupOnSignal } from '../interrupt';
 import { formatJobSummary, type JobSummary } from '../output';
 import { ProgressPrinter } from '../progress';

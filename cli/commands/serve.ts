@@ -1,6 +1,6 @@
 import { createApiHandler } from '../../functions/api';
 import { startApiServer } from '../../functions/localHttpServer';
-import { startLocalRuntime } from '../../lib/local/runtime';
+import { startLocalRuntime } from '../../local/runtime';
 
 /** Serves the migration API on 127.0.0.1 until interrupted. */
 export async function serveCommand(flags: { port: string; host: string }): Promise<number> {

@@ -1,6 +1,8 @@
-import { createRequire } from 'node:module';
 import { fromJSON } from '@grpc/proto-loader';
 import { buildFieldDataMap, DEFAULT_DYNAMIC_FIELD, LOADER_OPTIONS, type MilvusClient } from '@zilliz/milvus2-sdk-node';
+// A static import, so the bundler carries the file into every Lambda asset (a createRequire()
+// call is invisible to it, and the deployed functions failed at import).
+import * as milvusProtoModule from '@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus.js';
 import { rawChannel, RawMilvusChannel } from './columnar';
 import type { MilvusStatus } from './status';
 
@@ -32,8 +34,13 @@ export interface RowQuery {
 
 const QUERY = '/milvus.proto.milvus.MilvusService/Query';
 
-// The SDK's bundled Milvus protos, loaded as its client loads them.
-const milvusProtoJson = createRequire(import.meta.url)('@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus').default;
+// The SDK's bundled Milvus protos, loaded as its client loads them. The file is CommonJS with an
+// `exports.default`: Node and tsx hand it over as module.exports or as that default, depending on
+// interop, so take whichever holds the proto root.
+const milvusProtoJson = (() => {
+  const imported = (milvusProtoModule as { default?: { nested?: unknown; default?: unknown } }).default;
+  return imported && 'nested' in imported ? imported : imported?.default;
+})() as Parameters<typeof fromJSON>[0];
 let query: { serialize(value: object): Buffer; deserialize(bytes: Buffer): Record<string, unknown> } | undefined;
 function queryMethod() {
   if (!query) {

@@ -8,7 +8,7 @@ import { createApiHandler } from '../../functions/api';
 import { redactUri, redactUrisIn } from '../../lib/cluster';
 import { createDocumentClient } from '../../lib/jobs/dynamoJobStore';
 import { startApiServer, type ApiServer } from '../../functions/localHttpServer';
-import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { recordFailure } from '../../lib/migration/recordFailure';
 import { getServices } from '../../lib/services';
 

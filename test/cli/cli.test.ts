@@ -5,8 +5,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort, waitForPort } from '../../lib/local/ports';
-import { seedSampleCollections } from '../../lib/local/sampleData';
+import { freePort, waitForPort } from '../../local/ports';
+import { seedSampleCollections } from '../../local/sampleData';
 import { dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
 
 const sourceUri = inject('milvusSourceUri');

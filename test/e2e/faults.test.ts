@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
-import { seedSampleCollections } from '../../lib/local/sampleData';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { seedSampleCollections } from '../../local/sampleData';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy';
 import { allRows, client, dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
 

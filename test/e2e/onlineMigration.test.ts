@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ValidationError } from '../../lib/api/errors';
 import { ConflictError } from '../../lib/errors';
-import { startMilvusLite, type LocalMilvus } from '../../lib/local/milvusLite';
-import { startLocalRuntime, type LocalRuntime } from '../../lib/local/runtime';
-import { seedSampleCollections } from '../../lib/local/sampleData';
+import { startMilvusLite, type LocalMilvus } from '../../local/milvusLite';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { seedSampleCollections } from '../../local/sampleData';
 import { allRows, client, expectSameRows } from '../support/rows';
 import { startFaultProxy } from '../support/faultProxy';
-import { createWrittenCollection, startMixedWriter } from '../../lib/local/mixedWriter';
+import { createWrittenCollection, startMixedWriter } from '../../local/mixedWriter';
 
 // An online job moves every collection of every database: this file runs its own pair of
 // milvus-lite servers, so collections other test files create on the shared ones stay out of it.

@@ -4,7 +4,7 @@ import { MigrationService } from '../../lib/api/service';
 import { preflight } from '../../lib/migration/preflight';
 import { verify } from '../../lib/migration/verify';
 import { openCluster } from '../../lib/milvus';
-import { seedSampleCollections } from '../../lib/local/sampleData';
+import { seedSampleCollections } from '../../local/sampleData';
 import type { Services } from '../../lib/services';
 import { allRows, client, expectSameRows, dropCollectionsWithPrefix } from '../support/rows';
 import { copyAll, CrashAfter, crashingStore } from '../support/steps';

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stateMachineDefinition, synthesizeTemplate, type LocalStateMachineDefinition } from '../../infra/synth';
 import { PermanentError, TransientError } from '../../lib/errors';
-import { createLocalStateMachine, type LocalExecutionEvent, type LocalStepHandler } from '../../lib/local/localStateMachine';
-import { LocalWorkflowStarter } from '../../lib/local/localWorkflowStarter';
+import { createLocalStateMachine, type LocalExecutionEvent, type LocalStepHandler } from '../../local/localStateMachine';
+import { LocalWorkflowStarter } from '../../local/localWorkflowStarter';
 import type { PlanShardsOutput, StepId, VerifyOutcome } from '../../lib/workflow/steps';
 
 // The SYNTHESIZED definition runs here with small recording handlers: these tests prove the graph

@@ -1,7 +1,7 @@
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { startDynamoLocal } from '../../lib/local/dynamoLocal';
-import { startMilvusLite } from '../../lib/local/milvusLite';
+import { startDynamoLocal } from '../../local/dynamoLocal';
+import { startMilvusLite } from '../../local/milvusLite';
 
 declare module 'vitest' {
   export interface ProvidedContext {

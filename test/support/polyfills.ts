@@ -1,1 +1,1 @@
-import '../../lib/local/polyfills';
+import '../../local/polyfills';

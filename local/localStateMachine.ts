@@ -1,7 +1,7 @@
 import './polyfills';
 import { randomUUID } from 'node:crypto';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import type { StepId } from '../workflow/steps';
+import type { StepId } from '../lib/workflow/steps';
 
 /**
  * Runs a synthesized state machine definition in process with aws-local-stepfunctions: every Task

@@ -1,15 +1,15 @@
 import './polyfills';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { stepHandlers } from '../../functions/registry';
-import { stateMachineDefinition, synthesizeTemplate } from '../../infra/synth';
-import { MigrationService } from '../api/service';
-import { MemoryCredentialStore } from '../credentials/memoryCredentialStore';
-import { createDocumentClient, DynamoJobStore } from '../jobs/dynamoJobStore';
-import { createJobTable } from '../jobs/table';
-import { ClusterPool } from '../milvus';
-import { recordFailure } from '../migration/recordFailure';
-import { EventLogOnlyNotifier } from '../notifications/notifier';
-import { setServices, type Services } from '../services';
+import { stepHandlers } from '../functions/registry';
+import { stateMachineDefinition, synthesizeTemplate } from '../infra/synth';
+import { MigrationService } from '../lib/api/service';
+import { MemoryCredentialStore } from '../lib/credentials/memoryCredentialStore';
+import { createDocumentClient, DynamoJobStore } from '../lib/jobs/dynamoJobStore';
+import { createJobTable } from '../lib/jobs/table';
+import { ClusterPool } from '../lib/milvus';
+import { recordFailure } from '../lib/migration/recordFailure';
+import { EventLogOnlyNotifier } from '../lib/notifications/notifier';
+import { setServices, type Services } from '../lib/services';
 import { startDynamoLocal, type LocalDynamo } from './dynamoLocal';
 import { LocalWorkflowStarter } from './localWorkflowStarter';
 

@@ -1,4 +1,4 @@
-import type { WorkflowStarter } from '../workflow/starter';
+import type { WorkflowStarter } from '../lib/workflow/starter';
 import {
   createLocalStateMachine,
   type LocalExecution,
