@@ -44,6 +44,7 @@ const positiveInteger = (value: string): number => {
 
 addRequestOptions(program.command('run').description('run one migration locally (DynamoDB Local, state machine in process) and wait for it'))
   .option('--json', 'print only the final job as JSON on stdout')
+  .option('--artifacts <dir>', 'run the Lambda assets of this `cdk synth --output` folder as Lambda runs them, instead of the handlers in process')
   .action(action(async (flags) => (await import('./commands/run')).runCommand(flags)));
 
 program
@@ -51,6 +52,7 @@ program
   .description('serve the migration API on this machine')
   .option('--port <port>', 'port', '8080')
   .option('--host <host>', 'address to bind', '127.0.0.1')
+  .option('--artifacts <dir>', 'answer through the API function asset of this `cdk synth --output` folder, steps run as Lambda runs them')
   .action(action(async (flags) => (await import('./commands/serve')).serveCommand(flags)));
 
 program

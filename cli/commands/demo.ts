@@ -7,6 +7,7 @@ import { cleanupOnSignal } from '../interrupt';
 import { formatJobSummary } from '../output';
 import { ProgressPrinter } from '../progress';
 import type { JobSummary } from '../output';
+import { inProcess } from '../localRuntimes';
 import { runMigration } from './run';
 
 /**
@@ -33,7 +34,7 @@ export async function demoCommand(flags: { json?: boolean; online?: boolean }): 
     say(`seeded ${names.join(', ')}; migrating ...`);
     const { job, exitCode } = flags.online
       ? await onlineDemo(runtime, source.uri, target.uri, say)
-      : await runMigration({ type: 'offline', sourceUri: source.uri, targetUri: target.uri, database: 'default', json: flags.json }, runtime);
+      : await runMigration({ type: 'offline', sourceUri: source.uri, targetUri: target.uri, database: 'default', json: flags.json }, inProcess(runtime));
     if (flags.json) process.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
     else process.stdout.write(`${formatJobSummary(job)}\n`);
     return exitCode;

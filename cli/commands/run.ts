@@ -1,20 +1,20 @@
 import { createInterface } from 'node:readline';
 import { CreateMigrationBody, parseRequest } from '../../lib/api/requests';
 import { isTerminal, type JobStatus } from '../../lib/jobs/model';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { cleanupOnSignal } from '../interrupt';
+import { startRuntime, type JobApi, type LocalRuntimeFlags, type RunningRuntime } from '../localRuntimes';
 import { formatJobSummary, type JobSummary } from '../output';
 import { ProgressPrinter } from '../progress';
 import { requestBodyFromFlags, type RequestFlags } from '../requestOptions';
 
-export interface RunFlags extends RequestFlags {
+export interface RunFlags extends RequestFlags, LocalRuntimeFlags {
   json?: boolean;
 }
 
 /** Polls the job while its execution runs, printing progress lines to stderr. */
-export async function followJob(runtime: LocalRuntime, jobId: string, printer: ProgressPrinter): Promise<JobSummary> {
+export async function followJob(api: JobApi, jobId: string, printer: ProgressPrinter): Promise<JobSummary> {
   for (;;) {
-    const view = (await runtime.service.get(jobId)) as unknown as JobSummary;
+    const view = (await api.get(jobId)) as JobSummary;
     printer.update(view);
     if (isTerminal(view.status as JobStatus)) return view;
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -22,14 +22,14 @@ export async function followJob(runtime: LocalRuntime, jobId: string, printer: P
 }
 
 /** Runs one migration on this machine and waits for its end. Exit code 0 only when it ends SUCCESSFUL. */
-export async function runMigration(flags: RunFlags, runtime?: LocalRuntime): Promise<{ job: JobSummary; exitCode: number }> {
+export async function runMigration(flags: RunFlags, runtime?: RunningRuntime): Promise<{ job: JobSummary; exitCode: number }> {
   // Refuse a bad request before starting anything.
   const body = parseRequest(CreateMigrationBody, requestBodyFromFlags(flags), 'body');
   const ownRuntime = !runtime;
   // Ctrl-C or SIGTERM, even while the runtime starts, stops DynamoDB Local rather than orphaning it.
-  const starting = runtime ? Promise.resolve(runtime) : startLocalRuntime();
+  const starting = runtime ? Promise.resolve(runtime) : startRuntime(flags);
   const release = ownRuntime ? cleanupOnSignal(async () => (await starting).stop()) : () => {};
-  let local: LocalRuntime;
+  let local: RunningRuntime;
   try {
     local = await starting;
   } catch (error) {
@@ -37,12 +37,12 @@ export async function runMigration(flags: RunFlags, runtime?: LocalRuntime): Pro
     throw error;
   }
   try {
-    const created = (await local.service.create(body)) as unknown as JobSummary;
+    const created = (await local.api.create(body)) as JobSummary;
     const printer = new ProgressPrinter((line) => process.stderr.write(`${line}\n`));
-    const stopConfirmation = body.type === 'online' ? confirmWritesStoppedFromStdin(local, created.jobId) : () => {};
+    const stopConfirmation = body.type === 'online' ? confirmWritesStoppedFromStdin(local.api, created.jobId) : () => {};
     let job: JobSummary;
     try {
-      job = await followJob(local, created.jobId, printer);
+      job = await followJob(local.api, created.jobId, printer);
     } finally {
       stopConfirmation();
     }
@@ -57,12 +57,12 @@ export async function runMigration(flags: RunFlags, runtime?: LocalRuntime): Pro
  * Online jobs run in this process, so the operator's stop-sync comes from stdin: once the job is
  * SYNCING, a line `confirm` (after every writer to the source has stopped) cuts over.
  */
-function confirmWritesStoppedFromStdin(runtime: LocalRuntime, jobId: string): () => void {
+function confirmWritesStoppedFromStdin(api: JobApi, jobId: string): () => void {
   process.stderr.write('online: once the job is SYNCING and the lag is small, stop every writer to the source, then type "confirm" and Enter to cut over (Ctrl-C cancels)\n');
   const lines = createInterface({ input: process.stdin });
   lines.on('line', (line) => {
     if (line.trim() !== 'confirm') return void process.stderr.write('type "confirm" once every writer to the source has stopped\n');
-    runtime.service.stopSync(jobId, { confirmWritesStopped: true }).then(
+    api.stopSync(jobId).then(
       () => process.stderr.write('writes confirmed stopped: draining the last changes, then cutover and verification\n'),
       (error: Error) => process.stderr.write(`stop-sync refused: ${error.message}\n`),
     );

@@ -46,16 +46,18 @@ const SOURCES = ['lib', 'functions', 'infra', 'package-lock.json', 'package.json
  * into a folder named after the hash of its sources, and reuses that folder while they are
  * unchanged: a bundling synth takes about 30 s of CPU.
  */
-export async function synthesizeAssembly(cacheDir = join(repoRoot, 'node_modules', '.cache', 'milvus-migrate')): Promise<CloudAssembly> {
-  const dir = join(cacheDir, `cdk.out-${sourceHash()}`);
+export async function synthesizeAssembly(options: { context?: Record<string, string>; cacheDir?: string } = {}): Promise<CloudAssembly> {
+  const { context = {}, cacheDir = join(repoRoot, 'node_modules', '.cache', 'milvus-migrate') } = options;
+  const contextArgs = Object.entries(context).flatMap(([key, value]) => ['--context', `${key}=${value}`]);
+  const dir = join(cacheDir, `cdk.out-${sourceHash(contextArgs)}`);
   if (existsSync(join(dir, `${MIGRATION_STACK_ID}.template.json`))) return readAssembly(dir);
   mkdirSync(cacheDir, { recursive: true });
   // Written aside and renamed, so a synth that dies half way never looks finished to the next run.
   const building = `${dir}.${process.pid}.building`;
   rmSync(building, { recursive: true, force: true });
-  await promisify(execFile)('npx', ['cdk', 'synth', '--output', building, '--quiet'], {
+  await promisify(execFile)('npx', ['cdk', 'synth', '--output', building, '--quiet', '--no-notices', ...contextArgs], {
     cwd: repoRoot,
-    env: { ...process.env, CDK_DISABLE_VERSION_CHECK: 'true' },
+    env: { ...process.env, CDK_DISABLE_VERSION_CHECK: 'true', CDK_DISABLE_CLI_TELEMETRY: 'true' },
     maxBuffer: 64 * 1024 * 1024,
   });
   try {
@@ -68,8 +70,8 @@ export async function synthesizeAssembly(cacheDir = join(repoRoot, 'node_modules
   return readAssembly(dir);
 }
 
-function sourceHash(): string {
-  const hash = createHash('sha256');
+function sourceHash(contextArgs: string[]): string {
+  const hash = createHash('sha256').update(contextArgs.join('\0'));
   const visit = (path: string) => {
     if (statSync(path).isDirectory()) {
       for (const entry of readdirSync(path).sort()) visit(join(path, entry));
