@@ -9,6 +9,7 @@ import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { STEP_IDS, type StepId } from '../lib/workflow/steps';
+import type { MigrationNetwork } from './migrationNetwork';
 
 /** Secrets the API saves request credentials in; steps read them back. */
 export const SECRET_NAME_PREFIX = 'milvus-migrate/';
@@ -64,7 +65,18 @@ export interface MigrationFunctionsProps {
   readonly table: ITable;
   /** The customer-managed key of the secrets the API creates. */
   readonly credentialsKey: IKey;
+  /** The VPC that VPC_STEPS and the API run in. @default no VPC */
+  readonly network?: MigrationNetwork;
 }
+
+/**
+ * What goes into the VPC when there is one: what opens connections to the clusters. The connecting
+ * steps, and the API, whose POST /migrations/preflight connects to both clusters
+ * (lib/api/service.ts). The other steps (recordFailure, startSync) talk only to AWS services and
+ * stay outside: no network interfaces to wait for, and recordFailure can still record a job and
+ * send its failure alert when the failure is the VPC's own (no route to DynamoDB, say).
+ */
+export const VPC_STEPS: readonly StepId[] = CONNECTING_STEPS;
 
 /**
  * The Lambda functions: one per state machine step (functions/steps/<stepId>.ts) and the REST API
@@ -90,7 +102,7 @@ export class MigrationFunctions extends Construct {
         memorySize: STEP_SIZING[stepId].memoryMiB,
         timeout: STEP_SIZING[stepId].timeout,
         environment: { STEP_ID: stepId, JOBS_TABLE: props.table.tableName },
-      });
+      }, VPC_STEPS.includes(stepId) ? props.network : undefined);
       props.table.grantReadWriteData(fn);
       if (CONNECTING_STEPS.includes(stepId)) {
         fn.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretsArn] }));
@@ -107,7 +119,7 @@ export class MigrationFunctions extends Construct {
       memorySize: 512,
       timeout: Duration.seconds(29),
       environment: { JOBS_TABLE: props.table.tableName, SECRET_NAME_PREFIX, CREDENTIALS_KMS_KEY_ID: props.credentialsKey.keyArn },
-    });
+    }, props.network);
     props.table.grantReadWriteData(this.api);
     // The API saves credentials (create, or overwrite on a retried save) and forgets them; it never reads them back.
     this.api.addToRolePolicy(
@@ -126,13 +138,21 @@ export class MigrationFunctions extends Construct {
     props.credentialsKey.grant(this.api, 'kms:GenerateDataKey', 'kms:Decrypt');
   }
 
-  private nodeFunction(id: string, entry: string, props: Partial<NodejsFunctionProps> & { environment: Record<string, string> }): NodejsFunction {
+  private nodeFunction(
+    id: string,
+    entry: string,
+    props: Partial<NodejsFunctionProps> & { environment: Record<string, string> },
+    network?: MigrationNetwork,
+  ): NodejsFunction {
     const logGroup = new LogGroup(this, `${id}Logs`, { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     // An own role writing only to the function's own log group, instead of AWSLambdaBasicExecutionRole (logs:* on every group).
     const role = new Role(this, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
+    // A custom role gets no AWSLambdaVPCAccessExecutionRole from CDK: grant the ENI actions here.
+    if (network) network.grantNetworkInterfaces(role);
     const common: NodejsFunctionProps = {
       ...props,
+      ...(network ? network.placement : {}),
       runtime: Runtime.NODEJS_22_X,
       tracing: Tracing.ACTIVE,
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },

@@ -21,6 +21,7 @@ import { ApiRequestModels } from './apiModels';
 import { acknowledgeNagFindings } from './nagAcknowledgements';
 import { MigrationObservability } from './observability';
 import { MigrationStateMachine } from './migrationStateMachine';
+import { MigrationNetwork, type MigrationNetworkProps } from './migrationNetwork';
 
 /** The id of the stack in the CDK app (infra/app.ts) and in in-process synths (infra/synth.ts). */
 export const MIGRATION_STACK_ID = 'MilvusMigrate';
@@ -40,6 +41,11 @@ export interface MigrationStackProps extends StackProps {
   readonly lagAlarmThreshold?: Duration;
   /** ...for this long. @default 30 minutes */
   readonly lagAlarmDuration?: Duration;
+  /**
+   * A VPC for the functions that connect to Milvus (context vpcId, subnetIds, securityGroupIds,
+   * vpcEndpoints, routeTableIds in infra/app.ts). @default no VPC: the clusters are reachable from the internet
+   */
+  readonly network?: MigrationNetworkProps;
 }
 
 /** The job table, the step and API functions, the offline state machine and the REST API. */
@@ -51,6 +57,7 @@ export class MigrationStack extends Stack {
   readonly migration: MigrationStateMachine;
   readonly api: RestApi;
   readonly notifications: JobNotifications;
+  readonly network?: MigrationNetwork;
 
   constructor(scope: Construct, id: string, props: MigrationStackProps = {}) {
     super(scope, id, props);
@@ -75,7 +82,8 @@ export class MigrationStack extends Stack {
       description: 'milvus-migrate: encrypts the cluster credentials of running jobs (Secrets Manager)',
       enableKeyRotation: true,
     });
-    this.functions = new MigrationFunctions(this, 'Functions', { table: this.table, credentialsKey: this.credentialsKey });
+    if (props.network) this.network = new MigrationNetwork(this, 'Network', props.network);
+    this.functions = new MigrationFunctions(this, 'Functions', { table: this.table, credentialsKey: this.credentialsKey, network: this.network });
     this.notifications = new JobNotifications(this, 'Notifications', { alertEmails: props.alertEmails });
     for (const stepId of NOTIFYING_STEPS) this.notifications.grantPublish(this.functions.steps[stepId]);
 

@@ -17,8 +17,17 @@ export function acknowledgeNagFindings(stack: MigrationStack): void {
   acknowledge(
     functions,
     'AwsSolutions-IAM5[Resource::*]',
-    'X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) takes no resource ARN; it is the only statement on *.',
+    stack.network
+      ? 'X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) and, in the VPC, ec2:DescribeNetworkInterfaces and ec2:DescribeSubnets take no resource ARN; they are the only statements on *.'
+      : 'X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) takes no resource ARN; it is the only statement on *.',
   );
+  if (stack.network) {
+    acknowledge(
+      functions,
+      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:*/*]',
+      'Lambda creates and deletes the network interfaces of VPC functions with their roles, at run time, so their ids are not known here; Lambda documents this account-and-region scope for DeleteNetworkInterface.',
+    );
+  }
   acknowledge(
     functions,
     `AwsSolutions-IAM5[Resource::<${logicalId(stack.table)}.Arn>/index/*]`,
