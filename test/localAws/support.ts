@@ -10,9 +10,9 @@ export function synthesizeWith(props: MigrationStackProps): CfnTemplate {
   return app.synth().getStackArtifact(stack.artifactId).template as CfnTemplate;
 }
 
-/** The function of the template whose logical id contains `part` (Api, Step...copyShard...). */
+/** The function of the template: 'Api', or a step by its STEP_ID (copyShard, verify...). */
 export function fn(account: LocalAccount, part: string): LocalFunction {
-  const found = Object.values(account.functions).filter((f) => f.logicalId.includes(part));
+  const found = Object.values(account.functions).filter((f) => (part === 'Api' ? f.logicalId.includes('Api') : f.environment.STEP_ID === part));
   if (found.length !== 1) throw new Error(`expected one function matching ${part}, found ${found.map((f) => f.logicalId).join(', ')}`);
   return found[0]!;
 }
