@@ -321,7 +321,7 @@ export function createLocalAccount(template: Template, options: LocalAccountOpti
         principal: { AWS: fn.roleArn, account: accountId },
       });
       if (keyEvaluation.decision !== 'allow') {
-        const keyDecision = explain(keyEvaluation, action, []);
+        const keyDecision = explain(keyEvaluation, action, [], 'key policy statement');
         return record(fn, action, key.arn, { ...keyDecision, reason: `key policy of ${key.logicalId}: ${keyDecision.reason}` });
       }
       if (keyEvaluation.principalMatch === 'direct') return record(fn, action, key.arn, { allowed: true, reason: `${keyEvaluation.statement} names the role`, failedConditions: [] });
@@ -331,7 +331,7 @@ export function createLocalAccount(template: Template, options: LocalAccountOpti
     },
     authorizeService({ service, action, resource, policies, context = {} }) {
       const evaluation = evaluatePolicies(policies, { action, resource, context, principal: { Service: service } as RequestPrincipal });
-      return explain(evaluation, action, []);
+      return explain(evaluation, action, [], `resource-based policy statement for ${service}`);
     },
     permissionLog: () => [...log],
     deniedCalls: () => log.filter((entry) => !entry.allowed),
@@ -339,7 +339,7 @@ export function createLocalAccount(template: Template, options: LocalAccountOpti
   };
 }
 
-function explain(evaluation: PolicyEvaluation, action: string, unevaluated: string[]): AuthorizationDecision {
+function explain(evaluation: PolicyEvaluation, action: string, unevaluated: string[], policyKind = 'identity-based policy'): AuthorizationDecision {
   const { failedConditions } = evaluation;
   switch (evaluation.decision) {
     case 'allow':
@@ -351,7 +351,7 @@ function explain(evaluation: PolicyEvaluation, action: string, unevaluated: stri
     case 'implicitDeny': {
       const conditions = failedConditions.length ? ` (conditions failed: ${failedConditions.join('; ')})` : '';
       const notEvaluated = unevaluated.length ? ` (not evaluated locally: ${unevaluated.join(', ')})` : '';
-      return { allowed: false, reason: `no identity-based policy allows the ${action} action${conditions}${notEvaluated}`, failedConditions };
+      return { allowed: false, reason: `no ${policyKind} allows the ${action} action${conditions}${notEvaluated}`, failedConditions };
     }
   }
 }

@@ -8,8 +8,11 @@ import { AwsError } from './awsErrors';
 /**
  * Checks a request's SigV4 signature as AWS does: the access key must be one of the account's,
  * and the signature recomputed with that key's secret over the same signed headers, date and
- * body must be the one sent. Not checked: clock skew (AWS refuses requests older than 15 min).
+ * body must be the one sent, its session token the key's, and its date within 15 minutes of now.
+ * Only the Authorization header form is read (not presigned query-string requests).
  */
+
+const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 
 export interface SignedCall {
   caller: Caller;
@@ -33,12 +36,16 @@ export async function verifySignature(
   const caller = account.callerOf(accessKeyId);
   const credentials = caller && (caller.kind === 'root' ? account.rootCredentials : caller.function.credentials);
   if (!caller || !credentials) throw new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.', 400);
+  // The function keys are temporary credentials (ASIA...): as on AWS, they are valid only with their session token.
   const token = request.headers['x-amz-security-token'];
-  if (token !== undefined && token !== credentials.sessionToken) throw new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.', 400);
+  if (token !== credentials.sessionToken) throw new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.', 400);
 
   const amzDate = String(request.headers['x-amz-date'] ?? '');
   const signingDate = parseAmzDate(amzDate);
   if (!signingDate) throw new AwsError('IncompleteSignatureException', 'Date must be in ISO-8601 basic format (x-amz-date).', 400);
+  if (Math.abs(Date.now() - signingDate.getTime()) > MAX_CLOCK_SKEW_MS) {
+    throw new AwsError('InvalidSignatureException', `Signature expired: ${amzDate} is now earlier or later than 15 minutes from the server's time.`, 400);
+  }
 
   const signedHeaders = signedHeaderList.split(';');
   const headers: Record<string, string> = {};
@@ -62,7 +69,7 @@ export async function verifySignature(
     region,
     sha256: Sha256,
     applyChecksum: false,
-    credentials: { accessKeyId, secretAccessKey: credentials.secretAccessKey, ...(token !== undefined ? { sessionToken: credentials.sessionToken } : {}) },
+    credentials: { accessKeyId, secretAccessKey: credentials.secretAccessKey, sessionToken: credentials.sessionToken },
   });
   const [host, port] = (headers.host ?? '').split(':');
   const signed = await signer.sign(

@@ -95,6 +95,13 @@ describe('Secrets Manager emulation, driven by the SDK as the template functions
     await expect(stranger.send(new DescribeSecretCommand({ SecretId: 'x' }))).rejects.toMatchObject({ name: 'UnrecognizedClientException', $metadata: { httpStatusCode: 400 } });
     const forged = new SecretsManagerClient(clientConfig(server.endpoint, { ...fn(account, 'Api').credentials, secretAccessKey: 'y'.repeat(40) }));
     await expect(forged.send(new DescribeSecretCommand({ SecretId: 'x' }))).rejects.toMatchObject({ name: 'InvalidSignatureException' });
+    const otherToken = new SecretsManagerClient(clientConfig(server.endpoint, { ...fn(account, 'Api').credentials, sessionToken: fn(account, 'verify').credentials.sessionToken }));
+    await expect(otherToken.send(new DescribeSecretCommand({ SecretId: 'x' }))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
+    const late = new SecretsManagerClient({ ...clientConfig(server.endpoint, fn(account, 'Api').credentials), systemClockOffset: -20 * 60 * 1000 });
+    await expect(late.send(new DescribeSecretCommand({ SecretId: 'x' }))).rejects.toMatchObject({ name: 'InvalidSignatureException', message: expect.stringContaining('Signature expired') });
+    // The same client with the right clock gets through to the (absent) secret.
+    const onTime = new SecretsManagerClient(clientConfig(server.endpoint, fn(account, 'Api').credentials));
+    await expect(onTime.send(new DescribeSecretCommand({ SecretId: 'milvus-migrate/absent' }))).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 });
 
