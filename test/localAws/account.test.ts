@@ -25,6 +25,18 @@ describe('local account from the synthesized template', () => {
     expect(outputs.JobsTableName!.Value).toBe('jobs-local');
   });
 
+  it('resolves the properties of every resource of the template', () => {
+    const unresolved = Object.entries(template.Resources).flatMap(([id, resource]) => {
+      try {
+        account.resolve(resource.Properties ?? {});
+        return [];
+      } catch (error) {
+        return [`${id}: ${(error as Error).message}`];
+      }
+    });
+    expect(unresolved).toEqual([]);
+  });
+
   it('resolves the intrinsics of the template and refuses what it does not know', () => {
     expect(account.resolve({ 'Fn::Sub': 'arn:${AWS::Partition}:x:${AWS::Region}:${AWS::AccountId}:${!Literal}' })).toBe('arn:aws:x:us-east-1:000000000000:${Literal}');
     expect(account.resolve({ 'Fn::Sub': '${' + account.table.logicalId + '.Arn}' })).toBe(account.table.arn);
