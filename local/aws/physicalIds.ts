@@ -37,12 +37,15 @@ const uuidFrom = (seed: string): string => {
 export function physicalIdentity(logicalId: string, resource: TemplateResource, env: IdentityEnvironment): PhysicalIdentity {
   const { region, account } = env;
   const props = resource.Properties ?? {};
+  const generated = (maxLength = 128): string => {
+    const suffix = derived(`${env.stackName}/${logicalId}`, 12);
+    return `${`${env.stackName}-${logicalId}`.slice(0, maxLength - suffix.length - 1)}-${suffix}`;
+  };
+  /** The name the template gives in `property`, else one CloudFormation-style. */
   const named = (property: string, maxLength = 128): string => {
     const given = props[property];
-    if (given !== undefined) return typeof given === 'string' ? given : env.resolveName(given);
-    const suffix = derived(`${env.stackName}/${logicalId}`, 12);
-    const prefix = `${env.stackName}-${logicalId}`.slice(0, maxLength - suffix.length - 1);
-    return `${prefix}-${suffix}`;
+    if (given === undefined) return generated(maxLength);
+    return typeof given === 'string' ? given : env.resolveName(given);
   };
   const shortId = (length = 10): string => derived(`${env.stackName}/${logicalId}`, length, 'abcdefghijklmnopqrstuvwxyz0123456789');
 
@@ -115,6 +118,6 @@ export function physicalIdentity(logicalId: string, resource: TemplateResource, 
       return { ref: named('DashboardName'), attributes: {} };
     default:
       // IAM::Policy, Lambda::Permission, SNS::TopicPolicy, ApiGateway::Method... : Ref is an opaque id.
-      return { ref: named('__none__'), attributes: {} };
+      return { ref: generated(), attributes: {} };
   }
 }

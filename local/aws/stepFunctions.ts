@@ -75,8 +75,9 @@ export async function startStepFunctions(options: { account: LocalAccount; port?
         }
         try {
           JSON.parse(executionInput);
-        } catch (error) {
-          throw new AwsError('InvalidExecutionInput', `Invalid State Machine Execution Input: '${(error as Error).message}'`);
+        } catch {
+          // Not the parser's message: it quotes the input.
+          throw new AwsError('InvalidExecutionInput', "Invalid State Machine Execution Input: 'the input is not valid JSON'");
         }
         call.authorize('states:StartExecution', stateMachineArn);
         if (!machines.some((m) => m.arn === stateMachineArn)) throw new AwsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);

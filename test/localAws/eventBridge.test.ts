@@ -111,6 +111,22 @@ describe('EventBridge delivery guards: what events.amazonaws.com may do to the t
     }
   });
 
+  it('a rule that no longer lists the lag detail-type leaves the lag alert unmatched', async () => {
+    const ruleId = logicalIdOf(template, 'AWS::Events::Rule', 'ToEmail');
+    const account = createLocalAccount(edited(template, (r) => {
+      const pattern = r[ruleId].Properties.EventPattern;
+      pattern['detail-type'] = pattern['detail-type'].filter((t: string) => t !== LAG.DetailType);
+    }));
+    const { bus, client } = await started(account);
+    try {
+      await client('syncChanges').send(new PutEventsCommand({ Entries: [LAG] }));
+      expect(bus.deliveries()).toEqual([]);
+      expect(bus.unmatched()).toEqual([expect.objectContaining({ 'detail-type': LAG.DetailType })]);
+    } finally {
+      await bus.stop();
+    }
+  });
+
   it('the default template has no emails: the delivery names none', async () => {
     const account = createLocalAccount(synthesizeTemplate());
     const { bus, client } = await started(account);
