@@ -41,6 +41,13 @@ async function aws(endpoint: string, credentials: FunctionCredentials, args: str
   }
 }
 
+/** CLI v2 prints timestamps as ISO 8601, v1 as epoch seconds. */
+function cliTimestamp(value: unknown): number {
+  if (typeof value === 'number') return value * 1000;
+  if (typeof value === 'string') return Date.parse(value);
+  throw new Error(`not a timestamp: ${JSON.stringify(value)}`);
+}
+
 describe(`AWS CLI (${AWS_CLI}) against the emulators`, () => {
   let secrets: LocalSecretsManager;
   let events: LocalEventBridge;
@@ -123,12 +130,14 @@ describe(`AWS CLI (${AWS_CLI}) against the emulators`, () => {
     const api = fn(account, 'Api');
     const stateMachineArn = api.environment.STATE_MACHINE_ARN!;
     const started = await aws(sfn.endpoint, api.credentials, ['stepfunctions', 'start-execution', '--state-machine-arn', stateMachineArn, '--name', 'cli-job', '--input', '{"jobId":"cli-job"}']);
-    expect(started).toMatchObject({ ok: true, json: { executionArn: expect.stringMatching(/:execution:Migration[^:]+:cli-job$/), startDate: expect.any(String) } });
-    const executionArn = (started as { json: { executionArn: string } }).json.executionArn;
+    expect(started).toMatchObject({ ok: true, json: { executionArn: expect.stringMatching(/:execution:Migration[^:]+:cli-job$/) } });
+    const { executionArn, startDate } = (started as { json: { executionArn: string; startDate: unknown } }).json;
+    expect(Math.abs(cliTimestamp(startDate) - Date.now())).toBeLessThan(60_000);
     const described = await aws(sfn.endpoint, api.credentials, ['stepfunctions', 'describe-execution', '--execution-arn', executionArn]);
     expect(described).toMatchObject({ ok: true, json: { status: 'RUNNING', name: 'cli-job', stateMachineArn, input: '{"jobId":"cli-job"}' } });
     const stopped = await aws(sfn.endpoint, api.credentials, ['stepfunctions', 'stop-execution', '--execution-arn', executionArn, '--error', 'JobCancelled', '--cause', 'from the CLI']);
-    expect(stopped).toMatchObject({ ok: true, json: { stopDate: expect.any(String) } });
+    expect(stopped).toMatchObject({ ok: true });
+    expect(Math.abs(cliTimestamp((stopped as { json: { stopDate: unknown } }).json.stopDate) - Date.now())).toBeLessThan(60_000);
     expect(executions.get(executionArn)).toMatchObject({ status: 'ABORTED', error: 'JobCancelled', cause: 'from the CLI' });
     const again = await aws(sfn.endpoint, api.credentials, ['stepfunctions', 'start-execution', '--state-machine-arn', stateMachineArn, '--name', 'cli-job', '--input', '{"jobId":"cli-job"}']);
     expect(again).toMatchObject({ ok: false, stderr: expect.stringContaining('(ExecutionAlreadyExists)') });
