@@ -6,11 +6,19 @@ import { stateMachineDefinition } from '../infra/synth';
 import { createJobTable } from '../lib/jobs/table';
 import type { StepId } from '../lib/workflow/steps';
 import { readAssembly, type CloudAssembly } from './artifacts/assembly';
-import { createLocalAccount, type LocalAccount, type LocalFunction } from './aws/account';
-import { startDynamoPermissionProxy } from './aws/dynamoProxy';
-import { startEventBridge, type LocalEventBridge } from './aws/eventBridge';
-import { startSecretsManager, type LocalSecretsManager } from './aws/secretsManager';
-import { startStepFunctions } from './aws/stepFunctions';
+import {
+  createLocalAccount,
+  functionEnvironment,
+  startDynamoProxy,
+  startEventBridge,
+  startSecretsManager,
+  startStepFunctions,
+  type LocalAccount,
+  type LocalAwsEndpoints,
+  type LocalEventBridge,
+  type LocalFunction,
+  type LocalSecretsManager,
+} from './aws';
 import { startDynamoLocal, type LocalDynamo } from './dynamoLocal';
 import type { LogSink } from './lambda/executionEnvironment';
 import { LambdaSandbox } from './lambda/sandbox';
@@ -57,7 +65,7 @@ export interface ArtifactRuntime {
 export async function startArtifactRuntime(options: ArtifactRuntimeOptions): Promise<ArtifactRuntime> {
   const assembly = readAssembly(options.assemblyDir);
   const tableName = options.tableName ?? 'milvus-migrate-jobs';
-  const account = createLocalAccount(assembly.template as never, { tableName });
+  const account = createLocalAccount(assembly.template, { tableName });
   const started: Array<{ stop(): Promise<void> }> = [];
   try {
     let dynamo: LocalDynamo | undefined;
@@ -65,7 +73,7 @@ export async function startArtifactRuntime(options: ArtifactRuntimeOptions): Pro
     if (dynamo) started.push(dynamo);
     await createTable(dynamoEndpoint, tableName);
 
-    const dynamoProxy = await startDynamoPermissionProxy({ account, upstream: dynamoEndpoint });
+    const dynamoProxy = await startDynamoProxy({ account, target: dynamoEndpoint });
     started.push(dynamoProxy);
     const secretsManager = await startSecretsManager({ account });
     started.push(secretsManager);
@@ -82,16 +90,16 @@ export async function startArtifactRuntime(options: ArtifactRuntimeOptions): Pro
     const stepFunctions = await startStepFunctions({
       account,
       onStart: (stateMachineArn, name, input) => running().start(stateMachineArn, name, input),
-      onStop: (executionArn, error, cause) => running().stop(executionArn, error, cause),
+      onStop: (executionArn, error, cause) => void running().stop(executionArn, error, cause),
       onDescribe: (executionArn) => running().describe(executionArn),
     });
     started.push(stepFunctions);
 
-    const endpoints: Record<string, string> = {
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoProxy.endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
-      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint,
-      AWS_ENDPOINT_URL_SFN: stepFunctions.endpoint,
+    const endpoints: LocalAwsEndpoints = {
+      dynamodb: dynamoProxy.endpoint,
+      secretsManager: secretsManager.endpoint,
+      eventBridge: eventBridge.endpoint,
+      stepFunctions: stepFunctions.endpoint,
     };
     const sandbox = new LambdaSandbox(
       Object.values(account.functions).map((fn) => sandboxFunction(assembly, account, fn, endpoints)),
@@ -157,7 +165,7 @@ async function createTable(endpoint: string, tableName: string): Promise<void> {
 }
 
 /** A function of the template as the sandbox runs it: its asset, its resolved environment, its role's credentials, the local endpoints. */
-function sandboxFunction(assembly: CloudAssembly, account: LocalAccount, fn: LocalFunction, endpoints: Record<string, string>) {
+function sandboxFunction(assembly: CloudAssembly, account: LocalAccount, fn: LocalFunction, endpoints: LocalAwsEndpoints) {
   return {
     name: fn.name,
     arn: fn.arn,
@@ -167,13 +175,7 @@ function sandboxFunction(assembly: CloudAssembly, account: LocalAccount, fn: Loc
     region: account.region,
     logGroupName: `/aws/lambda/${fn.name}`,
     assetDir: assembly.assetDir(fn.logicalId),
-    environment: {
-      ...fn.environment,
-      ...endpoints,
-      AWS_ACCESS_KEY_ID: fn.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: fn.credentials.secretAccessKey,
-      AWS_SESSION_TOKEN: fn.credentials.sessionToken,
-    },
+    environment: functionEnvironment(account, fn, endpoints),
   };
 }
 

@@ -78,9 +78,11 @@ describe('the deployed service, run from its Lambda assets', () => {
     for (const fn of Object.values(runtime.account.functions)) {
       const lambda = runtime.sandbox.get(fn.name);
       if (fn.environment.STEP_ID) {
-        // A job that does not exist: the step loads, reads DynamoDB through its role, and says so.
-        const result = await lambda.invoke({ jobId: `no-such-job-${prefix}` });
-        expect(result.ok ? 'answered' : result.error.errorType, fn.name).toMatch(/^(answered|JobNotFoundError|PermanentError|JobNotActiveError)$/);
+        // A job that does not exist: the step loads, reads DynamoDB through its role, and says so
+        // with a domain error (RecordFailure, whose job cannot be updated, with a conflict).
+        const payload = { jobId: `no-such-job-${prefix}`, ...(fn.environment.STEP_ID === 'recordFailure' ? { error: { Error: 'TransientError', Cause: '[X] y' } } : {}) };
+        const result = await lambda.invoke(payload);
+        expect(result.ok ? 'answered' : result.error.errorType, fn.name).toMatch(/^(answered|JobNotFoundError|PermanentError|JobNotActiveError|ConflictError)$/);
       } else {
         const result = await lambda.invoke({ httpMethod: 'GET', resource: '/openapi.json', path: '/openapi.json', headers: {}, queryStringParameters: null, pathParameters: null, body: null, isBase64Encoded: false });
         expect(result).toMatchObject({ ok: true, payload: { statusCode: 200 } });
