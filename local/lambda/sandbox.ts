@@ -59,7 +59,7 @@ function prepareRuntime(runtimeDir: string): RuntimeFiles {
 
 function copyReadOnly(from: string, to: string): void {
   mkdirSync(dirname(to), { recursive: true });
-  cpSync(from, to, { recursive: true });
+  cpSync(from, to, { recursive: true, dereference: true });
   const lock = (path: string) => {
     if (statSync(path).isDirectory()) {
       for (const entry of readdirSync(path)) lock(join(path, entry));
