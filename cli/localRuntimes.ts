@@ -29,7 +29,16 @@ export async function startRuntime(flags: LocalRuntimeFlags): Promise<RunningRun
   if (flags.artifacts) {
     const { startArtifactRuntime } = await import('../local/artifactRuntime');
     const runtime = await startArtifactRuntime({ assemblyDir: flags.artifacts, log: stepLogSink() });
-    return { api: new ApiClient(runtime.apiUrl, { timeoutMs: 60_000 }), stop: () => runtime.stop() };
+    return {
+      api: new ApiClient(runtime.apiUrl, { timeoutMs: 60_000 }),
+      stop: async () => {
+        // A call a deployed role would refuse is worth knowing before deploying.
+        for (const denied of runtime.account.deniedCalls()) {
+          process.stderr.write(`milvus-migrate: the role of ${denied.functionLogicalId} would not be allowed ${denied.action} on ${denied.resource}\n`);
+        }
+        await runtime.stop();
+      },
+    };
   }
   return inProcess(await startLocalRuntime());
 }

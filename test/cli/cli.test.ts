@@ -64,6 +64,22 @@ describe('milvus-migrate run', () => {
     await expectSameRows(sourceUri, articles, targetUri, `${articles}_renamed`);
   });
 
+  it('run --artifacts runs the same migration from the Lambda assets cdk synth built, with the same final job', async () => {
+    const [, , clicks] = names as [string, string, string];
+    const args = ['run', '--type', 'offline', '--source-uri', sourceUri, '--target-uri', targetUri, '--json'];
+    const [inProcess, artifacts] = await Promise.all([
+      cli([...args, '--collection', `${clicks}:${clicks}_in_process`]),
+      cli([...args, '--collection', `${clicks}:${clicks}_from_assets`, '--artifacts', inject('assemblyDir')]),
+    ]);
+    expect(artifacts.code, artifacts.stderr).toBe(0);
+    expect(inProcess.code, inProcess.stderr).toBe(0);
+    const [a, b] = [JSON.parse(inProcess.stdout), JSON.parse(artifacts.stdout)];
+    expect(b).toMatchObject({ status: 'SUCCESSFUL', type: 'offline', verification: { passed: true } });
+    expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
+    expect(artifacts.stderr).not.toContain('would not be allowed');
+    await expectSameRows(sourceUri, clicks, targetUri, `${clicks}_from_assets`);
+  });
+
   it('run --type online syncs in this process and cuts over when "confirm" arrives on stdin, exit code 0', async () => {
     const [products] = names as [string];
     const child = spawn(process.execPath, [bin, 'run', '--type', 'online', '--source-uri', sourceUri, '--target-uri', targetUri, '--collection', `${products}:${products}_run_online`, '--json'], {
