@@ -109,6 +109,7 @@ describe('the deployed service, run from its Lambda assets', () => {
     expect(job.verification?.passed).toBe(true);
     for (const name of names) await expectSameRows(source.uri, name, target.uri, name);
     // Succeeded: the job-succeeded notification reached the alert topic's email subscription.
+    await until(() => deliveriesFor(created.jobId).length > 0, 'the job-succeeded delivery');
     expect(deliveriesFor(created.jobId).map((d) => [d.detailType, d.emails])).toEqual([['Migration Job Succeeded', [ALERT_EMAIL]]]);
     // The job's credentials were deleted when it ended.
     expect(runtime.secretsManager.secretNames().filter((name) => name.includes(created.jobId))).toEqual([]);
@@ -129,6 +130,8 @@ describe('the deployed service, run from its Lambda assets', () => {
       })) as JobView;
       const alerted = await waitFor(created.jobId, (j) => j.sync?.lagAlertSentAt !== undefined, 'the lag alert');
       expect(alerted.status).toBe('SYNCING');
+      // The job records the alert, then publishes it.
+      await until(() => deliveriesFor(created.jobId).length > 0, 'the lag alert delivery');
       expect(deliveriesFor(created.jobId).map((d) => [d.detailType, d.emails])).toEqual([['Migration Sync Lag Below Threshold', [ALERT_EMAIL]]]);
       const stats = await writer.stop();
       stopped = true;
@@ -138,6 +141,7 @@ describe('the deployed service, run from its Lambda assets', () => {
       expect(job.error).toBeUndefined();
       expect(job.status).toBe('SUCCESSFUL');
       await expectSameRows(source.uri, `${prefix}events`, target.uri, `${prefix}events`);
+      await until(() => deliveriesFor(created.jobId).length > 1, 'the job-succeeded delivery');
       expect(deliveriesFor(created.jobId).map((d) => d.detailType)).toEqual(['Migration Sync Lag Below Threshold', 'Migration Job Succeeded']);
     } finally {
       if (!stopped) await writer.stop();
@@ -159,15 +163,27 @@ describe('the deployed service, run from its Lambda assets', () => {
     // function's errorType, and Lambda's error document as a JSON string.
     const stateMachine = Object.values(runtime.account.stateMachines)[0]!;
     // The API names each execution after its job.
-    const execution = runtime.executions.describe(`${stateMachine.arn.replace(':stateMachine:', ':execution:')}:${created.jobId}`);
+    const executionArn = `${stateMachine.arn.replace(':stateMachine:', ':execution:')}:${created.jobId}`;
+    // The job is FAILED once RecordFailure has written it; the execution ends after RecordFailure returns.
+    await runtime.executions.wait(executionArn);
+    const execution = runtime.executions.describe(executionArn);
     expect(execution?.status).toBe('FAILED');
     expect(execution?.error).toMatch(/^(PermanentError|TransientError)$/);
     const cause = JSON.parse(execution!.cause!) as { errorType: string; errorMessage: string };
     expect(cause.errorType).toBe(execution!.error);
     expect(cause.errorMessage).toContain(`[${job.error!.code}]`);
+    await until(() => deliveriesFor(created.jobId).length > 0, 'the job-failed delivery');
     expect(deliveriesFor(created.jobId).map((d) => d.detailType)).toEqual(['Migration Job Failed']);
   }, 200_000);
 });
+
+async function until(done: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
 
 function deliveriesFor(jobId: string): Array<{ detailType: string; emails: string[] }> {
   return runtime.eventBridge
