@@ -21,10 +21,15 @@ export interface StepContext {
  * write both on the job. The error keeps its class name, which is what the state machine's Retry
  * and Catch match on. Logs and metrics go to stdout in Lambda; MILVUS_MIGRATE_STEP_LOG=stderr|off
  * moves or silences them locally.
+ *
+ * `openCluster` is how the step's services connect in Lambda: the steps that connect pass
+ * lib/milvus/pool.ts openPooledCluster; the others pass nothing, so their bundles hold no Milvus
+ * SDK (infra CONNECTING_STEPS lists the same steps).
  */
 export function stepHandler<I extends { jobId: string }, O>(
   stepId: StepId,
   step: (services: Services, input: I, context: StepContext) => Promise<O>,
+  openCluster?: Services['openCluster'],
 ) {
   return async function handle(input: I, context: StepContext = {}): Promise<O> {
     if (!input || typeof input.jobId !== 'string' || input.jobId.length === 0) {
@@ -33,7 +38,7 @@ export function stepHandler<I extends { jobId: string }, O>(
     const logger = stepLogger(stepId, input.jobId, context);
     const started = Date.now();
     try {
-      const services = await getServices();
+      const services = await getServices(openCluster);
       const metrics = stepMetrics(stepId, services, input, logger);
       await metrics.start();
       const output = await step(services, input, context);

@@ -61,6 +61,17 @@ export const NOTIFYING_STEPS: readonly StepId[] = ['syncChanges', 'finalize', 'r
 /** Steps that end a job, so delete the secrets the API created for it. */
 export const RELEASING_STEPS: readonly StepId[] = ['finalize', 'recordFailure'];
 
+/**
+ * Packages a dependency requires when it loads but no function ever calls, each replaced in the
+ * bundles by infra/bundling/leftOut.cjs (a stand-in that fails, naming what was used, if anything
+ * ever is). The Milvus SDK's index loads its BulkWriter, whose Parquet output pulls in
+ * @shanghaikid/parquetjs and with it thrift, bson, ws and the whole S3 client: about 1 MB of the
+ * 2.8 MB each function parsed on every cold start (bench/coldStart.ts). Nothing here writes Parquet.
+ */
+export const LEFT_OUT_PACKAGES: readonly string[] = ['@shanghaikid/parquetjs'];
+const LEFT_OUT_STUB = fileURLToPath(new URL('./bundling/leftOut.cjs', import.meta.url));
+const TRIM_SOURCE_MAP = fileURLToPath(new URL('./bundling/trimSourceMap.mjs', import.meta.url));
+
 export interface MigrationFunctionsProps {
   readonly table: ITable;
   /** The customer-managed key of the secrets the API creates. */
@@ -186,9 +197,21 @@ export class MigrationFunctions extends Construct {
         minify: true,
         sourceMap: true,
         sourcesContent: false,
+        // NODE_OPTIONS keeps --enable-source-maps, so stack traces name our files and lines. But Node
+        // reads the whole map when the bundle loads and decodes every mapping at the first stack
+        // trace (a step's first domain error): ~2.5 MB of mappings, 90% of them into node_modules,
+        // cost 150-300 ms of a cold start (bench/coldStart.ts, --node-options '' to compare). The
+        // map keeps only the mappings into our sources (~100 KB); a frame inside a dependency shows
+        // its index.mjs position, as it would without a map. See infra/bundling/trimSourceMap.mjs.
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => [`node "${TRIM_SOURCE_MAP}" "${outputDir}/index.mjs.map"`],
+        },
         // The AWS SDK goes into the bundle, at the version package-lock.json pins and the tests run,
         // instead of the one the runtime happens to carry (README "Deploy to AWS").
         externalModules: [],
+        esbuildArgs: Object.fromEntries(LEFT_OUT_PACKAGES.map((name) => [`--alias:${name}`, LEFT_OUT_STUB])),
         // CommonJS dependencies bundled into ESM call require() and may read __dirname (grpc-js); give them both.
         banner: [
           "import { createRequire as __bannerCreateRequire } from 'node:module';",

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `[http(s)://][user:password@]host[:port][/]`: a host name, an IPv4 or a bracketed IPv6 address. */
 const CLUSTER_URI = /^(?:https?:\/\/)?(?:[^\s/?#@]+@)?(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?\/?$/;

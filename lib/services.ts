@@ -21,11 +21,14 @@ export function setServices(services: Services | undefined): void {
   current = services;
 }
 
-/** The injected services, or (in a Lambda) the ones built from the environment on first use. */
-export async function getServices(): Promise<Services> {
+/**
+ * The injected services, or (in a Lambda) the ones built from the environment on first use, opening
+ * clusters with `openCluster` (steps that connect pass lib/milvus/pool.ts openPooledCluster).
+ */
+export async function getServices(openCluster?: Services['openCluster']): Promise<Services> {
   if (!current) {
     const { servicesFromEnvironment } = await import('./servicesFromEnvironment');
-    current = servicesFromEnvironment();
+    current = servicesFromEnvironment(process.env, undefined, openCluster);
   }
   return current;
 }

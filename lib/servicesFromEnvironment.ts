@@ -1,10 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SecretsManagerCredentialStore } from './credentials/secretsManagerCredentialStore';
 import { createDocumentClient, DynamoJobStore } from './jobs/dynamoJobStore';
-import { ClusterPool } from './milvus';
 import { EventBridgeNotifier } from './notifications/eventBridgeNotifier';
 import { EventLogOnlyNotifier } from './notifications/notifier';
 import type { Services } from './services';
@@ -26,18 +25,26 @@ export function parseEnvironment<S extends z.ZodType>(schema: S, env: NodeJS.Pro
   throw new Error(`the ${who}'s environment is incomplete: ${problems}`);
 }
 
-/** Lives as long as the Lambda container: warm invocations reuse its connections. */
-const clusters = new ClusterPool();
-
-/** The services of a function running in Lambda, from the environment the stack sets. */
-export function servicesFromEnvironment(env: NodeJS.ProcessEnv = process.env, who = 'step function'): Services {
+/**
+ * The services of a function running in Lambda, from the environment the stack sets. Clusters open
+ * through `openCluster`, which the steps that connect pass (lib/milvus/pool.ts openPooledCluster);
+ * it is not imported here, so the functions that never connect (RecordFailure, StartSync, the API)
+ * neither bundle nor load the Milvus SDK through this module.
+ */
+export function servicesFromEnvironment(env: NodeJS.ProcessEnv = process.env, who = 'step function', openCluster: Services['openCluster'] = cannotConnect(who)): Services {
   const config = parseEnvironment(ServicesEnvironment, env, who);
   const dynamo = new DynamoDBClient(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {});
   return {
     jobs: new DynamoJobStore({ client: createDocumentClient(dynamo), tableName: config.JOBS_TABLE }),
     credentials: new SecretsManagerCredentialStore({ client: new SecretsManagerClient({}), kmsKeyId: config.CREDENTIALS_KMS_KEY_ID }),
-    openCluster: (credentials) => clusters.open(credentials),
+    openCluster,
     notifier: config.EVENT_BUS_NAME ? new EventBridgeNotifier(new EventBridgeClient({}), config.EVENT_BUS_NAME) : new EventLogOnlyNotifier(),
     now: () => new Date(),
+  };
+}
+
+function cannotConnect(who: string): Services['openCluster'] {
+  return () => {
+    throw new Error(`the ${who} does not connect to Milvus clusters (its handler passes no cluster opener)`);
   };
 }

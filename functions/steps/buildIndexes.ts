@@ -1,4 +1,5 @@
 import { buildIndexes } from '../../lib/migration/buildIndexes';
+import { openPooledCluster } from '../../lib/milvus/pool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('buildIndexes', buildIndexes);
+export const handler = stepHandler('buildIndexes', buildIndexes, openPooledCluster);

@@ -1,4 +1,5 @@
 import { copyAccessControl } from '../../lib/migration/copyAccessControl';
+import { openPooledCluster } from '../../lib/milvus/pool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('copyAccessControl', copyAccessControl);
+export const handler = stepHandler('copyAccessControl', copyAccessControl, openPooledCluster);

@@ -1,4 +1,5 @@
 import { createTargetCollection } from '../../lib/migration/createTargetCollection';
+import { openPooledCluster } from '../../lib/milvus/pool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('createTargetCollection', createTargetCollection);
+export const handler = stepHandler('createTargetCollection', createTargetCollection, openPooledCluster);

@@ -1,4 +1,5 @@
 import { verifySync } from '../../lib/sync/verifySync';
+import { openPooledCluster } from '../../lib/milvus/pool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('verifySync', verifySync);
+export const handler = stepHandler('verifySync', verifySync, openPooledCluster);

@@ -1,5 +1,5 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseEnvironment, ServicesEnvironment, servicesFromEnvironment } from '../servicesFromEnvironment';
 import { SfnWorkflowStarter } from '../workflow/sfnWorkflowStarter';
 import { MigrationService } from './service';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ClusterConnection } from '../cluster';
 import { ExistingTargetPolicy, IndexPolicy, JobOptions, JobType } from '../jobs/model';
 import { ValidationError, type FieldIssue } from './errors';

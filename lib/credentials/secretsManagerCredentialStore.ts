@@ -9,7 +9,7 @@ import {
   type SecretsManagerClient,
   type Tag,
 } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ClusterConnection, ClusterCredentials } from '../cluster';
 import { PermanentError } from '../errors';
 import type { CredentialStore } from './store';

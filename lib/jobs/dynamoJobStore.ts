@@ -17,7 +17,7 @@ import {
   UpdateCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConflictError, JobNotFoundError, PermanentError, TransientError } from '../errors';
 import { DynamoIdempotency } from './dynamoIdempotency';
 import { DynamoTargetLocks } from './dynamoTargetLocks';

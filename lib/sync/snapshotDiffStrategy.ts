@@ -1,9 +1,9 @@
 import type { CollectionProgress, JobRecord, ShardRecord } from '../jobs/model';
 import { describeCollection, type CollectionSpec } from '../milvus';
 import { syncRange, type RangeSyncResult } from './rangeSync';
-import { CycleAbandoned, type CycleContext, type CycleOutcome, type SyncStrategy } from './strategy';
+import { CycleAbandoned, SNAPSHOT_DIFF, type CycleContext, type CycleOutcome, type SyncStrategy } from './strategy';
 
-export const SNAPSHOT_DIFF = 'snapshot-diff';
+export { SNAPSHOT_DIFF };
 
 /**
  * Pages of a sync read are capped at 1 MiB (and at the job's batchRows): a query's time grows much

@@ -2,7 +2,7 @@ import type { SyncState } from '../jobs/model';
 import { loadActiveJob } from '../migration/jobContext';
 import type { Services } from '../services';
 import type { JobInput } from '../workflow/steps';
-import { SNAPSHOT_DIFF } from './snapshotDiffStrategy';
+import { SNAPSHOT_DIFF } from './strategy';
 
 /** Online: the full copy is done; the job becomes SYNCING and its sync deadline starts. Idempotent. */
 export async function startSync(services: Services, { jobId }: JobInput): Promise<{ deadlineAt: string }> {

@@ -2,6 +2,13 @@ import type { JobRecord } from '../jobs/model';
 import type { JobClusters } from '../migration/jobContext';
 import type { Services } from '../services';
 
+/**
+ * The strategy that compares snapshots (lib/sync/snapshotDiffStrategy.ts). Named here, beside the
+ * strategy interface, so StartSync can record it without importing the strategy and, through it,
+ * the Milvus SDK (StartSync never connects: its bundle stays without the SDK).
+ */
+export const SNAPSHOT_DIFF = 'snapshot-diff';
+
 /** What one sync cycle did. */
 export interface CycleOutcome {
   /** Every change committed on the source before this instant is on the target once the cycle completed. */
