@@ -17,7 +17,7 @@
  * function, so a busy machine slows both alike. Figures only: nothing here asserts a timing.
  */
 import { statSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -50,7 +50,7 @@ interface Measured {
 
 const assemblies: CloudAssembly[] = values.assembly?.length
   ? values.assembly.map((dir) => readAssembly(dir))
-  : (console.error('synthesizing the app (npx cdk synth, about 30 s unless cached)...'), [await synthesizeAssembly(join(tmpdir(), 'milvus-migrate-bench-cold-start'))]);
+  : (console.error('synthesizing the app (npx cdk synth, about 30 s unless cached)...'), [await synthesizeAssembly()]);
 
 const dynamo = await startDynamoLocal();
 const logs: string[] = [];
