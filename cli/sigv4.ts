@@ -123,6 +123,7 @@ function withClearErrors(provider: CredentialProvider): CredentialProvider {
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       throw new Error(
         `no AWS credentials to sign the request with (${reason}); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass --no-sign for an unsigned API`,
+        { cause: error },
       );
     }
   };

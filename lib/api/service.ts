@@ -325,7 +325,7 @@ export class MigrationService {
       code: 'WORKFLOW_START_FAILED',
       reason: `the state machine execution could not be started (${errorName(cause)})`,
     };
-    let failed = job;
+    let failed: JobRecord;
     try {
       failed = await this.jobs.update(job.jobId, { status: 'FAILED', phase: 'DONE', error, endedAt: this.now() }, ['PENDING']);
     } catch (updateError) {

@@ -31,6 +31,7 @@ export interface StepFunctionsCallbacks {
 
 const MAX_INPUT_BYTES = 256 * 1024;
 // AWS: no whitespace, brackets < > { } [ ], wildcards ? *, special characters " # % \ ^ | ~ ` $ & , ; : /, control characters.
+// eslint-disable-next-line no-control-regex -- control characters are among the forbidden ones
 const FORBIDDEN_NAME = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
 
 const required = (value: unknown, member: string): string => {

@@ -2,7 +2,7 @@ import { DataType, OperatePrivilegeType } from '@zilliz/milvus2-sdk-node';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { handler } from '../../functions/steps/copyAccessControl';
-import { MigrationService } from '../../lib/api/service';
+import type { MigrationService } from '../../lib/api/service';
 import { copyAccessControl, PASSWORD_RESET_WARNING } from '../../lib/migration/copyAccessControl';
 import { preflight } from '../../lib/migration/preflight';
 import { openCluster } from '../../lib/milvus';

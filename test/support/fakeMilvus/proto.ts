@@ -7,7 +7,6 @@ import protobuf from 'protobufjs';
  * loaded with the same options the SDK uses (see GrpcClient.LOADER_OPTIONS).
  */
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const milvusJson = require('@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus').default as protobuf.INamespace;
 
 export const LOADER_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true } as const;
