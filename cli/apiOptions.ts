@@ -3,7 +3,7 @@ import { ApiClient } from './apiClient';
 import { createSigner, signingRegion, type CredentialProvider } from './sigv4';
 
 /** `serve`'s address; MILVUS_MIGRATE_API overrides it. */
-export const DEFAULT_API = 'http://127.0.0.1:8080';
+const DEFAULT_API = 'http://127.0.0.1:8080';
 
 export interface ApiFlags {
   api?: string;

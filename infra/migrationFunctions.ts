@@ -12,7 +12,7 @@ import { STEP_IDS, type StepId } from '../lib/workflow/steps';
 import type { MigrationNetwork } from './migrationNetwork';
 
 /** Secrets the API saves request credentials in; steps read them back. */
-export const SECRET_NAME_PREFIX = 'milvus-migrate/';
+const SECRET_NAME_PREFIX = 'milvus-migrate/';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const entryPath = (relative: string): string => fileURLToPath(new URL(`../${relative}`, import.meta.url));
@@ -75,6 +75,7 @@ export interface MigrationFunctionsProps {
  * (lib/api/service.ts). The other steps (recordFailure, startSync) talk only to AWS services and
  * stay outside: no network interfaces to wait for, and recordFailure can still record a job and
  * send its failure alert when the failure is the VPC's own (no route to DynamoDB, say).
+ * @alias of CONNECTING_STEPS today, kept as its own name: the two rules could part.
  */
 export const VPC_STEPS: readonly StepId[] = CONNECTING_STEPS;
 

@@ -53,7 +53,7 @@ export interface MigrationServiceOptions {
 }
 
 /** What the API shows of a collection. */
-export interface CollectionView {
+interface CollectionView {
   key: string;
   sourceDb: string;
   sourceName: string;
@@ -96,7 +96,7 @@ export interface JobView {
   cutoverSeconds?: number;
 }
 
-export interface SyncView {
+interface SyncView {
   strategy: string;
   startedAt: string;
   deadlineAt: string;

@@ -11,7 +11,7 @@ import { startAwsJsonServer, type RunningServer } from './awsJsonServer';
  * ExecutionAlreadyExists (AWS keeps names 90 days; here, for the life of the server).
  */
 
-export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
+type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
 
 export interface ExecutionDescription {
   status: ExecutionStatus;

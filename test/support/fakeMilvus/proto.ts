@@ -9,7 +9,7 @@ import protobuf from 'protobufjs';
 const require = createRequire(import.meta.url);
 const milvusJson = require('@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus').default as protobuf.INamespace;
 
-export const LOADER_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true } as const;
+const LOADER_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true } as const;
 
 export const packageDefinition = protoLoader.fromJSON(milvusJson, LOADER_OPTIONS);
 export const SERVICE_NAME = 'milvus.proto.milvus.MilvusService';
