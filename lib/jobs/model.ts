@@ -230,7 +230,12 @@ export const JobRecord = z.object({
   updatedAt: z.string(),
   startedAt: z.string().optional(),
   endedAt: z.string().optional(),
-  /** Optimistic lock: every write of the job item bumps it. */
+  /**
+   * Revision of the job item: every write of it adds 1. A counter, not a lock: no write is
+   * conditioned on it. Parallel shard copies update the same item at once (atomic increments of
+   * their collection's rowsCopied), which a version check would turn into conflicts; what keeps
+   * writes correct is their own conditions (the status a change needs, a shard's checkpoint).
+   */
   version: z.number().int().nonnegative(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
