@@ -131,7 +131,7 @@ function errorCode(parsed: unknown): string | undefined {
 }
 
 /** `connect ECONNREFUSED 127.0.0.1:1`, `getaddrinfo ENOTFOUND example.invalid`: the cause under fetch's "fetch failed". */
-export function describeNetworkError(error: unknown): string {
+function describeNetworkError(error: unknown): string {
   let cause: unknown = error;
   while (cause instanceof Error && cause.cause !== undefined && cause.message === 'fetch failed') cause = cause.cause;
   if (cause instanceof AggregateError && cause.errors.length > 0) {

@@ -1,9 +1,9 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { ApiClient } from './apiClient';
 import { createSigner, signingRegion, type CredentialProvider } from './sigv4';
 
 /** `serve`'s address; MILVUS_MIGRATE_API overrides it. */
-export const DEFAULT_API = 'http://127.0.0.1:8080';
+const DEFAULT_API = 'http://127.0.0.1:8080';
 
 export interface ApiFlags {
   api?: string;
@@ -32,7 +32,7 @@ export function apiClientFrom(flags: ApiFlags, options: { credentials?: Credenti
   try {
     region = signingRegion(api, { sign: flags.sign, region: flags.region });
   } catch (error) {
-    if (error instanceof TypeError) throw new Error(`--api ${JSON.stringify(api)} is not a URL; give one such as http://127.0.0.1:8080`);
+    if (error instanceof TypeError) throw new Error(`--api ${JSON.stringify(api)} is not a URL; give one such as http://127.0.0.1:8080`, { cause: error });
     throw error;
   }
   return new ApiClient(api, { fetch: options.fetch, ...(region ? { signer: createSigner({ region, credentials: options.credentials }) } : {}) });

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 
 /** The flags that describe a migration request, shared by `run` and `create`. */
 export function addRequestOptions(command: Command): Command {

@@ -2,7 +2,7 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 
 /** AWS credentials as the standard chain resolves them. */
-export interface AwsCredentials {
+interface AwsCredentials {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string;
@@ -12,7 +12,7 @@ export interface AwsCredentials {
 export type CredentialProvider = () => Promise<AwsCredentials>;
 
 /** What is signed: the request exactly as it will be sent. */
-export interface SignableRequest {
+interface SignableRequest {
   method: string;
   url: URL;
   headers: Record<string, string>;
@@ -123,6 +123,7 @@ function withClearErrors(provider: CredentialProvider): CredentialProvider {
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       throw new Error(
         `no AWS credentials to sign the request with (${reason}); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or pass --no-sign for an unsigned API`,
+        { cause: error },
       );
     }
   };

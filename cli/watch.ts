@@ -1,7 +1,7 @@
 import { bar, collectionPercent, formatCollection, formatJobSummary, formatSeconds, type EventLine, type JobSummary } from './output';
 
 /** How far back the rows per second look: long enough to smooth batches, short enough to follow changes. */
-export const RATE_WINDOW_MS = 30_000;
+const RATE_WINDOW_MS = 30_000;
 /** How many lag measurements the history keeps. */
 export const LAG_HISTORY = 30;
 
@@ -87,12 +87,12 @@ const clock = (iso: string) => {
   return Number.isNaN(d.getTime()) ? iso : d.toTimeString().slice(0, 8);
 };
 
-export function formatWatchEvent(event: EventLine): string {
+function formatWatchEvent(event: EventLine): string {
   return `${clock(event.at)} event ${event.type}: ${event.message}`;
 }
 
 /** How a watch ends: the summary, and the reason a job did not succeed. */
-export function endLines(s: Snapshot): string[] {
+function endLines(s: Snapshot): string[] {
   return formatJobSummary(s.job).split('\n');
 }
 

@@ -11,7 +11,7 @@ import { METRIC, METRICS_NAMESPACE } from './metricNames';
  * metrics here.
  */
 
-export const SERVICE_NAME = 'milvus-migrate';
+const SERVICE_NAME = 'milvus-migrate';
 
 /** Where a JSON line goes: stdout or stderr as is, the console (console.log / console.error), or nowhere. */
 export type LogSink = 'stdout' | 'stderr' | 'console' | 'off';
@@ -21,7 +21,7 @@ export type LogSink = 'stdout' | 'stderr' | 'console' | 'off';
  * MILVUS_MIGRATE_STEP_LOG=stderr|off moves or silences both log lines and metric lines (the CLI
  * and the tests use `off`); any other value is stdout.
  */
-export function stepLogSink(): LogSink {
+function stepLogSink(): LogSink {
   const value = process.env.MILVUS_MIGRATE_STEP_LOG;
   return value === 'off' || value === 'stderr' ? value : 'stdout';
 }
@@ -30,7 +30,7 @@ export function stepLogSink(): LogSink {
  * API: stdout in Lambda; locally the console, where `milvus-migrate serve` shows the API's
  * unexpected errors (it has no other log) and tests watch console.error.
  */
-export function apiLogSink(): LogSink {
+function apiLogSink(): LogSink {
   return process.env.AWS_LAMBDA_FUNCTION_NAME ? 'stdout' : 'console';
 }
 
@@ -49,7 +49,7 @@ type LoggerOptions = NonNullable<ConstructorParameters<typeof Logger>[0]>;
  * environment switch applies to a logger made before it changed). Powertools itself writes to
  * process.stdout/stderr through its own Console, which no switch reaches.
  */
-export class SinkLogger extends Logger {
+class SinkLogger extends Logger {
   private sink?: () => LogSink;
 
   constructor(options: LoggerOptions, sink: () => LogSink) {
@@ -95,7 +95,7 @@ interface StepMetricsHook {
 }
 
 /** Which steps feed which metrics. */
-export const STEP_METRICS: Partial<Record<StepId, StepMetricsHook>> = {
+const STEP_METRICS: Partial<Record<StepId, StepMetricsHook>> = {
   copyShard: {
     // The output counts the shard's rows so far; the rows of this invocation are the difference.
     before: async (services, input) => {

@@ -12,15 +12,16 @@ import { STEP_IDS, type StepId } from '../lib/workflow/steps';
 import type { MigrationNetwork } from './migrationNetwork';
 
 /** Secrets the API saves request credentials in; steps read them back. */
-export const SECRET_NAME_PREFIX = 'milvus-migrate/';
+const SECRET_NAME_PREFIX = 'milvus-migrate/';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const entryPath = (relative: string): string => fileURLToPath(new URL(`../${relative}`, import.meta.url));
 
 /**
- * Per step sizing. CopyShard gets 1024 MB: the Milvus SDK's row/column encoding is CPU bound
- * (field notes: 11.9 s of client CPU for 20,000 768-d rows) and Lambda CPU grows with memory;
- * its batches (4 MB by default, several times that once decoded into JS objects) need the headroom.
+ * Per step sizing. CopyShard gets 1024 MB for the CPU, not the memory: the Milvus SDK's row/column
+ * encoding is CPU bound (field notes: 11.9 s of client CPU for 20,000 768-d rows) and Lambda CPU
+ * grows with memory; its batches (1 MiB and 256 rows by default) fit well inside 512 MB (README,
+ * Lambda sizing).
  * Its 15 minute timeout is the Lambda maximum; the step stops at its own time budget before that
  * and the state machine calls it again (CopyShardOutput.done = false).
  */
@@ -86,6 +87,7 @@ export interface MigrationFunctionsProps {
  * (lib/api/service.ts). The other steps (recordFailure, startSync) talk only to AWS services and
  * stay outside: no network interfaces to wait for, and recordFailure can still record a job and
  * send its failure alert when the failure is the VPC's own (no route to DynamoDB, say).
+ * @alias of CONNECTING_STEPS today, kept as its own name: the two rules could part.
  */
 export const VPC_STEPS: readonly StepId[] = CONNECTING_STEPS;
 

@@ -34,7 +34,7 @@ export interface MigrationNetworkProps {
 }
 
 /** The interface endpoints the functions need besides DynamoDB's gateway endpoint, by construct id. */
-export const INTERFACE_ENDPOINTS: Record<string, InterfaceVpcEndpointAwsService> = {
+const INTERFACE_ENDPOINTS: Record<string, InterfaceVpcEndpointAwsService> = {
   SecretsManager: InterfaceVpcEndpointAwsService.SECRETS_MANAGER, // cluster credentials
   Events: InterfaceVpcEndpointAwsService.EVENTBRIDGE, // job outcomes and the lag alert
   StepFunctions: InterfaceVpcEndpointAwsService.STEP_FUNCTIONS, // the API starts, stops, describes executions

@@ -34,7 +34,7 @@ export const LAMBDA_SERVICE_ERRORS = [
 ] as const;
 
 /** A CopyShard or SyncChanges invocation killed by a timeout resumes from its checkpoint (or next cycle), so it is retried too. */
-export const STEP_TIMEOUT_ERRORS = ['States.Timeout', 'Sandbox.Timedout'] as const;
+const STEP_TIMEOUT_ERRORS = ['States.Timeout', 'Sandbox.Timedout'] as const;
 const RETRY_ON_TIMEOUT = { errors: [...STEP_TIMEOUT_ERRORS], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 3, jitterStrategy: JitterType.FULL };
 
 export interface MigrationStateMachineProps {

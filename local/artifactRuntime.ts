@@ -82,6 +82,7 @@ export async function startArtifactRuntime(options: ArtifactRuntimeOptions): Pro
 
     // The Step Functions API answers for the executions below, which need the sandbox, which needs
     // this endpoint: the callbacks close over `executions`, set before any call can arrive.
+    // eslint-disable-next-line prefer-const -- declared ahead of its one assignment so that `running` reports an early call clearly
     let executions: LocalExecutions | undefined;
     const running = () => {
       if (!executions) throw new Error('the local state machine is not ready yet');

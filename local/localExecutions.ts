@@ -17,7 +17,7 @@ export interface LocalExecutionsOptions {
   retryIntervalOverrideMs?: number;
 }
 
-export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
 
 export interface ExecutionDescription {
   executionArn: string;

@@ -9,7 +9,7 @@ import type { StepId } from '../lib/workflow/steps';
  */
 
 /** Extra information a local step handler may use; Lambda handlers get none of it. */
-export interface LocalStepContext {
+interface LocalStepContext {
   stateName: string;
   stepId: StepId;
   executionArn: string;

@@ -12,9 +12,9 @@ export interface SampleSizes {
   clicks: number;
 }
 
-export const DEFAULT_SAMPLE_SIZES: SampleSizes = { products: 3_000, articles: 1_200, clicks: 2_000 };
+const DEFAULT_SAMPLE_SIZES: SampleSizes = { products: 3_000, articles: 1_200, clicks: 2_000 };
 
-export const SAMPLE_COLLECTIONS = ['products', 'articles', 'clicks', 'empty_archive'] as const;
+const SAMPLE_COLLECTIONS = ['products', 'articles', 'clicks', 'empty_archive'] as const;
 
 /** A small PRNG (mulberry32): the same seed gives the same data on every machine. */
 function random(seed: number): () => number {

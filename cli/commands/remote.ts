@@ -42,7 +42,7 @@ export async function cancelCommand(jobId: string, flags: RemoteFlags): Promise<
 }
 
 /** What --confirm-writes-stopped means; stop-sync refuses to run without it. */
-export const CONFIRM_WRITES_STOPPED =
+const CONFIRM_WRITES_STOPPED =
   'stop-sync needs --confirm-writes-stopped: with it you confirm that every writer to the source has stopped; the job then drains the last changes, cuts over and verifies';
 
 /** Exit code of a command refused before anything was sent. */

@@ -17,7 +17,7 @@ export class ValidationError extends MigrationError {
 }
 
 /** A problem of the HTTP exchange itself (route, method, body), with the status it answers. */
-export class HttpRequestError extends MigrationError {
+class HttpRequestError extends MigrationError {
   readonly statusCode: number;
   readonly headers: Record<string, string>;
   constructor(statusCode: number, code: string, message: string, headers: Record<string, string> = {}) {

@@ -5,10 +5,10 @@ import { SfnWorkflowStarter } from '../workflow/sfnWorkflowStarter';
 import { MigrationService } from './service';
 
 /** The environment the stack gives the API function: the steps' and the state machine to start. */
-export const ApiEnvironment = ServicesEnvironment.extend({
+const ApiEnvironment = ServicesEnvironment.extend({
   STATE_MACHINE_ARN: z.string().regex(/^arn:aws[a-z-]*:states:/, 'STATE_MACHINE_ARN must be a state machine ARN'),
 });
-export type ApiEnvironment = z.infer<typeof ApiEnvironment>;
+type ApiEnvironment = z.infer<typeof ApiEnvironment>;
 
 /** Builds the API's service for AWS from the environment; fails at once naming what is missing. */
 export function buildServiceFromEnvironment(env: NodeJS.ProcessEnv = process.env): MigrationService {

@@ -26,13 +26,13 @@ import type { JobView } from './service';
 /** A JSON Schema (or any JSON object of the document). */
 export type JsonSchema = { [keyword: string]: unknown };
 
-export const OPENAPI_VERSION = '3.1.0';
+const OPENAPI_VERSION = '3.1.0';
 /** OpenAPI 3.1 schemas are JSON Schema 2020-12, which is what z.toJSONSchema writes by default. */
 const JSON_SCHEMA_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
 const JSON_SCHEMA_DRAFT_4 = 'http://json-schema.org/draft-04/schema#';
 
 /** The schema of what a request part accepts (zod's input side), without `$schema`: OpenAPI 3.1 sets the dialect. */
-export function inputJsonSchema(schema: z.ZodType): JsonSchema {
+function inputJsonSchema(schema: z.ZodType): JsonSchema {
   const { $schema: _dialect, ...json } = z.toJSONSchema(schema, { io: 'input' }) as JsonSchema;
   return json;
 }

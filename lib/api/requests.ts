@@ -53,15 +53,15 @@ export const MAX_BODY_BYTES = 1024 * 1024;
  * 1 to 255 characters, letters, digits and underscores, the first a letter or an underscore.
  */
 export const MILVUS_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
-export const MILVUS_NAME_MESSAGE = 'must be 1 to 255 letters, digits or underscores, starting with a letter or underscore (Milvus naming rule)';
-export const MilvusName = z.string().regex(MILVUS_NAME, MILVUS_NAME_MESSAGE);
+const MILVUS_NAME_MESSAGE = 'must be 1 to 255 letters, digits or underscores, starting with a letter or underscore (Milvus naming rule)';
+const MilvusName = z.string().regex(MILVUS_NAME, MILVUS_NAME_MESSAGE);
 
 /**
  * `databases[].collections[].mapping`: what can be checked without the source schema is checked
  * here (a 400 naming the field and the rule); what needs it (the field exists, its type, vector
  * fields never change) is checked by lib/milvus/mapping.ts in Preflight (code INVALID_MAPPING).
  */
-export const MappingRequest = z
+const MappingRequest = z
   .strictObject({
     description: z.string().max(65_535).optional(),
     autoId: z.boolean().optional(),
@@ -85,9 +85,9 @@ export const MappingRequest = z
     }
   });
 
-export const CollectionRequest = z.strictObject({ name: MilvusName, targetName: MilvusName.optional(), mapping: MappingRequest.optional() });
+const CollectionRequest = z.strictObject({ name: MilvusName, targetName: MilvusName.optional(), mapping: MappingRequest.optional() });
 
-export const DatabaseRequest = z
+const DatabaseRequest = z
   .strictObject({
     name: MilvusName,
     targetName: MilvusName.optional(),
@@ -103,7 +103,7 @@ export const DatabaseRequest = z
     );
   });
 
-export const OptionsRequest = z.strictObject({
+const OptionsRequest = z.strictObject({
   indexPolicy: IndexPolicy.optional(),
   rowsPerShard: z.number().int().positive().max(100_000_000).optional(),
   shardConcurrency: z.number().int().min(1).max(40).optional(),
@@ -131,7 +131,7 @@ export const StopSyncBody = z.strictObject({
 });
 
 /** Offline jobs without databases move the `default` database; online jobs without databases move all. */
-export const DEFAULT_DATABASE = 'default';
+const DEFAULT_DATABASE = 'default';
 
 /** Body of `POST /migrations`. */
 export const CreateMigrationBody = z
@@ -194,7 +194,6 @@ const pageQuery = (maxLimit: number) =>
 export const ListMigrationsQuery = pageQuery(100);
 /** Query of `GET /migrations/{id}/events`. */
 export const ListEventsQuery = pageQuery(1000);
-export type PageQuery = z.output<typeof ListMigrationsQuery>;
 
 /** Job ids double as Step Functions execution names, so they follow that rule. */
 export const JobIdParameter = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/, 'must be a job id such as mig-01J9Z3...');

@@ -53,7 +53,7 @@ export interface MigrationServiceOptions {
 }
 
 /** What the API shows of a collection. */
-export interface CollectionView {
+interface CollectionView {
   key: string;
   sourceDb: string;
   sourceName: string;
@@ -96,7 +96,7 @@ export interface JobView {
   cutoverSeconds?: number;
 }
 
-export interface SyncView {
+interface SyncView {
   strategy: string;
   startedAt: string;
   deadlineAt: string;
@@ -329,7 +329,7 @@ export class MigrationService {
       code: 'WORKFLOW_START_FAILED',
       reason: `the state machine execution could not be started (${errorName(cause)})`,
     };
-    let failed = job;
+    let failed: JobRecord;
     try {
       failed = await this.jobs.update(job.jobId, { status: 'FAILED', phase: 'DONE', error, endedAt: this.now() }, ['PENDING']);
     } catch (updateError) {

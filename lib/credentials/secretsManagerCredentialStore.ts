@@ -24,7 +24,7 @@ export interface SecretsManagerCredentialStoreOptions {
 
 /** The tag that marks a secret as created (and so deletable) by this store. */
 export const MANAGED_TAG = 'milvus-migrate:managed';
-export const secretName = (jobId: string, role: 'source' | 'target'): string => `milvus-migrate/${jobId}/${role}`;
+const secretName = (jobId: string, role: 'source' | 'target'): string => `milvus-migrate/${jobId}/${role}`;
 
 /** What a secret holds: the same JSON as an inline connection, without secretArn. */
 const SecretPayload = z.object({

@@ -3,7 +3,7 @@ import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk
 import { IdempotencyKeyTakenError, type IdempotencyRecord } from './errors';
 import { JOB_TABLE } from './table';
 
-export const idempotencyKeys = {
+const idempotencyKeys = {
   pk: (key: string): string => `IDEMPOTENCY#${key}`,
   sk: 'IDEMPOTENCY',
 } as const;

@@ -346,7 +346,7 @@ export class DynamoJobStore implements JobStore {
     return this.clock().toISOString();
   }
 
-  /** `updatedAt` and the optimistic lock `version`: every write of the job item moves both. */
+  /** `updatedAt` and the revision counter `version` (no condition checks it: see JobRecord): every write of the job item moves both. */
   private touch(expr: Expressions, now = this.now()): string[] {
     const version = expr.name('version');
     return [`${expr.name('updatedAt')} = ${expr.value(now)}`, `${version} = ${version} + ${expr.value(1)}`];

@@ -15,7 +15,7 @@ export const JOB_STATUSES = [
 export const JobStatus = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof JobStatus>;
 
-export const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCESSFUL', 'FAILED', 'CANCELLED'];
+const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCESSFUL', 'FAILED', 'CANCELLED'];
 export const isTerminal = (status: JobStatus): boolean => TERMINAL_STATUSES.includes(status);
 
 export const JobType = z.enum(['offline', 'online']);
@@ -69,7 +69,7 @@ export const JobError = z.object({
 });
 export type JobError = z.infer<typeof JobError>;
 
-export const CollectionVerification = z.object({
+const CollectionVerification = z.object({
   key: z.string(),
   sourceRows: z.number().int().nonnegative(),
   targetRows: z.number().int().nonnegative(),
@@ -85,13 +85,13 @@ export const VerificationReport = z.object({
 export type VerificationReport = z.infer<typeof VerificationReport>;
 
 /** A cluster as stored on the job: where it is and where its credentials are, never the credentials. */
-export const ClusterRef = z.object({
+const ClusterRef = z.object({
   /** The uri with any user:password@ part removed. */
   uri: z.string(),
   /** Opaque handle for the credential store (a Secrets Manager ARN on AWS, an in-memory id locally). */
   credentialsRef: z.string(),
 });
-export type ClusterRef = z.infer<typeof ClusterRef>;
+type ClusterRef = z.infer<typeof ClusterRef>;
 
 /** A user's reshaping of a collection's schema on the target (lib/milvus/mapping.ts applies it). */
 export const SchemaMapping = z.object({
@@ -104,13 +104,13 @@ export const SchemaMapping = z.object({
 });
 export type SchemaMapping = z.infer<typeof SchemaMapping>;
 
-export const CollectionScope = z.object({ name: z.string(), targetName: z.string().optional(), mapping: SchemaMapping.optional() });
-export const DatabaseScope = z.object({
+const CollectionScope = z.object({ name: z.string(), targetName: z.string().optional(), mapping: SchemaMapping.optional() });
+const DatabaseScope = z.object({
   name: z.string(),
   targetName: z.string().optional(),
   collections: z.array(CollectionScope).optional(),
 });
-export type DatabaseScope = z.infer<typeof DatabaseScope>;
+type DatabaseScope = z.infer<typeof DatabaseScope>;
 
 export const IndexPolicy = z.enum(['autoindex', 'preserve']);
 /** What a job does with a target collection that exists already: refuse (TARGET_COLLECTION_EXISTS), leave it alone, or add the rows to it. */
@@ -232,7 +232,12 @@ export const JobRecord = z.object({
   updatedAt: z.string(),
   startedAt: z.string().optional(),
   endedAt: z.string().optional(),
-  /** Optimistic lock: every write of the job item bumps it. */
+  /**
+   * Revision of the job item: every write of it adds 1. A counter, not a lock: no write is
+   * conditioned on it. Parallel shard copies update the same item at once (atomic increments of
+   * their collection's rowsCopied), which a version check would turn into conflicts; what keeps
+   * writes correct is their own conditions (the status a change needs, a shard's checkpoint).
+   */
   version: z.number().int().nonnegative(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;

@@ -19,7 +19,7 @@ export interface TargetLockScope {
 }
 
 /** Above this many collections a job locks the whole database: a transaction holds at most 100 items. */
-export const MAX_COLLECTION_LOCKS = 90;
+const MAX_COLLECTION_LOCKS = 90;
 
 const WHOLE = '*';
 

@@ -56,8 +56,8 @@ export interface AccessControlOutcome {
   grants: number;
 }
 
-export const BUILTIN_USERS: readonly string[] = ['root'];
-export const BUILTIN_ROLES: readonly string[] = ['admin', 'public'];
+const BUILTIN_USERS: readonly string[] = ['root'];
+const BUILTIN_ROLES: readonly string[] = ['admin', 'public'];
 
 /** Start of the warning that names the users whose password must be reset (one name list after it). */
 export const PASSWORD_RESET_WARNING =
@@ -98,7 +98,7 @@ function scopeOf(job: JobRecord): Map<string, DatabaseScope> {
 }
 
 /** The grant as the target must hold it, or undefined when it concerns what the job does not migrate. */
-export function mapGrant(job: JobRecord): (grant: RbacGrant) => RbacGrant | undefined {
+function mapGrant(job: JobRecord): (grant: RbacGrant) => RbacGrant | undefined {
   const scope = scopeOf(job);
   return (grant) => {
     // A grant on every database names no database of the job; a collection name under it is kept.

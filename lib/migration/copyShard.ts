@@ -20,7 +20,7 @@ const CANCEL_CHECK_INTERVAL_MS = 5_000;
  * clears and copies again whatever was written past the last saved checkpoint, so saving less
  * often loses nothing: a crash repeats at most this much copying.
  */
-export const CHECKPOINT_INTERVAL_MS = 1_000;
+const CHECKPOINT_INTERVAL_MS = 1_000;
 
 export interface CopyShardBudget {
   /** Epoch ms after which no new batch starts; the step returns done=false and is called again. */

@@ -17,7 +17,7 @@ export interface PreflightReport {
   estimate?: MigrationEstimate;
 }
 
-export interface ClusterReport {
+interface ClusterReport {
   uri: string;
   reachable: boolean;
   /** Why not, when not reachable (credentials refused, no answer...). */

@@ -97,7 +97,7 @@ async function loadedReplicas(cluster: MilvusCluster, db: string, name: string):
 }
 
 /** The source's replica count: 1 when the source collection is not loaded or the server cannot tell. */
-export async function replicaCount(cluster: MilvusCluster, db: string, name: string): Promise<number> {
+async function replicaCount(cluster: MilvusCluster, db: string, name: string): Promise<number> {
   if ((await loadState(cluster, db, name)) !== 'LoadStateLoaded') return 1;
   return (await loadedReplicas(cluster, db, name)) ?? 1;
 }

@@ -183,7 +183,7 @@ function valueBytes(field: FieldSpec | undefined, value: unknown): number {
 }
 
 /** Measures a decoded row. */
-export function rowSizer(spec: CollectionSpec): (row: Row) => number {
+function rowSizer(spec: CollectionSpec): (row: Row) => number {
   const fields = new Map(spec.fields.map((f) => [f.name, f]));
   return (row) => {
     let n = 0;

@@ -17,7 +17,7 @@ export interface OpenClusterOptions {
   logLevel?: string;
 }
 
-export const DEFAULT_TIMEOUT_MS = 60_000;
+const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** Clients are created lazily and cached per database; nothing connects until the first call. */
 export function openCluster(creds: ClusterCredentials, options: OpenClusterOptions = {}): MilvusCluster {

@@ -1,4 +1,4 @@
-import { DataType, type FieldType, type FunctionObject } from '@zilliz/milvus2-sdk-node';
+import { DataType, type FieldType, type FunctionObject, LoadState } from '@zilliz/milvus2-sdk-node';
 import { PermanentError, TransientError } from '../errors';
 import { describeCollection, describeIndexes } from './catalog';
 import type { MilvusCluster } from './cluster';
@@ -178,7 +178,7 @@ export async function buildIndexes(
 
 async function loadState(cluster: MilvusCluster, db: string, name: string): Promise<string> {
   const reply = await checkedCall(`load state of ${db}.${name}`, () => cluster.client(db).getLoadState({ collection_name: name }));
-  if (reply.state === 'LoadStateNotExist') throw new PermanentError('COLLECTION_NOT_FOUND', `${db}.${name} does not exist`);
+  if (reply.state === LoadState.LoadStateNotExist) throw new PermanentError('COLLECTION_NOT_FOUND', `${db}.${name} does not exist`);
   return String(reply.state);
 }
 

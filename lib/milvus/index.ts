@@ -1,5 +1,5 @@
 /** The Milvus layer: catalog, schema translation, collection lifecycle, shard planning and copy. */
-export { openCluster, DEFAULT_TIMEOUT_MS, type MilvusCluster, type OpenClusterOptions } from './cluster';
+export { openCluster, type MilvusCluster } from './cluster';
 export { ClusterPool } from './pool';
 export {
   listDatabases,
@@ -12,23 +12,20 @@ export {
   describeDatabase,
   ensureDatabase,
 } from './catalog';
-export { translateSchema, checkTargetSupports, appendMismatch, defaultMetric, ALLOW_INSERT_AUTO_ID, SERVICE_PROPERTIES, type TranslateOptions } from './translate';
-export { createCollection, createPartitions, createAliases, dropAliasesOf, dropCollection, ensureLoaded, ensureReadable, buildIndexes, countRows, toFieldType, type CountOptions } from './collections';
-export { planShards, type PlanShardsOptions } from './shards';
+export { translateSchema, appendMismatch, ALLOW_INSERT_AUTO_ID } from './translate';
+export { createCollection, createPartitions, createAliases, dropAliasesOf, dropCollection, ensureLoaded, buildIndexes, countRows, toFieldType } from './collections';
+export { planShards } from './shards';
 export { applyMapping, type SchemaMapping } from './mapping';
-export { copyShard, type CopyShardArgs, type PkRange, type RangePair } from './copy';
+export { copyShard, type PkRange, type RangePair } from './copy';
 export {
   RowBatchSource,
   RowBatchSink,
   estimateRowBytes,
-  rowsForBudget,
-  MAX_QUERY_ROWS,
-  MAX_BATCH_BYTES,
   type Batch,
   type BatchSource,
   type BatchSink,
   type ReadRequest,
 } from './batch';
-export { stringLiteral, pkLiteral, pkRangeFilter, pkRangeDeleteFilter, expressibleBound, comparePks } from './filter';
-export { statusToError, toMigrationError, assertOk } from './status';
+export { stringLiteral, pkRangeFilter, pkRangeDeleteFilter, expressibleBound, comparePks } from './filter';
+export { statusToError, toMigrationError } from './status';
 export * from './spec';

@@ -79,20 +79,3 @@ export class RateLimitBackoff {
     this.waited = 0;
   }
 }
-
-/** Runs `fn` until it succeeds, throws something other than a rate limit, or the backoff budget is spent. */
-export async function withRateLimitRetry<T>(
-  what: string,
-  fn: (attempt: number) => Promise<T>,
-  policy: RateLimitPolicy = DEFAULT_RATE_LIMIT_POLICY,
-  onLimited?: (kind: RateLimitKind, attempt: number, waitMs: number) => void,
-): Promise<T> {
-  const backoff = new RateLimitBackoff(what, policy, onLimited);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn(attempt);
-    } catch (error) {
-      await backoff.absorb(error);
-    }
-  }
-}

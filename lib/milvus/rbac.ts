@@ -68,18 +68,6 @@ function check(reply: unknown, what: string): void {
   if (!isStatusOk(status)) throw statusToError(status, what);
 }
 
-/**
- * Whether the cluster has RBAC (false for milvus-lite), by listing its users: refused credentials
- * or a user without the privilege to list users throw (MILVUS_UNAUTHENTICATED, MILVUS_PERMISSION_DENIED).
- * Cheap enough for a preflight check.
- */
-export async function rbacAvailable(cluster: MilvusCluster): Promise<boolean> {
-  const reply = await call(cluster, 'list users', 'ListCredUsers', {});
-  if (unsupported(reply)) return false;
-  check(reply, 'list users');
-  return Array.isArray(reply.usernames);
-}
-
 /** The cluster's users, roles, memberships and the grants of `grantsOf` roles; undefined when the server has no RBAC. */
 export async function readRbac(cluster: MilvusCluster, grantsOf?: (roles: RbacRole[]) => string[]): Promise<RbacSnapshot | undefined> {
   const usersReply = await call(cluster, 'list users', 'ListCredUsers', {});

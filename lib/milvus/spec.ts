@@ -129,16 +129,10 @@ export function primaryField(spec: CollectionSpec): FieldSpec {
   return field;
 }
 
-export function findField(spec: CollectionSpec, name: string): FieldSpec | undefined {
-  return spec.fields.find((f) => f.name === name);
-}
-
 /** Fields the copy reads and writes: everything except function outputs (the target regenerates those). */
 export function copiedFields(spec: CollectionSpec): FieldSpec[] {
   return spec.fields.filter((f) => !f.isFunctionOutput);
 }
-
-export const vectorFields = (spec: CollectionSpec): FieldSpec[] => spec.fields.filter((f) => isVectorType(f.dataType));
 
 /** A deep copy; specs are plain data. */
 export const cloneSpec = (spec: CollectionSpec): CollectionSpec => structuredClone(spec);

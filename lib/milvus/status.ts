@@ -144,7 +144,7 @@ export interface CallRetryPolicy {
   onRetry?: (what: string, error: MigrationError, attempt: number, waitMs: number) => void;
 }
 
-export const DEFAULT_CALL_RETRY_POLICY: CallRetryPolicy = { attempts: 5, baseMs: 100, maxMs: 2_000 };
+const DEFAULT_CALL_RETRY_POLICY: CallRetryPolicy = { attempts: 5, baseMs: 100, maxMs: 2_000 };
 
 let callRetryPolicy: CallRetryPolicy = DEFAULT_CALL_RETRY_POLICY;
 

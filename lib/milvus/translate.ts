@@ -38,7 +38,7 @@ const FEATURE_SINCE = {
  * Refuses, before anything is written, what a target of this version cannot hold: a field type,
  * nullable fields, default values, partition or clustering keys, functions. Names the field.
  */
-export function checkTargetSupports(spec: CollectionSpec, targetVersion: string | undefined): void {
+function checkTargetSupports(spec: CollectionSpec, targetVersion: string | undefined): void {
   if (!targetVersion) return;
   const refuse = (what: string, since: readonly [number, number]) => {
     throw new PermanentError(
@@ -63,7 +63,7 @@ export function checkTargetSupports(spec: CollectionSpec, targetVersion: string 
 
 export const ALLOW_INSERT_AUTO_ID = 'allow_insert_auto_id';
 /** Properties the service itself decides on the target: never copied from the source. */
-export const SERVICE_PROPERTIES: readonly string[] = [ALLOW_INSERT_AUTO_ID];
+const SERVICE_PROPERTIES: readonly string[] = [ALLOW_INSERT_AUTO_ID];
 
 /**
  * The target collection's spec for a source spec. Pure. The schema is kept as is (names, types,
@@ -138,7 +138,7 @@ function translateIndexes(spec: CollectionSpec, sourceIndexes: IndexSpec[], poli
 }
 
 /** The metric for a vector field without a source index. */
-export function defaultMetric(field: FieldSpec): string {
+function defaultMetric(field: FieldSpec): string {
   if (field.isFunctionOutput) return 'BM25';
   if (field.dataType === 'SparseFloatVector') return 'IP';
   if (field.dataType === 'BinaryVector') return 'HAMMING';

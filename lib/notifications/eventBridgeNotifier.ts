@@ -1,4 +1,4 @@
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { TransientError } from '../errors';
 import { NOTIFICATION_DETAIL_TYPES, NOTIFICATION_SOURCE, type JobNotification, type JobNotifier } from './notifier';
 

@@ -8,7 +8,6 @@ export const NOTIFICATION_DETAIL_TYPES = {
   failed: 'Migration Job Failed',
 } as const;
 export type NotificationKind = keyof typeof NOTIFICATION_DETAIL_TYPES;
-export type NotificationDetailType = (typeof NOTIFICATION_DETAIL_TYPES)[NotificationKind];
 
 /** EventBridge `source` of every notification; the stack's rule matches on it. */
 export const NOTIFICATION_SOURCE = 'milvus-migrate';

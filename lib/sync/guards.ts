@@ -28,7 +28,7 @@ export interface BaselineScope {
   collections: { key: string; db: string; name: string }[];
 }
 
-export type SourceChangeKind =
+type SourceChangeKind =
   | 'AlterCollection'
   | 'AlterCollectionField'
   | 'Alias'
@@ -65,7 +65,7 @@ const MAX_LISTED = 5;
 type Entry = SourceBaseline['databases'][string];
 
 /** Whether the baseline's entry is a database the job moves. */
-export const isMovedDatabase = (entry: Entry): boolean => !(NOT_MOVED_PROPERTY in entry.properties);
+const isMovedDatabase = (entry: Entry): boolean => !(NOT_MOVED_PROPERTY in entry.properties);
 
 /** The databases a baseline treats as moved (what a later snapshot's scope should name). */
 export const movedDatabases = (baseline: SourceBaseline): string[] =>

@@ -14,7 +14,7 @@ export { SNAPSHOT_DIFF };
 const SYNC_PAGE_BYTES = 1024 * 1024;
 
 /** The key of a shard's digest in SyncState.targetDigests. */
-export const shardDigestKey = (shard: Pick<ShardRecord, 'collectionKey' | 'index'>): string => `${shard.collectionKey}#${shard.index}`;
+const shardDigestKey = (shard: Pick<ShardRecord, 'collectionKey' | 'index'>): string => `${shard.collectionKey}#${shard.index}`;
 
 interface CollectionPlan {
   collection: CollectionProgress;

@@ -34,7 +34,7 @@ export interface ShardInput extends CollectionInput {
   shardIndex: number;
 }
 
-export interface PlannedCollection {
+interface PlannedCollection {
   collectionKey: string;
   /** Shard indexes, iterated by the CopyShards Map. */
   shards: number[];

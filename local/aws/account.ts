@@ -52,21 +52,21 @@ export type Caller =
   | { kind: 'function'; function: LocalFunction; arn: string }
   | { kind: 'root'; arn: string };
 
-export interface AuthorizationRequest {
+interface AuthorizationRequest {
   accessKeyId: string;
   action: string;
   resource: string;
   context?: RequestContext;
 }
 
-export interface AuthorizationDecision {
+interface AuthorizationDecision {
   allowed: boolean;
   reason: string;
   /** Conditions that failed on statements that otherwise matched (EventBridge names the failing key in its answer). */
   failedConditions: string[];
 }
 
-export interface PermissionLogEntry {
+interface PermissionLogEntry {
   functionLogicalId: string;
   action: string;
   resource: string;

@@ -19,7 +19,7 @@ export interface CallContext {
   authorize(action: string, resource: string, context?: RequestContext): void;
 }
 
-export type OperationHandler = (input: Record<string, unknown>, call: CallContext) => Promise<Record<string, unknown>> | Record<string, unknown>;
+type OperationHandler = (input: Record<string, unknown>, call: CallContext) => Promise<Record<string, unknown>> | Record<string, unknown>;
 
 export interface AwsJsonServerOptions {
   account: LocalAccount;

@@ -17,7 +17,7 @@ import { resourcesOfType } from './template';
  * SNS subscription confirmation and filter policies.
  */
 
-export interface BusEvent {
+interface BusEvent {
   version: '0';
   id: string;
   'detail-type': string;
@@ -29,7 +29,7 @@ export interface BusEvent {
   detail: unknown;
 }
 
-export interface Delivery {
+interface Delivery {
   ruleLogicalId: string;
   targetId: string;
   status: 'delivered' | 'blocked' | 'not-emulated';

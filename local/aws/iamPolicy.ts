@@ -44,12 +44,12 @@ export interface PolicyEvaluation {
   failedConditions: string[];
 }
 
-export class UnsupportedPolicyError extends Error {}
+class UnsupportedPolicyError extends Error {}
 
 const asList = <T>(value: T | T[] | undefined): T[] => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
 
 /** `*` and `?` wildcards of IAM as a regular expression. */
-export function wildcardPattern(pattern: string, ignoreCase: boolean): RegExp {
+function wildcardPattern(pattern: string, ignoreCase: boolean): RegExp {
   if (pattern.includes('${')) throw new UnsupportedPolicyError(`policy variable in "${pattern}" is not evaluated locally`);
   const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${body}$`, ignoreCase ? 'is' : 's');

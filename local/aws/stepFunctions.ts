@@ -11,7 +11,7 @@ import { startAwsJsonServer, type RunningServer } from './awsJsonServer';
  * ExecutionAlreadyExists (AWS keeps names 90 days; here, for the life of the server).
  */
 
-export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
+type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED' | 'PENDING_REDRIVE';
 
 export interface ExecutionDescription {
   status: ExecutionStatus;
@@ -31,6 +31,7 @@ export interface StepFunctionsCallbacks {
 
 const MAX_INPUT_BYTES = 256 * 1024;
 // AWS: no whitespace, brackets < > { } [ ], wildcards ? *, special characters " # % \ ^ | ~ ` $ & , ; : /, control characters.
+// eslint-disable-next-line no-control-regex -- control characters are among the forbidden ones
 const FORBIDDEN_NAME = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/;
 
 const required = (value: unknown, member: string): string => {

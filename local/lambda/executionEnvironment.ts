@@ -38,7 +38,7 @@ export interface RuntimeFiles {
 }
 
 /** A function error as Lambda returns it (and Step Functions turns into Error and Cause). */
-export interface FunctionError {
+interface FunctionError {
   errorType: string;
   errorMessage: string;
   trace?: string[];
@@ -49,7 +49,7 @@ export type InvokeResult = { ok: true; payload: unknown } | { ok: false; error: 
 export type LogSink = (functionName: string, line: string) => void;
 
 /** Lambda's synchronous invocation limit on request and response payloads. */
-export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
+const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 /** How often the resident memory of a busy environment is compared with its function's memory. */
 const MEMORY_POLL_MS = 200;
 

@@ -16,7 +16,7 @@ export type InvocationOutcome =
   | { kind: 'response'; body: string }
   | { kind: 'error'; body: string; errorType: string };
 
-export interface Invocation {
+interface Invocation {
   requestId: string;
   /** The event, as JSON text. */
   event: string;

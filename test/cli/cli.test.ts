@@ -201,6 +201,7 @@ describe('milvus-migrate preflight', () => {
 });
 
 /** Control sequences of a terminal: plain output must have none. */
+// eslint-disable-next-line no-control-regex -- the ANSI escape character
 const ESCAPE = /\x1b/;
 const oneLine = (text: string) => text.trim().split('\n');
 

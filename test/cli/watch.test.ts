@@ -19,6 +19,7 @@ const job = (over: Partial<JobSummary> & { copied?: [number, number] } = {}): Jo
   };
 };
 const T0 = Date.parse('2026-01-01T10:00:00Z');
+// eslint-disable-next-line no-control-regex -- the ANSI escape character
 const ESCAPE = /\x1b/;
 
 describe('watch: what successive polls tell', () => {
@@ -78,15 +79,15 @@ describe('watch: plain lines (not a terminal)', () => {
     const firstLines = out.trim().split('\n');
     expect(firstLines).toHaveLength(4);
     expect(firstLines[0]).toMatch(/ event JobCreated: offline migration created$/);
-    expect(firstLines[1]).toMatch(/mig-1 IN_PROGRESS phase=FULL_COPY 6% 100\/1,600 rows  rate -, time left -$/);
-    expect(firstLines[2]).toMatch(/default\.books\s+\[##\.+\]\s+10\.0%\s+100\/1,000 rows  COPYING$/);
+    expect(firstLines[1]).toMatch(/mig-1 IN_PROGRESS phase=FULL_COPY 6% 100\/1,600 rows {2}rate -, time left -$/);
+    expect(firstLines[2]).toMatch(/default\.books\s+\[##\.+\]\s+10\.0%\s+100\/1,000 rows {2}COPYING$/);
     out = '';
     plain.render(state.update(job({ copied: [100, 0], progressPercent: 6 }), T0 + 2_000));
     expect(out).toBe('');
     plain.render(state.update(job({ copied: [300, 0], progressPercent: 18 }), T0 + 4_000));
     const lines = out.trim().split('\n');
     expect(lines).toHaveLength(2); // the job line and the one collection that moved
-    expect(lines[0]).toMatch(/300\/1,600 rows  50 rows\/s, 26s left$/);
+    expect(lines[0]).toMatch(/300\/1,600 rows {2}50 rows\/s, 26s left$/);
     expect(out).not.toMatch(ESCAPE);
   });
 
@@ -112,6 +113,7 @@ describe('watch: a terminal', () => {
     const first = out.split('\n').slice(0, -1);
     const height = first.length;
     expect(height).toBe(5); // job line, two collections, rows/rate, footer
+    // eslint-disable-next-line no-control-regex -- strips ANSI escape sequences
     expect(first.every((line) => line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').length <= 59)).toBe(true);
     out = '';
     tty.render(state.update(job({ copied: [500, 0] }), T0 + 2_000, [{ at: '2026-01-01T10:00:02Z', type: 'CollectionCopied', message: 'default.books' }]));
@@ -123,8 +125,8 @@ describe('watch: a terminal', () => {
   it('shows the lag history as a sparkline during sync, and keeps the frame within the screen', () => {
     const state = new WatchState();
     const many = Array.from({ length: 50 }, (_, i) => ({ key: `default.c${i}`, status: i === 7 ? 'COPYING' : 'COPIED', rowsTotal: 10, rowsCopied: i === 7 ? 5 : 10 }));
-    let s = state.update(job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', collections: many, syncLagSeconds: 9 }), T0);
-    s = state.update(job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', collections: many, syncLagSeconds: 3 }), T0 + 2_000);
+    state.update(job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', collections: many, syncLagSeconds: 9 }), T0);
+    const s = state.update(job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', collections: many, syncLagSeconds: 3 }), T0 + 2_000);
     const lines = frameLines(s, { maxLines: 12, intervalSeconds: 2, now: new Date(T0 + 2_000) });
     expect(lines).toHaveLength(12);
     expect(lines.some((l) => /^ {2}default\.c7 +\[#{10}\.{10}\]/.test(l))).toBe(true);

@@ -1,7 +1,7 @@
-import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { DataType, type MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MigrationService } from '../../lib/api/service';
+import type { MigrationService } from '../../lib/api/service';
 import { preflight } from '../../lib/migration/preflight';
 import { verify } from '../../lib/migration/verify';
 import { describeCollection, openCluster } from '../../lib/milvus';

@@ -239,7 +239,6 @@ describe('an online migration through the synthesized state machine', () => {
     await waitFor(created.jobId, (j) => j.status === 'SYNCING' && (j.sync?.cycles ?? 0) >= 1, 'SYNCING');
     // A writer that goes on keeps the drain busy, so the cancel lands in the middle of it.
     const writer = startMixedWriter(source.uri, 'orders', { existingRows: 500, writesPerSecond: 200 });
-    let sourceAfter;
     try {
       expect(((await runtime.service.stopSync(created.jobId, { confirmWritesStopped: true })) as unknown as JobView).status).toBe('CUTTING_OVER');
       const cancelled = (await runtime.service.cancel(created.jobId)) as unknown as JobView;
@@ -250,7 +249,7 @@ describe('an online migration through the synthesized state machine', () => {
     }
     await runtime.workflow.wait((await runtime.jobs.get(created.jobId))!.executionArn!);
     expect((await view(created.jobId)).status).toBe('CANCELLED');
-    sourceAfter = await allRows(source.uri, 'orders');
+    const sourceAfter = await allRows(source.uri, 'orders');
     // Untouched by the job: the source holds exactly what the writer left there.
     expect(sourceAfter.length).toBe(500 + writer.stats.inserted - writer.stats.deleted);
   }, 180_000);

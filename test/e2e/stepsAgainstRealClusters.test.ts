@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MigrationService } from '../../lib/api/service';
+import type { MigrationService } from '../../lib/api/service';
 import { preflight } from '../../lib/migration/preflight';
 import { verify } from '../../lib/migration/verify';
 import { openCluster } from '../../lib/milvus';

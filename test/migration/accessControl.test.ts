@@ -2,12 +2,11 @@ import { DataType, OperatePrivilegeType } from '@zilliz/milvus2-sdk-node';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { handler } from '../../functions/steps/copyAccessControl';
-import { MigrationService } from '../../lib/api/service';
+import type { MigrationService } from '../../lib/api/service';
 import { copyAccessControl, PASSWORD_RESET_WARNING } from '../../lib/migration/copyAccessControl';
 import { preflight } from '../../lib/migration/preflight';
 import { openCluster } from '../../lib/milvus';
 import { rawCall } from '../../lib/milvus/catalog';
-import { rbacAvailable } from '../../lib/milvus/rbac';
 import { setServices, type Services } from '../../lib/services';
 import { type FakeMilvus, type FakeMilvusState, startFakeMilvus } from '../support/fakeMilvus';
 import { ok, trackedClients } from '../support/milvusClients';
@@ -281,17 +280,6 @@ describe('includeRbac off, or a cluster without RBAC', () => {
     expect(job.status).not.toBe('FAILED');
     const [event] = await eventsOf(jobId, 'AccessControlCopied');
     expect(event!.details).toMatchObject({ skipped: true });
-  });
-
-  it('tells a cluster with RBAC from one without (for a preflight check)', async () => {
-    const lite = openCluster({ uri: inject('milvusSourceUri') });
-    const withRbac = openCluster({ uri: source.uri });
-    try {
-      expect(await rbacAvailable(lite)).toBe(false);
-      expect(await rbacAvailable(withRbac)).toBe(true);
-    } finally {
-      await Promise.all([lite.close(), withRbac.close()]);
-    }
   });
 
   it('turns a target without RBAC (milvus-lite) into a warning, and a rerun adds no second one', async () => {

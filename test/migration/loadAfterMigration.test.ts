@@ -1,7 +1,7 @@
-import { DataType } from '@zilliz/milvus2-sdk-node';
+import { DataType, LoadState } from '@zilliz/milvus2-sdk-node';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MigrationService } from '../../lib/api/service';
+import type { MigrationService } from '../../lib/api/service';
 import { finalize } from '../../lib/migration/finalize';
 import { refusesReplicas } from '../../lib/migration/loadCollections';
 import { preflight } from '../../lib/migration/preflight';
@@ -55,7 +55,7 @@ async function seed(uri: string, db: string, name: string, replicas: number, fir
 async function replicasOf(uri: string, db: string, name: string): Promise<number> {
   const c = client(uri, db);
   const state = await c.getLoadState({ collection_name: name });
-  if (state.state !== 'LoadStateLoaded') return 0;
+  if (state.state !== LoadState.LoadStateLoaded) return 0;
   const described: any = await rawCall(c, 'DescribeCollection', { collection_name: name });
   const reply: any = await rawCall(c, 'GetReplicas', { collectionID: described.collectionID });
   return reply.replicas.length;

@@ -51,7 +51,7 @@ export async function readAll(client: MilvusClient, collection: string, pk = 'id
   let last: unknown = undefined;
   for (;;) {
     // JSON string literals escape the way Milvus expects (C-style) for every PK here.
-    const filter = last === undefined ? '' : `${pk} > ${typeof last === 'string' && !/^-?\d+$/.test(last) ? JSON.stringify(last) : last}`;
+    const filter = last === undefined ? '' : `${pk} > ${typeof last === 'string' && !/^-?\d+$/.test(last) ? JSON.stringify(last) : String(last)}`;
     const r = await mustOk(
       client.query({ collection_name: collection, filter, output_fields: ['*'], limit: page, consistency_level: 'Strong' as never }),
     );

@@ -29,7 +29,7 @@ import protobuf from 'protobufjs';
  */
 
 export type TransientFault = 'unavailable' | 'deadline' | 'rate-limit' | 'resource-exhausted' | 'drop' | 'drop-after-forward';
-export type PermanentMode = 'unauthenticated' | 'auth-status' | null;
+type PermanentMode = 'unauthenticated' | 'auth-status' | null;
 
 export interface FaultProxyOptions {
   /** host:port of the Milvus server. */
@@ -48,7 +48,7 @@ export interface FaultProxyOptions {
   latency?: { rate: number; minMs: number; maxMs: number };
 }
 
-export interface FaultCounts {
+interface FaultCounts {
   calls: number;
   forwarded: number;
   unavailable: number;
@@ -154,7 +154,7 @@ function collectionOf(info: MethodInfo, request: Buffer): string | undefined {
 }
 
 /** mulberry32: a small seeded PRNG. */
-export function seededRandom(seed: number): () => number {
+function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -10,7 +10,7 @@ import { startApiServer, type ApiServer } from '../../../functions/localHttpServ
 import type { WorkflowStarter } from '../../../lib/workflow/starter';
 
 /** A workflow starter that records what it is asked and starts nothing; `failStart` makes start throw. */
-export class RecordingWorkflow implements WorkflowStarter {
+class RecordingWorkflow implements WorkflowStarter {
   starts: string[] = [];
   stops: Array<{ executionArn: string; reason: string }> = [];
   failStart: Error | undefined;
@@ -25,7 +25,7 @@ export class RecordingWorkflow implements WorkflowStarter {
 }
 
 /** A credential store that counts what it saved, so tests see when credentials were written. */
-export class CountingCredentialStore extends MemoryCredentialStore {
+class CountingCredentialStore extends MemoryCredentialStore {
   saved = 0;
   released = 0;
   override async save(...args: Parameters<MemoryCredentialStore['save']>) {
@@ -42,7 +42,6 @@ export interface Answer {
   status: number;
   headers: Headers;
   text: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
 

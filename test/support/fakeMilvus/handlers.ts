@@ -1,5 +1,5 @@
 import type { CallContext } from './state';
 
 /** A unary MilvusService method: decoded request (proto-loader options) -> response object. */
-export type Handler = (req: any, ctx: CallContext) => unknown;
+type Handler = (req: any, ctx: CallContext) => unknown;
 export type Handlers = Record<string, Handler>;

@@ -7,10 +7,9 @@ import protobuf from 'protobufjs';
  * loaded with the same options the SDK uses (see GrpcClient.LOADER_OPTIONS).
  */
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const milvusJson = require('@zilliz/milvus2-sdk-node/dist/milvus/proto-json/milvus').default as protobuf.INamespace;
 
-export const LOADER_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true } as const;
+const LOADER_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true } as const;
 
 export const packageDefinition = protoLoader.fromJSON(milvusJson, LOADER_OPTIONS);
 export const SERVICE_NAME = 'milvus.proto.milvus.MilvusService';

@@ -50,7 +50,7 @@ export interface Database {
   aliases: Map<string, string>;
 }
 
-export interface Grant {
+interface Grant {
   role: string;
   object: string;
   object_name: string;
@@ -59,7 +59,7 @@ export interface Grant {
   grantor: string;
 }
 
-export interface Rbac {
+interface Rbac {
   users: Map<string, { password: string; roles: Set<string> }>;
   roles: Set<string>;
   grants: Grant[];
@@ -141,10 +141,6 @@ export function rowCount(coll: Collection): number {
   let n = 0;
   for (const p of coll.partitions.values()) n += p.rows.size;
   return n;
-}
-
-export function kv(obj: Record<string, string | number>): KeyValue[] {
-  return Object.entries(obj).map(([key, value]) => ({ key, value: String(value) }));
 }
 
 export function mergeProperties(current: KeyValue[], set: KeyValue[], deleteKeys: string[] = []): KeyValue[] {

@@ -47,7 +47,7 @@ export interface Status {
   extra_info: Record<string, string>;
 }
 
-export const OK: Status = Object.freeze({
+const OK: Status = Object.freeze({
   error_code: 'Success',
   reason: '',
   code: 0,
