@@ -69,7 +69,7 @@ export const RELEASING_STEPS: readonly StepId[] = ['finalize', 'recordFailure'];
  * @shanghaikid/parquetjs and with it thrift, bson, ws and the whole S3 client: about 1 MB of the
  * 2.8 MB each function parsed on every cold start (bench/coldStart.ts). Nothing here writes Parquet.
  */
-export const LEFT_OUT_PACKAGES: readonly string[] = ['@shanghaikid/parquetjs'];
+const LEFT_OUT_PACKAGES: readonly string[] = ['@shanghaikid/parquetjs'];
 const LEFT_OUT_STUB = fileURLToPath(new URL('./bundling/leftOut.cjs', import.meta.url));
 const TRIM_SOURCE_MAP = fileURLToPath(new URL('./bundling/trimSourceMap.mjs', import.meta.url));
 
