@@ -1,8 +1,9 @@
 import { redactUrisIn } from '../lib/cluster';
 import { MigrationError } from '../lib/errors';
 import { preferAtomicGc } from '../lib/milvus/gc';
-import { getServices, type Services } from '../lib/services';
+import type { Services } from '../lib/services';
 import type { StepId } from '../lib/workflow/steps';
+import { lambdaStepServices } from './lambdaServices';
 import { stepLogger, stepMetrics } from './observability';
 
 // Steps copy and compare data by the hundred MB: see lib/milvus/gc.ts.
@@ -13,8 +14,17 @@ export interface StepContext {
   getRemainingTimeInMillis?: () => number;
 }
 
+/** Where a handler gets its services: built from the Lambda environment, or given by the local runtime or a test. */
+export type ServicesSource = () => Services | Promise<Services>;
+
+/** A step's handler, and the same handler with other services (the local runtime's, a test's). */
+export type StepHandler<I, O> = ((input: I, context?: StepContext) => Promise<O>) & {
+  withServices(services: ServicesSource): StepHandler<I, O>;
+};
+
 /**
- * Adapts a step of lib/migration to a Lambda handler: resolves the services, checks the payload
+ * Adapts a step of lib/migration to a Lambda handler: resolves the services (by default those
+ * built from the Lambda environment on first use; `withServices` gives others), checks the payload
  * names a job, logs one structured line per outcome (Powertools Logger: JSON with the job id and
  * the step on every line), turns the step's output into metrics (functions/observability.ts), and
  * rethrows domain errors with their code in the message (`[CODE] reason`), so RecordFailure can
@@ -25,8 +35,9 @@ export interface StepContext {
 export function stepHandler<I extends { jobId: string }, O>(
   stepId: StepId,
   step: (services: Services, input: I, context: StepContext) => Promise<O>,
-) {
-  return async function handle(input: I, context: StepContext = {}): Promise<O> {
+  getServices: ServicesSource = lambdaStepServices,
+): StepHandler<I, O> {
+  async function handle(input: I, context: StepContext = {}): Promise<O> {
     if (!input || typeof input.jobId !== 'string' || input.jobId.length === 0) {
       throw new TypeError(`${stepId}: payload must carry a jobId`);
     }
@@ -46,7 +57,8 @@ export function stepHandler<I extends { jobId: string }, O>(
       logger.error(redactUrisIn(coded.message), { error: coded.name, durationMs: Date.now() - started });
       throw coded;
     }
-  };
+  }
+  return Object.assign(handle, { withServices: (services: ServicesSource) => stepHandler(stepId, step, services) });
 }
 
 function codedError(error: unknown): Error {

@@ -26,12 +26,14 @@ export function parseEnvironment<S extends z.ZodType>(schema: S, env: NodeJS.Pro
   throw new Error(`the ${who}'s environment is incomplete: ${problems}`);
 }
 
-/** Lives as long as the Lambda container: warm invocations reuse its connections. */
-const clusters = new ClusterPool();
-
-/** The services of a function running in Lambda, from the environment the stack sets. */
+/**
+ * The services of a function running in Lambda, from the environment the stack sets. Their
+ * cluster pool lives as long as they do: the caller (functions/lambdaServices.ts) builds them once
+ * per Lambda container, so warm invocations reuse its connections.
+ */
 export function servicesFromEnvironment(env: NodeJS.ProcessEnv = process.env, who = 'step function'): Services {
   const config = parseEnvironment(ServicesEnvironment, env, who);
+  const clusters = new ClusterPool();
   const dynamo = new DynamoDBClient(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {});
   return {
     jobs: new DynamoJobStore({ client: createDocumentClient(dynamo), tableName: config.JOBS_TABLE }),
