@@ -79,10 +79,6 @@ export const page = <S extends z.ZodType>(item: S, what: string) =>
       nextToken: z.string().optional().describe('Pass as `nextToken` for the next page; absent on the last page'),
     })
     .describe(what);
-export interface Page<T> {
-  items: T[];
-  nextToken?: string;
-}
 
 export const JobPage = page(JobView, 'Jobs, newest first');
 export type JobPage = z.output<typeof JobPage>;
