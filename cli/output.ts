@@ -1,34 +1,10 @@
-/** Job view fields the CLI prints; the API's answer has more. */
-export interface JobSummary {
-  jobId: string;
-  type: string;
-  status: string;
-  phase: string;
-  progressPercent: number;
-  source?: { uri: string };
-  target?: { uri: string };
-  collections: Array<{ key: string; status: string; rowsTotal: number; rowsCopied: number; percent?: number; targetDb?: string; targetName?: string }>;
-  warnings?: string[];
-  error?: { code: string; reason: string };
-  verification?: {
-    sourceCollections: number;
-    targetCollections: number;
-    passed: boolean;
-    collections: Array<{ key: string; sourceRows: number; targetRows: number; match: boolean }>;
-  };
-  createdAt?: string;
-  updatedAt?: string;
-  startedAt?: string;
-  endedAt?: string;
-  /** Online: upper bound on the target's staleness in seconds; null until the first sync cycle completes. */
-  syncLagSeconds?: number | null;
-  sync?: { cycles?: number; syncedThrough?: string; inserted?: number; updated?: number; deleted?: number; deadlineAt?: string };
-  writesStoppedAt?: string;
-  cutoverSeconds?: number;
-}
+import type { CollectionView, EventView, JobPage, JobView } from '../lib/api/views';
+
+/** The CLI prints the API's own views (lib/api/views.ts): the JSON it receives over HTTP, or the service's answer in process. */
+export type { JobView };
 
 /** Human-readable end of a job: status, verification table, warnings, error. */
-export function formatJobSummary(job: JobSummary): string {
+export function formatJobSummary(job: JobView): string {
   const lines = [`job ${job.jobId} (${job.type}): ${job.status}`];
   if (job.verification) {
     const v = job.verification;
@@ -45,7 +21,7 @@ export function formatJobSummary(job: JobSummary): string {
 }
 
 /** `status`: where a job is (phase, collections, sync lag), then its summary. */
-export function formatJobStatus(job: JobSummary): string {
+export function formatJobStatus(job: JobView): string {
   const lines = [`job ${job.jobId} (${job.type}): ${job.status}, phase ${job.phase}, ${job.progressPercent}%`];
   if (job.source && job.target) lines.push(`from ${job.source.uri} to ${job.target.uri}`);
   const times = [
@@ -62,18 +38,18 @@ export function formatJobStatus(job: JobSummary): string {
 }
 
 /** One collection: key, progress bar, percent, rows, status. */
-export function formatCollection(c: JobSummary['collections'][number], keyWidth = 32): string {
+export function formatCollection(c: CollectionView, keyWidth = 32): string {
   const percent = collectionPercent(c);
   const rows = `${c.rowsCopied.toLocaleString('en-US')}/${c.rowsTotal.toLocaleString('en-US')}`;
   return `  ${c.key.padEnd(keyWidth)} ${bar(percent)} ${percent.toFixed(1).padStart(5)}%  ${rows.padStart(19)} rows  ${c.status}`;
 }
 
-export function collectionPercent(c: JobSummary['collections'][number]): number {
+export function collectionPercent(c: CollectionView): number {
   return c.percent ?? (c.rowsTotal === 0 ? 0 : Math.min(100, (100 * c.rowsCopied) / c.rowsTotal));
 }
 
 /** Online jobs: the lag and what the sync did, or undefined for an offline job. */
-function formatSync(job: JobSummary): string | undefined {
+function formatSync(job: JobView): string | undefined {
   if (job.type !== 'online' && job.syncLagSeconds === undefined) return undefined;
   const parts = [`sync lag ${job.syncLagSeconds === null || job.syncLagSeconds === undefined ? 'not measured yet' : formatSeconds(job.syncLagSeconds)}`];
   if (job.sync) {
@@ -102,18 +78,15 @@ export function formatSeconds(seconds: number): string {
   return `${Math.floor(s / 86_400)}d${String(Math.floor((s % 86_400) / 3600)).padStart(2, '0')}h`;
 }
 
-export interface EventLine {
-  at: string;
-  type: string;
-  message: string;
-}
+/** What the CLI shows of an event (the API's event view, its jobId left out). */
+export type EventLine = Pick<EventView, 'at' | 'type' | 'message'> & Partial<Pick<EventView, 'details'>>;
 
 export function formatEvent(event: EventLine): string {
   return `${event.at}  ${event.type.padEnd(20)} ${event.message}`;
 }
 
 /** `list`: one line per job, newest first. */
-export function formatJobList(page: { items: JobSummary[]; nextToken?: string }): string {
+export function formatJobList(page: JobPage): string {
   if (page.items.length === 0) return 'no migrations';
   const lines = [`${'job'.padEnd(34)} ${'type'.padEnd(8)} ${'status'.padEnd(13)} ${'phase'.padEnd(17)} ${'progress'.padStart(8)}  created`];
   for (const j of page.items) {

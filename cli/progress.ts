@@ -1,11 +1,7 @@
+import type { JobView } from '../lib/api/views';
+
 /** What the progress printer reads of a job view (the API's GET /migrations/{id} answer). */
-export interface ProgressView {
-  jobId: string;
-  status: string;
-  phase: string;
-  progressPercent: number;
-  collections: Array<{ key: string; status: string; rowsTotal: number; rowsCopied: number; percent?: number }>;
-}
+export type ProgressView = Pick<JobView, 'jobId' | 'status' | 'phase' | 'progressPercent' | 'collections'>;
 
 /**
  * Plain progress lines for a terminal or a log: one line whenever the phase, the status or a

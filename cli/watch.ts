@@ -1,4 +1,5 @@
-import { bar, collectionPercent, formatCollection, formatJobSummary, formatSeconds, type EventLine, type JobSummary } from './output';
+import type { CollectionView } from '../lib/api/views';
+import { bar, collectionPercent, formatCollection, formatJobSummary, formatSeconds, type EventLine, type JobView } from './output';
 
 /** How far back the rows per second look: long enough to smooth batches, short enough to follow changes. */
 const RATE_WINDOW_MS = 30_000;
@@ -16,7 +17,7 @@ export const isTerminalStatus = (status: string): boolean => TERMINAL.includes(s
 export interface Snapshot {
   /** When the poll answered (ISO time). */
   at: string;
-  job: JobSummary;
+  job: JobView;
   rowsCopied: number;
   rowsTotal: number;
   /** Rows copied per second over the last RATE_WINDOW_MS; null until two polls are apart. */
@@ -36,7 +37,7 @@ export class WatchState {
   private samples: Array<{ at: number; rows: number }> = [];
   private lags: number[] = [];
 
-  update(job: JobSummary, atMs: number, events: EventLine[] = []): Snapshot {
+  update(job: JobView, atMs: number, events: EventLine[] = []): Snapshot {
     const rowsCopied = job.collections.reduce((sum, c) => sum + c.rowsCopied, 0);
     const rowsTotal = job.collections.reduce((sum, c) => sum + c.rowsTotal, 0);
     // A re-copy starts a collection over: the rate restarts with it.
@@ -222,7 +223,7 @@ export function frameLines(s: Snapshot, options: { maxLines: number; intervalSec
   return [...lines, ...footer];
 }
 
-type Collection = JobSummary['collections'][number];
+type Collection = CollectionView;
 const ACTIVE = ['COPYING', 'RECOPY', 'CREATED', 'FAILED'];
 
 /** All collections when they fit; otherwise the active ones first and a line counting the rest. */

@@ -1,7 +1,7 @@
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { malformedJson, methodNotAllowed, payloadTooLarge, routeNotFound, toHttpError } from '../lib/api/errors';
-import { serviceFromEnvironment } from '../lib/api/fromEnvironment';
+import { buildServiceFromEnvironment } from '../lib/api/fromEnvironment';
 import { openApiDocument } from '../lib/api/openapi';
 import { API_RESOURCES, API_ROUTES, MAX_BODY_BYTES, NoQuery, matchResource, parseRequest, type ApiOperation } from '../lib/api/requests';
 import type { MigrationService } from '../lib/api/service';
@@ -48,7 +48,10 @@ export function createApiHandler(getService: () => MigrationService | Promise<Mi
     });
 }
 
-export const handler = createApiHandler(serviceFromEnvironment);
+let lambdaService: MigrationService | undefined;
+
+/** The Lambda entry point: the service is built from the function's environment on first use and kept while the container is warm. */
+export const handler = createApiHandler(() => (lambdaService ??= buildServiceFromEnvironment(process.env)));
 
 function route(event: APIGatewayProxyEvent): { operation: ApiOperation; id?: string } {
   const method = (event.httpMethod ?? '').toUpperCase();

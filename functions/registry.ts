@@ -13,9 +13,12 @@ import { handler as syncChanges } from './steps/syncChanges';
 import { handler as drainChanges } from './steps/drainChanges';
 import { handler as verifySync } from './steps/verifySync';
 
-/** Every step handler by step id: how the local runtime runs the functions of the synthesized state machine. */
+import type { Services } from '../lib/services';
+import type { StepHandler } from './stepHandler';
+
+/** Every step's Lambda handler by step id (each builds its services from the Lambda environment). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const stepHandlers: Record<StepId, (payload: any) => Promise<unknown>> = {
+const lambdaHandlers: Record<StepId, StepHandler<any, unknown>> = {
   preflight,
   planShards,
   createTargetCollection,
@@ -30,3 +33,13 @@ export const stepHandlers: Record<StepId, (payload: any) => Promise<unknown>> = 
   drainChanges,
   verifySync,
 };
+
+/**
+ * Every step handler by step id, running with the given services: how the local runtime runs the
+ * functions of the synthesized state machine (the same adapters as in Lambda, its own services).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function stepHandlersFor(services: Services): Record<StepId, (payload: any) => Promise<unknown>> {
+  const given = () => services;
+  return Object.fromEntries(Object.entries(lambdaHandlers).map(([stepId, handler]) => [stepId, handler.withServices(given)])) as typeof lambdaHandlers;
+}

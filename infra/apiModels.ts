@@ -8,15 +8,15 @@ import {
   type MethodOptions,
 } from 'aws-cdk-lib/aws-apigateway';
 import { Construct } from 'constructs';
-import { createMigrationRequestSchema, stopSyncRequestSchema, toDraft4 } from '../lib/api/openapi';
+import { createMigrationRequestSchema, stopSyncRequestSchema } from '../lib/api/openapi';
 
 /** Names of the request models in API Gateway (and of the schemas in the OpenAPI document). */
 export const REQUEST_MODEL_NAMES = { createMigration: 'CreateMigrationRequest', stopSync: 'StopSyncRequest' } as const;
 
 /** The request model of `POST /migrations`: the OpenAPI document's schema in JSON Schema draft 4, API Gateway's dialect. */
-export const createMigrationModelSchema = () => toDraft4(createMigrationRequestSchema());
+export const createMigrationModelSchema = () => createMigrationRequestSchema('draft-04');
 /** The request model of `POST /migrations/{id}/stop-sync`. */
-export const stopSyncModelSchema = () => toDraft4(stopSyncRequestSchema());
+export const stopSyncModelSchema = () => stopSyncRequestSchema('draft-04');
 
 /**
  * API Gateway request models made from the zod schemas that validate requests in the API function

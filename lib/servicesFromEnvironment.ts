@@ -27,7 +27,7 @@ export function parseEnvironment<S extends z.ZodType>(schema: S, env: NodeJS.Pro
 
 /**
  * The services of a function running in Lambda, from the environment the stack sets. Clusters open
- * through `openCluster`, which the steps that connect pass (lib/milvus/pool.ts openPooledCluster);
+ * through `openCluster`, which the steps that connect pass (functions/clusterPool.ts);
  * it is not imported here, so the functions that never connect (RecordFailure, StartSync, the API)
  * neither bundle nor load the Milvus SDK through this module.
  */

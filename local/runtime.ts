@@ -1,6 +1,6 @@
 import './polyfills';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { stepHandlers } from '../functions/registry';
+import { stepHandlersFor } from '../functions/registry';
 import { stateMachineDefinition, synthesizeTemplate } from '../infra/synth';
 import { MigrationService } from '../lib/api/service';
 import { MemoryCredentialStore } from '../lib/credentials/memoryCredentialStore';
@@ -9,7 +9,7 @@ import { createJobTable } from '../lib/jobs/table';
 import { ClusterPool } from '../lib/milvus';
 import { recordFailure } from '../lib/migration/recordFailure';
 import { EventLogOnlyNotifier } from '../lib/notifications/notifier';
-import { setServices, type Services } from '../lib/services';
+import type { Services } from '../lib/services';
 import { startDynamoLocal, type LocalDynamo } from './dynamoLocal';
 import { LocalWorkflowStarter } from './localWorkflowStarter';
 
@@ -25,6 +25,8 @@ export interface LocalRuntimeOptions {
 
 export interface LocalRuntime {
   service: MigrationService;
+  /** What the step handlers of this runtime are given (tests call steps with them directly). */
+  services: Services;
   jobs: DynamoJobStore;
   workflow: LocalWorkflowStarter;
   /** What the job steps published (locally they are also in each job's event log). */
@@ -52,13 +54,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const clusters = new ClusterPool();
   const notifier = new EventLogOnlyNotifier();
   const services: Services = { jobs, credentials, openCluster: (c) => clusters.open(c), notifier, now: () => new Date() };
-  setServices(services);
 
   const { definition, functions } = stateMachineDefinition(synthesizeTemplate());
   const workflow = new LocalWorkflowStarter({
     definition,
     functions,
-    handlers: stepHandlers,
+    handlers: stepHandlersFor(services),
     waitTimeOverrideMs: options.waitTimeOverrideMs,
     retryIntervalOverrideMs: options.retryIntervalOverrideMs,
     // An execution that ended without reaching RecordFailure (aborted by a stopping runtime, or a
@@ -73,13 +74,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
 
   return {
     service,
+    services,
     jobs,
     workflow,
     notifier,
     dynamoEndpoint,
     async stop() {
       await workflow.stopAll?.('local runtime stopping');
-      setServices(undefined);
       await clusters.closeAll();
       dynamoClient.destroy();
       await dynamo?.stop();

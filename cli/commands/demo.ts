@@ -6,7 +6,7 @@ import { seedSampleCollections } from '../../local/sampleData';
 import { cleanupOnSignal } from '../interrupt';
 import { formatJobSummary } from '../output';
 import { ProgressPrinter } from '../progress';
-import type { JobSummary } from '../output';
+import type { JobView } from '../output';
 import { inProcess } from '../localRuntimes';
 import { runMigration } from './run';
 
@@ -52,7 +52,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * job copies and syncs; once the lag alert is in, the writer stops, stop-sync is confirmed, and the
  * job drains, verifies and ends.
  */
-async function onlineDemo(runtime: LocalRuntime, sourceUri: string, targetUri: string, say: (line: string) => void): Promise<{ job: JobSummary; exitCode: number }> {
+async function onlineDemo(runtime: LocalRuntime, sourceUri: string, targetUri: string, say: (line: string) => void): Promise<{ job: JobView; exitCode: number }> {
   const app = 'app_events';
   await createWrittenCollection(sourceUri, app, 5_000);
   const writer = startMixedWriter(sourceUri, app, { existingRows: 5_000, writesPerSecond: 200 });
@@ -60,14 +60,14 @@ async function onlineDemo(runtime: LocalRuntime, sourceUri: string, targetUri: s
   try {
     const { jobId } = (await runtime.service.create({ type: 'online', source: { uri: sourceUri }, target: { uri: targetUri } })) as { jobId: string };
     const printer = new ProgressPrinter(say);
-    let job = (await runtime.service.get(jobId)) as unknown as JobSummary & { syncLagSeconds?: number | null; sync?: { lagAlertSentAt?: string; cycles: number } };
+    let job = await runtime.service.get(jobId);
     const deadline = Date.now() + 10 * 60_000;
     while (!job.sync?.lagAlertSentAt) {
       if (['FAILED', 'CANCELLED'].includes(job.status) || Date.now() > deadline) return { job, exitCode: 1 };
       printer.update(job);
       if (job.status === 'SYNCING') say(`  syncing: cycle ${job.sync?.cycles ?? 0}, lag ${job.syncLagSeconds ?? '-'} s`);
       await sleep(1000);
-      job = (await runtime.service.get(jobId)) as never;
+      job = await runtime.service.get(jobId);
     }
     say(`lag alert: ${job.syncLagSeconds} s, under the threshold (event SyncLagBelowThreshold; on AWS an email). Stopping the application ...`);
     const stats = await writer.stop();
@@ -75,9 +75,9 @@ async function onlineDemo(runtime: LocalRuntime, sourceUri: string, targetUri: s
     await runtime.service.stopSync(jobId, { confirmWritesStopped: true });
     while (!['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(job.status)) {
       await sleep(250);
-      job = (await runtime.service.get(jobId)) as never;
+      job = await runtime.service.get(jobId);
     }
-    if (job.status === 'SUCCESSFUL') say(`cut over in ${(job as { cutoverSeconds?: number }).cutoverSeconds} s (confirmation to SUCCESSFUL), every row compared`);
+    if (job.status === 'SUCCESSFUL') say(`cut over in ${job.cutoverSeconds} s (confirmation to SUCCESSFUL), every row compared`);
     return { job, exitCode: job.status === 'SUCCESSFUL' ? 0 : 1 };
   } finally {
     await writer.stop();

@@ -1,5 +1,6 @@
 import { apiClientFrom, type ApiFlags } from '../apiOptions';
-import { formatEvent, formatJobList, formatJobStatus, type EventLine, type JobSummary } from '../output';
+import type { JobPage } from '../../lib/api/views';
+import { formatEvent, formatJobList, formatJobStatus, type EventLine, type JobView } from '../output';
 import { requestBodyFromFlags, type RequestFlags } from '../requestOptions';
 
 export interface RemoteFlags extends ApiFlags {
@@ -11,19 +12,19 @@ const print = (flags: RemoteFlags, value: unknown, human: () => string) =>
 
 export async function createCommand(flags: RemoteFlags & RequestFlags & { idempotencyKey?: string }): Promise<number> {
   const body = requestBodyFromFlags(flags);
-  const job = (await apiClientFrom(flags).create(body, { idempotencyKey: flags.idempotencyKey })) as JobSummary;
+  const job = (await apiClientFrom(flags).create(body, { idempotencyKey: flags.idempotencyKey })) as JobView;
   print(flags, job, () => `created ${job.jobId} (${job.type}, ${job.status}); follow it with: milvus-migrate watch ${job.jobId}`);
   return 0;
 }
 
 export async function listCommand(flags: RemoteFlags & { limit?: number; nextToken?: string }): Promise<number> {
-  const page = (await apiClientFrom(flags).list({ limit: flags.limit, nextToken: flags.nextToken })) as { items: JobSummary[]; nextToken?: string };
+  const page = (await apiClientFrom(flags).list({ limit: flags.limit, nextToken: flags.nextToken })) as JobPage;
   print(flags, page, () => formatJobList(page));
   return 0;
 }
 
 export async function statusCommand(jobId: string, flags: RemoteFlags): Promise<number> {
-  const job = (await apiClientFrom(flags).get(jobId)) as JobSummary;
+  const job = (await apiClientFrom(flags).get(jobId)) as JobView;
   print(flags, job, () => formatJobStatus(job));
   return 0;
 }
@@ -36,7 +37,7 @@ export async function eventsCommand(jobId: string, flags: RemoteFlags): Promise<
 }
 
 export async function cancelCommand(jobId: string, flags: RemoteFlags): Promise<number> {
-  const job = (await apiClientFrom(flags).cancel(jobId)) as JobSummary;
+  const job = (await apiClientFrom(flags).cancel(jobId)) as JobView;
   print(flags, job, () => `${job.jobId} ${job.status} (phase ${job.phase})`);
   return 0;
 }
@@ -53,7 +54,7 @@ export async function stopSyncCommand(jobId: string, flags: RemoteFlags & { conf
     process.stderr.write(`milvus-migrate: ${CONFIRM_WRITES_STOPPED}\n`);
     return USAGE_ERROR;
   }
-  const job = (await apiClientFrom(flags).stopSync(jobId)) as JobSummary;
+  const job = (await apiClientFrom(flags).stopSync(jobId)) as JobView;
   print(
     flags,
     job,

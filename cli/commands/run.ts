@@ -3,7 +3,7 @@ import { CreateMigrationBody, parseRequest } from '../../lib/api/requests';
 import { isTerminal, type JobStatus } from '../../lib/jobs/model';
 import { cleanupOnSignal } from '../interrupt';
 import { startRuntime, type JobApi, type LocalRuntimeFlags, type RunningRuntime } from '../localRuntimes';
-import { formatJobSummary, type JobSummary } from '../output';
+import { formatJobSummary, type JobView } from '../output';
 import { ProgressPrinter } from '../progress';
 import { requestBodyFromFlags, type RequestFlags } from '../requestOptions';
 
@@ -12,9 +12,9 @@ export interface RunFlags extends RequestFlags, LocalRuntimeFlags {
 }
 
 /** Polls the job while its execution runs, printing progress lines to stderr. */
-export async function followJob(api: JobApi, jobId: string, printer: ProgressPrinter): Promise<JobSummary> {
+export async function followJob(api: JobApi, jobId: string, printer: ProgressPrinter): Promise<JobView> {
   for (;;) {
-    const view = (await api.get(jobId)) as JobSummary;
+    const view = (await api.get(jobId)) as JobView;
     printer.update(view);
     if (isTerminal(view.status as JobStatus)) return view;
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -22,7 +22,7 @@ export async function followJob(api: JobApi, jobId: string, printer: ProgressPri
 }
 
 /** Runs one migration on this machine and waits for its end. Exit code 0 only when it ends SUCCESSFUL. */
-export async function runMigration(flags: RunFlags, runtime?: RunningRuntime): Promise<{ job: JobSummary; exitCode: number }> {
+export async function runMigration(flags: RunFlags, runtime?: RunningRuntime): Promise<{ job: JobView; exitCode: number }> {
   // Refuse a bad request before starting anything.
   const body = parseRequest(CreateMigrationBody, requestBodyFromFlags(flags), 'body');
   const ownRuntime = !runtime;
@@ -37,10 +37,10 @@ export async function runMigration(flags: RunFlags, runtime?: RunningRuntime): P
     throw error;
   }
   try {
-    const created = (await local.api.create(body)) as JobSummary;
+    const created = (await local.api.create(body)) as JobView;
     const printer = new ProgressPrinter((line) => process.stderr.write(`${line}\n`));
     const stopConfirmation = body.type === 'online' ? confirmWritesStoppedFromStdin(local.api, created.jobId) : () => {};
-    let job: JobSummary;
+    let job: JobView;
     try {
       job = await followJob(local.api, created.jobId, printer);
     } finally {

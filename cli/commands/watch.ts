@@ -1,6 +1,6 @@
 import { ApiError, type ApiClient } from '../apiClient';
 import { apiClientFrom, type ApiFlags } from '../apiOptions';
-import type { EventLine, JobSummary } from '../output';
+import type { EventLine, JobView } from '../output';
 import { isTerminalStatus, JsonRenderer, PlainRenderer, TERMINAL_EVENTS, TtyRenderer, WatchState, type Snapshot } from '../watch';
 
 export interface WatchFlags extends ApiFlags {
@@ -42,10 +42,10 @@ export async function watchCommand(jobId: string, flags: WatchFlags): Promise<nu
     let polled = false;
     let failingSince: number | undefined;
     for (;;) {
-      let job: JobSummary;
+      let job: JobView;
       let events: EventLine[];
       try {
-        job = (await client.get(jobId)) as JobSummary;
+        job = (await client.get(jobId)) as JobView;
         events = await follower.poll();
         if (isTerminalStatus(job.status)) events.push(...(await follower.waitFor(TERMINAL_EVENTS, CLOSING_EVENT_WAIT_MS, events)));
         if (failingSince !== undefined) renderer.notice(`the API answers again`);
@@ -123,7 +123,7 @@ export class EventFollower {
         const key = `${identity}\u0000${nth}`;
         if (this.seen.has(key)) continue;
         this.seen.add(key);
-        fresh.push({ at: item.at, type: item.type, message: item.message, ...('details' in item ? { details: (item as { details?: unknown }).details } : {}) });
+        fresh.push({ at: item.at, type: item.type, message: item.message, ...('details' in item ? { details: (item as EventLine).details } : {}) });
       }
       if (!page.nextToken) return fresh;
       this.token = page.nextToken;

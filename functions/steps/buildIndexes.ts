@@ -1,5 +1,5 @@
 import { buildIndexes } from '../../lib/migration/buildIndexes';
-import { openPooledCluster } from '../../lib/milvus/pool';
+import { connectingServices } from '../clusterPool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('buildIndexes', buildIndexes, openPooledCluster);
+export const handler = stepHandler('buildIndexes', buildIndexes, connectingServices);

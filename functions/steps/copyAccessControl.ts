@@ -1,5 +1,5 @@
 import { copyAccessControl } from '../../lib/migration/copyAccessControl';
-import { openPooledCluster } from '../../lib/milvus/pool';
+import { connectingServices } from '../clusterPool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('copyAccessControl', copyAccessControl, openPooledCluster);
+export const handler = stepHandler('copyAccessControl', copyAccessControl, connectingServices);

@@ -1,6 +1,6 @@
 import { copyShard } from '../../lib/migration/copyShard';
 import type { ShardInput } from '../../lib/workflow/steps';
-import { openPooledCluster } from '../../lib/milvus/pool';
+import { connectingServices } from '../clusterPool';
 import { stepHandler } from '../stepHandler';
 
 /** Time left for cleanup after the last batch: checkpoint write, event, connection close. */
@@ -12,4 +12,4 @@ export const handler = stepHandler('copyShard', (services, input: ShardInput, co
   const remaining = context.getRemainingTimeInMillis?.();
   const deadline = remaining === undefined ? Date.now() + localBudgetMs() : Date.now() + Math.max(remaining - SAFETY_MARGIN_MS, 10_000);
   return copyShard(services, input, { deadline });
-}, openPooledCluster);
+}, connectingServices);

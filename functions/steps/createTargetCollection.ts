@@ -1,5 +1,5 @@
 import { createTargetCollection } from '../../lib/migration/createTargetCollection';
-import { openPooledCluster } from '../../lib/milvus/pool';
+import { connectingServices } from '../clusterPool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('createTargetCollection', createTargetCollection, openPooledCluster);
+export const handler = stepHandler('createTargetCollection', createTargetCollection, connectingServices);

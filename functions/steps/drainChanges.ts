@@ -1,5 +1,5 @@
 import { drainChanges } from '../../lib/sync/drainChanges';
-import { openPooledCluster } from '../../lib/milvus/pool';
+import { connectingServices } from '../clusterPool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('drainChanges', drainChanges, openPooledCluster);
+export const handler = stepHandler('drainChanges', drainChanges, connectingServices);

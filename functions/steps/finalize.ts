@@ -1,5 +1,5 @@
 import { finalize } from '../../lib/migration/finalize';
-import { openPooledCluster } from '../../lib/milvus/pool';
+import { connectingServices } from '../clusterPool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('finalize', finalize, openPooledCluster);
+export const handler = stepHandler('finalize', finalize, connectingServices);

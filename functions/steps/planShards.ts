@@ -1,5 +1,5 @@
 import { planShards } from '../../lib/migration/planShards';
-import { openPooledCluster } from '../../lib/milvus/pool';
+import { connectingServices } from '../clusterPool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('planShards', planShards, openPooledCluster);
+export const handler = stepHandler('planShards', planShards, connectingServices);

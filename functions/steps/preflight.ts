@@ -1,5 +1,5 @@
 import { preflight } from '../../lib/migration/preflight';
-import { openPooledCluster } from '../../lib/milvus/pool';
+import { connectingServices } from '../clusterPool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('preflight', preflight, openPooledCluster);
+export const handler = stepHandler('preflight', preflight, connectingServices);

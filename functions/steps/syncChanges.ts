@@ -1,7 +1,7 @@
 import { syncChanges } from '../../lib/sync/syncChanges';
 import type { JobInput } from '../../lib/workflow/steps';
 import { recordSyncLag } from '../observability';
-import { openPooledCluster } from '../../lib/milvus/pool';
+import { connectingServices } from '../clusterPool';
 import { stepHandler } from '../stepHandler';
 
 /** Time left after the last cycle for recording it and closing connections. */
@@ -13,4 +13,4 @@ export const handler = stepHandler('syncChanges', (services, input: JobInput, co
   const remaining = context.getRemainingTimeInMillis?.();
   const deadline = remaining === undefined ? Date.now() + localBudgetMs() : Date.now() + Math.max(remaining - SAFETY_MARGIN_MS, 10_000);
   return syncChanges(services, input, { deadline, onCycleRecorded: (lag, cycle) => recordSyncLag(input.jobId, lag, cycle) });
-}, openPooledCluster);
+}, connectingServices);

@@ -1,5 +1,5 @@
 import { verify } from '../../lib/migration/verify';
-import { openPooledCluster } from '../../lib/milvus/pool';
+import { connectingServices } from '../clusterPool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('verify', verify, openPooledCluster);
+export const handler = stepHandler('verify', verify, connectingServices);

@@ -1,5 +1,5 @@
 import { verifySync } from '../../lib/sync/verifySync';
-import { openPooledCluster } from '../../lib/milvus/pool';
+import { connectingServices } from '../clusterPool';
 import { stepHandler } from '../stepHandler';
 
-export const handler = stepHandler('verifySync', verifySync, openPooledCluster);
+export const handler = stepHandler('verifySync', verifySync, connectingServices);

@@ -1,10 +1,8 @@
 import { ConflictError, JobNotFoundError, MigrationError } from '../errors';
+import type { ErrorView, FieldIssue } from './views';
 
 /** One problem with a request, named by where it is: `source.uri`, `databases[0].name`, `limit`. */
-export interface FieldIssue {
-  path: string;
-  message: string;
-}
+export type { FieldIssue };
 
 /** The request does not match its schema. Every issue names its field. */
 export class ValidationError extends MigrationError {
@@ -35,9 +33,8 @@ export const payloadTooLarge = (limitBytes: number) =>
   new HttpRequestError(413, 'PAYLOAD_TOO_LARGE', `the request body is larger than ${limitBytes} bytes`);
 export const malformedJson = () => new HttpRequestError(400, 'MALFORMED_JSON', 'the request body is not valid JSON');
 
-export interface HttpErrorBody {
-  error: { code: string; message: string; issues?: FieldIssue[] };
-}
+/** The body of every error answer (lib/api/views.ts). */
+type HttpErrorBody = ErrorView;
 
 export interface HttpErrorResponse {
   statusCode: number;

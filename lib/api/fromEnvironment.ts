@@ -20,10 +20,3 @@ export function buildServiceFromEnvironment(env: NodeJS.ProcessEnv = process.env
     workflow: new SfnWorkflowStarter({ client: new SFNClient({}), stateMachineArn: config.STATE_MACHINE_ARN }),
   });
 }
-
-let cached: MigrationService | undefined;
-/** The service of this Lambda container, built on first use and kept for the next invocations. */
-export function serviceFromEnvironment(): MigrationService {
-  cached ??= buildServiceFromEnvironment(process.env);
-  return cached;
-}

@@ -1,7 +1,4 @@
 import * as z from 'zod';
-import { CollectionProgress, JobError, JobEvent, JobPhase, JobStatus, JobType, SyncState, VerificationReport } from '../jobs/model';
-import type { PreflightReport } from '../migration/inspect';
-import type { HttpErrorBody } from './errors';
 import {
   API_ROUTES,
   CreateMigrationBody,
@@ -14,13 +11,15 @@ import {
   StopSyncBody,
   type ApiOperation,
 } from './requests';
-import type { JobView } from './service';
+import { ErrorView, EventPage, JobPage, JobView, PreflightReportView } from './views';
 
 /**
  * The OpenAPI 3.1 description of the REST API, generated from the routes (API_ROUTES) and the zod
  * schemas that validate every request (lib/api/requests.ts), so it cannot drift from them. Served
  * at `GET /openapi.json`; the stack turns the body schema of `POST /migrations` into the API
- * Gateway request model (`toDraft4`, infra/apiModels.ts), so validation is defined once.
+ * Gateway request model (zod's own draft 4 output, `draft4JsonSchema`, infra/apiModels.ts), so
+ * validation is defined once. Response schemas are the views of lib/api/views.ts, which type what
+ * the service answers.
  */
 
 /** A JSON Schema (or any JSON object of the document). */
@@ -29,7 +28,6 @@ export type JsonSchema = { [keyword: string]: unknown };
 const OPENAPI_VERSION = '3.1.0';
 /** OpenAPI 3.1 schemas are JSON Schema 2020-12, which is what z.toJSONSchema writes by default. */
 const JSON_SCHEMA_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
-const JSON_SCHEMA_DRAFT_4 = 'http://json-schema.org/draft-04/schema#';
 
 /** The schema of what a request part accepts (zod's input side), without `$schema`: OpenAPI 3.1 sets the dialect. */
 function inputJsonSchema(schema: z.ZodType): JsonSchema {
@@ -64,24 +62,32 @@ const CREATE_RULES =
   'Rules the service checks beyond this schema (400 naming the field): `uri` format; a cluster takes `token`, or `username` with `password`, or `secretArn`, never two of them; ' +
   'an offline migration names at most one database; database and collection names (and target names) are not repeated; a partition key field cannot be nullable.';
 
+/**
+ * Request schemas are written for the OpenAPI document (JSON Schema 2020-12) or for an API Gateway
+ * model (draft 4, which has no `writeOnly`: credentials are described as write-only in words only).
+ */
+export type RequestDialect = 'openapi' | 'draft-04';
+
+const requestJsonSchema = (schema: z.ZodType, dialect: RequestDialect) => (dialect === 'openapi' ? inputJsonSchema(schema) : draft4JsonSchema(schema));
+
 /** The body of `POST /migrations` (and of `POST /migrations/preflight`), credentials marked write-only. */
-export function createMigrationRequestSchema(): JsonSchema {
-  const schema = inputJsonSchema(CreateMigrationBody);
+export function createMigrationRequestSchema(dialect: RequestDialect = 'openapi'): JsonSchema {
+  const schema = requestJsonSchema(CreateMigrationBody, dialect);
   const properties = schema.properties as Record<string, JsonSchema>;
   for (const role of ['source', 'target'] as const) {
-    properties[role] = describeConnection(properties[role], role);
+    properties[role] = describeConnection(properties[role], role, dialect);
   }
   return { ...schema, description: `A migration job. ${CREATE_RULES}` };
 }
 
-function describeConnection(connection: JsonSchema | undefined, role: string): JsonSchema {
+function describeConnection(connection: JsonSchema | undefined, role: string, dialect: RequestDialect): JsonSchema {
   const fields = { ...(connection?.properties as Record<string, JsonSchema> | undefined) };
   if (!fields.uri) throw new Error(`${role}.uri is not in the request schema`);
   fields.uri = { ...fields.uri, description: URI_DESCRIPTION };
   for (const [field, description] of Object.entries(CREDENTIAL_FIELDS)) {
     // A credential field renamed or added in lib/cluster.ts must be marked here too.
     if (!fields[field]) throw new Error(`${role}.${field} is not in the request schema: update CREDENTIAL_FIELDS`);
-    fields[field] = { ...fields[field], writeOnly: true, description };
+    fields[field] = { ...fields[field], ...(dialect === 'openapi' ? { writeOnly: true } : {}), description };
   }
   const unmarked = Object.keys(fields).filter((field) => field !== 'uri' && !(field in CREDENTIAL_FIELDS));
   if (unmarked.length > 0) throw new Error(`${role} has fields neither uri nor credentials: ${unmarked.join(', ')}; say whether they are secret`);
@@ -89,131 +95,12 @@ function describeConnection(connection: JsonSchema | undefined, role: string): J
 }
 
 /** The body of `POST /migrations/{id}/stop-sync`. */
-export function stopSyncRequestSchema(): JsonSchema {
+export function stopSyncRequestSchema(dialect: RequestDialect = 'openapi'): JsonSchema {
   return {
-    ...inputJsonSchema(StopSyncBody),
+    ...requestJsonSchema(StopSyncBody, dialect),
     description: 'The operator confirms that nothing writes to the source any more: the job drains the last changes, cuts over and verifies.',
   };
 }
-
-// ---------------------------------------------------------------------------------------------
-// Responses: the views of lib/api/service.ts described in zod, checked against their TypeScript types below.
-
-const time = (description: string) => z.string().meta({ format: 'date-time', description });
-
-const CollectionViewSchema = CollectionProgress.pick({
-  key: true,
-  sourceDb: true,
-  sourceName: true,
-  targetDb: true,
-  targetName: true,
-  status: true,
-  rowsTotal: true,
-  rowsCopied: true,
-}).extend({ percent: z.number().min(0).max(100).describe('rowsCopied of rowsTotal, one decimal, at most 100') });
-
-/** What toSyncView shows of the job's sync state: everything but the internal per shard digests. */
-const SyncViewSchema = SyncState.omit({ targetDigests: true });
-
-const JobViewSchema = z
-  .object({
-    jobId: z.string(),
-    type: JobType,
-    status: JobStatus,
-    phase: JobPhase,
-    progressPercent: z.number().min(0).max(100),
-    source: z.object({ uri: z.string().describe('The uri as given, without any user:password@ part') }),
-    target: z.object({ uri: z.string().describe('The uri as given, without any user:password@ part') }),
-    collections: z.array(CollectionViewSchema),
-    warnings: z.array(z.string()),
-    error: JobError.optional().describe('Why the job failed (status FAILED)'),
-    verification: VerificationReport.optional(),
-    createdAt: time('When the job was created'),
-    updatedAt: time('When the job record last changed'),
-    startedAt: time('When Preflight started').optional(),
-    endedAt: time('When the job ended').optional(),
-    syncLagSeconds: z
-      .number()
-      .nonnegative()
-      .nullable()
-      .optional()
-      .describe('Online: an upper bound on the target staleness in seconds; null until the first sync cycle completes'),
-    sync: SyncViewSchema.optional().describe('Online: the incremental sync, once started'),
-    writesStoppedAt: time('Online: when the operator confirmed that writes stopped').optional(),
-    cutoverSeconds: z.number().nonnegative().optional().describe('Online, once SUCCESSFUL: seconds from the stop-sync confirmation to the end of the job'),
-  })
-  .describe('A migration job. Never holds a credential, nor where credentials are kept.');
-
-const page = <S extends z.ZodType>(item: S, what: string) =>
-  z
-    .object({
-      items: z.array(item),
-      nextToken: z.string().optional().describe('Pass as `nextToken` for the next page; absent on the last page'),
-    })
-    .describe(what);
-
-const JobPageSchema = page(JobViewSchema, 'Jobs, newest first');
-const EventPageSchema = page(JobEvent, 'Events of a job, oldest first');
-
-const ClusterReportSchema = z.object({
-  uri: z.string(),
-  reachable: z.boolean(),
-  reason: z.string().optional().describe('Why not, when not reachable'),
-  version: z.string().optional(),
-});
-
-const PreflightReportSchema = z
-  .object({
-    ok: z.boolean().describe('True when a job with this request would pass Preflight now'),
-    source: ClusterReportSchema,
-    target: ClusterReportSchema.extend({ databasesToCreate: z.array(z.string()) }),
-    collections: z.array(
-      z.object({
-        source: z.string(),
-        target: z.string(),
-        action: z.enum(['create', 'append', 'skip']),
-        rows: z.number().int().nonnegative(),
-        estimatedBytes: z.number().nonnegative(),
-        warnings: z.array(z.string()),
-      }),
-    ),
-    problems: z.array(z.object({ code: z.string(), message: z.string() })).describe('Everything that would fail the job, each with the code it would fail with'),
-    estimate: z
-      .object({
-        rows: z.number().nonnegative(),
-        estimatedBytes: z.number().nonnegative(),
-        shards: z.number().nonnegative(),
-        batches: z.number().nonnegative(),
-        durationSeconds: z.number().nonnegative(),
-        costUsd: z.object({ lambda: z.number(), stepFunctions: z.number(), dynamoDb: z.number(), total: z.number() }),
-        assumptions: z.array(z.string()),
-      })
-      .optional()
-      .describe('Absent when a cluster cannot be reached'),
-  })
-  .describe('What a job with this request would do, checked without writing anything');
-
-const ErrorSchema = z
-  .object({
-    error: z.object({
-      code: z.string().describe('Stable and machine readable: INVALID_REQUEST, MALFORMED_JSON, JOB_NOT_FOUND, CONFLICT, PAYLOAD_TOO_LARGE, INTERNAL...'),
-      message: z.string().describe('One readable sentence; for INVALID_REQUEST every bad field as `path: rule`'),
-      issues: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('INVALID_REQUEST from the service: one entry per bad field'),
-    }),
-  })
-  .describe('Every error the API answers (API Gateway refusals of the body model included)');
-
-/*
- * Compile-time checks that the schemas above describe the views the service returns: a field
- * added to, removed from or retyped in JobView (lib/api/service.ts), PreflightReport or
- * HttpErrorBody fails `tsc` here until the schema follows. test/api/openapi.test.ts also validates
- * real views against the generated JSON Schema, nested fields included.
- */
-type SameKeys<A, B> = [Exclude<keyof A, keyof B>, Exclude<keyof B, keyof A>] extends [never, never] ? true : false;
-type Describes<S extends z.ZodType, T> = SameKeys<z.output<S>, T> extends true ? ([z.output<S>] extends [T] ? ([T] extends [z.output<S>] ? true : false) : false) : false;
-true satisfies Describes<typeof JobViewSchema, JobView>;
-true satisfies Describes<typeof PreflightReportSchema, PreflightReport>;
-true satisfies Describes<typeof ErrorSchema, HttpErrorBody>;
 
 // ---------------------------------------------------------------------------------------------
 // Operations
@@ -417,11 +304,11 @@ function buildDocument(): JsonSchema {
       schemas: {
         CreateMigrationRequest: createMigrationRequestSchema(),
         StopSyncRequest: stopSyncRequestSchema(),
-        Job: outputJsonSchema(JobViewSchema),
-        JobPage: outputJsonSchema(JobPageSchema),
-        EventPage: outputJsonSchema(EventPageSchema),
-        PreflightReport: outputJsonSchema(PreflightReportSchema),
-        Error: outputJsonSchema(ErrorSchema),
+        Job: outputJsonSchema(JobView),
+        JobPage: outputJsonSchema(JobPage),
+        EventPage: outputJsonSchema(EventPage),
+        PreflightReport: outputJsonSchema(PreflightReportView),
+        Error: outputJsonSchema(ErrorView),
       },
       responses: {
         BadRequest: errorResponse(
@@ -462,81 +349,43 @@ export function openApiDocument(): JsonSchema {
 // ---------------------------------------------------------------------------------------------
 // JSON Schema draft 4, for API Gateway request models
 
-/** Keywords draft 4 knows, kept as they are (the structural ones are walked below). */
-const DRAFT_4_VALUE_KEYWORDS = new Set([
-  'type',
-  'required',
-  'enum',
-  'minimum',
-  'maximum',
-  'multipleOf',
-  'minLength',
-  'maxLength',
-  'pattern',
-  'minItems',
-  'maxItems',
-  'uniqueItems',
-  'minProperties',
-  'maxProperties',
-  'title',
-  'description',
-  'default',
+/** Keywords of JSON Schema draft 4 that API Gateway models may hold. */
+const DRAFT_4_KEYWORDS = new Set([
+  '$schema', 'type', 'properties', 'patternProperties', 'additionalProperties', 'required', 'items', 'additionalItems',
+  'enum', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minLength', 'maxLength', 'pattern',
+  'minItems', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties', 'allOf', 'anyOf', 'oneOf', 'not',
+  'title', 'description', 'default', 'format', 'definitions', '$ref', 'dependencies',
 ]);
-/** Annotations draft 4 lacks; they never change what validates, so they are dropped. */
-const DROPPED_ANNOTATIONS = new Set(['writeOnly', 'readOnly', 'examples', 'deprecated', '$comment', 'format']);
 
 /**
- * Converts a JSON Schema 2020-12 (as z.toJSONSchema writes it) to draft 4, the dialect of API
- * Gateway models. What must change is converted: numeric `exclusiveMinimum`/`exclusiveMaximum`
- * become `minimum`/`maximum` with the boolean flag, `const` a one-value `enum`, and a
- * `propertyNames` pattern with `additionalProperties` (a record keyed by names) becomes
- * `patternProperties` with `additionalProperties: false`. Annotations draft 4 lacks (`writeOnly`,
- * `readOnly`, `examples`, `deprecated`, `format`) are dropped: they never change what validates.
- * A keyword it does not know is an error, so nothing is weakened silently.
+ * What a request part accepts, in JSON Schema draft 4 (API Gateway's dialect), as zod writes it
+ * (`target: 'draft-04'`). One addition: draft 4 has no `propertyNames`, so zod leaves the names of
+ * a record unchecked; a record keyed by a pattern (`mapping.fields`, keyed by Milvus field names)
+ * becomes `patternProperties` with `additionalProperties: false`, as strict as the zod schema.
+ * Anything draft 4 does not know is an error rather than a silently weaker model.
  */
-export function toDraft4(schema: JsonSchema): JsonSchema {
-  const { $schema: _dialect, ...rest } = schema;
-  return { $schema: JSON_SCHEMA_DRAFT_4, ...convert(rest, '#') };
+export function draft4JsonSchema(schema: z.ZodType): JsonSchema {
+  const json = z.toJSONSchema(schema, { target: 'draft-04', io: 'input', override: recordKeysAsPatterns }) as JsonSchema;
+  assertDraft4(json, '#');
+  return json;
 }
 
-function convert(schema: JsonSchema, at: string): JsonSchema {
-  const out: JsonSchema = {};
+function recordKeysAsPatterns({ zodSchema, jsonSchema }: { zodSchema: z.core.$ZodTypes; jsonSchema: JsonSchema }): void {
+  if (zodSchema._zod.def.type !== 'record') return;
+  const { $schema: _dialect, type, pattern, ...other } = z.toJSONSchema(zodSchema._zod.def.keyType, { target: 'draft-04' }) as JsonSchema;
+  if (type !== 'string' || Object.keys(other).length > 0) throw new Error('only record keys that are strings with at most a pattern convert to draft 4');
+  if (pattern === undefined) return; // any name: additionalProperties alone says it
+  jsonSchema.patternProperties = { [pattern as string]: jsonSchema.additionalProperties ?? {} };
+  jsonSchema.additionalProperties = false;
+}
+
+function assertDraft4(schema: unknown, at: string): void {
+  if (Array.isArray(schema)) return schema.forEach((s, i) => assertDraft4(s, `${at}/${i}`));
+  if (!schema || typeof schema !== 'object') return;
   for (const [keyword, value] of Object.entries(schema)) {
-    const here = `${at}/${keyword}`;
-    if (DRAFT_4_VALUE_KEYWORDS.has(keyword)) out[keyword] = value;
-    else if (DROPPED_ANNOTATIONS.has(keyword)) continue;
-    else if (keyword === 'properties' || keyword === 'patternProperties') out[keyword] = convertMap(value as Record<string, JsonSchema>, here);
-    else if (keyword === 'items' || keyword === 'not') out[keyword] = convert(value as JsonSchema, here);
-    else if (keyword === 'additionalProperties') out[keyword] = typeof value === 'boolean' ? value : convert(value as JsonSchema, here);
-    else if (keyword === 'anyOf' || keyword === 'oneOf' || keyword === 'allOf') out[keyword] = (value as JsonSchema[]).map((s, i) => convert(s, `${here}/${i}`));
-    else if (keyword === 'const') out.enum = [value];
-    else if (keyword === 'exclusiveMinimum' || keyword === 'exclusiveMaximum') {
-      if (typeof value !== 'number') throw new Error(`${here}: expected a number`);
-      const bound = keyword === 'exclusiveMinimum' ? 'minimum' : 'maximum';
-      if (schema[bound] !== undefined) throw new Error(`${here}: both ${bound} and ${keyword}`);
-      out[bound] = value;
-      out[keyword] = true;
-    } else if (keyword === 'propertyNames') continue; // handled with additionalProperties below
-    else throw new Error(`${here}: JSON Schema draft 4 has no ${keyword}; convert it in toDraft4 or drop it there with a reason`);
+    if (!DRAFT_4_KEYWORDS.has(keyword)) throw new Error(`${at}/${keyword}: JSON Schema draft 4 has no ${keyword}`);
+    if (keyword === 'properties' || keyword === 'patternProperties' || keyword === 'definitions') {
+      for (const [name, sub] of Object.entries(value as object)) assertDraft4(sub, `${at}/${keyword}/${name}`);
+    } else if (keyword !== 'enum' && keyword !== 'default' && keyword !== 'required') assertDraft4(value, `${at}/${keyword}`);
   }
-  if (schema.propertyNames !== undefined) recordToPatternProperties(schema, out, at);
-  return out;
-}
-
-function convertMap(map: Record<string, JsonSchema>, at: string): Record<string, JsonSchema> {
-  return Object.fromEntries(Object.entries(map).map(([name, schema]) => [name, convert(schema, `${at}/${name}`)]));
-}
-
-/** `{propertyNames: {pattern}, additionalProperties: S}` -> `{patternProperties: {pattern: S}, additionalProperties: false}`. */
-function recordToPatternProperties(schema: JsonSchema, out: JsonSchema, at: string): void {
-  const { type, pattern, ...other } = schema.propertyNames as JsonSchema;
-  if ((type !== undefined && type !== 'string') || Object.keys(other).length > 0) {
-    throw new Error(`${at}/propertyNames: only a pattern on the names converts to draft 4`);
-  }
-  if (pattern === undefined) return; // names are strings anyway
-  if (schema.patternProperties !== undefined) throw new Error(`${at}: both propertyNames and patternProperties`);
-  const values = schema.additionalProperties;
-  out.additionalProperties = false;
-  if (values === false) return; // no property at all
-  out.patternProperties = { [pattern as string]: values === undefined || values === true ? {} : convert(values as JsonSchema, `${at}/additionalProperties`) };
 }

@@ -9,23 +9,19 @@ import {
   type CollectionProgress,
   type CollectionStatus,
   type JobError,
-  type JobEvent,
-  type JobPhase,
   type JobRecord,
   type JobStatus,
-  type JobType,
-  type SyncCycle,
-  type VerificationReport,
 } from '../jobs/model';
 import { IdempotencyKeyTakenError, type IdempotencyRecord } from '../jobs/errors';
 import { jobProgressPercent } from '../jobs/progress';
 import { syncLagSeconds } from '../sync/lag';
-import type { JobStore, Page } from '../jobs/store';
+import type { JobStore } from '../jobs/store';
 import type { WorkflowStarter } from '../workflow/starter';
 import type { ClusterConnection, ClusterCredentials } from '../cluster';
 import type { PreflightReport } from '../migration/inspect';
 import type { MilvusCluster } from '../milvus';
 import { ValidationError } from './errors';
+import type { CollectionView, EventPage, JobPage, JobView, SyncView } from './views';
 import { CreateMigrationBody, IdempotencyKey, JobIdParameter, ListEventsQuery, ListMigrationsQuery, parseRequest, StopSyncBody } from './requests';
 
 /** How long an Idempotency-Key names its job: DynamoDB's TTL removes the key item after that. */
@@ -50,64 +46,6 @@ export interface MigrationServiceOptions {
   newJobId?: () => string;
   /** How preflight requests connect (default: the SDK with PREFLIGHT_TIMEOUT_MS per call). */
   openCluster?: (credentials: ClusterCredentials) => MilvusCluster;
-}
-
-/** What the API shows of a collection. */
-interface CollectionView {
-  key: string;
-  sourceDb: string;
-  sourceName: string;
-  targetDb: string;
-  targetName: string;
-  status: CollectionStatus;
-  rowsTotal: number;
-  rowsCopied: number;
-  /** rowsCopied of rowsTotal, one decimal, at most 100. */
-  percent: number;
-}
-
-/** What the API shows of a job: never a credential, nor where credentials are kept. */
-export interface JobView {
-  jobId: string;
-  type: JobType;
-  status: JobStatus;
-  phase: JobPhase;
-  progressPercent: number;
-  source: { uri: string };
-  target: { uri: string };
-  collections: CollectionView[];
-  warnings: string[];
-  error?: JobError;
-  verification?: VerificationReport;
-  createdAt: string;
-  updatedAt: string;
-  startedAt?: string;
-  endedAt?: string;
-  /**
-   * Online: an upper bound on the target's staleness, in seconds: every change committed on the
-   * source more than this long ago is on the target. Null until the first sync cycle completes.
-   */
-  syncLagSeconds?: number | null;
-  /** Online: the incremental sync, once started. */
-  sync?: SyncView;
-  /** Online: when the operator confirmed that writes stopped. */
-  writesStoppedAt?: string;
-  /** Online, once SUCCESSFUL: seconds from that confirmation to the end of the job (the cutover's downtime). */
-  cutoverSeconds?: number;
-}
-
-interface SyncView {
-  strategy: string;
-  startedAt: string;
-  deadlineAt: string;
-  /** Every change committed on the source before this time is on the target. */
-  syncedThrough?: string;
-  cycles: number;
-  lastCycle?: SyncCycle;
-  inserted: number;
-  updated: number;
-  deleted: number;
-  lagAlertSentAt?: string;
 }
 
 const NON_TERMINAL: readonly JobStatus[] = JOB_STATUSES.filter((status) => !isTerminal(status));
@@ -251,7 +189,7 @@ export class MigrationService {
     return { uri, ...(token ? { token } : {}), ...(username ? { username } : {}), ...(password ? { password } : {}) };
   }
 
-  async list(query: unknown = {}): Promise<Page<JobView>> {
+  async list(query: unknown = {}): Promise<JobPage> {
     const { limit, nextToken } = parseRequest(ListMigrationsQuery, query ?? {}, 'query');
     const page = await this.jobs.list({ limit, nextToken });
     const now = this.clock();
@@ -262,7 +200,7 @@ export class MigrationService {
     return toJobView(await this.requireJob(jobId), this.clock());
   }
 
-  async events(jobId: unknown, query: unknown = {}): Promise<Page<JobEvent>> {
+  async events(jobId: unknown, query: unknown = {}): Promise<EventPage> {
     const job = await this.requireJob(jobId);
     const { limit, nextToken } = parseRequest(ListEventsQuery, query ?? {}, 'query');
     const page = await this.jobs.listEvents(job.jobId, { limit, nextToken });

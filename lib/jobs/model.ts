@@ -145,7 +145,7 @@ export const JobOptions = z.object({
 export type JobOptions = z.infer<typeof JobOptions>;
 
 /** One pass of the sync over every collection: the target made equal to the source as read in that pass. */
-export const SyncCycle = z.object({
+const SyncCycle = z.object({
   startedAt: z.string(),
   endedAt: z.string(),
   rowsCompared: z.number().int().nonnegative(),
@@ -153,7 +153,7 @@ export const SyncCycle = z.object({
   updated: z.number().int().nonnegative(),
   deleted: z.number().int().nonnegative(),
 });
-export type SyncCycle = z.infer<typeof SyncCycle>;
+type SyncCycle = z.infer<typeof SyncCycle>;
 
 /** Online: the incremental sync's state, written only by the sync steps. */
 export const SyncState = z.object({

@@ -29,12 +29,3 @@ export class ClusterPool {
     await Promise.all(all.map((c) => c.close()));
   }
 }
-
-/** The pool of a Lambda container, made on first use: warm invocations reuse its connections. */
-let containerPool: ClusterPool | undefined;
-
-/** Opens a cluster through the container's pool: what the steps that connect give their services (functions/stepHandler.ts). */
-export function openPooledCluster(credentials: ClusterCredentials): MilvusCluster {
-  containerPool ??= new ClusterPool();
-  return containerPool.open(credentials);
-}

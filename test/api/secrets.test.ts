@@ -10,7 +10,6 @@ import { createDocumentClient } from '../../lib/jobs/dynamoJobStore';
 import { startApiServer, type ApiServer } from '../../functions/localHttpServer';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { recordFailure } from '../../lib/migration/recordFailure';
-import { getServices } from '../../lib/services';
 
 /**
  * Credentials carrying a unique marker go through every route and the failure path of a real
@@ -231,7 +230,7 @@ describe('secrets', () => {
     const job = await runtime.jobs.get(jobId);
     const fresh = await runtime.jobs.create({ ...job!, jobId: `${jobId}-r`, status: 'IN_PROGRESS', error: undefined, endedAt: undefined });
     const cause = `[SOURCE_UNREACHABLE] cannot reach the source cluster: 14 UNAVAILABLE: connect ECONNREFUSED (dialled http://admin:${MARKER}@10.1.2.3:19530 and admin:${MARKER}@10.1.2.4:19530)`;
-    await recordFailure(await getServices(), { jobId: fresh.jobId, error: { Error: 'PermanentError', Cause: cause } });
+    await recordFailure(runtime.services, { jobId: fresh.jobId, error: { Error: 'PermanentError', Cause: cause } });
     const recorded = await runtime.jobs.get(fresh.jobId);
     expect(recorded?.status).toBe('FAILED');
     expect(recorded?.error?.reason).toContain('http://10.1.2.3:19530');

@@ -1,20 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { EventFollower } from '../../cli/commands/watch';
-import type { EventLine, JobSummary } from '../../cli/output';
+import type { EventLine } from '../../cli/output';
+import type { CollectionStatus } from '../../lib/jobs/model';
+import type { CollectionView, JobView } from '../../lib/api/views';
 import { frameLines, LAG_HISTORY, PlainRenderer, sparkline, TtyRenderer, WatchState } from '../../cli/watch';
 
-const job = (over: Partial<JobSummary> & { copied?: [number, number] } = {}): JobSummary => {
-  const [a, b] = over.copied ?? [0, 0];
+/** A collection as the API shows it (percent as toJobView computes it). */
+const collection = (key: string, status: CollectionStatus, rowsTotal: number, rowsCopied: number): CollectionView => {
+  const [sourceDb, sourceName] = key.split('.') as [string, string];
+  const percent = rowsTotal > 0 ? Math.min(100, Math.floor((rowsCopied * 1000) / rowsTotal) / 10) : 0;
+  return { key, sourceDb, sourceName, targetDb: sourceDb, targetName: sourceName, status, rowsTotal, rowsCopied, percent };
+};
+
+const job = ({ copied, ...over }: Partial<JobView> & { copied?: [number, number] } = {}): JobView => {
+  const [a, b] = copied ?? [0, 0];
   return {
     jobId: 'mig-1',
     type: 'offline',
     status: 'IN_PROGRESS',
     phase: 'FULL_COPY',
     progressPercent: 0,
-    collections: [
-      { key: 'default.books', status: 'COPYING', rowsTotal: 1000, rowsCopied: a },
-      { key: 'default.films', status: 'PENDING', rowsTotal: 600, rowsCopied: b },
-    ],
+    source: { uri: 'source:19530' },
+    target: { uri: 'target:19530' },
+    collections: [collection('default.books', 'COPYING', 1000, a), collection('default.films', 'PENDING', 600, b)],
+    warnings: [],
+    createdAt: '2026-01-01T09:59:00Z',
+    updatedAt: '2026-01-01T09:59:00Z',
     ...over,
   };
 };
@@ -124,7 +135,7 @@ describe('watch: a terminal', () => {
 
   it('shows the lag history as a sparkline during sync, and keeps the frame within the screen', () => {
     const state = new WatchState();
-    const many = Array.from({ length: 50 }, (_, i) => ({ key: `default.c${i}`, status: i === 7 ? 'COPYING' : 'COPIED', rowsTotal: 10, rowsCopied: i === 7 ? 5 : 10 }));
+    const many = Array.from({ length: 50 }, (_, i) => collection(`default.c${i}`, i === 7 ? 'COPYING' : 'COPIED', 10, i === 7 ? 5 : 10));
     state.update(job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', collections: many, syncLagSeconds: 9 }), T0);
     const s = state.update(job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', collections: many, syncLagSeconds: 3 }), T0 + 2_000);
     const lines = frameLines(s, { maxLines: 12, intervalSeconds: 2, now: new Date(T0 + 2_000) });

@@ -7,22 +7,10 @@ import { seedSampleCollections } from '../../local/sampleData';
 import { allRows, client, expectSameRows } from '../support/rows';
 import { startFaultProxy } from '../support/faultProxy';
 import { createWrittenCollection, startMixedWriter } from '../../local/mixedWriter';
+import type { JobView } from '../../lib/api/views';
 
 // An online job moves every collection of every database: this file runs its own pair of
 // milvus-lite servers, so collections other test files create on the shared ones stay out of it.
-
-type JobView = {
-  jobId: string;
-  type: string;
-  status: string;
-  phase: string;
-  warnings: string[];
-  error?: { code: string; reason: string };
-  syncLagSeconds?: number | null;
-  sync?: { cycles: number; inserted: number; updated: number; deleted: number; deadlineAt: string; startedAt: string; lagAlertSentAt?: string };
-  cutoverSeconds?: number;
-  verification?: { passed: boolean; collections: Array<{ key: string; sourceRows: number; targetRows: number }> };
-};
 
 let source: LocalMilvus;
 let target: LocalMilvus;
@@ -32,7 +20,7 @@ let run = 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function view(jobId: string): Promise<JobView> {
-  return (await runtime.service.get(jobId)) as unknown as JobView;
+  return runtime.service.get(jobId);
 }
 
 async function waitFor(jobId: string, done: (job: JobView) => boolean, what: string, timeoutMs = 120_000): Promise<JobView> {
@@ -86,7 +74,7 @@ async function createOnlineJob(options: Record<string, unknown> = {}): Promise<J
     source: { uri: source.uri, token: `root:${SECRET_MARKER}-${run++}` },
     target: { uri: target.uri },
     options: { rowsPerShard: 400, lagAlertSeconds: 30, ...options },
-  })) as unknown as JobView;
+  }));
 }
 
 beforeAll(async () => {
@@ -136,7 +124,7 @@ describe('an online migration through the synthesized state machine', () => {
     await expect(runtime.service.stopSync(created.jobId, { confirmWritesStopped: false })).rejects.toThrow(/confirmWritesStopped must be true/);
     expect((await view(created.jobId)).status).toBe('SYNCING');
 
-    const stopping = (await runtime.service.stopSync(created.jobId, { confirmWritesStopped: true })) as unknown as JobView;
+    const stopping = (await runtime.service.stopSync(created.jobId, { confirmWritesStopped: true }));
     expect(stopping.status).toBe('CUTTING_OVER');
     const done = await waitForEnd(created.jobId);
     expect(done.error).toBeUndefined();
@@ -240,8 +228,8 @@ describe('an online migration through the synthesized state machine', () => {
     // A writer that goes on keeps the drain busy, so the cancel lands in the middle of it.
     const writer = startMixedWriter(source.uri, 'orders', { existingRows: 500, writesPerSecond: 200 });
     try {
-      expect(((await runtime.service.stopSync(created.jobId, { confirmWritesStopped: true })) as unknown as JobView).status).toBe('CUTTING_OVER');
-      const cancelled = (await runtime.service.cancel(created.jobId)) as unknown as JobView;
+      expect(((await runtime.service.stopSync(created.jobId, { confirmWritesStopped: true }))).status).toBe('CUTTING_OVER');
+      const cancelled = (await runtime.service.cancel(created.jobId));
       expect(cancelled.status).toBe('CANCELLED');
       expect(['CUTOVER', 'VERIFICATION']).toContain(cancelled.phase);
     } finally {
@@ -264,7 +252,7 @@ describe('an online migration through the synthesized state machine', () => {
     targetProxy.killAfterForward('Upsert', 3);
     const writer = startMixedWriter(source.uri, 'events', { existingRows: 1_500, writesPerSecond: 200 });
     try {
-      const created = (await runtime.service.create({ type: 'online', source: { uri: sourceProxy.uri }, target: { uri: targetProxy.uri }, options: { rowsPerShard: 500, lagAlertSeconds: 60 } })) as unknown as JobView;
+      const created = (await runtime.service.create({ type: 'online', source: { uri: sourceProxy.uri }, target: { uri: targetProxy.uri }, options: { rowsPerShard: 500, lagAlertSeconds: 60 } }));
       await waitFor(created.jobId, (j) => j.status === 'SYNCING' && (j.sync?.cycles ?? 0) >= 4 && targetProxy.injected.killed === 1, 'four cycles and the kill', 240_000);
       const stats = await writer.stop();
       expect(stats.failed).toBe(0);
@@ -299,7 +287,7 @@ describe('an online migration through the synthesized state machine', () => {
     const created = await createOnlineJob({ rowsPerShard: 200, batchBytes: 64 * 1024, shardConcurrency: 1 });
     await waitFor(created.jobId, reached, 'the phase to cancel in');
 
-    const cancelled = (await runtime.service.cancel(created.jobId)) as unknown as JobView;
+    const cancelled = (await runtime.service.cancel(created.jobId));
     expect(cancelled.status).toBe('CANCELLED');
     await runtime.workflow.wait((await runtime.jobs.get(created.jobId))!.executionArn!);
     const after = await view(created.jobId);
@@ -318,7 +306,7 @@ describe('the scope an online job names', () => {
       source: { uri: source.uri },
       target: { uri: target.uri },
       databases: [{ name: 'default', collections: [{ name: 'orders' }] }],
-    })) as unknown as JobView;
+    }));
     const syncing = await waitFor(created.jobId, (j) => j.status === 'SYNCING' && (j.sync?.cycles ?? 0) >= 1, 'SYNCING');
     // Another application creates a collection in the same database: not this job's concern.
     await createWrittenCollection(source.uri, 'unrelated', 10);

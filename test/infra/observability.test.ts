@@ -12,7 +12,7 @@ import { stepHandler } from '../../functions/stepHandler';
 import { MigrationObservability } from '../../infra/observability';
 import { synthesizeTemplate, type CfnTemplate } from '../../infra/synth';
 import { PermanentError } from '../../lib/errors';
-import { setServices, type Services } from '../../lib/services';
+import type { Services } from '../../lib/services';
 import { STEP_IDS, type RecordFailureInput, type ShardInput } from '../../lib/workflow/steps';
 
 // ---------------------------------------------------------------------------------------------
@@ -238,7 +238,6 @@ const copyStep = stepHandler('copyShard', async () => {
 });
 
 afterEach(() => {
-  setServices(undefined);
   vi.unstubAllEnvs();
 });
 
@@ -246,8 +245,7 @@ describe('step handler logs and metrics', () => {
   it('writes JSON log lines with the job id and step, and CopyShard rows and rows/s as EMF', async () => {
     vi.stubEnv('MILVUS_MIGRATE_STEP_LOG', 'stdout');
     const { services, calls } = fakeServices({ shardRows: 100 });
-    setServices(services);
-    const out = await capture(() => copyStep(shard));
+    const out = await capture(() => copyStep.withServices(() => services)(shard));
     expect(out.error).toBeUndefined();
     expect(out.stderr).toEqual([]);
     const entries = parse(out.stdout);
@@ -289,32 +287,37 @@ describe('step handler logs and metrics', () => {
 
   it('turns SyncChanges lag, RecordFailure and Finalize into SyncLagSeconds, JobsFailed and JobsSucceeded', async () => {
     vi.stubEnv('MILVUS_MIGRATE_STEP_LOG', 'stdout');
-    setServices(fakeServices({ jobStatus: 'FAILED' }).services);
+    const failedJob = fakeServices({ jobStatus: 'FAILED' }).services;
+    const given = () => failedJob;
     const job = { jobId: 'mig-obs-2' };
-    const sync = (lag: number | null) => stepHandler('syncChanges', async () => ({ state: 'SYNCING' as const, syncLagSeconds: lag, waitSeconds: 30 }));
+    const sync = (lag: number | null) => stepHandler('syncChanges', async () => ({ state: 'SYNCING' as const, syncLagSeconds: lag, waitSeconds: 30 }), given);
     const lagged = emf(parse((await capture(() => sync(42.5)(job))).stdout));
     expect(lagged.map(metricNames)).toEqual([['SyncLagSeconds']]);
     expect(lagged[0]).toMatchObject({ SyncLagSeconds: 42.5, jobId: 'mig-obs-2', _aws: { CloudWatchMetrics: [{ Metrics: [{ Name: 'SyncLagSeconds', Unit: 'Seconds' }] }] } });
     expect(emf(parse((await capture(() => sync(null)(job))).stdout))).toEqual([]);
 
-    const failed = emf(parse((await capture(() => stepHandler('recordFailure', async (_services, _input: RecordFailureInput) => undefined)({ ...job, error: { Error: 'X' } }))).stdout));
+    const failed = emf(parse((await capture(() => stepHandler('recordFailure', async (_services, _input: RecordFailureInput) => undefined, given)({ ...job, error: { Error: 'X' } }))).stdout));
     expect(failed).toEqual([expect.objectContaining({ JobsFailed: 1, jobId: 'mig-obs-2' })]);
     expect(metricNames(failed[0]!)).toEqual([METRIC.jobsFailed]);
-    const succeeded = emf(parse((await capture(() => stepHandler('finalize', async () => undefined)(job))).stdout));
+    const succeeded = emf(parse((await capture(() => stepHandler('finalize', async () => undefined, given)(job))).stdout));
     expect(succeeded).toEqual([expect.objectContaining({ JobsSucceeded: 1 })]);
     expect(metricNames(succeeded[0]!)).toEqual([METRIC.jobsSucceeded]);
 
     // RecordFailure leaves a job cancelled meanwhile alone: not a failed job.
-    setServices(fakeServices({ jobStatus: 'CANCELLED' }).services);
-    expect(emf(parse((await capture(() => stepHandler('recordFailure', async (_services, _input: RecordFailureInput) => undefined)({ ...job, error: { Error: 'X' } }))).stdout))).toEqual([]);
+    const cancelledJob = fakeServices({ jobStatus: 'CANCELLED' }).services;
+    expect(emf(parse((await capture(() => stepHandler('recordFailure', async (_services, _input: RecordFailureInput) => undefined, () => cancelledJob)({ ...job, error: { Error: 'X' } }))).stdout))).toEqual([]);
   });
 
   it('logs a failure as one ERROR line with the job id, the code and no credentials, and no metrics', async () => {
     vi.stubEnv('MILVUS_MIGRATE_STEP_LOG', 'stdout');
-    setServices(fakeServices().services);
-    const failing = stepHandler('copyShard', async () => {
-      throw new PermanentError('SOURCE_UNREACHABLE', 'cannot reach http://admin:Sup3rSecret@10.0.0.5:19530');
-    });
+    const { services } = fakeServices();
+    const failing = stepHandler(
+      'copyShard',
+      async () => {
+        throw new PermanentError('SOURCE_UNREACHABLE', 'cannot reach http://admin:Sup3rSecret@10.0.0.5:19530');
+      },
+      () => services,
+    );
     const out = await capture(() => failing(shard));
     expect(out.error).toMatchObject({ name: 'PermanentError', message: '[SOURCE_UNREACHABLE] cannot reach http://admin:Sup3rSecret@10.0.0.5:19530' });
     const entries = parse(out.stdout);
@@ -327,17 +330,17 @@ describe('step handler logs and metrics', () => {
 
   it('adds the Lambda request to every line when a Lambda context is given', async () => {
     vi.stubEnv('MILVUS_MIGRATE_STEP_LOG', 'stdout');
-    setServices(fakeServices().services);
+    const { services } = fakeServices();
     const context = { awsRequestId: 'req-123', functionName: 'Step-copyShard', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:1:function:x', memoryLimitInMB: '1024', functionVersion: '$LATEST', getRemainingTimeInMillis: () => 900_000 };
-    const [line] = logs(parse((await capture(() => copyStep(shard, context))).stdout));
+    const [line] = logs(parse((await capture(() => copyStep.withServices(() => services)(shard, context))).stdout));
     expect(line).toMatchObject({ function_request_id: 'req-123', function_name: 'Step-copyShard', jobId: 'mig-obs-1' });
   });
 
   it('follows MILVUS_MIGRATE_STEP_LOG locally: stderr moves logs and metrics, off silences both', async () => {
     const { services, calls } = fakeServices();
-    setServices(services);
+    const step = copyStep.withServices(() => services);
     vi.stubEnv('MILVUS_MIGRATE_STEP_LOG', 'stderr');
-    const toStderr = await capture(() => copyStep(shard));
+    const toStderr = await capture(() => step(shard));
     expect(toStderr.stdout).toEqual([]);
     const entries = parse(toStderr.stderr);
     expect(logs(entries)).toHaveLength(1);
@@ -345,7 +348,7 @@ describe('step handler logs and metrics', () => {
 
     vi.stubEnv('MILVUS_MIGRATE_STEP_LOG', 'off');
     const before = calls.getShard;
-    const silent = await capture(() => copyStep(shard));
+    const silent = await capture(() => step(shard));
     expect(silent).toEqual({ stdout: [], stderr: [], error: undefined });
     expect(calls.getShard).toBe(before); // no read for metrics nobody sees
   });

@@ -7,7 +7,7 @@ import { copyAccessControl, PASSWORD_RESET_WARNING } from '../../lib/migration/c
 import { preflight } from '../../lib/migration/preflight';
 import { openCluster } from '../../lib/milvus';
 import { rawCall } from '../../lib/milvus/catalog';
-import { setServices, type Services } from '../../lib/services';
+import type { Services } from '../../lib/services';
 import { type FakeMilvus, type FakeMilvusState, startFakeMilvus } from '../support/fakeMilvus';
 import { ok, trackedClients } from '../support/milvusClients';
 import { stepServices } from '../support/stepServices';
@@ -83,7 +83,7 @@ async function eventsOf(jobId: string, type?: string) {
  * the step's Milvus clients log at debug, where the SDK writes every request body.
  */
 async function runStep(jobId: string, options: { sdkDebug?: boolean } = {}): Promise<{ output: unknown; written: string }> {
-  if (options.sdkDebug) setServices({ ...services, openCluster: (credentials) => openCluster(credentials, { logLevel: 'debug' }) });
+  const given: Services = options.sdkDebug ? { ...services, openCluster: (credentials) => openCluster(credentials, { logLevel: 'debug' }) } : services;
   const chunks: string[] = [];
   const capture = (...args: unknown[]) => {
     chunks.push(args.map((a) => (typeof a === 'string' ? a : Buffer.isBuffer(a) ? a.toString() : JSON.stringify(a))).join(' '));
@@ -100,18 +100,16 @@ async function runStep(jobId: string, options: { sdkDebug?: boolean } = {}): Pro
       .map((stream) => vi.spyOn(stream, 'write').mockImplementation(capture as never)),
   ];
   try {
-    const output = await handler({ jobId });
+    const output = await handler.withServices(() => given)({ jobId });
     return { output, written: chunks.join('\n') };
   } finally {
     for (const spy of spies) spy.mockRestore();
-    setServices(services);
   }
 }
 
 beforeAll(async () => {
   [source, target] = await Promise.all([fake(), fake()]);
   ({ services, service } = await stepServices(`jobs-${prefix}`, openCluster));
-  setServices(services);
 
   const s = client(source.uri);
   await ok(s.createDatabase({ db_name: 'shop' } as never));
@@ -140,7 +138,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  setServices(undefined);
   await closeClients();
   await Promise.all(servers.map((s) => s.stop()));
 });
