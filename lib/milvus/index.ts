@@ -30,5 +30,5 @@ export {
   type ReadRequest,
 } from './batch';
 export { stringLiteral, pkLiteral, pkRangeFilter, pkRangeDeleteFilter, expressibleBound, comparePks } from './filter';
-export { statusToError, toMigrationError, assertOk } from './status';
+export { statusToError, toMigrationError, assertOk, TlsCertificateError } from './status';
 export * from './spec';
