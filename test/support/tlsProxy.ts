@@ -63,6 +63,11 @@ export interface TlsProxy {
   readonly counts: TlsProxyCounts;
   /** Calls per method (short names: Query, Insert...), refused ones included. */
   readonly callsByMethod: Record<string, number>;
+  /**
+   * Calls per method that came without the SDK's `client-request-unixmsec` header: those of the
+   * raw channel (lib/milvus/columnar.ts, rowQuery.ts), which sends only the client's own metadata.
+   */
+  readonly rawCallsByMethod: Record<string, number>;
   /** Sets every count back to 0. */
   reset(): void;
   stop(): Promise<void>;
@@ -83,6 +88,7 @@ export async function startTlsProxy(options: TlsProxyOptions): Promise<TlsProxy>
   const expected = Buffer.from(options.token, 'utf8').toString('base64');
   const counts: TlsProxyCounts = { handshakes: 0, refusedHandshakes: 0, unauthenticated: 0, forwarded: 0 };
   const callsByMethod: Record<string, number> = {};
+  const rawCallsByMethod: Record<string, number> = {};
   let upstream: http2.ClientHttp2Session | undefined;
   const upstreamSession = (): http2.ClientHttp2Session => {
     if (!upstream || upstream.closed || upstream.destroyed) {
@@ -100,6 +106,7 @@ export async function startTlsProxy(options: TlsProxyOptions): Promise<TlsProxy>
     stream.on('error', () => undefined);
     const method = String(headers[HTTP2_HEADER_PATH] ?? '').split('/').pop() ?? '';
     callsByMethod[method] = (callsByMethod[method] ?? 0) + 1;
+    if (headers['client-request-unixmsec'] === undefined) rawCallsByMethod[method] = (rawCallsByMethod[method] ?? 0) + 1;
     if (headers.authorization !== expected) {
       counts.unauthenticated += 1;
       // A trailers-only gRPC reply.
@@ -148,9 +155,10 @@ export async function startTlsProxy(options: TlsProxyOptions): Promise<TlsProxy>
     port,
     counts,
     callsByMethod,
+    rawCallsByMethod,
     reset() {
       Object.assign(counts, { handshakes: 0, refusedHandshakes: 0, unauthenticated: 0, forwarded: 0 });
-      for (const key of Object.keys(callsByMethod)) delete callsByMethod[key];
+      for (const calls of [callsByMethod, rawCallsByMethod]) for (const key of Object.keys(calls)) delete calls[key];
     },
     async stop() {
       for (const session of sessions) session.destroy();
