@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DataType } from '@zilliz/milvus2-sdk-node';
-import { setCallRetryPolicy } from '../../lib/milvus/status';
+import { openCluster } from '../../lib/milvus/cluster';
+import { queryRows } from '../../lib/milvus/rowQuery';
+import { setCallRetryPolicy, toMigrationError } from '../../lib/milvus/status';
 import type { PreflightReport } from '../../lib/migration/inspect';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { seedSampleCollections } from '../../local/sampleData';
@@ -156,6 +158,31 @@ describe('clusters behind TLS with a private CA and a token', () => {
       await direct.closeConnection();
     }
   }, 240_000);
+});
+
+describe('tls.serverName', () => {
+  it('is checked instead of the uri host by the SDK client and by the raw channel alike', async () => {
+    const read = async (serverName: string) => {
+      const cluster = openCluster({ uri: source.uri, token: sourceToken, tls: { caCert: sourceCa.caCert, serverName } }, { timeoutMs: 5_000 });
+      try {
+        const c = cluster.client('default');
+        const listed = await c.listCollections().then((r) => r.data.map((x) => x.name), (e: unknown) => toMigrationError(e, 'list collections'));
+        const rows = await queryRows(c, { collection_name: names[0]!, filter: '', output_fields: ['count(*)'], limit: 1 }, 5_000).then((r) => r.data, (e: unknown) => toMigrationError(e, 'read rows'));
+        return { listed, rows };
+      } finally {
+        await cluster.close();
+      }
+    };
+    source.reset();
+    // The certificate names 127.0.0.1 and localhost.
+    const good = await read('localhost');
+    expect(good.listed).toContain(names[0]);
+    expect(Number((good.rows as Array<Record<string, unknown>>)[0]?.['count(*)'])).toBe(sizes.products);
+    expect(source.rawCallsByMethod.Query).toBe(1);
+    const bad = await read('milvus.example.com');
+    expect(bad.listed).toMatchObject({ code: 'MILVUS_TLS_NAME_MISMATCH' });
+    expect(bad.rows).toMatchObject({ code: 'MILVUS_TLS_NAME_MISMATCH' });
+  });
 });
 
 describe('without the CA, or with a wrong token, preflight fails at once with a clear reason', () => {
