@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -22,7 +22,10 @@ beforeAll(() => {
   certs = makeTestCertificates();
   dir = mkdtempSync(path.join(tmpdir(), 'mm-tls-flags-'));
 });
-afterAll(() => certs.remove());
+afterAll(() => {
+  certs.remove();
+  rmSync(dir, { recursive: true, force: true });
+});
 afterEach(() => setCallRetryPolicy());
 
 function issuesOf(body: unknown): string[] {
