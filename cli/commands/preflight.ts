@@ -1,4 +1,5 @@
 import { CreateMigrationBody, parseRequest } from '../../lib/api/requests';
+import { credentialsOf } from '../../lib/cluster';
 import type { PreflightReport } from '../../lib/migration/inspect';
 import { apiClientFrom, type ApiFlags } from '../apiOptions';
 import { requestBodyFromFlags, type RequestFlags } from '../requestOptions';
@@ -24,7 +25,7 @@ export async function preflightCommand(flags: PreflightFlags): Promise<number> {
     const request = parseRequest(CreateMigrationBody, body, 'body');
     const credentials = (c: typeof request.source) => {
       if (c.secretArn) throw new Error('secretArn needs the deployed API: pass --api');
-      return { uri: c.uri, token: c.token, username: c.username, password: c.password };
+      return credentialsOf(c);
     };
     report = await inspectMigration(
       { databases: request.databases, options: request.options },

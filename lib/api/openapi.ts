@@ -52,14 +52,17 @@ export const CREDENTIAL_FIELDS: Readonly<Record<string, string>> = {
   username: 'A Milvus user, with `password`. Write-only: saved apart from the job, never returned, logged or recorded.',
   password: 'Secret. The password of `username`. Write-only: saved apart from the job, never returned, logged or recorded.',
   secretArn:
-    'AWS only: a Secrets Manager secret holding `{"token": ...}` or `{"username": ..., "password": ...}`, read by the steps that connect. Write-only: never returned. Refused by preflight, which does not read secrets.',
+    'AWS only: a Secrets Manager secret holding `{"token": ...}` or `{"username": ..., "password": ...}` (and `"tls": {"caCert": ...}` for a private CA), read by the steps that connect. Write-only: never returned. Refused by preflight, which does not read secrets.',
+  tls:
+    'TLS of a cluster whose certificate a private CA signed: `caCert`, the PEM text of that CA (one or more certificates, at most 48 KiB), trusted instead of the system roots; `serverName`, the name to check the certificate against when it differs from the uri\'s host. ' +
+    'With `caCert` the connection uses TLS (give an `https://` uri; `http://` is refused). Travels with the credentials: write-only, saved apart from the job, never returned, logged or recorded. With `secretArn`, put it in the secret\'s JSON instead.',
 };
 
 const URI_DESCRIPTION =
   '`host:port` or `http(s)://host[:port]` (checked by the service: 400 otherwise). A `user:password@` part is a credential too: it is removed before the uri is stored or shown.';
 
 const CREATE_RULES =
-  'Rules the service checks beyond this schema (400 naming the field): `uri` format; a cluster takes `token`, or `username` with `password`, or `secretArn`, never two of them; ' +
+  'Rules the service checks beyond this schema (400 naming the field): `uri` format; a cluster takes `token`, or `username` with `password`, or `secretArn`, never two of them; `tls.caCert` is PEM certificates; `tls` goes with an `https://` or bare `host:port` uri, and not with `secretArn`; ' +
   'an offline migration names at most one database; database and collection names (and target names) are not repeated; a partition key field cannot be nullable.';
 
 /**
@@ -291,7 +294,7 @@ function buildDocument(): JsonSchema {
         'Migrates the data of a Milvus cluster (self-hosted or Zilliz Cloud) to another: offline (copy, index, verify) or online (copy, then sync ' +
         'changes until the operator stops writes, then cut over). Request bodies and queries are validated against the schemas below; ' +
         `a bad request gets a 400 naming the field and the rule. Bodies are at most ${MAX_BODY_BYTES} bytes. ` +
-        'Credentials (`token`, `username`, `password`, `secretArn` and any `user:password@` in a uri) are write-only: they appear in no response, event or log line.',
+        'Credentials (`token`, `username`, `password`, `secretArn`, `tls` and any `user:password@` in a uri) are write-only: they appear in no response, event or log line.',
     },
     servers: [{ url: '.', description: 'Where this document is served: the API stage (`.../v1`) on AWS, `milvus-migrate serve` locally' }],
     security: [{ sigv4: [] }],

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { redactUri } from '../cluster';
+import { credentialsOf, redactUri } from '../cluster';
 import type { CredentialStore } from '../credentials/store';
 import { ConflictError, JobNotFoundError } from '../errors';
 import {
@@ -185,8 +185,7 @@ export class MigrationService {
     if (connection.secretArn) {
       throw new ValidationError([{ path: `${role}.secretArn`, message: 'preflight takes inline credentials (token, or username and password): the API does not read secrets' }]);
     }
-    const { uri, token, username, password } = connection;
-    return { uri, ...(token ? { token } : {}), ...(username ? { username } : {}), ...(password ? { password } : {}) };
+    return credentialsOf(connection);
   }
 
   async list(query: unknown = {}): Promise<JobPage> {
@@ -305,7 +304,7 @@ export class MigrationService {
 }
 
 /** Fields of a cluster that are secrets: a hash stored in the table must not let anyone test guesses of them. */
-const SECRET_FIELDS = new Set(['token', 'password']);
+const SECRET_FIELDS = new Set(['token', 'password', 'tls']);
 
 /**
  * SHA-256 of the validated request with its keys sorted and its secrets left out: what an

@@ -1,4 +1,4 @@
-import type { ClusterConnection, ClusterCredentials } from '../cluster';
+import { credentialsOf, type ClusterConnection, type ClusterCredentials } from '../cluster';
 import { PermanentError } from '../errors';
 import type { CredentialStore } from './store';
 
@@ -14,15 +14,14 @@ export class MemoryCredentialStore implements CredentialStore {
       throw new PermanentError('SECRET_ARN_UNSUPPORTED', `${role}.secretArn needs AWS Secrets Manager; locally give token or username and password`);
     }
     const ref = `local:${jobId}:${role}`;
-    const { uri, token, username, password } = connection;
-    this.entries.set(ref, { uri, ...(token ? { token } : {}), ...(username ? { username } : {}), ...(password ? { password } : {}) });
+    this.entries.set(ref, credentialsOf(connection));
     return ref;
   }
 
   async resolve(ref: string): Promise<ClusterCredentials> {
     const credentials = this.entries.get(ref);
     if (!credentials) throw new PermanentError('CREDENTIALS_NOT_FOUND', `no credentials for ${ref} in this process (they are kept in memory only)`);
-    return { ...credentials };
+    return { ...credentials, ...(credentials.tls ? { tls: { ...credentials.tls } } : {}) };
   }
 
   async release(ref: string): Promise<void> {

@@ -10,7 +10,7 @@ import {
   type Tag,
 } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod';
-import type { ClusterConnection, ClusterCredentials } from '../cluster';
+import { ClusterTls, credentialsOf, type ClusterConnection, type ClusterCredentials } from '../cluster';
 import { PermanentError } from '../errors';
 import type { CredentialStore } from './store';
 
@@ -26,12 +26,13 @@ export interface SecretsManagerCredentialStoreOptions {
 export const MANAGED_TAG = 'milvus-migrate:managed';
 const secretName = (jobId: string, role: 'source' | 'target'): string => `milvus-migrate/${jobId}/${role}`;
 
-/** What a secret holds: the same JSON as an inline connection, without secretArn. */
+/** What a secret holds: the same JSON as an inline connection, without secretArn (tls: a private CA). */
 const SecretPayload = z.object({
   uri: z.string().min(1),
   token: z.string().optional(),
   username: z.string().optional(),
   password: z.string().optional(),
+  tls: ClusterTls.optional(),
 });
 
 /**
@@ -51,8 +52,7 @@ export class SecretsManagerCredentialStore implements CredentialStore {
 
   async save(jobId: string, role: 'source' | 'target', connection: ClusterConnection): Promise<string> {
     if (connection.secretArn) return connection.secretArn;
-    const { uri, token, username, password } = connection;
-    const secretString = JSON.stringify({ uri, token, username, password });
+    const secretString = JSON.stringify(credentialsOf(connection));
     const name = secretName(jobId, role);
     const tags: Tag[] = [
       ...Object.entries(this.tags).map(([Key, Value]) => ({ Key, Value })),
@@ -99,10 +99,9 @@ export class SecretsManagerCredentialStore implements CredentialStore {
     const parsed = SecretPayload.safeParse(payload);
     if (!parsed.success) {
       const fields = parsed.error.issues.map((issue) => issue.path.join('.') || '(root)').join(', ');
-      throw new PermanentError('CREDENTIALS_INVALID', `secret ${ref} must hold JSON {uri, token?, username?, password?}; bad or missing: ${fields}`);
+      throw new PermanentError('CREDENTIALS_INVALID', `secret ${ref} must hold JSON {uri, token?, username?, password?, tls?: {caCert?, serverName?}}; bad or missing: ${fields}`);
     }
-    const { uri, token, username, password } = parsed.data;
-    return { uri, ...(token ? { token } : {}), ...(username ? { username } : {}), ...(password ? { password } : {}) };
+    return credentialsOf(parsed.data);
   }
 
   async release(ref: string): Promise<void> {

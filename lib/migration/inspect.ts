@@ -49,8 +49,10 @@ export async function inspectMigration(
       collections: [],
       problems: [],
     };
-    if (!sourceReport.reachable) report.problems.push({ code: 'SOURCE_UNREACHABLE', message: `cannot reach the source cluster: ${sourceReport.reason}` });
-    if (!targetReport.reachable) report.problems.push({ code: 'TARGET_UNREACHABLE', message: `cannot reach the target cluster: ${targetReport.reason}` });
+    // The reason already says "cannot reach the <role> cluster" after its code: not twice.
+    const unreachable = (role: string, reason?: string) => `cannot reach the ${role} cluster: ${(reason ?? '').replace(`: cannot reach the ${role} cluster: `, ': ')}`;
+    if (!sourceReport.reachable) report.problems.push({ code: 'SOURCE_UNREACHABLE', message: unreachable('source', sourceReport.reason) });
+    if (!targetReport.reachable) report.problems.push({ code: 'TARGET_UNREACHABLE', message: unreachable('target', targetReport.reason) });
     if (report.problems.length > 0) return report;
 
     const checked = await checkCollections(scope, { source, target }, 'collect');

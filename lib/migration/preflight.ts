@@ -1,6 +1,6 @@
 import { MigrationError, PermanentError, TransientError } from '../errors';
 import { collectionKey, type CollectionProgress, type JobRecord } from '../jobs/model';
-import { appendMismatch, collectionExists, countRows, describeCollection, estimateRowBytes, listCollections, listDatabases } from '../milvus';
+import { appendMismatch, collectionExists, countRows, describeCollection, estimateRowBytes, listCollections, listDatabases, TlsCertificateError } from '../milvus';
 import type { Services } from '../services';
 import { baselineScope } from '../sync/sourceGuard';
 import { takeSourceBaseline } from '../sync/guards';
@@ -187,6 +187,15 @@ async function resolveCollections(job: JobRecord, clusters: JobClusters): Promis
   return { collections, skipped };
 }
 
+/** What to do about a certificate the client refused, naming the role's request field and CLI flag. */
+function tlsAdvice(role: 'source' | 'target', error: unknown): string | undefined {
+  if (!(error instanceof TlsCertificateError)) return undefined;
+  const where = `(${error.what}: ${error.detail})`;
+  if (error.code === 'MILVUS_TLS_UNTRUSTED') return `the ${role}'s certificate is not trusted: give its CA with ${role}.tls.caCert / --${role}-ca-cert ${where}`;
+  if (error.code === 'MILVUS_TLS_NAME_MISMATCH') return `the ${role}'s certificate does not name the host of its uri: connect by a name it holds, or set ${role}.tls.serverName ${where}`;
+  return `the ${role}'s certificate was refused ${where}`;
+}
+
 /**
  * Names which cluster failed. A transient failure stays transient (the state machine retries it,
  * then fails with this reason); anything else, such as refused credentials, fails at once.
@@ -196,7 +205,7 @@ export async function reach<T>(code: string, role: 'source' | 'target', call: ()
     return await call();
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
-    const message = `cannot reach the ${role} cluster: ${detail}`;
+    const message = `cannot reach the ${role} cluster: ${tlsAdvice(role, error) ?? detail}`;
     if (error instanceof TransientError) throw new TransientError(code, message, { cause: error });
     throw new PermanentError(error instanceof MigrationError ? error.code : code, message, { cause: error });
   }

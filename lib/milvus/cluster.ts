@@ -32,6 +32,11 @@ export function openCluster(creds: ClusterCredentials, options: OpenClusterOptio
           token: creds.token,
           username: creds.username,
           password: creds.password,
+          // A private CA replaces the system roots (and makes a bare host:port a TLS address); the
+          // raw channel of columnar.ts reuses the credentials and the server name this builds.
+          ...(creds.tls?.caCert || creds.tls?.serverName
+            ? { tls: { ...(creds.tls.caCert ? { rootCert: Buffer.from(creds.tls.caCert) } : {}), ...(creds.tls.serverName ? { serverName: creds.tls.serverName } : {}) } }
+            : {}),
           database: db,
           timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
           // The SDK otherwise sends a heartbeat every 10 s to the server.

@@ -27,12 +27,15 @@ const INSERT = '/milvus.proto.milvus.MilvusService/Insert';
 const identity = (b: Buffer): Buffer => b;
 const FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
 
-/** What the SDK client holds and the raw channel reuses: address, TLS credentials, header metadata. */
+/** What the SDK client holds and the raw channel reuses: address, TLS credentials (private CA included), server name override, header metadata. */
 interface SdkInternals {
   config?: { address?: string };
   creds?: grpc.ChannelCredentials;
+  channelOptions?: Record<string, unknown>;
   metadata?: Map<string, string>;
 }
+
+const SERVER_NAME_OVERRIDE = 'grpc.ssl_target_name_override';
 
 /** A raw gRPC channel with the SDK client's address, credentials and headers (dbname, authorization). */
 export class RawMilvusChannel {
@@ -40,7 +43,9 @@ export class RawMilvusChannel {
 
   constructor(private readonly sdk: SdkInternals) {
     const address = sdk.config!.address!.replace(/(http|https)*:\/\//, '');
+    const serverName = sdk.channelOptions?.[SERVER_NAME_OVERRIDE];
     this.client = new grpc.Client(address, sdk.creds!, {
+      ...(typeof serverName === 'string' ? { [SERVER_NAME_OVERRIDE]: serverName } : {}),
       'grpc.max_receive_message_length': -1,
       'grpc.max_send_message_length': -1,
       // HTTP/2's default 64 KiB window makes the server pause for a WINDOW_UPDATE every 64 KiB of

@@ -27,5 +27,5 @@ export {
   type ReadRequest,
 } from './batch';
 export { stringLiteral, pkRangeFilter, pkRangeDeleteFilter, expressibleBound, comparePks } from './filter';
-export { statusToError, toMigrationError } from './status';
+export { statusToError, toMigrationError, TlsCertificateError } from './status';
 export * from './spec';

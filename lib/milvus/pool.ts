@@ -13,7 +13,7 @@ export class ClusterPool {
 
   open(credentials: ClusterCredentials): MilvusCluster {
     // Keyed by a digest, so the pool holds no second copy of the credentials in its keys.
-    const key = createHash('sha256').update(JSON.stringify([credentials.uri, credentials.token, credentials.username, credentials.password])).digest('hex');
+    const key = createHash('sha256').update(JSON.stringify([credentials.uri, credentials.token, credentials.username, credentials.password, credentials.tls?.caCert, credentials.tls?.serverName])).digest('hex');
     let cluster = this.clusters.get(key);
     if (!cluster) {
       cluster = openCluster(credentials);

@@ -47,11 +47,52 @@ export function statusCode(status: MilvusStatus): number {
   return Number(status.code ?? 0);
 }
 
+/**
+ * A TLS handshake the client broke off because of the server's certificate: what grpc-js reports
+ * (inside an UNAVAILABLE "No connection established. Last error: ...") from Node's TLS checks.
+ * Trying again cannot help: the client needs the CA (or the right server name).
+ */
+const TLS_UNTRUSTED = /unable to verify the first certificate|unable to get (local )?issuer certificate|self[- ]signed certificate|certificate not trusted|invalid CA certificate|CERT_UNTRUSTED|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT/i;
+const TLS_NAME_MISMATCH = /does not match certificate's altnames|ERR_TLS_CERT_ALTNAME_INVALID/i;
+const TLS_CERTIFICATE = /certificate has expired|certificate is not yet valid|certificate signature failure|certificate revoked|unsupported certificate purpose|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID/i;
+
+/**
+ * A server certificate the client refused: permanent (its `name` stays PermanentError, which the
+ * state machine's Catch matches). `detail` is what TLS said, for messages that name the role.
+ */
+export class TlsCertificateError extends PermanentError {
+  constructor(
+    code: 'MILVUS_TLS_UNTRUSTED' | 'MILVUS_TLS_NAME_MISMATCH' | 'MILVUS_TLS_CERTIFICATE',
+    readonly what: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    const advice =
+      code === 'MILVUS_TLS_UNTRUSTED'
+        ? `the server's certificate is not trusted (${detail}): give the CA that signed it (tls.caCert, --source-ca-cert / --target-ca-cert)`
+        : code === 'MILVUS_TLS_NAME_MISMATCH'
+          ? `the server's certificate is for another name (${detail}): connect by a name on the certificate, or set tls.serverName`
+          : `the server's certificate was refused (${detail})`;
+    super(code, `${what}: ${advice}`, options);
+  }
+}
+
+/** The permanent error a refused server certificate means, if `text` reports one. */
+function tlsCertificateError(text: string, what: string, cause?: unknown): TlsCertificateError | undefined {
+  const code = TLS_UNTRUSTED.test(text) ? 'MILVUS_TLS_UNTRUSTED' : TLS_NAME_MISMATCH.test(text) ? 'MILVUS_TLS_NAME_MISMATCH' : TLS_CERTIFICATE.test(text) ? 'MILVUS_TLS_CERTIFICATE' : undefined;
+  if (!code) return undefined;
+  const detail = text.replace(/^.*Last error: (Error( \[[A-Z_]+\])?: )?/s, '').replace(/\.? ?Resolution note:.*$/s, '').trim() || text;
+  return new TlsCertificateError(code, what, detail, { cause });
+}
+
 /** The domain error a failed status means. */
 export function statusToError(status: MilvusStatus, what: string): MigrationError {
   const code = statusCode(status);
   const reason = status.reason || status.detail || String(status.error_code ?? 'unknown error');
   const message = `${what}: ${reason}`;
+  // The SDK folds some transport failures (a refused certificate among them) into a status.
+  const tls = tlsCertificateError(reason, what);
+  if (tls) return tls;
   if (code === COLLECTION_NOT_FOUND || status.error_code === 'CollectionNotExists' || /collection not found|can ?not find collection/i.test(reason)) {
     return new PermanentError('COLLECTION_NOT_FOUND', message);
   }
@@ -107,6 +148,9 @@ export function toMigrationError(error: unknown, what: string): MigrationError {
   if (error instanceof MigrationError) return error;
   const e = error as { code?: unknown; details?: unknown; message?: unknown };
   const text = String(e?.details || e?.message || error);
+  // Before the gRPC code: grpc-js reports a refused certificate as UNAVAILABLE, which is transient.
+  const tls = tlsCertificateError(text, what, error);
+  if (tls) return tls;
   if (typeof e?.code === 'number' && typeof e.details === 'string') {
     const transient = GRPC_TRANSIENT[e.code];
     if (transient) return new TransientError(transient, `${what}: ${text}`, { cause: error });

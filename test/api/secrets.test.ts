@@ -10,6 +10,7 @@ import { createDocumentClient } from '../../lib/jobs/dynamoJobStore';
 import { startApiServer, type ApiServer } from '../../functions/localHttpServer';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { recordFailure } from '../../lib/migration/recordFailure';
+import { makeTestCertificates, type TestCertificates } from '../support/tlsProxy';
 
 /**
  * Credentials carrying a unique marker go through every route and the failure path of a real
@@ -17,6 +18,10 @@ import { recordFailure } from '../../lib/migration/recordFailure';
  * the marker appears in no API response, no item of the table and no line the process writes.
  */
 const MARKER = `SecretMarker${randomBytes(8).toString('hex')}`;
+/** A private CA given as target.tls.caCert: travels with the credentials, so kept nowhere either. */
+let ca: TestCertificates;
+/** Base64 of the CA's own bytes (the PEM without its armour and first and last lines): in nothing but the CA. */
+let caMarker: string;
 const tableName = `jobs-secrets-${process.pid}-${Date.now()}`;
 
 const documents = createDocumentClient(
@@ -90,6 +95,8 @@ async function waitForEnd(jobId: string) {
 const unreachable = (role: string) => `http://${role}user:${MARKER}pw@127.0.0.1:${closedPort}`;
 
 beforeAll(async () => {
+  ca = makeTestCertificates('secrets test CA');
+  caMarker = ca.caCert.split('\n').filter((l) => l && !l.startsWith('-----')).slice(1, -1).join('');
   closedPort = await freePortThenClose();
   vi.stubEnv('MILVUS_MIGRATE_STEP_LOG', 'stdout');
   captureOutput();
@@ -98,6 +105,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  ca?.remove();
   await server?.close();
   await runtime?.stop();
   for (const undo of restore.reverse()) undo();
@@ -111,7 +119,7 @@ describe('secrets', () => {
     const failing = {
       type: 'offline',
       source: { uri: unreachable('source'), token: `${MARKER}-token` },
-      target: { uri: `127.0.0.1:${closedPort}`, username: 'root', password: `${MARKER}-password` },
+      target: { uri: `127.0.0.1:${closedPort}`, username: 'root', password: `${MARKER}-password`, tls: { caCert: ca.caCert } },
       databases: [{ name: 'default', collections: [{ name: 'books' }] }],
     };
     const created = await call('POST', '/migrations', failing, { 'Idempotency-Key': key });
@@ -162,6 +170,9 @@ describe('secrets', () => {
     expect(JSON.stringify(items.Items)).not.toContain(MARKER);
     for (const text of responses) expect(text).not.toContain(MARKER);
     for (const line of output) expect(line).not.toContain(MARKER);
+    expect(caMarker.length).toBeGreaterThan(100);
+    expect(JSON.stringify(items.Items)).not.toContain(caMarker);
+    for (const text of [...responses, ...output]) expect(text).not.toContain(caMarker);
     // The failure names the cluster it could not reach, without its user and password.
     expect(JSON.stringify(failed.error)).not.toContain('sourceuser');
   });
