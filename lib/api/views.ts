@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { CollectionProgress, JobError, JobEvent, JobPhase, JobStatus, JobType, SyncState, VerificationReport } from '../jobs/model';
 import type { PreflightReport } from '../migration/inspect';
 
