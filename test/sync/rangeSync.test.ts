@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { PermanentError } from '../../lib/errors';
+import { PermanentError, TransientError } from '../../lib/errors';
 import {
   ALLOW_INSERT_AUTO_ID,
   copyShard,
@@ -58,7 +58,18 @@ async function copyToNewTarget(
 ): Promise<Pair> {
   const sourceSpec = await describeCollection(src, DB, sourceName);
   const { spec } = translateSchema(sourceSpec, { targetName: `${sourceName}_t`, indexPolicy: 'autoindex', targetAllowsExplicitAutoId: options.explicitAutoId ?? false });
-  await createCollection(dst, DB, spec);
+  // The CreateTargetCollection step is retried on a TransientError by the state machine; called
+  // directly, it gets the same few tries (seen once in CI under load: the first call to the
+  // in-memory target answered UNAVAILABLE "No connection established").
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await createCollection(dst, DB, spec);
+      break;
+    } catch (error) {
+      if (!(error instanceof TransientError) || attempt === 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
   for (const partition of options.partitions ?? [undefined]) {
     for (let checkpoint: string | null = null, done = false; !done; ) {
       ({ done } = await copyShard({
