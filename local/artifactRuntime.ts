@@ -20,7 +20,7 @@ import {
   type LocalSecretsManager,
 } from './aws';
 import { startDynamoLocal, type LocalDynamo } from './dynamoLocal';
-import type { LogSink } from './lambda/executionEnvironment';
+import type { InvokeResult, LogSink } from './lambda/executionEnvironment';
 import { LambdaSandbox } from './lambda/sandbox';
 import { LocalExecutions } from './localExecutions';
 
@@ -199,7 +199,7 @@ async function invokeStep(sandbox: LambdaSandbox, functionName: string, payload:
 }
 
 /** API Gateway's Lambda proxy integration: the function's answer, or a 502 when the function failed or answered malformed. */
-function proxyResult(result: Awaited<ReturnType<ReturnType<LambdaSandbox['get']>['invoke']>>): APIGatewayProxyResult {
+function proxyResult(result: InvokeResult): APIGatewayProxyResult {
   const badGateway = { statusCode: 502, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ message: 'Internal server error' }) };
   if (!result.ok) return badGateway;
   const answer = result.payload as Partial<APIGatewayProxyResult> | null;

@@ -16,7 +16,6 @@ export class LambdaFunction {
   private readonly environments: ExecutionEnvironment[] = [];
   /** Process start to first answer of each cold start, in ms. */
   readonly coldStarts: Array<{ initMs: number; firstAnswerMs: number }> = [];
-  invocations = 0;
   private peakRss = 0;
 
   constructor(
@@ -27,7 +26,6 @@ export class LambdaFunction {
 
   async invoke(event: unknown): Promise<InvokeResult & InvokeTiming> {
     const started = Date.now();
-    this.invocations++;
     let environment = this.environments.find((candidate) => !candidate.busy && !candidate.dead);
     const coldStart = !environment;
     if (!environment) {

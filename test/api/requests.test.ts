@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../lib/api/errors';
 import { CreateMigrationBody, MILVUS_NAME, matchResource, parseRequest } from '../../lib/api/requests';
+import { issuesOf } from './support/requestIssues';
 
 const source = { uri: 'source:19530', token: 't' };
 const target = { uri: 'http://target:19530' };
-
-function issuesOf(body: unknown): string[] {
-  try {
-    parseRequest(CreateMigrationBody, body, 'body');
-  } catch (error) {
-    if (error instanceof ValidationError) return error.issues.map((i) => `${i.path}: ${i.message}`);
-    throw error;
-  }
-  throw new Error('the body was accepted');
-}
 
 describe('CreateMigrationBody', () => {
   it('moves the default database when an offline job names none, and fills option defaults', () => {

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ValidationError } from '../../lib/api/errors';
 import { createMigrationRequestSchema } from '../../lib/api/openapi';
 import { CreateMigrationBody, parseRequest } from '../../lib/api/requests';
 import { hashRequest } from '../../lib/api/service';
@@ -15,6 +14,7 @@ import { milvusCall, setCallRetryPolicy, statusToError, toMigrationError } from 
 import { reach } from '../../lib/migration/preflight';
 import { readCaCert, requestBodyFromFlags, type RequestFlags } from '../../cli/requestOptions';
 import { makeTestCertificates, type TestCertificates } from '../support/tlsProxy';
+import { issuesOf } from '../api/support/requestIssues';
 
 let certs: TestCertificates;
 let dir: string;
@@ -27,16 +27,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 afterEach(() => setCallRetryPolicy());
-
-function issuesOf(body: unknown): string[] {
-  try {
-    parseRequest(CreateMigrationBody, body, 'body');
-  } catch (error) {
-    if (error instanceof ValidationError) return error.issues.map((i) => `${i.path}: ${i.message}`);
-    throw error;
-  }
-  throw new Error('the body was accepted');
-}
 
 const target = { uri: 'target:19530' };
 
