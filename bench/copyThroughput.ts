@@ -24,11 +24,13 @@ import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import protobuf from 'protobufjs/minimal.js';
 import { processCpuSeconds } from './processCpu';
 import { startMilvusLite, type LocalMilvus } from '../local/milvusLite';
-import { copyShard, countRows, createCollection, describeCollection, ensureLoaded, openCluster, planShards, translateSchema, type CollectionSpec, type MilvusCluster, type PkRange } from '../lib/milvus';
-import { ColumnarBatchSource, rawChannel, type ColumnarPayload } from '../lib/milvus/columnar';
-import { rowsForBudget, type Batch } from '../lib/milvus/batch';
+import { copyShard, countRows, createCollection, describeCollection, dropCollection, ensureLoaded, openCluster, planShards, translateSchema, type CollectionSpec, type MilvusGateway, type PkRange } from '../lib/milvus';
+// The ceiling phases measure the servers themselves: they use the gateway's raw channel and wire codec directly.
+import { RawMilvusChannel } from '../lib/milvus/gateway/channel';
+import { encodeInsertRequest, parseMutationResult } from '../lib/milvus/gateway/protoWire';
+import { ColumnPages, type Columns, type Page } from '../lib/milvus/keyRange/pages';
+import { rowsForBudget } from '../lib/milvus/keyRange/rowSize';
 import { assertOk } from '../lib/milvus/status';
-import { encodeInsertRequest, parseMutationResult } from '../lib/milvus/protoWire';
 import { preferAtomicGc } from '../lib/milvus/gc';
 import { JobOptions } from '../lib/jobs/model';
 
@@ -94,7 +96,7 @@ function encodeVectorInserts(collection: string, rows: number, dim: number, rows
 }
 
 async function sendInserts(client: MilvusClient, requests: Buffer[], inFlight: number): Promise<void> {
-  const channel = rawChannel(client);
+  const channel = new RawMilvusChannel(client);
   let next = 0;
   await Promise.all(
     Array.from({ length: inFlight }, async () => {
@@ -105,6 +107,7 @@ async function sendInserts(client: MilvusClient, requests: Buffer[], inFlight: n
       }
     }),
   );
+  channel.close();
 }
 
 function richRows(n: number): Record<string, unknown>[] {
@@ -157,7 +160,7 @@ class CpuMeter {
   }
 }
 
-function cluster(uri: string): MilvusCluster {
+function cluster(uri: string): MilvusGateway {
   return openCluster({ uri }, { logLevel: 'error' });
 }
 
@@ -237,8 +240,8 @@ function streamRanges(name: string, rows: number): Array<{ afterPk: string | nul
 }
 
 /** Reads a collection in pages of `pageRows` (raw query replies, as the copy reads them), SHARDS streams; `onPage` gets each page. */
-async function readPages(client: MilvusClient, spec: CollectionSpec, rows: number, pageRows: number, onPage: (page: Batch<ColumnarPayload>) => void = () => {}): Promise<void> {
-  const reader = new ColumnarBatchSource(client, spec);
+async function readPages(cluster: MilvusGateway, spec: CollectionSpec, rows: number, pageRows: number, onPage: (page: Page<Columns>) => void = () => {}): Promise<void> {
+  const reader = new ColumnPages({ cluster, db: DB, spec });
   await Promise.all(
     streamRanges(spec.name, rows).map(async ({ afterPk, upperInclusive }) => {
       for (let from = afterPk; ; ) {
@@ -252,10 +255,10 @@ async function readPages(client: MilvusClient, spec: CollectionSpec, rows: numbe
 }
 
 /** Insert requests for `targetName` holding exactly the source's rows, `pageRows` a request: built before any timing starts. */
-async function preEncoded(sourceClient: MilvusClient, spec: CollectionSpec, rows: number, targetName: string, pageRows: number): Promise<Buffer[]> {
+async function preEncoded(source: MilvusGateway, spec: CollectionSpec, rows: number, targetName: string, pageRows: number): Promise<Buffer[]> {
   if (spec.name === VEC) return encodeVectorInserts(targetName, rows, DIM, pageRows, 1); // the seed's own requests
   const requests: Buffer[] = [];
-  await readPages(sourceClient, spec, rows, pageRows, (page) => requests.push(encodeInsertRequest('', targetName, page.payload.fields, page.rowCount)));
+  await readPages(source, spec, rows, pageRows, (page) => requests.push(encodeInsertRequest('', targetName, page.payload.fields, page.rowCount)));
   return requests;
 }
 
@@ -280,22 +283,22 @@ async function timedPerCollection(work: (name: string) => Promise<() => Promise<
 
 /** The target alone: pre-encoded insert requests of --request-rows rows, SHARDS in flight. */
 async function ceilingPhase(sourceUri: string, targetUri: string, prefix: string): Promise<PhaseResult> {
-  const [src, dst] = [sdkClient(sourceUri), sdkClient(targetUri)];
+  const [reader, dst] = [cluster(sourceUri), sdkClient(targetUri)];
   const specs = await sourceSpecs(sourceUri);
   const result = await timedPerCollection(async (name) => {
-    const requests = await preEncoded(src, specs[name], name === VEC ? ROWS : RICH_ROWS, `${prefix}${name}`, flag('request-rows', 256));
+    const requests = await preEncoded(reader, specs[name], name === VEC ? ROWS : RICH_ROWS, `${prefix}${name}`, flag('request-rows', 256));
     return () => sendInserts(dst, requests, SHARDS);
   });
-  await Promise.all([src.closeConnection(), dst.closeConnection()]);
+  await Promise.all([reader.close(), dst.closeConnection()]);
   return result;
 }
 
 /** The source alone: its pages read (the project's page size, SHARDS streams) and dropped. */
 async function readPhase(sourceUri: string): Promise<PhaseResult> {
-  const src = sdkClient(sourceUri);
+  const reader = cluster(sourceUri);
   const specs = await sourceSpecs(sourceUri);
-  const result = await timedPerCollection(async (name) => () => readPages(src, specs[name], name === VEC ? ROWS : RICH_ROWS, pageRows(specs[name])));
-  await src.closeConnection();
+  const result = await timedPerCollection(async (name) => () => readPages(reader, specs[name], name === VEC ? ROWS : RICH_ROWS, pageRows(specs[name])));
+  await reader.close();
   return result;
 }
 
@@ -305,14 +308,14 @@ async function readPhase(sourceUri: string): Promise<PhaseResult> {
  * On one machine this, not the target alone, bounds any copy between the two.
  */
 async function serversPhase(sourceUri: string, targetUri: string, prefix: string): Promise<PhaseResult> {
-  const [src, dst] = [sdkClient(sourceUri), sdkClient(targetUri)];
+  const [reader, dst] = [cluster(sourceUri), sdkClient(targetUri)];
   const specs = await sourceSpecs(sourceUri);
   const result = await timedPerCollection(async (name) => {
     const rows = name === VEC ? ROWS : RICH_ROWS;
-    const requests = await preEncoded(src, specs[name], rows, `${prefix}${name}`, pageRows(specs[name]));
-    return async () => void (await Promise.all([readPages(src, specs[name], rows, pageRows(specs[name])), sendInserts(dst, requests, SHARDS)]));
+    const requests = await preEncoded(reader, specs[name], rows, `${prefix}${name}`, pageRows(specs[name]));
+    return async () => void (await Promise.all([readPages(reader, specs[name], rows, pageRows(specs[name])), sendInserts(dst, requests, SHARDS)]));
   });
-  await Promise.all([src.closeConnection(), dst.closeConnection()]);
+  await Promise.all([reader.close(), dst.closeConnection()]);
   return result;
 }
 
@@ -345,9 +348,9 @@ function runPhase(phase: string, args: string[]): Promise<PhaseResult> {
   });
 }
 
-async function digest(c: MilvusCluster, name: string, spec: CollectionSpec): Promise<string> {
+async function digest(c: MilvusGateway, name: string, spec: CollectionSpec): Promise<string> {
   // The query result bytes of every column, read in the same PK-ordered pages on each side.
-  const reader = new ColumnarBatchSource(c.client(DB), { ...spec, name });
+  const reader = new ColumnPages({ cluster: c, db: DB, spec: { ...spec, name } });
   const hash = createHash('sha256');
   let after: string | null = null;
   for (;;) {
@@ -358,16 +361,15 @@ async function digest(c: MilvusCluster, name: string, spec: CollectionSpec): Pro
   }
 }
 
-async function readRows(c: MilvusCluster, name: string): Promise<string> {
+async function readRows(c: MilvusGateway, name: string): Promise<string> {
   const out: unknown[] = [];
   let last: string | null = null;
   for (;;) {
     const filter: string = last === null ? '' : `id > ${JSON.stringify(last)}`;
-    const r = await c.client(DB).query({ collection_name: name, filter, output_fields: ['*'], limit: 2000, consistency_level: 'Strong' as never });
-    assertOk(r, 'read');
-    out.push(...r.data);
-    if (r.data.length < 2000) return createHash('sha256').update(JSON.stringify(out)).digest('hex').slice(0, 16);
-    last = String(r.data[r.data.length - 1].id);
+    const rows = await c.queryRows(DB, { collection: name, pkField: 'id', filter, outputFields: ['*'], limit: 2000, timeoutMs: 120_000 });
+    out.push(...rows);
+    if (rows.length < 2000) return createHash('sha256').update(JSON.stringify(out)).digest('hex').slice(0, 16);
+    last = String(rows[rows.length - 1].id);
   }
 }
 
@@ -394,7 +396,7 @@ async function main(): Promise<void> {
   const target = cluster(dstServer.uri);
   try {
     // Seed the source.
-    const sc = source.client(DB);
+    const sc = sdkClient(srcServer.uri);
     assertOk(await sc.createCollection({ collection_name: VEC, fields: [{ name: 'id', data_type: DataType.Int64, is_primary_key: true }, { name: 'emb', data_type: DataType.FloatVector, dim: DIM }] }), 'create');
     await sendInserts(sc, encodeVectorInserts(VEC, ROWS, DIM, Math.floor(BATCH_BYTES / (DIM * 4 + 16)), 1), 2);
     assertOk(
@@ -462,7 +464,7 @@ async function main(): Promise<void> {
         const ok = n === want[name] && (d === null || d === (name === VEC ? vecDigest : richRowsDigest));
         identical &&= ok;
         checks.push(`${run.prefix}${name}: ${n} rows${d ? `, digest ${d}` : ''} ${ok ? (d ? 'identical to the source' : 'as sent') : 'DIFFERS'}`);
-        assertOk(await target.client(DB).dropCollection({ collection_name: `${run.prefix}${name}` }), 'drop');
+        await dropCollection(target, DB, `${run.prefix}${name}`);
       }
     }
 

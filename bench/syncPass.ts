@@ -7,6 +7,7 @@
  * and once applying a few hundred changes made on the source. Prints rows/s and the CPU of the
  * client and of each server; exits 1 if a pass finds a difference it should not, or misses one.
  */
+import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { processCpuSeconds } from './processCpu';
 import { startMilvusLite } from '../local/milvusLite';
 import { createWrittenCollection } from '../local/mixedWriter';
@@ -73,7 +74,8 @@ async function main(): Promise<void> {
       if (r.changes !== 0 || r.compared !== ROWS) failed = true;
     }
     // 100 inserts, 100 changed rows, 100 deletes on the source; the applying pass must find exactly those.
-    const client = source.client(DB);
+    // The application's own client, writing to the source.
+    const client = new MilvusClient({ address: sourceServer.uri, telemetry: { enabled: false }, logLevel: 'error' } as never);
     const rows = (await client.query({ collection_name: NAME, filter: '', output_fields: ['*'], limit: 200, consistency_level: 'Strong' as never })).data as Array<Record<string, unknown>>;
     await client.insert({ collection_name: NAME, data: rows.slice(0, 100).map((r, i) => ({ ...r, id: ROWS + 1_000_000 + i })) as never });
     await client.upsert({ collection_name: NAME, data: rows.slice(100, 200).map((r) => ({ ...r, tag: 'changed' })) as never });

@@ -1,6 +1,6 @@
 import type { ClusterCredentials } from '../lib/cluster';
 import type { Services } from '../lib/services';
-import type { MilvusCluster } from '../lib/milvus';
+import type { MilvusGateway } from '../lib/milvus';
 import { ClusterPool } from '../lib/milvus/pool';
 import { lambdaStepServices } from './lambdaServices';
 
@@ -8,7 +8,7 @@ import { lambdaStepServices } from './lambdaServices';
 let containerPool: ClusterPool | undefined;
 
 /** Opens a cluster through the container's pool. */
-function openPooledCluster(credentials: ClusterCredentials): MilvusCluster {
+function openPooledCluster(credentials: ClusterCredentials): MilvusGateway {
   containerPool ??= new ClusterPool();
   return containerPool.open(credentials);
 }

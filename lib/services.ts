@@ -1,7 +1,7 @@
 import type { ClusterCredentials } from './cluster';
 import type { CredentialStore } from './credentials/store';
 import type { JobStore } from './jobs/store';
-import type { MilvusCluster } from './milvus';
+import type { MilvusGateway } from './milvus';
 import type { JobNotifier } from './notifications/notifier';
 
 /**
@@ -12,7 +12,7 @@ import type { JobNotifier } from './notifications/notifier';
 export interface Services {
   jobs: JobStore;
   credentials: CredentialStore;
-  openCluster(credentials: ClusterCredentials): MilvusCluster;
+  openCluster(credentials: ClusterCredentials): MilvusGateway;
   /** Alerts and job outcomes for the operator (EventBridge on AWS; locally the job's event log is enough). */
   notifier: JobNotifier;
   now(): Date;

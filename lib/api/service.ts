@@ -19,7 +19,7 @@ import type { JobStore } from '../jobs/store';
 import type { WorkflowStarter } from '../workflow/starter';
 import type { ClusterConnection, ClusterCredentials } from '../cluster';
 import type { PreflightReport } from '../migration/inspect';
-import type { MilvusCluster } from '../milvus';
+import type { MilvusGateway } from '../milvus';
 import { ValidationError } from './errors';
 import type { CollectionView, EventPage, JobPage, JobView, SyncView } from './views';
 import { CreateMigrationBody, IdempotencyKey, JobIdParameter, ListEventsQuery, ListMigrationsQuery, parseRequest, StopSyncBody } from './requests';
@@ -45,7 +45,7 @@ export interface MigrationServiceOptions {
   clock?: () => Date;
   newJobId?: () => string;
   /** How preflight requests connect (default: the SDK with PREFLIGHT_TIMEOUT_MS per call). */
-  openCluster?: (credentials: ClusterCredentials) => MilvusCluster;
+  openCluster?: (credentials: ClusterCredentials) => MilvusGateway;
 }
 
 const NON_TERMINAL: readonly JobStatus[] = JOB_STATUSES.filter((status) => !isTerminal(status));
@@ -58,7 +58,7 @@ export class MigrationService {
   private readonly workflow: WorkflowStarter;
   private readonly clock: () => Date;
   private readonly newJobId: () => string;
-  private readonly openCluster?: (credentials: ClusterCredentials) => MilvusCluster;
+  private readonly openCluster?: (credentials: ClusterCredentials) => MilvusGateway;
 
   constructor(options: MigrationServiceOptions) {
     this.openCluster = options.openCluster;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MigrationError } from '../errors';
 import type { JobRecord } from '../jobs/model';
-import type { MilvusCluster } from '../milvus';
+import type { MilvusGateway } from '../milvus';
 import {
   addUserToRole,
   createRole,
@@ -164,7 +164,7 @@ function usersAlreadyWarned(warnings: Iterable<string>): Set<string> {
   return names;
 }
 
-async function copy(job: JobRecord, source: MilvusCluster, target: MilvusCluster, warn: (w: string[]) => Promise<void>): Promise<CopyResult> {
+async function copy(job: JobRecord, source: MilvusGateway, target: MilvusGateway, warn: (w: string[]) => Promise<void>): Promise<CopyResult> {
   const custom = (roles: RbacRole[]) => roles.map((r) => r.name).filter((name) => !BUILTIN_ROLES.includes(name));
   const from: RbacSnapshot | undefined = await readRbac(source, custom);
   if (!from) return unsupported('source');

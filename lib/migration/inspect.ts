@@ -1,6 +1,6 @@
 import { redactUri, redactUrisIn, type ClusterCredentials } from '../cluster';
 import { MigrationError } from '../errors';
-import { listDatabases, targetCapabilities, type MilvusCluster } from '../milvus';
+import { listDatabases, targetCapabilities, type MilvusGateway } from '../milvus';
 import { estimateMigration, type MigrationEstimate } from './estimate';
 import { checkCollections, reach, type CollectionPlan, type JobScope, type PreflightProblem } from './preflight';
 
@@ -36,7 +36,7 @@ export const PREFLIGHT_TIMEOUT_MS = 8_000;
 export async function inspectMigration(
   scope: JobScope,
   credentials: { source: ClusterCredentials; target: ClusterCredentials },
-  open: (credentials: ClusterCredentials) => MilvusCluster,
+  open: (credentials: ClusterCredentials) => MilvusGateway,
 ): Promise<PreflightReport> {
   const source = open(credentials.source);
   const target = open(credentials.target);
@@ -67,7 +67,7 @@ export async function inspectMigration(
   }
 }
 
-async function probe(role: 'source' | 'target', cluster: MilvusCluster, credentials: ClusterCredentials): Promise<ClusterReport> {
+async function probe(role: 'source' | 'target', cluster: MilvusGateway, credentials: ClusterCredentials): Promise<ClusterReport> {
   const uri = redactUri(credentials.uri);
   try {
     await reach(role === 'source' ? 'SOURCE_UNREACHABLE' : 'TARGET_UNREACHABLE', role, () => listDatabases(cluster));

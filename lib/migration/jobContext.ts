@@ -1,7 +1,7 @@
 import { JobNotActiveError, JobNotFoundError, PermanentError } from '../errors';
 import type { CollectionProgress, JobRecord, JobStatus } from '../jobs/model';
 import { isTerminal } from '../jobs/model';
-import type { MilvusCluster } from '../milvus';
+import type { MilvusGateway } from '../milvus';
 import type { Services } from '../services';
 
 /** Statuses in which steps of the copy may act. */
@@ -22,8 +22,8 @@ export function collectionOf(job: JobRecord, key: string): CollectionProgress {
 }
 
 export interface JobClusters {
-  source: MilvusCluster;
-  target: MilvusCluster;
+  source: MilvusGateway;
+  target: MilvusGateway;
 }
 
 /** Connects to both clusters of the job with credentials resolved from the store, and closes them after. */

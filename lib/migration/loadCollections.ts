@@ -1,8 +1,8 @@
 import { PermanentError, TransientError } from '../errors';
 import type { JobRecord } from '../jobs/model';
-import type { MilvusCluster } from '../milvus';
-import { rawCall } from '../milvus/catalog';
-import { isStatusOk, milvusCall, statusCode, statusOf, statusToError, type MilvusStatus } from '../milvus/status';
+import type { MilvusGateway } from '../milvus';
+import { sleep } from '../milvus/backoff';
+import { assertOk, isStatusOk, statusCode, type MilvusStatus } from '../milvus/status';
 import type { Services } from '../services';
 import { withClusters } from './jobContext';
 
@@ -39,8 +39,6 @@ interface LoadedCollection {
   action: 'loaded' | 'unchanged' | 'reloaded' | 'kept';
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export async function loadMigratedCollections(services: Services, job: JobRecord, options: LoadOptions = {}): Promise<void> {
   const collections = Object.values(job.collections);
   const warnings: string[] = [];
@@ -72,32 +70,17 @@ export async function loadMigratedCollections(services: Services, job: JobRecord
   });
 }
 
-async function loadState(cluster: MilvusCluster, db: string, name: string): Promise<string> {
-  const what = `get load state of ${db}.${name}`;
-  const reply: any = await milvusCall(what, () => cluster.client(db).getLoadState({ collection_name: name }));
-  const status = statusOf(reply);
-  if (!status) throw new PermanentError('MILVUS_UNIMPLEMENTED', `${what}: the server does not implement this call`);
-  if (!isStatusOk(status)) throw statusToError(status, what);
-  if (reply.state === 'LoadStateNotExist') throw new PermanentError('COLLECTION_NOT_FOUND', `${db}.${name} does not exist`);
-  return String(reply.state);
+function loadState(cluster: MilvusGateway, db: string, name: string): Promise<string> {
+  return cluster.loadState(db, name);
 }
 
 /** The replicas the collection is loaded with; undefined when it is not loaded or the server cannot tell. */
-async function loadedReplicas(cluster: MilvusCluster, db: string, name: string): Promise<number | undefined> {
-  const client = cluster.client(db);
-  // GetReplicas takes a collection id (older servers take nothing else); newer ones also take the name.
-  const described: any = await milvusCall(`describe ${db}.${name}`, () => rawCall(client, 'DescribeCollection', { collection_name: name }));
-  const id = described?.collectionID;
-  const reply: any = await milvusCall(`get replicas of ${db}.${name}`, () =>
-    rawCall(client, 'GetReplicas', { collection_name: name, db_name: db, ...(id !== undefined && id !== '0' ? { collectionID: id } : {}) }),
-  ).catch(() => undefined);
-  const status = statusOf(reply);
-  if (!status || !isStatusOk(status) || !Array.isArray(reply.replicas) || reply.replicas.length === 0) return undefined;
-  return reply.replicas.length;
+function loadedReplicas(cluster: MilvusGateway, db: string, name: string): Promise<number | undefined> {
+  return cluster.replicas(db, name);
 }
 
 /** The source's replica count: 1 when the source collection is not loaded or the server cannot tell. */
-async function replicaCount(cluster: MilvusCluster, db: string, name: string): Promise<number> {
+async function replicaCount(cluster: MilvusGateway, db: string, name: string): Promise<number> {
   if ((await loadState(cluster, db, name)) !== 'LoadStateLoaded') return 1;
   return (await loadedReplicas(cluster, db, name)) ?? 1;
 }
@@ -123,32 +106,25 @@ export function refusesReplicas(status: MilvusStatus, replicas: number): boolean
  * a collection loaded with another count is left as it is (its count is returned as `kept`).
  */
 async function loadWithReplicas(
-  cluster: MilvusCluster,
+  cluster: MilvusGateway,
   db: string,
   name: string,
   replicas: number,
   options: LoadOptions & { keepLoaded: boolean },
 ): Promise<{ action: LoadedCollection['action']; kept?: number }> {
-  const client = cluster.client(db);
   let action: LoadedCollection['action'] = 'loaded';
   if ((await loadState(cluster, db, name)) === 'LoadStateLoaded') {
     const current = await loadedReplicas(cluster, db, name);
     // A server that cannot tell its replicas (milvus-lite) serves one.
     if ((current ?? 1) === replicas) return { action: 'unchanged' };
     if (options.keepLoaded) return { action: 'kept', kept: current ?? 1 };
-    const what = `release ${db}.${name} to change its replicas`;
-    const released = await milvusCall(what, () => client.releaseCollection({ collection_name: name }), { idempotent: true });
-    const status = statusOf(released);
-    if (!status) throw new PermanentError('MILVUS_UNIMPLEMENTED', `${what}: the server does not implement this call`);
-    if (!isStatusOk(status)) throw statusToError(status, what);
+    // To change its replicas.
+    await cluster.releaseCollection(db, name);
     action = 'reloaded';
   }
 
   const what = `load ${db}.${name} with ${replicas} replica(s)`;
-  // loadCollectionAsync and our own polling: the SDK's loadCollection checks error_code only.
-  const reply = await milvusCall(what, () => client.loadCollectionAsync({ collection_name: name, replica_number: replicas }));
-  const status = statusOf(reply);
-  if (!status) throw new PermanentError('MILVUS_UNIMPLEMENTED', `${what}: the server does not implement this call`);
+  const status = await cluster.loadCollection(db, name, replicas);
   if (!isStatusOk(status)) {
     if (refusesReplicas(status, replicas)) {
       throw new PermanentError(
@@ -157,13 +133,13 @@ async function loadWithReplicas(
           'Add query nodes to the target (one per replica), or run the job without options.loadAfterMigration and load the collection yourself',
       );
     }
-    throw statusToError(status, what);
+    assertOk(status, what);
   }
   return { action };
 }
 
 /** Waits until the collection is loaded; past `until`, a TransientError (a retried Finalize finds the loads asked for and waits again). */
-async function waitLoaded(cluster: MilvusCluster, db: string, name: string, until: number, pollMs: number): Promise<void> {
+async function waitLoaded(cluster: MilvusGateway, db: string, name: string, until: number, pollMs: number): Promise<void> {
   while ((await loadState(cluster, db, name)) !== 'LoadStateLoaded') {
     if (Date.now() > until) throw new TransientError('LOAD_PENDING', `load ${db}.${name}: still loading`);
     await sleep(pollMs);

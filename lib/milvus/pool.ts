@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ClusterCredentials } from '../cluster';
-import { openCluster, type MilvusCluster } from './cluster';
+import { openCluster, type MilvusGateway } from './gateway';
 
 /**
  * Reuses cluster connections across steps. A new SDK client costs about 165 ms of CPU (proto
@@ -9,23 +9,22 @@ import { openCluster, type MilvusCluster } from './cluster';
  * its life. Pooled clusters ignore close(); closeAll() ends them.
  */
 export class ClusterPool {
-  private readonly clusters = new Map<string, MilvusCluster>();
+  private readonly clusters = new Map<string, MilvusGateway>();
 
-  open(credentials: ClusterCredentials): MilvusCluster {
+  open(credentials: ClusterCredentials): MilvusGateway {
     // Keyed by a digest, so the pool holds no second copy of the credentials in its keys.
     const key = createHash('sha256').update(JSON.stringify([credentials.uri, credentials.token, credentials.username, credentials.password, credentials.tls?.caCert, credentials.tls?.serverName])).digest('hex');
     let cluster = this.clusters.get(key);
     if (!cluster) {
-      cluster = openCluster(credentials);
+      cluster = openCluster(credentials, { pooled: true });
       this.clusters.set(key, cluster);
     }
-    const shared = cluster;
-    return { uri: shared.uri, client: (db) => shared.client(db), close: async () => undefined };
+    return cluster;
   }
 
   async closeAll(): Promise<void> {
     const all = [...this.clusters.values()];
     this.clusters.clear();
-    await Promise.all(all.map((c) => c.close()));
+    await Promise.all(all.map((c) => c.end()));
   }
 }

@@ -1,10 +1,9 @@
 import { PermanentError } from '../errors';
-import type { MilvusCluster } from './cluster';
+import type { MilvusGateway } from './gateway';
 import { countRows } from './collections';
 import { comparePks, expressibleBound, pkRangeFilter } from './filter';
-import { MAX_QUERY_ROWS } from './batch';
+import { MAX_QUERY_ROWS } from './keyRange/rowSize';
 import { primaryField, type CollectionSpec } from './spec';
-import { checkedCall } from './status';
 import type { PkRange } from './copy';
 
 export interface PlanShardsOptions {
@@ -21,29 +20,24 @@ export interface PlanShardsOptions {
  * reading one PK per hop instead of every row. The ranges cover every PK exactly once: the first
  * is open below, the last open above. Only reads the collection (loading it if it must).
  */
-export async function planShards(cluster: MilvusCluster, db: string, spec: CollectionSpec, options: PlanShardsOptions): Promise<PkRange[]> {
+export async function planShards(cluster: MilvusGateway, db: string, spec: CollectionSpec, options: PlanShardsOptions): Promise<PkRange[]> {
   if (!(options.rowsPerShard > 0)) throw new PermanentError('INVALID_OPTIONS', 'rowsPerShard must be positive');
   const count = await countRows(cluster, db, spec.name, { readOnly: true, partition: options.partition });
   const maxShards = Math.max(1, options.maxShards ?? 1000);
   const shardCount = Math.min(maxShards, Math.max(1, Math.ceil(count / options.rowsPerShard)));
   const pk = primaryField(spec);
-  const client = cluster.client(db);
 
   /** The PK `k` rows after `cursor` (k >= 1, k <= 16,384), or null when there are fewer. */
   const hop = async (cursor: string | null, k: number): Promise<string | null> => {
-    const reply = await checkedCall(`plan shards of ${db}.${spec.name}`, () =>
-      client.query({
-        collection_name: spec.name,
-        filter: pkRangeFilter(pk, cursor, null),
-        ...(options.partition ? { partition_names: [options.partition] } : {}),
-        output_fields: [pk.name],
-        offset: k - 1,
-        limit: 1,
-        consistency_level: 'Strong' as never,
-      }),
-    );
-    const row = reply.data?.[0];
-    return row ? String(row[pk.name]) : null;
+    const [key] = await cluster.queryKeys(db, spec.name, {
+      pkField: pk.name,
+      filter: pkRangeFilter(pk, cursor, null),
+      partition: options.partition,
+      offset: k - 1,
+      limit: 1,
+      what: `plan shards of ${db}.${spec.name}`,
+    });
+    return key ?? null;
   };
 
   const boundaries: string[] = [];

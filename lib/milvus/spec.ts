@@ -129,6 +129,20 @@ export function primaryField(spec: CollectionSpec): FieldSpec {
   return field;
 }
 
+/** Collection property: an autoID collection keeps the explicit keys it is given (Milvus >= 2.6). */
+export const ALLOW_INSERT_AUTO_ID = 'allow_insert_auto_id';
+
+/**
+ * Whose primary keys a collection holds, the one rule for "the target generates its keys":
+ * 'explicit' (not autoID), 'explicit-autoid' (autoID that keeps explicit keys: allow_insert_auto_id),
+ * 'generated' (autoID: the server mints every key and drops or refuses the ones it is sent).
+ */
+export type KeyOrigin = 'explicit' | 'explicit-autoid' | 'generated';
+export function keyOrigin(spec: CollectionSpec): KeyOrigin {
+  if (!primaryField(spec).autoId) return 'explicit';
+  return spec.properties[ALLOW_INSERT_AUTO_ID] === 'true' ? 'explicit-autoid' : 'generated';
+}
+
 /** Fields the copy reads and writes: everything except function outputs (the target regenerates those). */
 export function copiedFields(spec: CollectionSpec): FieldSpec[] {
   return spec.fields.filter((f) => !f.isFunctionOutput);

@@ -1,6 +1,6 @@
 import { PermanentError } from '../errors';
-import { versionAtLeast } from './catalog';
-import { cloneSpec, isDenseFloatVectorType, isVectorType, type CollectionSpec, type FieldSpec, type IndexSpec } from './spec';
+import { versionAtLeast } from './version';
+import { ALLOW_INSERT_AUTO_ID, cloneSpec, keyOrigin, isDenseFloatVectorType, isVectorType, type CollectionSpec, type FieldSpec, type IndexSpec } from './spec';
 
 export interface TranslateOptions {
   targetName: string;
@@ -61,7 +61,6 @@ function checkTargetSupports(spec: CollectionSpec, targetVersion: string | undef
   }
 }
 
-export const ALLOW_INSERT_AUTO_ID = 'allow_insert_auto_id';
 /** Properties the service itself decides on the target: never copied from the source. */
 const SERVICE_PROPERTIES: readonly string[] = [ALLOW_INSERT_AUTO_ID];
 
@@ -173,7 +172,6 @@ export function appendMismatch(expected: CollectionSpec, actual: CollectionSpec)
   }
   if (expected.enableDynamicField && !actual.enableDynamicField) return 'the source has a dynamic field and the target has none';
   const pk = actual.fields.find((f) => f.isPrimaryKey);
-  const discarding = expected.fields.some((f) => f.isPrimaryKey && f.autoId) && expected.properties[ALLOW_INSERT_AUTO_ID] !== 'true';
-  if (pk?.autoId && actual.properties[ALLOW_INSERT_AUTO_ID] !== 'true' && !discarding) return `primary key ${pk.name} is autoID on the target, which would not keep the source's keys`;
+  if (pk && keyOrigin(actual) === 'generated' && keyOrigin(expected) !== 'generated') return `primary key ${pk.name} is autoID on the target, which would not keep the source's keys`;
   return undefined;
 }

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { PermanentError } from '../errors';
 import type { CollectionBaseline, SourceBaseline } from '../jobs/model';
-import { describeDatabase, listCollections, listDatabases, rawCall } from '../milvus/catalog';
-import type { MilvusCluster } from '../milvus/cluster';
+import type { DescribedCollection, MilvusGateway } from '../milvus';
 import { DEFAULT_PARTITION } from '../milvus/spec';
-import { isStatusOk, milvusCall, statusOf, statusToError } from '../milvus/status';
 
 /**
  * Guards of an online migration. The sync copies rows; a change of schema or metadata on the
@@ -78,9 +76,9 @@ export const movedDatabases = (baseline: SourceBaseline): string[] =>
 // ---------------------------------------------------------------------------------------------
 
 /** The source as the guards see it now: the job's databases and collections, and the import jobs on them. */
-export async function takeSourceBaseline(source: MilvusCluster, scope: BaselineScope, now: Date): Promise<SourceBaseline> {
+export async function takeSourceBaseline(source: MilvusGateway, scope: BaselineScope, now: Date): Promise<SourceBaseline> {
   const moved = new Set(scope.databases);
-  const listed = await listDatabases(source);
+  const listed = await source.listDatabases();
   const databases: SourceBaseline['databases'] = {};
   await mapLimit(listed, CONCURRENCY, async (db) => {
     if (!moved.has(db)) {
@@ -88,7 +86,7 @@ export async function takeSourceBaseline(source: MilvusCluster, scope: BaselineS
       return;
     }
     try {
-      const [properties, collections] = await Promise.all([describeDatabase(source, db), listCollections(source, db)]);
+      const [properties, collections] = await Promise.all([source.describeDatabase(db), source.listCollections(db)]);
       databases[db] = { properties: sortedRecord(properties), collections: [...collections].sort() };
     } catch (error) {
       if (isNotFound(error)) return; // dropped between the listing and now: absent, as a dropped database is
@@ -112,7 +110,7 @@ export async function takeSourceBaseline(source: MilvusCluster, scope: BaselineS
       collections[c.key] = seen.baseline;
       if (seen.id && seen.id !== '0') ids.set(seen.id, c.key);
     }),
-    mapLimit(importsPerDb, CONCURRENCY, (db) => listImportTasks(source, db)),
+    mapLimit(importsPerDb, CONCURRENCY, (db) => source.listImportTasks(db)),
   ]);
 
   let importJobs: string[] | null = [];
@@ -137,36 +135,27 @@ export async function takeSourceBaseline(source: MilvusCluster, scope: BaselineS
 }
 
 /** One collection's baseline, or undefined when it is gone (or its name is now an alias of another). */
-async function snapshotCollection(source: MilvusCluster, db: string, name: string): Promise<{ baseline: CollectionBaseline; id: string } | undefined> {
-  const client = source.client(db);
-  const where = `${db}.${name}`;
+async function snapshotCollection(source: MilvusGateway, db: string, name: string): Promise<{ baseline: CollectionBaseline; id: string } | undefined> {
   // Without ListAliases (or its privilege) the aliases DescribeCollection reports stand in; without
-  // ShowPartitions (milvus-lite) there is only `_default`.
-  const unless = (codes: string[]) => (error: unknown) => {
-    if (error instanceof PermanentError && codes.includes(error.code)) return {};
+  // ShowPartitions (milvus-lite) there is only `_default`. A collection dropped meanwhile is gone.
+  let described: DescribedCollection | null;
+  let aliases: string[] | null;
+  let partitions: string[] | null;
+  try {
+    [described, aliases, partitions] = await Promise.all([source.describeCollection(db, name), source.listAliases(db, name), source.listPartitions(db, name)]);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
     throw error;
-  };
-  const [described, aliases, partitions] = await Promise.all([
-    milvusCall(`describe ${where}`, () => rawCall(client, 'DescribeCollection', { collection_name: name, db_name: db })),
-    milvusCall(`list aliases of ${where}`, () => rawCall(client, 'ListAliases', { collection_name: name, db_name: db })).catch(
-      unless(['MILVUS_UNIMPLEMENTED', 'MILVUS_PERMISSION_DENIED']),
-    ),
-    milvusCall(`list partitions of ${where}`, () => rawCall(client, 'ShowPartitions', { collection_name: name, db_name: db })).catch(
-      unless(['MILVUS_UNIMPLEMENTED']),
-    ),
-  ]);
-  if (gone(described, `describe ${where}`)) return undefined;
-  if (!described.schema?.fields) throw new PermanentError('MILVUS_UNIMPLEMENTED', `describe ${where}: the reply has no schema`);
+  }
+  if (!described) return undefined;
   // A name that now resolves through an alias describes another collection: the one we move is gone.
   const describedName = String(described.schema.name || described.collection_name || name);
   if (describedName !== name) return undefined;
-  if (gone(aliases, `list aliases of ${where}`, ['MILVUS_PERMISSION_DENIED']) || gone(partitions, `list partitions of ${where}`)) return undefined;
 
   const fields: any[] = described.schema.fields.filter((f: any) => !f.is_dynamic);
   const summaries = fields.map((f) => [String(f.name), fieldSummary(f)] as const);
-  const listedAliases = isStatusOk(statusOf(aliases) ?? { code: 1 }) && Array.isArray(aliases?.aliases);
-  const aliasNames: string[] = listedAliases ? aliases.aliases : Array.isArray(described.aliases) ? described.aliases : [];
-  const partitionNames: string[] = Array.isArray(partitions?.partition_names) && partitions.partition_names.length > 0 ? partitions.partition_names : [DEFAULT_PARTITION];
+  const aliasNames: string[] = aliases ?? (Array.isArray(described.aliases) ? described.aliases : []);
+  const partitionNames: string[] = partitions && partitions.length > 0 ? partitions : [DEFAULT_PARTITION];
   const baseline: CollectionBaseline = {
     db,
     name,
@@ -180,44 +169,8 @@ async function snapshotCollection(source: MilvusCluster, db: string, name: strin
   return { baseline, id: String(described.collectionID ?? '') };
 }
 
-/**
- * Whether a reply says the collection does not exist. An empty reply (UNIMPLEMENTED: milvus-lite
- * for ListAliases and ShowPartitions) is not "gone"; any other failure is thrown.
- */
-function gone(reply: any, what: string, tolerated: string[] = []): boolean {
-  const status = statusOf(reply);
-  if (!status || isStatusOk(status)) return false;
-  const error = statusToError(status, what);
-  if (isNotFound(error)) return true;
-  if (tolerated.includes(error.code)) return false;
-  throw error;
-}
-
 const isNotFound = (error: unknown): boolean =>
   error instanceof PermanentError && (error.code === 'DATABASE_NOT_FOUND' || error.code === 'COLLECTION_NOT_FOUND');
-
-/** What cannot be listed (no import on this server, or not for this user) leaves imports unguarded rather than failing every check. */
-const CANNOT_LIST = new Set(['MILVUS_UNIMPLEMENTED', 'MILVUS_PERMISSION_DENIED', 'MILVUS_REFUSED']);
-
-/** The database's import tasks (MilvusService ListImportTasks, every collection); null when the server cannot list them. */
-async function listImportTasks(source: MilvusCluster, db: string): Promise<any[] | null> {
-  const what = `list import tasks of ${db}`;
-  let reply: any;
-  try {
-    reply = await milvusCall(what, () => rawCall(source.client(db), 'ListImportTasks', { collection_name: '', limit: 0, db_name: db }));
-  } catch (error) {
-    if (error instanceof PermanentError && CANNOT_LIST.has(error.code)) return null;
-    throw error;
-  }
-  const status = statusOf(reply);
-  if (!status) return null; // UNIMPLEMENTED (milvus-lite)
-  if (!isStatusOk(status)) {
-    const error = statusToError(status, what);
-    if (error instanceof PermanentError && CANNOT_LIST.has(error.code)) return null;
-    throw error;
-  }
-  return Array.isArray(reply.tasks) ? reply.tasks : [];
-}
 
 /**
  * `<collection key>#<job id>` for an import job on a moved collection, found by the task's

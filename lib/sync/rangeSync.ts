@@ -1,12 +1,12 @@
 import { PermanentError } from '../errors';
-import type { CollectionSpec, MilvusCluster, PkRange, RangePair } from '../milvus';
-import { DEFAULT_BATCH_TIMEOUT_MS, estimateRowBytes, MAX_BATCH_BYTES, MAX_QUERY_ROWS, rowsForBudget, RowBatchSource, writeTransformers } from '../milvus/batch';
+import type { CollectionSpec, RangePair } from '../milvus';
 import { ensureLoaded, ensureReadable } from '../milvus/collections';
 import { comparePks, expressibleBound, pkLiteral } from '../milvus/filter';
-import { DEFAULT_RATE_LIMIT_POLICY, RateLimitBackoff } from '../milvus/rateLimit';
-import { copiedFields, DYNAMIC_FIELD, primaryField, type FieldSpec } from '../milvus/spec';
-import { ALLOW_INSERT_AUTO_ID } from '../milvus/translate';
-import { assertOk, milvusCall } from '../milvus/status';
+import { RowPages, type CollectionSide, type Rows } from '../milvus/keyRange/pages';
+import { KeyRangeReader } from '../milvus/keyRange/reader';
+import { estimateRowBytes, MAX_BATCH_BYTES, MAX_QUERY_ROWS, rowSizer } from '../milvus/keyRange/rowSize';
+import { KeyRangeWriter, MAX_DELETE_EXPR_BYTES, MAX_DELETE_KEYS } from '../milvus/keyRange/writer';
+import { ALLOW_INSERT_AUTO_ID, keyOrigin, primaryField, type FieldSpec } from '../milvus/spec';
 import { rowHasher, RowDigest, type Row } from './rowDigest';
 import { CycleAbandoned } from './strategy';
 
@@ -60,11 +60,6 @@ export interface RangeSyncResult {
 const SAMPLE_KEYS = 10;
 /** Rows merged between two questions to `abandon`. */
 const ABANDON_CHECK_ROWS = 1_000;
-/** Rows re-read before a skip offset, so that a few rows deleted meanwhile below the cursor do not make the page miss rows. */
-const SKIP_SLACK = 64;
-/** Keys per delete request (the expression stays far under any limit). */
-const MAX_DELETE_KEYS = 4_096;
-const MAX_DELETE_EXPR_BYTES = 512 * 1024;
 
 export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
   const { source, sourceDb, sourceSpec, target, targetDb, targetSpec, range, partition, apply } = args;
@@ -73,8 +68,8 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
   if (primaryField(sourceSpec).name !== pk.name || primaryField(sourceSpec).dataType !== pk.dataType) {
     throw new PermanentError('SYNC_UNSUPPORTED', `${targetName}: the primary key differs from the source's (${primaryField(sourceSpec).name}); rows cannot be matched by key`);
   }
-  const autoIdTarget = pk.autoId;
-  if (autoIdTarget && targetSpec.properties[ALLOW_INSERT_AUTO_ID] !== 'true') {
+  const origin = keyOrigin(targetSpec);
+  if (origin === 'generated') {
     throw new PermanentError('SYNC_UNSUPPORTED', `${targetName} generates its own primary keys (autoID without ${ALLOW_INSERT_AUTO_ID}): its rows cannot be matched with the source's by key`);
   }
 
@@ -85,9 +80,11 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
   // The source's dynamic keys are read only when the target keeps them (a mapping may turn them off).
   const readSpec: CollectionSpec = { ...sourceSpec, enableDynamicField: sourceSpec.enableDynamicField && targetSpec.enableDynamicField };
   const budget = Math.max(1, Math.min(args.batchBytes, MAX_BATCH_BYTES));
-  const sourceRows = new KeyOrderedRows(new RowBatchSource(source.client(sourceDb), readSpec, DEFAULT_BATCH_TIMEOUT_MS, partition), readSpec, pk, range, budget, args.batchRows);
-  const targetRows = new KeyOrderedRows(new RowBatchSource(target.client(targetDb), targetSpec, DEFAULT_BATCH_TIMEOUT_MS, partition), targetSpec, pk, range, budget, args.batchRows);
-  const writer = apply ? new TargetWriter(target, targetDb, targetSpec, pk, partition, budget, autoIdTarget, args.batchRows) : null;
+  const sourceSide: CollectionSide = { cluster: source, db: sourceDb, spec: readSpec, partition };
+  const targetSide: CollectionSide = { cluster: target, db: targetDb, spec: targetSpec, partition };
+  const sourceRows = new KeyOrderedRows(sourceSide, pk, range, budget, args.batchRows);
+  const targetRows = new KeyOrderedRows(targetSide, pk, range, budget, args.batchRows);
+  const writer = apply ? new TargetWriter(targetSide, pk, budget, origin === 'explicit-autoid', args.batchRows) : null;
 
   // Both sides hashed the same way: over the target's copied fields (and dynamic keys when it has them).
   const hashSource = rowHasher(targetSpec);
@@ -211,73 +208,40 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
   return { ...result, sourceDigest: sourceDigest.hex(), targetDigestBefore: targetDigest.hex(), sampleKeys };
 }
 
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-const settle = <T>(p: Promise<T>): Promise<Settled<T>> =>
-  p.then(
-    (value): Settled<T> => ({ ok: true, value }),
-    (error): Settled<T> => ({ ok: false, error }),
-  );
-
-interface Page {
-  rows: Row[];
-  /** The page was full: more rows may follow. */
-  more: boolean;
-}
-
-/**
- * The rows of one side's range in PK order, a page at a time, with the next page read ahead.
- *
- * Pages continue after the last key seen. A key that no filter can hold (a VarChar with a control
- * character) cannot be a cursor: the next page then starts at its expressible bound and skips the
- * rows between by offset (SKIP_SLACK rows fewer, dropping those at or below the last key seen;
- * when even the first row returned lies past the last key seen, rows may have been deleted below
- * the cursor meanwhile and the page is read again without a skip).
- */
+/** One side's rows of the range in key order, a row at a time, over the key-range engine's reader. */
 class KeyOrderedRows {
-  private page: Row[] = [];
+  private readonly reader: KeyRangeReader<Rows>;
+  private page: Rows = [];
   private index = 0;
   private ended = false;
-  private ahead: Promise<Settled<Page>> | null = null;
-  /** Where the next page starts: after `from`, skipping `skip` rows. */
-  private from: string | null;
-  private skip = 0;
-  private lastSeen: string | null;
-  private rowBytes: number;
-  private budget: number;
-  private readonly backoff: RateLimitBackoff;
 
-  constructor(
-    private readonly reader: RowBatchSource,
-    private readonly spec: CollectionSpec,
-    private readonly pk: FieldSpec,
-    private readonly range: PkRange,
-    budget: number,
-    private readonly maxRows?: number,
-  ) {
-    this.from = range.lowerExclusive;
-    this.lastSeen = range.lowerExclusive;
-    this.rowBytes = estimateRowBytes(spec);
-    this.budget = budget;
-    this.backoff = new RateLimitBackoff(`read ${spec.name}`, DEFAULT_RATE_LIMIT_POLICY);
+  constructor(side: CollectionSide, pk: FieldSpec, range: RangePair['range'], budget: number, maxRows?: number) {
+    this.reader = new KeyRangeReader(new RowPages(side), {
+      pk,
+      range,
+      batchBytes: budget,
+      batchRows: maxRows,
+      rowBytes: estimateRowBytes(side.spec),
+      what: `read ${side.db}.${side.spec.name}`,
+    });
   }
 
   /** Starts reading the first page. */
   start(): void {
-    if (!this.ahead && !this.ended && this.page.length === 0) this.ahead = settle(this.fetch());
+    this.reader.start();
   }
 
   /** The current row, or null at the end of the range. */
   async head(): Promise<Row | null> {
-    if (this.index < this.page.length) return this.page[this.index];
     while (this.index >= this.page.length) {
       if (this.ended) return null;
-      const settled = await (this.ahead ?? settle(this.fetch()));
-      this.ahead = null;
-      if (!settled.ok) throw settled.error;
-      this.page = settled.value.rows;
+      const page = await this.reader.next();
+      if (!page) {
+        this.ended = true;
+        return null;
+      }
+      this.page = page.payload;
       this.index = 0;
-      if (settled.value.more) this.ahead = settle(this.fetch());
-      else this.ended = true;
     }
     return this.page[this.index];
   }
@@ -286,80 +250,8 @@ class KeyOrderedRows {
     this.index += 1;
   }
 
-  async close(): Promise<void> {
-    if (this.ahead) await this.ahead;
-    this.ahead = null;
-  }
-
-  private key(row: Row): string {
-    return String(row[this.pk.name]);
-  }
-
-  private cmp(a: string, b: string): number {
-    return a === b ? 0 : comparePks(this.pk, a, b);
-  }
-
-  private unpageable(): PermanentError {
-    return new PermanentError(
-      'UNPAGEABLE_KEYS',
-      `${this.spec.name}: cannot page past ${JSON.stringify(this.lastSeen)}: more than ${MAX_QUERY_ROWS} primary keys share the prefix ${JSON.stringify(this.from)} followed by a control character`,
-    );
-  }
-
-  /** Reads the next page and moves the cursor past it. */
-  private async fetch(): Promise<Page> {
-    let noSkip = false;
-    for (;;) {
-      const from = this.from;
-      const skip = this.skip;
-      const offset = noSkip ? 0 : Math.max(0, skip - SKIP_SLACK);
-      if (offset >= MAX_QUERY_ROWS) throw this.unpageable();
-      const limit = Math.max(1, Math.min(MAX_QUERY_ROWS - offset, rowsForBudget(this.budget, this.rowBytes, this.maxRows) + (skip - offset)));
-      let rows: Row[];
-      let bytes: number;
-      try {
-        const batch = await this.reader.read({ afterPk: from, upperInclusive: this.range.upperInclusive, offset, limit });
-        rows = batch.payload;
-        bytes = batch.bytes;
-        this.backoff.reset();
-      } catch (error) {
-        // Rate limited: wait and read again (in half the bytes when the result was too large).
-        if ((await this.backoff.absorb(error)) === 'resource-exhausted') this.budget = Math.max(1, Math.floor(this.budget / 2));
-        continue;
-      }
-      const more = rows.length >= limit;
-      if (rows.length) this.rowBytes = Math.max(1, bytes / rows.length);
-
-      const last = this.lastSeen;
-      let kept = rows;
-      if (from !== last && last !== null) {
-        // Re-read from an expressible bound: drop what was seen already.
-        if (offset > 0 && rows.length && this.cmp(this.key(rows[0]), last) > 0) {
-          // Rows below the cursor vanished meanwhile: the offset may have skipped unseen rows.
-          noSkip = true;
-          continue;
-        }
-        kept = rows.filter((r) => this.cmp(this.key(r), last) > 0);
-        if (kept.length === 0 && more) throw this.unpageable();
-      }
-      if (kept.length) {
-        const seen = this.key(kept[kept.length - 1]);
-        const bound = expressibleBound(this.pk, seen);
-        if (bound === seen) {
-          this.from = seen;
-          this.skip = 0;
-        } else if (bound === from) {
-          // Every row of the page and the `offset` rows before it lie in (from, seen].
-          this.skip = offset + rows.length;
-        } else {
-          // A new bound past the old one: the rows in (bound, seen] are all in this page.
-          this.from = bound;
-          this.skip = rows.reduce((n, r) => n + (this.cmp(this.key(r), bound) > 0 ? 1 : 0), 0);
-        }
-        this.lastSeen = seen;
-      }
-      return { rows: kept, more };
-    }
+  close(): Promise<void> {
+    return this.reader.close();
   }
 }
 
@@ -376,37 +268,18 @@ class TargetWriter {
   readonly unwritable: string[] = [];
   unwritableCount = 0;
   private readonly sizeOf: (row: Row) => number;
-  private readonly writeBackoff: RateLimitBackoff;
-  private readonly deleteBackoff: RateLimitBackoff;
-  private readonly name: string;
+  private readonly writer: KeyRangeWriter;
 
   constructor(
-    private readonly target: MilvusCluster,
-    private readonly db: string,
-    private readonly spec: CollectionSpec,
+    side: CollectionSide,
     private readonly pk: FieldSpec,
-    private readonly partition: string | undefined,
     private readonly budget: number,
-    /** autoID target with allow_insert_auto_id: delete then insert, never upsert. */
+    /** autoID target with allow_insert_auto_id: delete then insert, never upsert (an upsert would mint new keys). */
     private readonly autoId: boolean,
     private readonly maxRows = MAX_QUERY_ROWS,
   ) {
-    this.name = `${db}.${spec.name}`;
-    const fields = new Map(copiedFields(spec).map((f) => [f.name, f]));
-    this.sizeOf = (row) => {
-      let n = 0;
-      for (const key in row) {
-        const v = row[key];
-        const f = fields.get(key);
-        if (Array.isArray(v)) n += v.length * (f?.dataType === 'FloatVector' ? 4 : f?.dataType === 'Array' ? 16 : 1);
-        else if (typeof v === 'string') n += v.length + 2;
-        else if (v && typeof v === 'object') n += JSON.stringify(v).length;
-        else n += 8;
-      }
-      return n;
-    };
-    this.writeBackoff = new RateLimitBackoff(`write to ${this.name}`, DEFAULT_RATE_LIMIT_POLICY);
-    this.deleteBackoff = new RateLimitBackoff(`delete from ${this.name}`, DEFAULT_RATE_LIMIT_POLICY);
+    this.sizeOf = rowSizer(side.spec);
+    this.writer = new KeyRangeWriter(side);
   }
 
   /** A row only on the source. */
@@ -436,15 +309,10 @@ class TargetWriter {
     return true;
   }
 
+  /** The writer leaves behind the dynamic keys of a target without a dynamic field (a mapping turned it off). */
   private push(row: Row): void {
-    let out = row;
-    // The target has no dynamic field (a mapping turned it off): the source's dynamic keys stay behind.
-    if (!this.spec.enableDynamicField && DYNAMIC_FIELD in row) {
-      const { [DYNAMIC_FIELD]: _meta, ...rest } = row;
-      out = rest;
-    }
-    this.rows.push(out);
-    this.rowBytes += this.sizeOf(out);
+    this.rows.push(row);
+    this.rowBytes += this.sizeOf(row);
   }
 
   async flushIfFull(): Promise<void> {
@@ -456,70 +324,13 @@ class TargetWriter {
       const literals = this.deletes;
       this.deletes = [];
       this.deleteBytes = 0;
-      await this.deleteKeys(literals);
+      await this.writer.deleteKeys(literals);
     }
     if (this.rows.length) {
       const rows = this.rows;
       this.rows = [];
       this.rowBytes = 0;
-      await this.writeRows(rows);
-    }
-  }
-
-  private async deleteKeys(literals: string[]): Promise<void> {
-    const what = `delete ${literals.length} key(s) from ${this.name}${this.partition ? ` partition ${this.partition}` : ''}`;
-    for (;;) {
-      try {
-        const reply = await milvusCall(what, () =>
-          this.target.client(this.db).delete({
-            collection_name: this.spec.name,
-            filter: `${this.pk.name} in [${literals.join(', ')}]`,
-            ...(this.partition ? { partition_name: this.partition } : {}),
-            consistency_level: 'Strong' as never,
-            timeout: DEFAULT_BATCH_TIMEOUT_MS,
-          } as never),
-        );
-        assertOk(reply, what);
-        this.deleteBackoff.reset();
-        return;
-      } catch (error) {
-        await this.deleteBackoff.absorb(error);
-      }
-    }
-  }
-
-  /** Upserts (or inserts) rows; a request refused for its size (RESOURCE_EXHAUSTED) is split in halves. */
-  private async writeRows(rows: Row[]): Promise<void> {
-    const verb = this.autoId ? 'insert' : 'upsert';
-    const what = `write ${rows.length} row(s) (${verb}) to ${this.name}${this.partition ? ` partition ${this.partition}` : ''}`;
-    for (;;) {
-      try {
-        const request = {
-          collection_name: this.spec.name,
-          ...(this.partition ? { partition_name: this.partition } : {}),
-          data: rows as never,
-          transformers: writeTransformers as never,
-          timeout: DEFAULT_BATCH_TIMEOUT_MS,
-        };
-        const client = this.target.client(this.db);
-        // An upsert of the same rows twice leaves the same state: safe to send again. An insert is not.
-        const reply: any = await milvusCall(what, () => (this.autoId ? client.insert(request) : client.upsert(request)), { idempotent: !this.autoId });
-        assertOk(reply, what);
-        const written = Number((this.autoId ? reply.insert_cnt : (reply.upsert_cnt ?? reply.insert_cnt)) ?? reply.succ_index?.length ?? 0);
-        if (written !== rows.length || reply.err_index?.length) {
-          throw new PermanentError('WRITE_INCOMPLETE', `${what}: the target accepted ${written}`);
-        }
-        this.writeBackoff.reset();
-        return;
-      } catch (error) {
-        const kind = await this.writeBackoff.absorb(error);
-        if (kind === 'resource-exhausted' && rows.length > 1) {
-          const half = Math.ceil(rows.length / 2);
-          await this.writeRows(rows.slice(0, half));
-          await this.writeRows(rows.slice(half));
-          return;
-        }
-      }
+      await this.writer.writeRows(rows, this.autoId ? 'insert' : 'upsert');
     }
   }
 }

@@ -1,6 +1,6 @@
 import { MigrationError, PermanentError } from '../errors';
 import type { JobRecord } from '../jobs/model';
-import type { MilvusCluster } from '../milvus';
+import type { MilvusGateway } from '../milvus';
 import { CycleAbandoned } from './strategy';
 import { describeSourceChanges, detectSourceChanges, movedDatabases, takeSourceBaseline, type BaselineScope, type SourceChange } from './guards';
 
@@ -27,7 +27,7 @@ function concernsJob(job: JobRecord, change: SourceChange): boolean {
  * aliases, partitions, collections or databases differ from the baseline taken at the job's
  * start, or a bulk import started: the sync copies rows, not such changes.
  */
-export async function assertSourceUnchanged(source: MilvusCluster, job: JobRecord, now: Date): Promise<void> {
+export async function assertSourceUnchanged(source: MilvusGateway, job: JobRecord, now: Date): Promise<void> {
   if (!job.sourceBaseline) return;
   const current = await takeSourceBaseline(source, baselineScope(job), now);
   const changes = detectSourceChanges(job.sourceBaseline, current).filter((change) => concernsJob(job, change));
@@ -39,7 +39,7 @@ export async function assertSourceUnchanged(source: MilvusCluster, job: JobRecor
  * A collection dropped (or altered) while the pass reads it fails the pass with whatever the read
  * hit (COLLECTION_NOT_FOUND, say); the operator needs SOURCE_CHANGED, naming the change.
  */
-export async function explainedBySourceChange<T>(source: MilvusCluster, job: JobRecord, now: () => Date, pass: () => Promise<T>): Promise<T> {
+export async function explainedBySourceChange<T>(source: MilvusGateway, job: JobRecord, now: () => Date, pass: () => Promise<T>): Promise<T> {
   try {
     return await pass();
   } catch (error) {

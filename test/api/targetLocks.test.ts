@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetLockedError } from '../../lib/jobs/errors';
 import { normaliseClusterUri } from '../../lib/jobs/targetLocks';
 import type { ClusterCredentials } from '../../lib/cluster';
-import type { MilvusCluster } from '../../lib/milvus';
+import type { MilvusGateway } from '../../lib/milvus';
 import { finalize } from '../../lib/migration/finalize';
 import { recordFailure } from '../../lib/migration/recordFailure';
 import type { Services } from '../../lib/services';
@@ -28,7 +28,7 @@ function stepServices(): Services {
   return {
     jobs: api.jobs,
     credentials: api.credentials,
-    openCluster: (_c: ClusterCredentials): MilvusCluster => {
+    openCluster: (_c: ClusterCredentials): MilvusGateway => {
       throw new Error('no cluster in this test');
     },
     notifier: new EventLogOnlyNotifier(),

@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DataType } from '@zilliz/milvus2-sdk-node';
-import { openCluster } from '../../lib/milvus/cluster';
-import { queryRows } from '../../lib/milvus/rowQuery';
-import { setCallRetryPolicy, toMigrationError } from '../../lib/milvus/status';
+import { openCluster, setCallRetryPolicy } from '../../lib/milvus';
 import type { PreflightReport } from '../../lib/migration/inspect';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { seedSampleCollections } from '../../local/sampleData';
@@ -144,7 +142,7 @@ describe('clusters behind TLS with a private CA and a token', () => {
       target.reset();
       await direct.insert({ collection_name: collection, data: [{ id: 1000, v: [9, 9, 9, 9] }] } as never);
       await waitFor(created.jobId, (j) => (j.sync?.cycles ?? 0) >= syncing.sync!.cycles + 2, 'two more cycles');
-      // The sync's row reads (lib/milvus/rowQuery.ts) on both sides came through the proxies.
+      // The sync's row reads (the gateway's raw channel) on both sides came through the proxies.
       expect(source.rawCallsByMethod.Query).toBeGreaterThan(0);
       expect(target.rawCallsByMethod.Query).toBeGreaterThan(0);
       await runtime.service.stopSync(created.jobId, { confirmWritesStopped: true });
@@ -165,9 +163,9 @@ describe('tls.serverName', () => {
     const read = async (serverName: string) => {
       const cluster = openCluster({ uri: source.uri, token: sourceToken, tls: { caCert: sourceCa.caCert, serverName } }, { timeoutMs: 5_000 });
       try {
-        const c = cluster.client('default');
-        const listed = await c.listCollections().then((r) => r.data.map((x) => x.name), (e: unknown) => toMigrationError(e, 'list collections'));
-        const rows = await queryRows(c, { collection_name: names[0]!, filter: '', output_fields: ['count(*)'], limit: 1 }, 5_000).then((r) => r.data, (e: unknown) => toMigrationError(e, 'read rows'));
+        // The SDK client (listCollections) and the raw channel (queryRows) of one gateway.
+        const listed = await cluster.listCollections('default').catch((e: unknown) => e);
+        const rows = await cluster.queryRows('default', { collection: names[0]!, pkField: 'id', filter: '', outputFields: ['count(*)'], limit: 1, timeoutMs: 5_000 }).catch((e: unknown) => e);
         return { listed, rows };
       } finally {
         await cluster.close();
@@ -187,7 +185,7 @@ describe('tls.serverName', () => {
 
 describe('without the CA, or with a wrong token, preflight fails at once with a clear reason', () => {
   const retried: string[] = [];
-  beforeAll(() => setCallRetryPolicy({ onRetry: (what) => void retried.push(what) }));
+  beforeAll(() => setCallRetryPolicy({ onRetry: (what: string) => void retried.push(what) }));
   afterAll(() => setCallRetryPolicy());
 
   it('no CA for the target: the job FAILS in Preflight with MILVUS_TLS_UNTRUSTED naming target.tls.caCert and --target-ca-cert, no call retried, no call reached the server', async () => {

@@ -6,7 +6,7 @@ import type { MigrationService } from '../../lib/api/service';
 import { copyAccessControl, PASSWORD_RESET_WARNING } from '../../lib/migration/copyAccessControl';
 import { preflight } from '../../lib/migration/preflight';
 import { openCluster } from '../../lib/milvus';
-import { rawCall } from '../../lib/milvus/catalog';
+import { grpcCall } from '../support/milvusClients';
 import type { Services } from '../../lib/services';
 import { type FakeMilvus, type FakeMilvusState, startFakeMilvus } from '../support/fakeMilvus';
 import { ok, trackedClients } from '../support/milvusClients';
@@ -37,7 +37,7 @@ async function fake(): Promise<FakeMilvus> {
 
 async function grant(uri: string, role: string, object: string, objectName: string, dbName: string, privilege: string): Promise<void> {
   await ok(
-    rawCall(client(uri), 'OperatePrivilege', {
+    grpcCall(client(uri), 'OperatePrivilege', {
       entity: { role: { name: role }, object: { name: object }, object_name: objectName, db_name: dbName, grantor: { privilege: { name: privilege } } },
       type: OperatePrivilegeType.Grant,
     }),

@@ -7,7 +7,7 @@ import { refusesReplicas } from '../../lib/migration/loadCollections';
 import { preflight } from '../../lib/migration/preflight';
 import { verify } from '../../lib/migration/verify';
 import { openCluster } from '../../lib/milvus';
-import { rawCall } from '../../lib/milvus/catalog';
+import { grpcCall } from '../support/milvusClients';
 import type { Services } from '../../lib/services';
 import { type FakeMilvus, startFakeMilvus } from '../support/fakeMilvus';
 import { copyAll } from '../support/steps';
@@ -56,8 +56,8 @@ async function replicasOf(uri: string, db: string, name: string): Promise<number
   const c = client(uri, db);
   const state = await c.getLoadState({ collection_name: name });
   if (state.state !== LoadState.LoadStateLoaded) return 0;
-  const described: any = await rawCall(c, 'DescribeCollection', { collection_name: name });
-  const reply: any = await rawCall(c, 'GetReplicas', { collectionID: described.collectionID });
+  const described: any = await grpcCall(c, 'DescribeCollection', { collection_name: name });
+  const reply: any = await grpcCall(c, 'GetReplicas', { collectionID: described.collectionID });
   return reply.replicas.length;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_BATCH_BYTES, MAX_QUERY_ROWS, rowsForBudget } from '../../lib/milvus/batch';
+import { MAX_BATCH_BYTES, MAX_QUERY_ROWS, rowsForBudget } from '../../lib/milvus/keyRange/rowSize';
 
 describe('rowsForBudget', () => {
   it('fits the byte budget, then the row cap, then what one query can return', () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../lib/errors';
-import { checkedCall, isIdempotentCall, milvusCall, setCallRetryPolicy, statusToError } from '../../lib/milvus/status';
+import { call as milvusCall, checkedCall, idempotentWrite, onceOnly, read, setCallRetryPolicy } from '../../lib/milvus/gateway/calls';
+import { statusToError } from '../../lib/milvus/status';
 
 const grpcError = (code: number, details = 'injected') => Object.assign(new Error(details), { code, details });
 const ok = { error_code: 'Success', code: 0 };
@@ -24,7 +25,7 @@ describe('bounded retry of single Milvus calls', () => {
     const waits: number[] = [];
     setCallRetryPolicy({ attempts: 5, baseMs: 10, maxMs: 1_000, sleep: async (ms) => void waits.push(ms) });
     const call = flaky([grpcError(14), grpcError(4), { status: { error_code: 'RateLimit', code: 8, reason: 'rate limit exceeded' } }], { status: ok, value: 42 });
-    const reply = await checkedCall('describe default.books', call.fn);
+    const reply = await checkedCall(read('describe default.books'), call.fn);
     expect(reply.value).toBe(42);
     expect(call.calls()).toBe(4);
     expect(waits).toHaveLength(3);
@@ -34,15 +35,15 @@ describe('bounded retry of single Milvus calls', () => {
   it('retries an idempotent call whose reply the SDK could not read, and keeps the error permanent if it persists', async () => {
     setCallRetryPolicy({ attempts: 3, baseMs: 1, maxMs: 1, sleep: async () => undefined });
     const recovered = flaky([new TypeError("Cannot read properties of null (reading 'fields')")], { status: ok, value: 7 });
-    expect((await checkedCall('clear default.books past the checkpoint', recovered.fn)).value).toBe(7);
+    expect((await checkedCall(idempotentWrite('clear default.books past the checkpoint'), recovered.fn)).value).toBe(7);
     expect(recovered.calls()).toBe(2);
 
     const broken = flaky([new TypeError('x'), new TypeError('x'), new TypeError('x')], ok);
-    await expect(milvusCall('describe default.books', broken.fn)).rejects.toMatchObject({ name: 'PermanentError', code: 'MILVUS_CLIENT_ERROR' });
+    await expect(milvusCall(read('describe default.books'), broken.fn)).rejects.toMatchObject({ name: 'PermanentError', code: 'MILVUS_CLIENT_ERROR' });
     expect(broken.calls()).toBe(3);
 
     const write = flaky([new TypeError('x')], ok);
-    await expect(milvusCall('write 10 rows to books', write.fn)).rejects.toMatchObject({ code: 'MILVUS_CLIENT_ERROR' });
+    await expect(milvusCall(onceOnly('write 10 rows to books', true), write.fn)).rejects.toMatchObject({ code: 'MILVUS_CLIENT_ERROR' });
     expect(write.calls()).toBe(1);
   });
 
@@ -54,7 +55,7 @@ describe('bounded retry of single Milvus calls', () => {
   it('gives up after the bounded number of tries with the transient error', async () => {
     setCallRetryPolicy({ attempts: 3, baseMs: 1, maxMs: 1, sleep: async () => undefined });
     const call = flaky([grpcError(14), grpcError(14), grpcError(14), grpcError(14)], ok);
-    await expect(milvusCall('count default.books', call.fn)).rejects.toMatchObject({ name: 'TransientError', code: 'MILVUS_UNAVAILABLE' });
+    await expect(milvusCall(read('count default.books'), call.fn)).rejects.toMatchObject({ name: 'TransientError', code: 'MILVUS_UNAVAILABLE' });
     expect(call.calls()).toBe(3);
   });
 
@@ -62,20 +63,30 @@ describe('bounded retry of single Milvus calls', () => {
     setCallRetryPolicy({ attempts: 5, baseMs: 1, maxMs: 1, sleep: async () => undefined });
     for (const what of ['write 10 rows to books', 'create default.books', 'create index on default.books.v']) {
       const call = flaky([grpcError(14)], ok);
-      await expect(milvusCall(what, call.fn)).rejects.toBeInstanceOf(TransientError);
+      await expect(milvusCall(onceOnly(what), call.fn)).rejects.toBeInstanceOf(TransientError);
       expect(call.calls()).toBe(1);
     }
     for (const failure of [grpcError(16, 'auth check failure'), { status: { error_code: 'UnexpectedError', code: 100, reason: 'collection not found[collection=x]' } }]) {
       const call = flaky([failure], { status: ok });
-      await expect(checkedCall('describe default.x', call.fn)).rejects.toBeInstanceOf(PermanentError);
+      await expect(checkedCall(read('describe default.x'), call.fn)).rejects.toBeInstanceOf(PermanentError);
       expect(call.calls()).toBe(1);
     }
     // The copy's own reads leave rate limits to its RateLimitBackoff (it halves batches on RESOURCE_EXHAUSTED).
-    const read = flaky([grpcError(8)], ok);
-    await expect(milvusCall('read books', read.fn)).rejects.toMatchObject({ code: 'MILVUS_RESOURCE_EXHAUSTED' });
-    expect(read.calls()).toBe(1);
-    expect(isIdempotentCall('clear default.books past the checkpoint')).toBe(true);
-    expect(isIdempotentCall('write 3 rows to books')).toBe(false);
+    const readCall = flaky([grpcError(8)], ok);
+    await expect(milvusCall(read('read books', true), readCall.fn)).rejects.toMatchObject({ code: 'MILVUS_RESOURCE_EXHAUSTED' });
+    expect(readCall.calls()).toBe(1);
+  });
+
+  it('decides a retry from what the call declares, never from the words that describe it', async () => {
+    setCallRetryPolicy({ attempts: 5, baseMs: 1, maxMs: 1, sleep: async () => undefined });
+    // Worded as a read, declared once-only: not sent again (the old verb rule retried "describe ...").
+    const insertWordedAsRead = flaky([grpcError(14)], ok);
+    await expect(milvusCall(onceOnly('describe what an insert does'), insertWordedAsRead.fn)).rejects.toBeInstanceOf(TransientError);
+    expect(insertWordedAsRead.calls()).toBe(1);
+    // Worded as a write, declared idempotent (an upsert): retried (the old verb rule never retried "write ...").
+    const upsert = flaky([grpcError(14)], ok);
+    await expect(checkedCall(idempotentWrite('write 3 rows (upsert) to books'), upsert.fn)).resolves.toEqual(ok);
+    expect(upsert.calls()).toBe(2);
   });
 
   it('maps authentication refusals to permanent MILVUS_UNAUTHENTICATED, by merr code or by message', () => {

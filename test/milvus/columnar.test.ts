@@ -1,27 +1,16 @@
 import * as grpc from '@grpc/grpc-js';
-import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { DataType } from '@zilliz/milvus2-sdk-node';
 import protobuf from 'protobufjs/minimal.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TransientError } from '../../lib/errors';
-import {
-  copyShard,
-  describeCollection,
-  dropCollection,
-  RowBatchSink,
-  RowBatchSource,
-  translateSchema,
-  createCollection,
-  type Batch,
-  type BatchSink,
-  type BatchSource,
-  type CollectionSpec,
-  type PkRange,
-  type ReadRequest,
-} from '../../lib/milvus';
-import { ColumnarBatchSink, ColumnarBatchSource, columnarSupported, closeRawChannel } from '../../lib/milvus/columnar';
-import { decodeStatus, parseMutationResult } from '../../lib/milvus/protoWire';
-import { backoffMs, rateLimitKind, type RateLimitPolicy } from '../../lib/milvus/rateLimit';
+import { copyShard, describeCollection, dropCollection, translateSchema, createCollection, type CollectionSpec, type PkRange } from '../../lib/milvus';
+import { backoffMs } from '../../lib/milvus/backoff';
+import { decodeStatus, parseMutationResult } from '../../lib/milvus/gateway/protoWire';
+import { ColumnPages, type Page, type PageSource, type ReadRequest } from '../../lib/milvus/keyRange/pages';
+import { rateLimitKind, type RateLimitPolicy } from '../../lib/milvus/keyRange/rateLimit';
+import { KeyRangeWriter } from '../../lib/milvus/keyRange/writer';
 import { statusToError, toMigrationError } from '../../lib/milvus/status';
+import { testCluster } from '../support/testCluster';
 import { clusters, count, createRichCollection, DB, indexAndLoad, insertRows, mustOk, NASTY_PKS, pks, readAll, RICH_INDEXES, richRows, uniqueName } from './helpers';
 
 const { source, target } = clusters();
@@ -53,13 +42,14 @@ async function sourceRich(ids: string[]): Promise<CollectionSpec> {
   return describeCollection(source, DB, name);
 }
 
-const columnarIo = (s: CollectionSpec, t: CollectionSpec) => ({ source: new ColumnarBatchSource(source.client(DB), s), sink: new ColumnarBatchSink(target.client(DB), t) });
-const rowIo = (s: CollectionSpec, t: CollectionSpec) => ({ source: new RowBatchSource(source.client(DB), s), sink: new RowBatchSink(target.client(DB), t) });
+const columnarIo = { path: 'columnar' } as const;
+const rowIo = { path: 'rows' } as const;
+const sourcePages = (spec: CollectionSpec) => new ColumnPages({ cluster: source, db: DB, spec });
 
 async function copyAll(
   sourceSpec: CollectionSpec,
   targetSpec: CollectionSpec,
-  io: { source: BatchSource; sink: BatchSink } | undefined,
+  io: Pick<Parameters<typeof copyShard>[0], 'path' | 'pages' | 'writer'> | undefined,
   batchBytes: number,
   extra: Partial<Parameters<typeof copyShard>[0]> = {},
   checkpoint: string | null = null,
@@ -68,7 +58,7 @@ async function copyAll(
   let rowsCopied = 0;
   for (;;) {
     const r = await copyShard({
-      source, sourceDb: DB, sourceSpec, target, targetDb: DB, targetSpec, range: ALL, checkpoint, batchBytes, deadline: FAR(), io,
+      source, sourceDb: DB, sourceSpec, target, targetDb: DB, targetSpec, range: ALL, checkpoint, batchBytes, deadline: FAR(), ...io,
       onBatch: async (p) => {
         batches.push(p);
         checkpoint = p.checkpoint;
@@ -82,8 +72,8 @@ async function copyAll(
 
 describe('columnar pass-through', () => {
   it('is what copyShard uses by default on these clusters', () => {
-    expect(columnarSupported(source.client(DB), target.client(DB))).toBe(true);
-    expect(columnarSupported({} as MilvusClient, target.client(DB))).toBe(false);
+    expect(source.supportsColumns()).toBe(true);
+    expect(target.supportsColumns()).toBe(true);
   });
 
   it('writes exactly the rows the row path writes: every field type, dynamic keys, sparse, Float16/BFloat16/binary, nested JSON, defaults, BM25 regenerated', async () => {
@@ -91,8 +81,8 @@ describe('columnar pass-through', () => {
     const sourceSpec = await sourceRich(ids);
     const viaRows = await newTarget(sourceSpec);
     const viaColumns = await newTarget(sourceSpec);
-    const slow = await copyAll(sourceSpec, viaRows, rowIo(sourceSpec, viaRows), 8 * 1024);
-    const fast = await copyAll(sourceSpec, viaColumns, columnarIo(sourceSpec, viaColumns), 8 * 1024);
+    const slow = await copyAll(sourceSpec, viaRows, rowIo, 8 * 1024);
+    const fast = await copyAll(sourceSpec, viaColumns, columnarIo, 8 * 1024);
     expect(fast.rowsCopied).toBe(ids.length);
     expect(slow.rowsCopied).toBe(ids.length);
     expect(fast.batches.length).toBeGreaterThan(2);
@@ -134,19 +124,24 @@ describe('columnar pass-through', () => {
     await indexAndLoad(client, name, [['v', 'FLAT', 'L2']]);
     const sourceSpec = await describeCollection(source, DB, name);
     const targetSpec = await newTarget(sourceSpec);
-    const reader = new ColumnarBatchSource(source.client(DB), sourceSpec);
+    const reader = sourcePages(sourceSpec);
+    const writer = new KeyRangeWriter({ cluster: target, db: DB, spec: targetSpec });
     const seen: string[] = [];
+    const pageKeys: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const batch = await reader.read({ afterPk: after, upperInclusive: null, limit: 3 });
-      if (batch.rowCount === 0) break;
-      expect(batch.bytes).toBeGreaterThan(0);
-      seen.push(batch.lastPk!);
-      after = batch.lastPk;
-      await new ColumnarBatchSink(target.client(DB), targetSpec).write(batch);
-      if (batch.rowCount < 3) break;
+      const page = await reader.read({ afterPk: after, upperInclusive: null, limit: 3 });
+      if (page.rowCount === 0) break;
+      expect(page.bytes).toBeGreaterThan(0);
+      seen.push(page.lastPk!);
+      pageKeys.push(...page.keys());
+      after = page.lastPk;
+      expect(await writer.insertPage(page)).toBe('written');
+      if (page.rowCount < 3) break;
     }
     expect(seen).toEqual([keys[2], keys[5], keys[8], keys[10]]);
+    // Every key of a page decodes too (the engine pages past keys no filter can hold with them).
+    expect(pageKeys).toEqual(keys);
     expect(await readAll(target.client(DB), targetSpec.name, 'pk')).toEqual(await readAll(source.client(DB), sourceSpec.name, 'pk'));
   });
 
@@ -154,7 +149,7 @@ describe('columnar pass-through', () => {
     const ids = Array.from({ length: 80 }, (_, i) => `k${String(i).padStart(3, '0')}${['"', '\\', '\n', '😀', ''][i % 5]}`);
     const sourceSpec = await sourceRich(ids);
     const probe = await newTarget(sourceSpec);
-    const { batches } = await copyAll(sourceSpec, probe, columnarIo(sourceSpec, probe), 12 * 1024);
+    const { batches } = await copyAll(sourceSpec, probe, columnarIo, 12 * 1024);
     expect(batches.length).toBeGreaterThanOrEqual(3);
     const sourceRows = await readAll(source.client(DB), sourceSpec.name);
 
@@ -164,7 +159,7 @@ describe('columnar pass-through', () => {
       let seen = 0;
       const crash = await copyShard({
         source, sourceDb: DB, sourceSpec, target, targetDb: DB, targetSpec, range: ALL, checkpoint: null, batchBytes: 12 * 1024, deadline: FAR(),
-        io: columnarIo(sourceSpec, targetSpec),
+        ...columnarIo,
         onBatch: async (p) => {
           seen += 1;
           if (seen === k) throw new Error('crash between the write and the checkpoint');
@@ -239,24 +234,24 @@ describe('rate limits', () => {
     expect(reply).toMatchObject({ status: { code: 8 }, insertCount: 7, errIndexCount: 0 });
     // Exponential with jitter, capped.
     const policy: RateLimitPolicy = { baseMs: 100, maxMs: 1_000, budgetMs: 10_000 };
-    expect(backoffMs(policy, 1, () => 1)).toBe(100);
-    expect(backoffMs(policy, 3, () => 1)).toBe(400);
-    expect(backoffMs(policy, 3, () => 0)).toBe(200);
-    expect(backoffMs(policy, 10, () => 1)).toBe(1_000);
+    expect(backoffMs(policy.baseMs, policy.maxMs, 1, () => 1)).toBe(100);
+    expect(backoffMs(policy.baseMs, policy.maxMs, 3, () => 1)).toBe(400);
+    expect(backoffMs(policy.baseMs, policy.maxMs, 3, () => 0)).toBe(200);
+    expect(backoffMs(policy.baseMs, policy.maxMs, 10, () => 1)).toBe(1_000);
   });
 
   it('slows down on RateLimit and RESOURCE_EXHAUSTED answers of the target, halves the batch, and still copies every row exactly once', async () => {
     const proxy = await startThrottlingProxy(inject('milvusTargetUri'), ['rate-limit', 'rate-limit', 'pass', 'exhausted', 'rate-limit', 'pass', 'rate-limit']);
-    const throttled = new MilvusClient({ address: proxy.uri, telemetry: { enabled: false }, logLevel: 'error' } as never);
-    (throttled as unknown as { connectPromise?: Promise<unknown> }).connectPromise?.catch(() => undefined);
+    const throttled = testCluster({ uri: proxy.uri });
     try {
       const targetSpec = await newTarget(sourceSpec);
       const limited: string[] = [];
       const reads: number[] = [];
-      const reader = new ColumnarBatchSource(source.client(DB), sourceSpec);
+      const reader = sourcePages(sourceSpec);
       const io = {
-        source: { read: (r: ReadRequest) => (reads.push(r.limit), reader.read(r)) } satisfies BatchSource,
-        sink: new ColumnarBatchSink(throttled, targetSpec),
+        pages: { canDropRows: false, keysAfter: (...a) => reader.keysAfter(...a), read: (r: ReadRequest) => (reads.push(r.limit), reader.read(r)) } satisfies PageSource,
+        // Only the inserts go through the proxy.
+        writer: new KeyRangeWriter({ cluster: throttled, db: DB, spec: targetSpec }, { rateLimit: FAST, onRateLimited: (kind) => limited.push(kind) }),
       };
       const { rowsCopied, batches } = await copyAll(sourceSpec, targetSpec, io, 8 * 1024, { rateLimit: FAST, onRateLimited: (kind) => limited.push(kind) });
       expect(rowsCopied).toBe(ids.length);
@@ -267,19 +262,20 @@ describe('rate limits', () => {
       expect(Math.min(...reads.slice(2))).toBeLessThan(reads[1]);
       expect(await readAll(target.client(DB), targetSpec.name)).toEqual(await readAll(source.client(DB), sourceSpec.name));
     } finally {
-      closeRawChannel(throttled);
-      await throttled.closeConnection().catch(() => undefined);
+      await throttled.close();
       await proxy.stop();
     }
   });
 
   it('backs off rate-limited reads too, halving the batch on RESOURCE_EXHAUSTED', async () => {
     const targetSpec = await newTarget(sourceSpec);
-    const real = new ColumnarBatchSource(source.client(DB), sourceSpec);
+    const real = sourcePages(sourceSpec);
     const refusals = [new TransientError('MILVUS_RATE_LIMITED', 'read: rate limit'), toMigrationError({ code: 8, details: 'result too large' }, 'read')];
     const limits: number[] = [];
-    const reader: BatchSource = {
-      read: async (r: ReadRequest): Promise<Batch> => {
+    const reader: PageSource = {
+      canDropRows: false,
+      keysAfter: (...a) => real.keysAfter(...a),
+      read: async (r: ReadRequest): Promise<Page> => {
         limits.push(r.limit);
         const refusal = refusals.shift();
         if (refusal) throw refusal;
@@ -287,7 +283,7 @@ describe('rate limits', () => {
       },
     };
     const limited: string[] = [];
-    const { rowsCopied } = await copyAll(sourceSpec, targetSpec, { source: reader, sink: new ColumnarBatchSink(target.client(DB), targetSpec) }, 64 * 1024, {
+    const { rowsCopied } = await copyAll(sourceSpec, targetSpec, { pages: reader }, 64 * 1024, {
       rateLimit: FAST,
       onRateLimited: (kind) => limited.push(kind),
     });
@@ -299,23 +295,23 @@ describe('rate limits', () => {
 
   it('gives up with a TransientError once the backoff budget is spent, saving no checkpoint past what was written', async () => {
     const targetSpec = await newTarget(sourceSpec);
-    const sink: BatchSink = {
-      write: async () => {
-        throw new TransientError('MILVUS_RATE_LIMITED', 'write: rate limit exceeded');
-      },
-    };
+    const proxy = await startThrottlingProxy(inject('milvusTargetUri'), Array.from({ length: 1_000 }, () => 'rate-limit' as const));
+    const throttled = testCluster({ uri: proxy.uri });
     const checkpoints: string[] = [];
     let tries = 0;
-    const error = await copyShard({
-      source, sourceDb: DB, sourceSpec, target, targetDb: DB, targetSpec, range: ALL, checkpoint: null, batchBytes: 16 * 1024, deadline: FAR(),
-      io: { source: new ColumnarBatchSource(source.client(DB), sourceSpec), sink },
-      rateLimit: { baseMs: 1, maxMs: 4, budgetMs: 40 },
-      onRateLimited: () => (tries += 1),
-      onBatch: async (p) => void checkpoints.push(p.checkpoint),
-    }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TransientError);
-    expect((error as TransientError).code).toBe('MILVUS_RATE_LIMITED');
-    expect(tries).toBeGreaterThan(3);
-    expect(checkpoints).toEqual([]);
+    try {
+      const error = await copyShard({
+        source, sourceDb: DB, sourceSpec, target, targetDb: DB, targetSpec, range: ALL, checkpoint: null, batchBytes: 16 * 1024, deadline: FAR(),
+        writer: new KeyRangeWriter({ cluster: throttled, db: DB, spec: targetSpec }, { rateLimit: { baseMs: 1, maxMs: 4, budgetMs: 40 }, onRateLimited: () => (tries += 1) }),
+        onBatch: async (p) => void checkpoints.push(p.checkpoint),
+      }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TransientError);
+      expect((error as TransientError).code).toBe('MILVUS_RATE_LIMITED');
+      expect(tries).toBeGreaterThan(3);
+      expect(checkpoints).toEqual([]);
+    } finally {
+      await throttled.close();
+      await proxy.stop();
+    }
   });
 });

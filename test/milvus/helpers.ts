@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { DataType, FunctionType, type FieldType, type MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { expect, inject } from 'vitest';
-import { openCluster, type MilvusCluster } from '../../lib/milvus';
+import { testCluster, type TestCluster } from '../support/testCluster';
 
 /** Shared by the Milvus layer tests: two milvus-lite clusters, unique names, row generators, readers. */
 
 export const DB = 'default';
 
-export function clusters(): { source: MilvusCluster; target: MilvusCluster } {
-  return { source: openCluster({ uri: inject('milvusSourceUri') }), target: openCluster({ uri: inject('milvusTargetUri') }) };
+export function clusters(): { source: TestCluster; target: TestCluster } {
+  return { source: testCluster({ uri: inject('milvusSourceUri') }), target: testCluster({ uri: inject('milvusTargetUri') }) };
 }
 
 export const uniqueName = (prefix: string): string => `${prefix}_${randomBytes(5).toString('hex')}`;

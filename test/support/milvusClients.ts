@@ -1,4 +1,4 @@
-import { MilvusClient } from '@zilliz/milvus2-sdk-node';
+import { MilvusClient, promisify } from '@zilliz/milvus2-sdk-node';
 import { expect } from 'vitest';
 
 /** Asserts a Milvus reply (or its status) is a success, naming the server's reason when it is not. */
@@ -23,4 +23,9 @@ export function trackedClients() {
       await Promise.all(clients.splice(0).map((c) => c.closeConnection()));
     },
   };
+}
+
+/** A gRPC method by name through a test's own SDK client (for calls the SDK does not wrap). */
+export function grpcCall<T = any>(client: MilvusClient, method: string, request: object): Promise<T> {
+  return promisify(client.channelPool, method, request, 30_000);
 }

@@ -5,7 +5,7 @@ import type { ClusterCredentials } from '../../lib/cluster';
 import { MemoryCredentialStore } from '../../lib/credentials/memoryCredentialStore';
 import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
 import { createJobTable } from '../../lib/jobs/table';
-import type { MilvusCluster } from '../../lib/milvus';
+import type { MilvusGateway } from '../../lib/milvus';
 import { EventLogOnlyNotifier } from '../../lib/notifications/notifier';
 import type { Services } from '../../lib/services';
 
@@ -14,7 +14,7 @@ import type { Services } from '../../lib/services';
  * DynamoDB Local, credentials in memory, notifications kept, and the API's service with a workflow
  * that starts nothing (the test runs the steps itself).
  */
-export async function stepServices(tableName: string, openCluster: (credentials: ClusterCredentials) => MilvusCluster) {
+export async function stepServices(tableName: string, openCluster: (credentials: ClusterCredentials) => MilvusGateway) {
   const dynamo = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   await createJobTable(dynamo, tableName);
   const jobs = new DynamoJobStore({ client: createDocumentClient(dynamo), tableName });

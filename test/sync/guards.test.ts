@@ -5,7 +5,7 @@ import { PermanentError } from '../../lib/errors';
 import { SourceBaseline, type JobRecord } from '../../lib/jobs/model';
 import { explainedBySourceChange } from '../../lib/sync/sourceGuard';
 import { CycleAbandoned } from '../../lib/sync/strategy';
-import { openCluster, type MilvusCluster } from '../../lib/milvus';
+import { openCluster, type MilvusGateway } from '../../lib/milvus';
 import {
   type BaselineScope,
   type SourceChange,
@@ -41,7 +41,7 @@ function sdk(uri: string, database?: string): MilvusClient {
   return c;
 }
 
-function cluster(uri: string): MilvusCluster {
+function cluster(uri: string): MilvusGateway {
   const c = openCluster({ uri });
   finalCleanups.push(() => c.close());
   return c;
@@ -78,13 +78,13 @@ interface Fixture {
   root: MilvusClient;
   shop: MilvusClient;
   other: MilvusClient;
-  source: MilvusCluster;
+  source: MilvusGateway;
   baseline: SourceBaseline;
   /** The changes seen now. */
   changes(): Promise<SourceChange[]>;
 }
 
-let shared: { server: FakeMilvus; root: MilvusClient; shop: MilvusClient; other: MilvusClient; source: MilvusCluster } | undefined;
+let shared: { server: FakeMilvus; root: MilvusClient; shop: MilvusClient; other: MilvusClient; source: MilvusGateway } | undefined;
 beforeAll(async () => {
   const server = await startFakeMilvus({ version: 'v2.6.3' });
   finalCleanups.push(() => server.stop());

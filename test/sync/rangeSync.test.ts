@@ -7,10 +7,8 @@ import {
   copyShard,
   createCollection,
   describeCollection,
-  openCluster,
   translateSchema,
   type CollectionSpec,
-  type MilvusCluster,
   type PkRange,
 } from '../../lib/milvus';
 import { syncRange, type RangeSyncResult } from '../../lib/sync/rangeSync';
@@ -18,6 +16,7 @@ import { digestRows, rowHasher } from '../../lib/sync/rowDigest';
 import { createRichCollection, DB, indexAndLoad, insertRows, mustOk, NASTY_PKS, RICH_INDEXES, richRows, rng } from '../milvus/helpers';
 import { type FakeMilvus, startFakeMilvus } from '../support/fakeMilvus';
 import { startFaultProxy, type TransientFault } from '../support/faultProxy';
+import { testCluster, type TestCluster } from '../support/testCluster';
 import { allRows, dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
 
 /**
@@ -28,8 +27,8 @@ import { allRows, dropCollectionsWithPrefix, expectSameRows } from '../support/r
 const PREFIX = `rsync_${randomBytes(3).toString('hex')}`;
 const sourceUri = inject('milvusSourceUri');
 const targetUri = inject('milvusTargetUri');
-const source = openCluster({ uri: sourceUri });
-const target = openCluster({ uri: targetUri });
+const source = testCluster({ uri: sourceUri });
+const target = testCluster({ uri: targetUri });
 const ALL: PkRange = { lowerExclusive: null, upperInclusive: null };
 let names = 0;
 
@@ -39,8 +38,8 @@ afterAll(async () => {
 });
 
 interface Pair {
-  src: MilvusCluster;
-  dst: MilvusCluster;
+  src: TestCluster;
+  dst: TestCluster;
   srcUri: string;
   dstUri: string;
   sourceSpec: CollectionSpec;
@@ -49,8 +48,8 @@ interface Pair {
 
 /** Copies every row of the source collection to a new target collection with the offline copy. */
 async function copyToNewTarget(
-  src: MilvusCluster,
-  dst: MilvusCluster,
+  src: TestCluster,
+  dst: TestCluster,
   srcUri: string,
   dstUri: string,
   sourceName: string,
@@ -208,11 +207,11 @@ describe('syncRange on milvus-lite', () => {
     return { pair, rows: new Map(rows.map((row) => [String(row.id), row])) };
   }
 
-  const upsert = async (cluster: MilvusCluster, collection: string, rows: Record<string, unknown>[]) => {
+  const upsert = async (cluster: TestCluster, collection: string, rows: Record<string, unknown>[]) => {
     const reply = await mustOk(cluster.client(DB).upsert({ collection_name: collection, data: rows as never }));
     expect(Number(reply.upsert_cnt)).toBe(rows.length);
   };
-  const remove = (cluster: MilvusCluster, collection: string, filter: string) => mustOk(cluster.client(DB).delete({ collection_name: collection, filter }));
+  const remove = (cluster: TestCluster, collection: string, filter: string) => mustOk(cluster.client(DB).delete({ collection_name: collection, filter }));
 
   it('Int64 keys: finds and applies vector-only, scalar, JSON and dynamic-key upserts, inserts, deletes and rows only on the target; the digests chain', async () => {
     const { pair, rows } = await numbersPair(Array.from({ length: 300 }, (_, i) => i * 3));
@@ -388,7 +387,7 @@ describe('syncRange on milvus-lite', () => {
     const rates = { Query: 0.25, Upsert: 0.3, Delete: 0.3 };
     const faults: TransientFault[] = ['rate-limit', 'resource-exhausted', 'unavailable'];
     const [sp, tp] = await Promise.all([startFaultProxy({ upstream: sourceUri, seed: 11, rates, faults }), startFaultProxy({ upstream: targetUri, seed: 12, rates, faults })]);
-    const [viaSource, viaTarget] = [openCluster({ uri: sp.uri }), openCluster({ uri: tp.uri })];
+    const [viaSource, viaTarget] = [testCluster({ uri: sp.uri }), testCluster({ uri: tp.uri })];
     try {
       const result = await run({ ...pair, src: viaSource, dst: viaTarget }, true, { batchBytes: 4 * 1024 });
       expect(counts(result)).toEqual({ inserted: 30, updated: upserted.filter((id) => !deleted.includes(id)).length, deleted: 30 });
@@ -406,13 +405,13 @@ describe('syncRange on milvus-lite', () => {
 describe('syncRange on an in-memory Milvus (partitions, allow_insert_auto_id)', () => {
   let fakeSource: FakeMilvus;
   let fakeTarget: FakeMilvus;
-  let fs: MilvusCluster;
-  let ft: MilvusCluster;
+  let fs: TestCluster;
+  let ft: TestCluster;
 
   beforeAll(async () => {
     [fakeSource, fakeTarget] = await Promise.all([startFakeMilvus({ version: 'v2.6.1' }), startFakeMilvus({ version: 'v2.6.1' })]);
-    fs = openCluster({ uri: fakeSource.uri });
-    ft = openCluster({ uri: fakeTarget.uri });
+    fs = testCluster({ uri: fakeSource.uri });
+    ft = testCluster({ uri: fakeTarget.uri });
   });
   afterAll(async () => {
     await Promise.all([fs?.close(), ft?.close()]);

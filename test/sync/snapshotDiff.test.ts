@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { JobOptions, type JobRecord, type ShardRecord } from '../../lib/jobs/model';
-import { createCollection, describeCollection, openCluster, translateSchema } from '../../lib/milvus';
+import { createCollection, describeCollection, translateSchema } from '../../lib/milvus';
 import type { Services } from '../../lib/services';
 import { SnapshotDiffStrategy } from '../../lib/sync/snapshotDiffStrategy';
 import { createRichCollection, DB, indexAndLoad, insertRows, RICH_INDEXES, richRows } from '../milvus/helpers';
+import { testCluster } from '../support/testCluster';
 import { dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
 
 /** One pass of the snapshot-diff strategy over many shards, on two real milvus-lite servers. */
@@ -12,8 +13,8 @@ import { dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
 const PREFIX = `sdiff_${randomBytes(3).toString('hex')}`;
 const sourceUri = inject('milvusSourceUri');
 const targetUri = inject('milvusTargetUri');
-const source = openCluster({ uri: sourceUri });
-const target = openCluster({ uri: targetUri });
+const source = testCluster({ uri: sourceUri });
+const target = testCluster({ uri: targetUri });
 
 afterAll(async () => {
   await dropCollectionsWithPrefix(PREFIX, sourceUri, targetUri);

@@ -10,7 +10,8 @@ import { hashRequest } from '../../lib/api/service';
 import { MAX_CA_CERT_BYTES } from '../../lib/cluster';
 import { MemoryCredentialStore } from '../../lib/credentials/memoryCredentialStore';
 import { SecretsManagerCredentialStore } from '../../lib/credentials/secretsManagerCredentialStore';
-import { milvusCall, setCallRetryPolicy, statusToError, toMigrationError } from '../../lib/milvus/status';
+import { call as milvusCall, read, setCallRetryPolicy } from '../../lib/milvus/gateway/calls';
+import { statusToError, toMigrationError } from '../../lib/milvus/status';
 import { reach } from '../../lib/migration/preflight';
 import { readCaCert, requestBodyFromFlags, type RequestFlags } from '../../cli/requestOptions';
 import { makeTestCertificates, type TestCertificates } from '../support/tlsProxy';
@@ -127,7 +128,7 @@ describe('a certificate the client refuses', () => {
     const retries: string[] = [];
     setCallRetryPolicy({ sleep: async () => undefined, onRetry: (what) => void retries.push(what) });
     let calls = 0;
-    const failing = () => milvusCall('list databases', async () => {
+    const failing = () => milvusCall(read('list databases'), async () => {
       calls += 1;
       throw untrusted;
     });

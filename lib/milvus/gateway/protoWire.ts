@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs/minimal.js';
-import type { MilvusStatus } from './status';
+import type { MilvusStatus } from '../status';
 
 /**
  * Just enough of the Milvus wire format (milvus.proto, schema.proto, common.proto of the SDK's
@@ -169,9 +169,13 @@ function parseFieldData(buf: Buffer, span: Span): RawFieldData {
   return out;
 }
 
-/** Row count and last value of a primary key column (Int64 as a decimal string). */
-export function primaryKeyColumn(field: RawFieldData): { count: number; last: string | null } {
-  if (!field.scalars) return { count: 0, last: null };
+/**
+ * Row count and last value of a primary key column (Int64 as a decimal string); every value too
+ * when `all` is set (the key-range engine needs them only to page past a key no filter can hold).
+ */
+export function primaryKeyColumn(field: RawFieldData, all = false): { count: number; last: string | null; keys?: string[] } {
+  const keys: string[] | undefined = all ? [] : undefined;
+  if (!field.scalars) return { count: 0, last: null, ...(keys ? { keys } : {}) };
   const { buf } = field;
   const r = Reader.create(buf.subarray(0, field.scalars.end));
   r.pos = field.scalars.start;
@@ -192,6 +196,7 @@ export function primaryKeyColumn(field: RawFieldData): { count: number; last: st
         }
         if (kind === 6) {
           last = a.string();
+          keys?.push(last);
           count += 1;
         } else if ((t & 7) === WIRE_LEN) {
           // Packed int64s: count the varints, decode only the last.
@@ -200,6 +205,7 @@ export function primaryKeyColumn(field: RawFieldData): { count: number; last: st
           for (let i = packed.start; i < packed.end; i++) {
             if ((buf[i] & 0x80) === 0) {
               count += 1;
+              keys?.push(varintToInt64(buf, lastStart));
               if (i + 1 < packed.end) lastStart = i + 1;
             }
           }
@@ -208,6 +214,7 @@ export function primaryKeyColumn(field: RawFieldData): { count: number; last: st
           const s = a.pos;
           a.skipType(WIRE_VARINT);
           last = varintToInt64(buf, s);
+          keys?.push(last);
           count += 1;
         }
       }
@@ -215,7 +222,7 @@ export function primaryKeyColumn(field: RawFieldData): { count: number; last: st
       r.skipType(tag & 7);
     }
   }
-  return { count, last };
+  return { count, last, ...(keys ? { keys } : {}) };
 }
 
 function varintToInt64(buf: Uint8Array, at: number): string {

@@ -1,8 +1,9 @@
-import { MigrationError, TransientError } from '../errors';
-import { toMigrationError } from './status';
+import { MigrationError, TransientError } from '../../errors';
+import { backoffMs, sleep as defaultSleep } from '../backoff';
+import { toMigrationError } from '../status';
 
 /**
- * Rate limits inside the copy: a read or write answered with RateLimit (merr 8 / ErrorCode 49)
+ * Rate limits inside the key-range engine (copy and sync): a read or write answered with RateLimit (merr 8 / ErrorCode 49)
  * or gRPC RESOURCE_EXHAUSTED is tried again after an exponential backoff with jitter, so a
  * throttled cluster slows the copy down instead of failing the step. After about two minutes of
  * refusals the copy gives up with a TransientError (the state machine retries the step later).
@@ -32,14 +33,6 @@ export function rateLimitKind(error: unknown): RateLimitKind | null {
   return null;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** The backoff before try number `attempt` (1-based): uniform in [c/2, c] with c = min(max, base * 2^(attempt-1)). */
-export function backoffMs(policy: RateLimitPolicy, attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling * (0.5 + 0.5 * random()));
-}
-
 /**
  * The backoff state of one stream of calls (the reads of a shard, or its writes): each refusal
  * waits longer, and once `budgetMs` of waiting is spent without a success the next refusal
@@ -60,7 +53,7 @@ export class RateLimitBackoff {
     const kind = rateLimitKind(error);
     if (!kind) throw error;
     this.attempt += 1;
-    const wait = backoffMs(this.policy, this.attempt);
+    const wait = backoffMs(this.policy.baseMs, this.policy.maxMs, this.attempt);
     if (this.waited + wait > this.policy.budgetMs) {
       throw new TransientError(
         'MILVUS_RATE_LIMITED',
