@@ -10,6 +10,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Vitest's default is the number of cores minus one: 1 on a 2-core machine, where the files
+    // then run one after another although most of their time is spent waiting (on servers, Wait
+    // states, polls). Files keep out of each other's way with unique collection, table and job
+    // names; those that need servers to themselves (online jobs move every collection) start their own.
+    maxWorkers: 3,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

@@ -29,7 +29,8 @@ interface Outcome {
 const running = new Set<ChildProcess>();
 function cli(args: string[]): Promise<Outcome> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The suite's DynamoDB Local for `run`, rather than a JVM started by the process (cli.test.ts has a run that starts its own).
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, MILVUS_MIGRATE_DYNAMODB_ENDPOINT: inject('dynamoEndpoint') }, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
     let stdout = '';
     let stderr = '';
