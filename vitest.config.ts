@@ -7,7 +7,9 @@ export default defineConfig({
     exclude: ['**/node_modules/**', 'test/awsCli/**'],
     globalSetup: ['test/support/globalSetup.ts'],
     setupFiles: ['test/support/polyfills.ts'],
-    testTimeout: 60_000,
+    // The end-to-end tests take seconds to tens of seconds alone; with three files at a time on two
+    // shared cores they may take several times that.
+    testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
     // Vitest's default is the number of cores minus one: 1 on a 2-core machine, where the files

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { ApiClient } from '../../cli/apiClient';
 import { freePort, waitForPort } from '../../local/ports';
 import { seedSampleCollections } from '../../local/sampleData';
@@ -14,6 +14,9 @@ const sourceUri = inject('milvusSourceUri');
 const targetUri = inject('milvusTargetUri');
 const prefix = `cli_${randomBytes(3).toString('hex')}_`;
 const bin = path.resolve('bin/milvus-migrate.mjs');
+// Every test runs CLI processes, each importing the service and starting a runtime: with the
+// suite's other files running beside it on two cores, a minute is not always enough.
+vi.setConfig({ testTimeout: 180_000 });
 
 interface Outcome {
   code: number | null;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { seedSampleCollections } from '../../local/sampleData';
 import { dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
 import { makeTestCertificates, startTlsProxy, type TestCertificates, type TlsProxy } from '../support/tlsProxy';
@@ -17,6 +17,9 @@ const sourceUri = inject('milvusSourceUri');
 const targetUri = inject('milvusTargetUri');
 const prefix = `clitls_${randomBytes(3).toString('hex')}_`;
 const bin = path.resolve('bin/milvus-migrate.mjs');
+// Every test runs CLI processes, each importing the service and starting a runtime: with the
+// suite's other files running beside it on two cores, a minute is not always enough.
+vi.setConfig({ testTimeout: 180_000 });
 const sourceToken = `root:src-${randomBytes(4).toString('hex')}`;
 const targetToken = `tgt-key-${randomBytes(4).toString('hex')}`;
 
