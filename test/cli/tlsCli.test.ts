@@ -105,7 +105,7 @@ describe('https clusters with a private CA and tokens, from the CLI', () => {
     for (const out of [passing, noSourceCa, noTargetCa]) {
       for (const secret of [sourceToken, targetToken, 'BEGIN CERTIFICATE']) expect(out.stdout + out.stderr).not.toContain(secret);
     }
-  }, 120_000);
+  }, 240_000); // four CLI processes, one after another
 
   it('run migrates with the CA flags: SUCCESSFUL, rows identical', async () => {
     const [products] = [names[0]!];
