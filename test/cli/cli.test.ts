@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { ApiClient } from '../../cli/apiClient';
 import { freePort, waitForPort } from '../../local/ports';
 import { seedSampleCollections } from '../../local/sampleData';
 import { dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
@@ -13,6 +14,9 @@ const sourceUri = inject('milvusSourceUri');
 const targetUri = inject('milvusTargetUri');
 const prefix = `cli_${randomBytes(3).toString('hex')}_`;
 const bin = path.resolve('bin/milvus-migrate.mjs');
+// Every test runs CLI processes, each importing the service and starting a runtime: with the
+// suite's other files running beside it on two cores, a minute is not always enough.
+vi.setConfig({ testTimeout: 180_000 });
 
 interface Outcome {
   code: number | null;
@@ -23,8 +27,14 @@ interface Outcome {
 /** CLI processes still running: a test that times out must not leave them (and their DynamoDB Local) behind. */
 const running = new Set<ChildProcess>();
 
+/**
+ * The suite's DynamoDB Local, for the runtimes of the CLI processes: each would otherwise start
+ * its own (a JVM, seconds of CPU). The first `run` test starts its own, as a user's run does.
+ */
+const SHARED_DYNAMO: NodeJS.ProcessEnv = { MILVUS_MIGRATE_DYNAMODB_ENDPOINT: inject('dynamoEndpoint') };
+
 /** Runs the CLI as a user would, in its own process. */
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
+function cli(args: string[], env: NodeJS.ProcessEnv = SHARED_DYNAMO): Promise<Outcome> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
@@ -39,6 +49,23 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
 
 let names: string[];
 
+interface PolledJob {
+  status: string;
+  syncLagSeconds?: number | null;
+}
+
+/**
+ * Waits, asking the API over HTTP, until the job satisfies `done` (or 150 s pass): a `status`
+ * process per poll would cost a second of CPU each. The caller then asks the CLI itself.
+ */
+async function untilJob(api: string, jobId: string, done: (job: PolledJob) => boolean): Promise<void> {
+  const client = new ApiClient(api);
+  for (const until = Date.now() + 150_000; Date.now() < until; ) {
+    if (done((await client.get(jobId)) as PolledJob)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 beforeAll(async () => {
   names = await seedSampleCollections(sourceUri, { prefix, sizes: { products: 120, articles: 90, clicks: 60 } });
 });
@@ -51,10 +78,11 @@ afterAll(async () => {
 describe('milvus-migrate run', () => {
   it('runs an offline migration and prints only the final job as JSON, exit code 0', async () => {
     const [, articles] = names as [string, string];
+    // Without MILVUS_MIGRATE_DYNAMODB_ENDPOINT: the run starts and stops its own DynamoDB Local.
     const { code, stdout, stderr } = await cli([
       'run', '--type', 'offline', '--source-uri', sourceUri, '--target-uri', targetUri,
       '--collection', `${articles}:${articles}_renamed`, '--json',
-    ]);
+    ], { MILVUS_MIGRATE_DYNAMODB_ENDPOINT: undefined });
     expect(code, stderr).toBe(0);
     const job = JSON.parse(stdout);
     expect(job).toMatchObject({ status: 'SUCCESSFUL', type: 'offline' });
@@ -83,6 +111,7 @@ describe('milvus-migrate run', () => {
   it('run --type online syncs in this process and cuts over when "confirm" arrives on stdin, exit code 0', async () => {
     const [products] = names as [string];
     const child = spawn(process.execPath, [bin, 'run', '--type', 'online', '--source-uri', sourceUri, '--target-uri', targetUri, '--collection', `${products}:${products}_run_online`, '--json'], {
+      env: { ...process.env, ...SHARED_DYNAMO },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     running.add(child);
@@ -150,20 +179,16 @@ describe('milvus-migrate serve and the API commands', () => {
   it('creates a job through the local API, then shows its status and events', async () => {
     const [, , clicks] = names as [string, string, string];
     const port = await freePort();
-    const server = spawn(process.execPath, [bin, 'serve', '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const server = spawn(process.execPath, [bin, 'serve', '--port', String(port)], { env: { ...process.env, ...SHARED_DYNAMO }, stdio: ['ignore', 'ignore', 'pipe'] });
     try {
       await waitForPort(port, 60_000);
       const api = `http://127.0.0.1:${port}`;
       const created = await cli(['create', '--api', api, '--source-uri', sourceUri, '--target-uri', targetUri, '--collection', `${clicks}:${clicks}_served`, '--json']);
       expect(created.code, created.stderr).toBe(0);
       const { jobId } = JSON.parse(created.stdout);
-      let status = '';
-      for (let i = 0; i < 240 && !['SUCCESSFUL', 'FAILED'].includes(status); i++) {
-        await new Promise((r) => setTimeout(r, 250));
-        const shown = await cli(['status', jobId, '--api', api, '--json']);
-        status = JSON.parse(shown.stdout).status;
-      }
-      expect(status).toBe('SUCCESSFUL');
+      await untilJob(api, jobId, (job) => ['SUCCESSFUL', 'FAILED'].includes(job.status));
+      const shown = await cli(['status', jobId, '--api', api, '--json']);
+      expect(JSON.parse(shown.stdout).status).toBe('SUCCESSFUL');
       const events = await cli(['events', jobId, '--api', api, '--json']);
       const types = JSON.parse(events.stdout).items.map((e: { type: string }) => e.type);
       expect(types[0]).toBe('JobCreated');
@@ -211,7 +236,7 @@ describe('milvus-migrate watch, stop-sync, cancel and errors against the local A
 
   beforeAll(async () => {
     const port = await freePort();
-    server = spawn(process.execPath, [bin, 'serve', '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    server = spawn(process.execPath, [bin, 'serve', '--port', String(port)], { env: { ...process.env, ...SHARED_DYNAMO }, stdio: ['ignore', 'ignore', 'pipe'] });
     await waitForPort(port, 60_000);
     api = `http://127.0.0.1:${port}`;
   });
@@ -283,11 +308,8 @@ describe('milvus-migrate watch, stop-sync, cancel and errors against the local A
     const [, articles] = names as [string, string];
     const jobId = await create(['--type', 'online', '--source-uri', sourceUri, '--target-uri', targetUri, '--collection', `${articles}:${articles}_online`]);
     const watching = cli(['watch', jobId, '--api', api, '--interval', '0.3']);
-    let job: { status: string; syncLagSeconds?: number | null } = { status: '' };
-    for (let i = 0; i < 200 && !(job.status === 'SYNCING' && typeof job.syncLagSeconds === 'number'); i++) {
-      await new Promise((r) => setTimeout(r, 300));
-      job = JSON.parse((await cli(['status', jobId, '--api', api, '--json'])).stdout);
-    }
+    await untilJob(api, jobId, (j) => j.status === 'SYNCING' && typeof j.syncLagSeconds === 'number');
+    const job = JSON.parse((await cli(['status', jobId, '--api', api, '--json'])).stdout);
     expect(job).toMatchObject({ status: 'SYNCING', syncLagSeconds: expect.any(Number) });
     const stopped = await cli(['stop-sync', jobId, '--api', api, '--confirm-writes-stopped', '--json']);
     expect(stopped.code, stopped.stderr).toBe(0);

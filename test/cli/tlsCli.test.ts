@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { seedSampleCollections } from '../../local/sampleData';
 import { dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
 import { makeTestCertificates, startTlsProxy, type TestCertificates, type TlsProxy } from '../support/tlsProxy';
@@ -17,6 +17,9 @@ const sourceUri = inject('milvusSourceUri');
 const targetUri = inject('milvusTargetUri');
 const prefix = `clitls_${randomBytes(3).toString('hex')}_`;
 const bin = path.resolve('bin/milvus-migrate.mjs');
+// Every test runs CLI processes, each importing the service and starting a runtime: with the
+// suite's other files running beside it on two cores, a minute is not always enough.
+vi.setConfig({ testTimeout: 180_000 });
 const sourceToken = `root:src-${randomBytes(4).toString('hex')}`;
 const targetToken = `tgt-key-${randomBytes(4).toString('hex')}`;
 
@@ -29,7 +32,8 @@ interface Outcome {
 const running = new Set<ChildProcess>();
 function cli(args: string[]): Promise<Outcome> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The suite's DynamoDB Local for `run`, rather than a JVM started by the process (cli.test.ts has a run that starts its own).
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, MILVUS_MIGRATE_DYNAMODB_ENDPOINT: inject('dynamoEndpoint') }, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
     let stdout = '';
     let stderr = '';
@@ -101,7 +105,7 @@ describe('https clusters with a private CA and tokens, from the CLI', () => {
     for (const out of [passing, noSourceCa, noTargetCa]) {
       for (const secret of [sourceToken, targetToken, 'BEGIN CERTIFICATE']) expect(out.stdout + out.stderr).not.toContain(secret);
     }
-  }, 120_000);
+  }, 240_000); // four CLI processes, one after another
 
   it('run migrates with the CA flags: SUCCESSFUL, rows identical', async () => {
     const [products] = [names[0]!];

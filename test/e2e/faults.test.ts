@@ -89,7 +89,12 @@ describe('an offline migration through fault-injecting proxies', () => {
     // its write and before its checkpoint, and its retry must remove what it wrote.
     target.killAfterForward('Insert', 2);
 
-    process.env.COPY_SHARD_BUDGET_MS = '300';
+    // Each CopyShard invocation copies for up to 5 s, then the state machine loops it, and the
+    // killed one is retried: each resumes from its checkpoint through the faults. The budget counts
+    // from the start of the invocation: with 300 ms, the set-up calls of an invocation on a loaded
+    // machine (through the proxies' faults and latency) used it all before the first batch, and
+    // the shards crept on with some 1,800 invocations and minutes of CPU for 950 rows.
+    process.env.COPY_SHARD_BUDGET_MS = '5000';
     try {
       const created = await migrate(source, target, names, { rowsPerShard: 120, batchBytes: 65536 });
       const job = await waitForEnd(created.jobId, 240);

@@ -34,10 +34,18 @@ async function waitFor(jobId: string, done: (job: JobView) => boolean, what: str
   }
 }
 
+/**
+ * The job once it ended and its execution too: the status is final before the last step appends
+ * its event and publishes its notification (on a busy machine the test saw SUCCESSFUL first).
+ */
 async function waitForEnd(jobId: string): Promise<JobView> {
   for (let i = 0; i < 1200; i++) {
     const job = await view(jobId);
-    if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(job.status)) return job;
+    if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(job.status)) {
+      const { executionArn } = (await runtime.jobs.get(jobId))!;
+      if (executionArn) await runtime.workflow.wait(executionArn);
+      return job;
+    }
     await sleep(200);
   }
   throw new Error(`job ${jobId} did not end`);

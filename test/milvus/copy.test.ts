@@ -205,7 +205,8 @@ describe('copyShard', () => {
     expect(none).toEqual({ done: false, rowsCopied: 0 });
 
     // The first batch's onBatch waits until the deadline has passed: no second batch may start.
-    const deadline = Date.now() + 20;
+    // The deadline leaves time for the reads before the first batch (20 ms did not, on a busy machine).
+    const deadline = Date.now() + 3_000;
     let checkpoint: string | null = null;
     const first = await copyShard({
       ...base, checkpoint: null, deadline,

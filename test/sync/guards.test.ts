@@ -385,9 +385,12 @@ describe('detectSourceChanges on recorded baselines', () => {
 describe('source guards against milvus-lite', () => {
   const prefix = `guard_${randomBytes(3).toString('hex')}`;
 
-  /** Other test files create and drop collections in the same default database meanwhile: keep only ours. */
-  function ours(snapshot: SourceBaseline, baseline: SourceBaseline): SourceBaseline {
-    const keep = (name: string) => name.startsWith(prefix) || baseline.databases.default?.collections.includes(name);
+  /**
+   * Other test files create and drop collections in the same default database meanwhile (the files
+   * run in parallel): keep only ours, in the baseline and in each later snapshot alike.
+   */
+  function ours(snapshot: SourceBaseline): SourceBaseline {
+    const keep = (name: string) => name.startsWith(prefix);
     const def = snapshot.databases.default;
     return def ? { ...snapshot, databases: { ...snapshot.databases, default: { ...def, collections: def.collections.filter(keep) } } } : snapshot;
   }
@@ -420,21 +423,22 @@ describe('source guards against milvus-lite', () => {
     });
     expect(JSON.parse(baseline.collections[`default.${a}`].fields.title)).toEqual({ type: 'VarChar', max_length: '64' });
 
-    const again = ours(await takeSourceBaseline(source, scope, new Date()), baseline);
-    expect(detectSourceChanges(baseline, again)).toEqual([]);
+    const mine = ours(baseline);
+    const again = ours(await takeSourceBaseline(source, scope, new Date()));
+    expect(detectSourceChanges(mine, again)).toEqual([]);
 
     // milvus-lite answers AlterCollection and AlterCollectionField with UNIMPLEMENTED: nothing changes there.
     await c.alterCollectionProperties({ collection_name: a, properties: { 'collection.ttl.seconds': 60 } });
-    expect(detectSourceChanges(baseline, ours(await takeSourceBaseline(source, scope, new Date()), baseline))).toEqual([]);
+    expect(detectSourceChanges(mine, ours(await takeSourceBaseline(source, scope, new Date())))).toEqual([]);
 
     await create(c, `${prefix}_c`, liteFields);
     cleanups.push(() => c.dropCollection({ collection_name: `${prefix}_c` }));
-    expect(detectSourceChanges(baseline, ours(await takeSourceBaseline(source, scope, new Date()), baseline))).toEqual([
+    expect(detectSourceChanges(mine, ours(await takeSourceBaseline(source, scope, new Date())))).toEqual([
       { kind: 'NewCollection', message: `default.${prefix}_c: a new collection in a migrated database (CreateCollection)`, database: 'default' },
     ]);
     await ok(c.dropCollection({ collection_name: `${prefix}_c` }));
     await ok(c.dropCollection({ collection_name: b }));
-    expect(detectSourceChanges(baseline, ours(await takeSourceBaseline(source, scope, new Date()), baseline))).toEqual([
+    expect(detectSourceChanges(mine, ours(await takeSourceBaseline(source, scope, new Date())))).toEqual([
       { kind: 'DroppedCollection', message: `default.${b} was dropped (DropCollection)` },
     ]);
   });
