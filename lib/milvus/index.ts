@@ -1,5 +1,5 @@
 /** The Milvus layer: the gateway, catalog, schema translation, collection lifecycle, shard planning, the key-range engine and the copy. */
-export { openCluster, setCallRetryPolicy, type MilvusGateway, type ClusterCapabilities, type DescribedCollection } from './gateway';
+export { openCluster, setCallRetryPolicy, type MilvusGateway, type DescribedCollection } from './gateway';
 export { ClusterPool } from './pool';
 export { listDatabases, listCollections, describeCollection, describeIndexes, collectionExists, targetCapabilities, describeDatabase, ensureDatabase } from './catalog';
 export { versionAtLeast } from './version';

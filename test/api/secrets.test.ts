@@ -10,7 +10,7 @@ import { createDocumentClient } from '../../lib/jobs/dynamoJobStore';
 import { startApiServer, type ApiServer } from '../../functions/localHttpServer';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { recordFailure } from '../../lib/migration/recordFailure';
-import { setCallRetryPolicy } from '../../lib/milvus/status';
+import { setCallRetryPolicy } from '../../lib/milvus';
 import { makeTestCertificates, type TestCertificates } from '../support/tlsProxy';
 
 /**

@@ -2,8 +2,8 @@
  * The Milvus gateway: the only code that talks to Milvus. The SDK client, the raw channel, the
  * wire codecs and the retry of single calls stay inside this folder (dependency-cruiser checks it).
  */
-export { MilvusGateway, openCluster, type ClusterCapabilities, type DescribedCollection, type DescribedIndex, type OpenClusterOptions, type RangeQuery } from './gateway';
-export { setCallRetryPolicy, type CallRetryPolicy } from './calls';
+export { MilvusGateway, openCluster, type DescribedCollection } from './gateway';
+export { setCallRetryPolicy } from './calls';
 export { primaryKeyColumn, type RawFieldData } from './protoWire';
 export type { Row } from './rowCodec';
 export { toFieldType } from './schemaRequest';

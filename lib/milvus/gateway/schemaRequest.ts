@@ -34,7 +34,7 @@ export function toFieldType(field: FieldSpec): FieldType {
   return out;
 }
 
-export function toFunctionObject(fn: FunctionSpec): FunctionObject {
+function toFunctionObject(fn: FunctionSpec): FunctionObject {
   return {
     name: fn.name,
     description: fn.description,
