@@ -125,7 +125,7 @@ export class MilvusGateway {
   // Capabilities
   // ------------------------------------------------------------------------------------------
 
-  /** Probed once per gateway (two calls at once); a failed probe is tried again next time. */
+  /** Probed once per gateway (two calls); a failed probe is tried again next time. */
   capabilities(): Promise<ClusterCapabilities> {
     this.#capabilities ??= this.#probe().catch((error: unknown) => {
       this.#capabilities = undefined;
@@ -136,14 +136,20 @@ export class MilvusGateway {
 
   async #probe(): Promise<ClusterCapabilities> {
     const client = this.#sdk(DEFAULT_DB);
-    const [versionReply, databasesReply] = await Promise.all([
-      call(read('get server version'), () => client.getVersion()),
-      call(read('list databases'), () => client.listDatabases()),
-    ]);
-    const version = typeof (versionReply as { version?: unknown })?.version === 'string' ? (versionReply as { version: string }).version : undefined;
+    // One after the other: a cluster that refuses the credentials is asked once, not twice.
+    const databasesReply = await call(read('list databases'), () => client.listDatabases());
     // UNIMPLEMENTED answers {}: no db_names at all.
     const databases = Array.isArray((databasesReply as { db_names?: unknown })?.db_names);
     if (databases) assertOk(databasesReply, 'list databases');
+    else {
+      // A refusal that says something (credentials, permissions, an unavailable server) ends the
+      // probe; a server without databases may answer with any other failure.
+      const status = statusOf(databasesReply);
+      const refusal = status && !isStatusOk(status) ? statusToError(status, 'list databases') : undefined;
+      if (refusal && refusal.code !== 'MILVUS_REFUSED') throw refusal;
+    }
+    const versionReply = await call(read('get server version'), () => client.getVersion());
+    const version = typeof (versionReply as { version?: unknown })?.version === 'string' ? (versionReply as { version: string }).version : undefined;
     return { ...(version ? { version } : {}), databases, explicitAutoIdKeys: version !== undefined && versionAtLeast(version, 2, 6) };
   }
 
