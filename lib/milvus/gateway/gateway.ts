@@ -68,13 +68,9 @@ export interface DescribedIndex {
 }
 
 /** A query of key-ordered rows or columns of a range. */
-export interface RangeQuery {
-  collection: string;
-  filter: string;
-  outputFields: string[];
-  partition?: string;
-  limit: number;
-  offset?: number;
+export interface RangeQuery extends RowQueryRequest {
+  /** The primary key field (an empty range is probed by its keys). */
+  pkField: string;
   timeoutMs: number;
 }
 
@@ -421,13 +417,12 @@ export class MilvusGateway {
   }
 
   /** Rows of a range as `client.query()` gives them (Strong); a batch read of the key-range engine. */
-  async queryRows(db: string, q: RangeQuery & { pkField: string }): Promise<Row[]> {
+  async queryRows(db: string, q: RangeQuery): Promise<Row[]> {
     const what = `read ${q.collection}`;
-    const request: RowQueryRequest = { collection: q.collection, filter: q.filter, outputFields: q.outputFields, partition: q.partition, limit: q.limit, offset: q.offset };
     const channel = this.#channel(db);
     const reply = await call(read(what, true), async () =>
       channel
-        ? decodeRows(await channel.call(QUERY, encodeRowQuery(request), q.timeoutMs))
+        ? decodeRows(await channel.call(QUERY, encodeRowQuery(q), q.timeoutMs))
         : ((await this.#sdk(db).query({
             collection_name: q.collection,
             filter: q.filter,
@@ -449,7 +444,7 @@ export class MilvusGateway {
    * A range's columns as raw FieldData (the columnar pass-through, channel.ts); a batch read.
    * Null when the raw channel cannot serve this cluster (the caller reads rows instead).
    */
-  async queryColumns(db: string, q: RangeQuery & { pkField: string }): Promise<(QueryReply & { bytes: number }) | null> {
+  async queryColumns(db: string, q: RangeQuery): Promise<(QueryReply & { bytes: number }) | null> {
     const channel = this.#channel(db);
     if (!channel) return null;
     const what = `read ${q.collection}`;
@@ -643,7 +638,7 @@ export class MilvusGateway {
     return channel;
   }
 
-  async #rangeIsEmpty(db: string, q: RangeQuery & { pkField: string }): Promise<boolean> {
+  async #rangeIsEmpty(db: string, q: RangeQuery): Promise<boolean> {
     const keys = await this.queryKeys(db, q.collection, { pkField: q.pkField, filter: q.filter, limit: 1, partition: q.partition, what: `probe ${q.collection}` });
     return keys.length === 0;
   }

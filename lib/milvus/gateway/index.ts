@@ -2,7 +2,7 @@
  * The Milvus gateway: the only code that talks to Milvus. The SDK client, the raw channel, the
  * wire codecs and the retry of single calls stay inside this folder (dependency-cruiser checks it).
  */
-export { MilvusGateway, openCluster, type DescribedCollection } from './gateway';
+export { MilvusGateway, openCluster, type DescribedCollection, type RangeQuery } from './gateway';
 export { setCallRetryPolicy } from './calls';
 export { primaryKeyColumn, type RawFieldData } from './protoWire';
 export type { Row } from './rowCodec';

@@ -1,5 +1,5 @@
 import { PermanentError } from '../../errors';
-import { primaryKeyColumn, type MilvusGateway, type RawFieldData, type Row } from '../gateway';
+import { primaryKeyColumn, type MilvusGateway, type RangeQuery, type RawFieldData, type Row } from '../gateway';
 import { pkRangeFilter } from '../filter';
 import { copiedFields, DYNAMIC_FIELD, primaryField, type CollectionSpec, type FieldSpec } from '../spec';
 import { DEFAULT_BATCH_TIMEOUT_MS, rowSizer } from './rowSize';
@@ -68,6 +68,20 @@ abstract class SideReader {
     this.timeoutMs = side.timeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS;
   }
 
+  /** The gateway query of one page: the range as a filter, in this side's partition. */
+  protected rangeQuery({ afterPk, upperInclusive, offset = 0, limit }: ReadRequest, outputFields: string[]): RangeQuery {
+    return {
+      collection: this.side.spec.name,
+      pkField: this.pk.name,
+      filter: pkRangeFilter(this.pk, afterPk, upperInclusive),
+      outputFields,
+      partition: this.side.partition,
+      limit,
+      offset,
+      timeoutMs: this.timeoutMs,
+    };
+  }
+
   keysAfter(from: string | null, upperInclusive: string | null, limit: number): Promise<string[]> {
     const { cluster, db, spec, partition } = this.side;
     return cluster.queryKeys(db, spec.name, { pkField: this.pk.name, filter: pkRangeFilter(this.pk, from, upperInclusive), limit, partition });
@@ -86,18 +100,8 @@ export class RowPages extends SideReader implements PageSource<Rows> {
     this.sizer = rowSizer(side.spec);
   }
 
-  async read({ afterPk, upperInclusive, offset = 0, limit }: ReadRequest): Promise<Page<Rows>> {
-    const { cluster, db, spec, partition } = this.side;
-    const rows = await cluster.queryRows(db, {
-      collection: spec.name,
-      pkField: this.pk.name,
-      filter: pkRangeFilter(this.pk, afterPk, upperInclusive),
-      outputFields: this.outputFields,
-      partition,
-      limit,
-      offset,
-      timeoutMs: this.timeoutMs,
-    });
+  async read(request: ReadRequest): Promise<Page<Rows>> {
+    const rows = await this.side.cluster.queryRows(this.side.db, this.rangeQuery(request, this.outputFields));
     let bytes = 0;
     for (const row of rows) bytes += this.sizer(row);
     return this.page(rows, bytes);
@@ -131,19 +135,9 @@ export class ColumnPages extends SideReader implements PageSource<Columns> {
     this.wanted = new Set(copiedFields(side.spec).map((f) => f.name));
   }
 
-  async read({ afterPk, upperInclusive, offset = 0, limit }: ReadRequest): Promise<Page<Columns>> {
-    const { cluster, db, spec, partition } = this.side;
-    const what = `read ${spec.name}`;
-    const reply = await cluster.queryColumns(db, {
-      collection: spec.name,
-      pkField: this.pk.name,
-      filter: pkRangeFilter(this.pk, afterPk, upperInclusive),
-      outputFields: this.outputFields,
-      partition,
-      limit,
-      offset,
-      timeoutMs: this.timeoutMs,
-    });
+  async read(request: ReadRequest): Promise<Page<Columns>> {
+    const what = `read ${this.side.spec.name}`;
+    const reply = await this.side.cluster.queryColumns(this.side.db, this.rangeQuery(request, this.outputFields));
     if (!reply) throw new PermanentError('MILVUS_CLIENT_ERROR', `${what}: the raw channel is not available`);
     const fields = reply.fields.filter((f) => f.isDynamic || this.wanted.has(f.name));
     const pkColumn = fields.find((f) => f.name === this.pk.name && !f.isDynamic);
