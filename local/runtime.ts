@@ -69,6 +69,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const workflow = new LocalWorkflowStarter({
     definition,
     functions,
+    validated: true,
     handlers: stepHandlersFor(services),
     waitTimeOverrideMs: options.waitTimeOverrideMs,
     retryIntervalOverrideMs: options.retryIntervalOverrideMs,
