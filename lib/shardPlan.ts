@@ -14,7 +14,7 @@
 export const MIN_ROWS_PER_SHARD = 10_000;
 
 /** At most this many shards per collection (or partition), whatever the options say. */
-export const DEFAULT_MAX_SHARDS = 1000;
+const DEFAULT_MAX_SHARDS = 1000;
 
 export interface ShardCountOptions {
   /** Split so that no shard holds more than about this many rows (the job's options.rowsPerShard). */
