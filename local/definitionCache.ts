@@ -22,8 +22,8 @@ export async function synthesizedDefinition(options: { cacheDir?: string } = {})
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as LocalStateMachineDefinition;
   const { stateMachineDefinition, synthesizeTemplate } = await import('../infra/synth');
   const synthesized = stateMachineDefinition(synthesizeTemplate());
-  // Throws on a definition aws-local-stepfunctions would refuse, so none is cached.
-  new StateMachine(synthesized.definition as never, { validationOptions: VALIDATION });
+  // Throws on a definition aws-local-stepfunctions would refuse, so none is cached. On a copy: it fills in defaults (QueryLanguage).
+  new StateMachine(structuredClone(synthesized.definition) as never, { validationOptions: VALIDATION });
   mkdirSync(dir, { recursive: true });
   // Written aside and renamed, so a reader never sees half a file.
   const writing = `${file}.${process.pid}`;
