@@ -159,7 +159,8 @@ export async function checkCollections(job: JobScope, clusters: JobClusters, mod
     return entry.check();
   });
   for (const outcome of outcomes) {
-    if (outcome.error !== undefined) throw outcome.error;
+    // Rethrown as the check threw it (a MigrationError, as a rule).
+    if (outcome.error !== undefined) throw outcome.error as Error;
     if (mode === 'throw' && outcome.problems[0]) throw new PermanentError(outcome.problems[0].code, outcome.problems[0].message);
     out.problems.push(...outcome.problems);
     if (outcome.skipped) out.skipped.push(outcome.skipped);
