@@ -1,7 +1,7 @@
 /**
  * npm run bench [-- --rows 50000 --rich-rows 5000 --shards 4 --batch-mb 1 --batch-rows 256
- *                   --repeat 3 --phases naive,project,read,ceiling,servers --ceiling-rows 128,256,512
- *                   --profile --gc incremental]
+ *                   --repeat 3 --phases naive,project,read,ceiling,servers,cli --ceiling-rows 128,256,512
+ *                   --latencies 5,20 --profile --gc incremental]
  *
  * Starts two milvus-lite servers, seeds a collection of 768-d float vectors and one with scalar,
  * JSON, array and sparse fields, then measures on the same data, each run in its own process (so
@@ -13,11 +13,18 @@
  *   ceiling  the target alone: pre-encoded insert requests, --shards in flight, at each of
  *            --ceiling-rows rows per request (the best counts)
  *   servers  both servers at once with a client that does nothing but read and send
+ *   cli      end to end, as a user runs it: `milvus-migrate run` of the vector collection, from the
+ *            process's start to its exit with the job SUCCESSFUL (DynamoDB Local, the state machine,
+ *            preflight, planning, copy, indexes, verification: all of it)
+ * Then naive, project and cli again with each of --latencies ms added to every call's round trip
+ * (test/support/faultProxy.ts in front of both servers, delaying each call by that much), one run
+ * each: what a copy step milliseconds away from its clusters gets. The 0 ms column is the direct
+ * runs above (no proxy, so the columns with latency also carry the proxy's own cost).
  * Each but the naive copy runs --repeat times, interleaved, on fresh target collections; the table
  * shows the median run. Every copy is verified against the source (counts, a digest of the query
  * result bytes of the vectors, the rows of the rich collection).
  */
-import { fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
@@ -33,6 +40,7 @@ import { rowsForBudget } from '../lib/milvus/keyRange/rowSize';
 import { assertOk } from '../lib/milvus/status';
 import { preferAtomicGc } from '../lib/milvus/gc';
 import { JobOptions } from '../lib/jobs/model';
+import { startFaultProxy, type FaultProxy } from '../test/support/faultProxy';
 
 const DB = 'default';
 const VEC = 'bench_vec';
@@ -56,7 +64,9 @@ const DEFAULTS = JobOptions.parse({});
 const BATCH_BYTES = flag('batch-mb', DEFAULTS.batchBytes / 2 ** 20) * 2 ** 20;
 const BATCH_ROWS = flag('batch-rows', DEFAULTS.batchRows) || undefined;
 /** --phases project,ceiling skips the others (the naive copy takes most of a run). */
-const PHASES = (text('phases') || 'naive,project,read,ceiling,servers').split(',');
+const PHASES = (text('phases') || 'naive,project,read,ceiling,servers,cli').split(',');
+/** Added round trips (ms) for the distance columns; --latencies '' for none. */
+const LATENCIES = (process.argv.includes('--latencies') ? text('latencies') : '5,20').split(',').filter(Boolean).map(Number);
 /** Runs of each measured phase (the naive copy runs once); the table shows the median run. */
 const REPEAT = flag('repeat', 3);
 /** The ceiling is the best of these request sizes (milvus-lite's insert cost per row grows with the rows per request). */
@@ -334,6 +344,33 @@ function pageRows(spec: CollectionSpec): number {
 /** About what a rich row measures in a query reply (for the page size of the bounds only). */
 const RICH_ROW_BYTES = 330;
 
+/**
+ * The CLI end to end: `milvus-migrate run` of the vector collection into `${prefix}bench_vec`,
+ * timed from the process's spawn to its exit; the CPU is the CLI's and its children's (DynamoDB Local).
+ */
+function cliPhase(sourceUri: string, targetUri: string, prefix: string): Promise<PhaseResult> {
+  const bin = fileURLToPath(new URL('../bin/milvus-migrate.mjs', import.meta.url));
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [bin, 'run', '--json', '--source-uri', sourceUri, '--target-uri', targetUri, '--collection', `${VEC}:${prefix}${VEC}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      const seconds = (performance.now() - t0) / 1000;
+      let status = 'unreadable';
+      try {
+        status = (JSON.parse(stdout) as { status: string }).status;
+      } catch {
+        // reported below
+      }
+      if (code !== 0 || status !== 'SUCCESSFUL') return reject(new Error(`milvus-migrate run exited with ${code}, job ${status}: ${stderr}`));
+      resolve({ rows: { [VEC]: ROWS }, seconds: { [VEC]: seconds }, cpuSeconds: Number.NaN, srcCpu: Number.NaN, dstCpu: Number.NaN, maxRssMb: Number.NaN });
+    });
+  });
+}
+
 // ---------- orchestration ----------
 
 
@@ -437,29 +474,48 @@ async function main(): Promise<void> {
 
     // Each run gets fresh target collections, made as CreateTargetCollection makes them and loaded
     // (as copyShard finds them), verified, then dropped so that no run finds a fuller server.
-    type Run = { kind: string; prefix: string; args: string[] };
+    // A run's kind is its phase, `@rows` for a ceiling's request size, `~ms` for an added round trip.
+    type Run = { kind: string; prefix: string; args: string[]; latencyMs?: number };
     const runs: Run[] = PHASES.includes('naive') ? [{ kind: 'naive', prefix: 'naive_', args: [] }] : [];
+    if (PHASES.includes('cli')) runs.push({ kind: 'cli', prefix: 'cli_', args: [] });
     for (let rep = 1; rep <= REPEAT; rep++) {
       if (PHASES.includes('project')) runs.push({ kind: 'project', prefix: `project${rep}_`, args: [] });
       if (PHASES.includes('servers')) runs.push({ kind: 'servers', prefix: `servers${rep}_`, args: [] });
       if (PHASES.includes('read')) runs.push({ kind: 'read', prefix: `read${rep}_`, args: [] });
       if (PHASES.includes('ceiling')) for (const n of CEILING_REQUEST_ROWS) runs.push({ kind: `ceiling@${n}`, prefix: `ceiling${n}x${rep}_`, args: ['--request-rows', String(n)] });
     }
+    for (const ms of LATENCIES) {
+      for (const kind of ['naive', 'project', 'cli'].filter((k) => PHASES.includes(k))) runs.push({ kind: `${kind}~${ms}`, prefix: `${kind}${ms}ms_`, args: [], latencyMs: ms });
+    }
     const results: Record<string, PhaseResult[]> = {};
     for (const run of runs) {
-      const names = run.kind === 'read' ? [] : [VEC, RICH];
-      for (const name of names) {
-        const { spec } = translateSchema(specs[name], { targetName: `${run.prefix}${name}`, indexPolicy: 'autoindex', targetAllowsExplicitAutoId: false });
-        await createCollection(target, DB, spec);
-        await ensureLoaded(target, DB, spec);
+      const phase = run.kind.split(/[@~]/)[0]!;
+      // The CLI creates its target collection itself, of the vector collection only.
+      const names = phase === 'read' ? [] : phase === 'cli' ? [VEC] : [VEC, RICH];
+      if (phase !== 'cli') {
+        for (const name of names) {
+          const { spec } = translateSchema(specs[name], { targetName: `${run.prefix}${name}`, indexPolicy: 'autoindex', targetAllowsExplicitAutoId: false });
+          await createCollection(target, DB, spec);
+          await ensureLoaded(target, DB, spec);
+        }
       }
-      const r = await runPhase(run.kind.split('@')[0], ['--source', srcServer.uri, '--target', dstServer.uri, '--source-pid', String(srcServer.pid), '--target-pid', String(dstServer.pid), '--prefix', run.prefix, ...run.args]);
+      // The distance: a proxy in front of each server delays every call by run.latencyMs.
+      const proxies: FaultProxy[] = run.latencyMs === undefined ? [] : await Promise.all([srcServer, dstServer].map((server, i) => startFaultProxy({ upstream: server.uri, seed: i + 1, latency: { rate: 1, minMs: run.latencyMs!, maxMs: run.latencyMs! } })));
+      const [sourceUri, targetUri] = proxies.length ? proxies.map((p) => p.uri) : [srcServer.uri, dstServer.uri];
+      let r: PhaseResult;
+      try {
+        r = phase === 'cli'
+          ? await cliPhase(sourceUri!, targetUri!, run.prefix)
+          : await runPhase(phase, ['--source', sourceUri!, '--target', targetUri!, '--source-pid', String(srcServer.pid), '--target-pid', String(dstServer.pid), '--prefix', run.prefix, ...run.args]);
+      } finally {
+        await Promise.all(proxies.map((p) => p.stop()));
+      }
       (results[run.kind] ??= []).push(r);
       console.log(`${run.kind} ${run.prefix}: ${JSON.stringify(r)}`);
       // Copies are compared with the source in full; the ceiling and servers runs, which send pre-encoded data, by count.
       for (const name of names) {
         const n = await countRows(target, DB, `${run.prefix}${name}`);
-        const copied = run.kind === 'naive' || run.kind === 'project';
+        const copied = phase === 'naive' || phase === 'project' || phase === 'cli';
         const d = !copied ? null : name === VEC ? await digest(target, `${run.prefix}${name}`, specs[VEC]) : await readRows(target, `${run.prefix}${name}`);
         const ok = n === want[name] && (d === null || d === (name === VEC ? vecDigest : richRowsDigest));
         identical &&= ok;
@@ -486,26 +542,49 @@ async function main(): Promise<void> {
       ['read', `source raw read ceiling, the source alone (pages read and dropped, ${SHARDS} in flight)`],
       ...(ceilingKind ? [[ceilingKind, `target raw ingest ceiling, the target alone (pre-encoded inserts of ${ceilingKind.split('@')[1]} rows, ${SHARDS} in flight)`] as [string, string]] : []),
       ['servers', `both servers at once, client doing nothing (reads dropped + pre-encoded inserts, ${SHARDS}+${SHARDS} in flight)`],
+      ['cli', `end to end: milvus-migrate run, process start to SUCCESSFUL (${ROWS.toLocaleString('en-US')} vectors)`],
     ] as Array<[string, string]>).filter(([k]) => results[k]);
-    const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+    /** A figure, or '-' where a run has none (the CLI copies the vectors only, and its CPU is not split by part). */
+    const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
+    const fixed = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+    const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
     const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-    const all = (kind: string, name: string) => (results[kind] ?? []).map((r) => fmt(rateOf(r, name))).join(' / ');
+    const all = (kind: string, name: string) => (results[kind] ?? []).filter((r) => name in r.rows).map((r) => fmt(rateOf(r, name))).join(' / ');
     const cores = (await import('node:os')).cpus().length;
     console.log('');
-    for (const name of [VEC, RICH]) console.log(`runs, ${name} rows/s: ${Object.keys(results).map((k) => `${k} ${all(k, name)}`).join('; ')}`);
+    for (const name of [VEC, RICH]) console.log(`runs, ${name} rows/s: ${Object.keys(results).filter((k) => all(k, name)).map((k) => `${k} ${all(k, name)}`).join('; ')}`);
     console.log('');
     console.log(line(['copy (median of runs)', `${DIM}-d vectors (rows/s)`, 'rich rows (rows/s)', 'client CPU s', 'source server CPU s', 'target server CPU s', 'client peak RSS MB']));
     console.log(line(['---', '---:', '---:', '---:', '---:', '---:', '---:']));
     for (const [kind, label] of rows) {
       const r = median(kind);
       const richRate = kind === ceilingKind && richCeilingKind ? `${fmt(rate(richCeilingKind, RICH))}${richCeilingKind !== ceilingKind ? ` (${richCeilingKind.split('@')[1]} rows)` : ''}` : fmt(rate(kind, RICH));
-      console.log(line([label, fmt(rate(kind, VEC)), richRate, r.cpuSeconds.toFixed(1), r.srcCpu.toFixed(1), r.dstCpu.toFixed(1), r.maxRssMb.toFixed(0)]));
+      console.log(line([label, fmt(rate(kind, VEC)), richRate, fixed(r.cpuSeconds), fixed(r.srcCpu), fixed(r.dstCpu), fmt(r.maxRssMb)]));
+    }
+    if (LATENCIES.length > 0) {
+      // The distance columns: the vectors' rate with each added round trip (0 ms: the direct runs above).
+      const distance = (['naive', 'project', 'cli'] as const).filter((k) => results[k] || LATENCIES.some((ms) => results[`${k}~${ms}`]));
+      const at = (kind: string, ms: number) => (ms === 0 ? kind : `${kind}~${ms}`);
+      const cell = (kind: string, ms: number) => {
+        const runs = results[at(kind, ms)];
+        if (!runs) return '-';
+        const r = mid(runs, (x) => rateOf(x, VEC));
+        return `${fmt(rateOf(r, VEC))} (${r.seconds[VEC]!.toFixed(1)} s)`;
+      };
+      const label = { naive: 'naive SDK', project: `this project (copyShard, ${SHARDS} shards at once)`, cli: 'end to end: milvus-migrate run' } as const;
+      console.log('');
+      console.log(line([`${DIM}-d vectors, rows/s (seconds) with added round trip`, ...[0, ...LATENCIES].map((ms) => `${ms} ms`)]));
+      console.log(line(['---', ...[0, ...LATENCIES].map(() => '---:')]));
+      for (const kind of distance) console.log(line([label[kind], ...[0, ...LATENCIES].map((ms) => cell(kind, ms))]));
+      for (const ms of LATENCIES) {
+        if (results[at('project', ms)] && results.project) console.log(`project at ${ms} ms / at 0 ms: ${pct(rate(at('project', ms), VEC), rate('project', VEC))}`);
+      }
     }
     console.log('');
-    const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
     const both = (label: string, vec: (name: string) => number, of: (name: string) => number) => console.log(`${label}: ${pct(vec(VEC), of(VEC))} (vectors), ${pct(vec(RICH), of(RICH))} (rich)`);
     const project = (name: string) => rate('project', name);
     if (results.project && results.naive) console.log(`project / naive: ${(project(VEC) / rate('naive', VEC)).toFixed(1)}x (vectors), ${(project(RICH) / rate('naive', RICH)).toFixed(1)}x (rich)`);
+    if (results.cli && results.naive) console.log(`end to end (milvus-migrate run) / naive: ${(rate('cli', VEC) / rate('naive', VEC)).toFixed(1)}x (vectors, the CLI's start and every step included)`);
     const ceiling = (name: string) => rate(name === VEC ? ceilingKind! : richCeilingKind!, name);
     if (results.project && ceilingKind) both('project / target ceiling', project, ceiling);
     if (results.project && results.read && ceilingKind) both('project / the slower server alone (the bound with each server on a host of its own)', project, (n) => Math.min(rate('read', n), ceiling(n)));

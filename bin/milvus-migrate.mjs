@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The CLI is TypeScript run through tsx, so the repository needs no build step.
-import { register } from 'tsx/esm/api';
+// The CLI runs as compiled JavaScript, built from the TypeScript on the first start after a change
+// and cached by content (bin/compiledCli.mjs), so the repository needs no build step of its own.
+import { pathToFileURL } from 'node:url';
+import { compiledCli } from './compiledCli.mjs';
 
-register();
-await import('../cli/main.ts');
+await import(pathToFileURL(await compiledCli()).href);

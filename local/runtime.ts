@@ -1,7 +1,6 @@
 import './polyfills';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { stepHandlersFor } from '../functions/registry';
-import { stateMachineDefinition, synthesizeTemplate } from '../infra/synth';
 import { MigrationService } from '../lib/api/service';
 import { MemoryCredentialStore } from '../lib/credentials/memoryCredentialStore';
 import { createDocumentClient, DynamoJobStore } from '../lib/jobs/dynamoJobStore';
@@ -10,6 +9,7 @@ import { ClusterPool } from '../lib/milvus';
 import { recordFailure } from '../lib/migration/recordFailure';
 import { EventLogOnlyNotifier } from '../lib/notifications/notifier';
 import type { Services } from '../lib/services';
+import { synthesizedDefinition } from './definitionCache';
 import { dynamoEndpointFromEnvironment, startDynamoLocal, type LocalDynamo } from './dynamoLocal';
 import { LocalWorkflowStarter } from './localWorkflowStarter';
 
@@ -40,8 +40,19 @@ export interface LocalRuntime {
  * the state machine synthesized from the CDK app executed in process with the real step handlers.
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
-  let dynamo: LocalDynamo | undefined;
-  const dynamoEndpoint = options.dynamoEndpoint ?? dynamoEndpointFromEnvironment() ?? (dynamo = await startDynamoLocal()).endpoint;
+  // DynamoDB Local (a JVM) starts while the state machine's definition is read or synthesized.
+  const givenEndpoint = options.dynamoEndpoint ?? dynamoEndpointFromEnvironment();
+  const [started, synthesized] = await Promise.allSettled([
+    givenEndpoint ? Promise.resolve(undefined) : startDynamoLocal(),
+    synthesizedDefinition(),
+  ]);
+  if (started.status === 'rejected') throw started.reason;
+  const dynamo: LocalDynamo | undefined = started.value;
+  if (synthesized.status === 'rejected') {
+    await dynamo?.stop();
+    throw synthesized.reason;
+  }
+  const dynamoEndpoint = givenEndpoint ?? dynamo!.endpoint;
   const tableName = options.tableName ?? 'milvus-migrate-jobs';
   const dynamoClient = new DynamoDBClient({
     endpoint: dynamoEndpoint,
@@ -55,10 +66,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
   const notifier = new EventLogOnlyNotifier();
   const services: Services = { jobs, credentials, openCluster: (c) => clusters.open(c), notifier, now: () => new Date() };
 
-  const { definition, functions } = stateMachineDefinition(synthesizeTemplate());
+  const { definition, functions } = synthesized.value;
   const workflow = new LocalWorkflowStarter({
     definition,
     functions,
+    validated: true,
     handlers: stepHandlersFor(services),
     waitTimeOverrideMs: options.waitTimeOverrideMs,
     retryIntervalOverrideMs: options.retryIntervalOverrideMs,

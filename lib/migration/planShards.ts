@@ -1,6 +1,7 @@
 import type { CollectionProgress, ShardRecord } from '../jobs/model';
-import { describeCollection, hasUserPartitions, planShards as planShardRanges, type PkRange } from '../milvus';
+import { countRows, describeCollection, hasUserPartitions, planShards as planShardRanges, type PkRange } from '../milvus';
 import type { Services } from '../services';
+import { concurrencyByPartition } from '../shardPlan';
 import type { JobInput, PlanShardsOutput } from '../workflow/steps';
 import { loadActiveJob, withClusters } from './jobContext';
 import { mappingOf } from './targetSpec';
@@ -11,8 +12,10 @@ const needsPlan = (collection: CollectionProgress) => collection.status === 'PEN
 const inCopy = (collection: CollectionProgress) => collection.status === 'CREATED' || collection.status === 'COPYING';
 
 /**
- * Splits every collection that needs a copy into primary key ranges of about
- * `options.rowsPerShard` rows, stores them as shards with empty checkpoints, and hands the
+ * Splits every collection that needs a copy into primary key ranges of at most about
+ * `options.rowsPerShard` rows, and into `options.shardConcurrency` ranges at least when the
+ * collection has the rows for them (lib/shardPlan.ts), so a collection of any size is copied by
+ * every stream the job may run. Stores them as shards with empty checkpoints, and hands the
  * state machine the shard indexes to fan out over. Collections already being copied keep their
  * shards, so a job run again resumes from its checkpoints.
  */
@@ -34,14 +37,20 @@ export async function planShards(services: Services, { jobId }: JobInput): Promi
       const ranges: Array<PkRange & { partition?: string }> = [];
       // A target that generates its keys cannot be cleared by source key range on resume: one shard per partition,
       // so the rows a shard wrote can be counted (lib/migration/copyShard.ts).
-      const rowsPerShard = mappingOf(job, collection)?.autoId ? Number.MAX_SAFE_INTEGER : job.options.rowsPerShard;
+      const oneShard = mappingOf(job, collection)?.autoId === true;
+      const rowsPerShard = oneShard ? Number.MAX_SAFE_INTEGER : job.options.rowsPerShard;
+      const concurrency = oneShard ? 1 : job.options.shardConcurrency;
       if (hasUserPartitions(spec)) {
-        for (const partition of spec.partitions ?? []) {
-          const inPartition = await planShardRanges(source, collection.sourceDb, spec, { rowsPerShard, partition });
+        const partitions = spec.partitions ?? [];
+        // The collection's streams are shared out by rows, not given to every partition in full.
+        const counts = concurrency === 1 ? partitions.map(() => 0) : await Promise.all(partitions.map((partition) => countRows(source, collection.sourceDb, spec.name, { readOnly: true, partition })));
+        const shares = concurrencyByPartition(counts, concurrency);
+        for (const [i, partition] of partitions.entries()) {
+          const inPartition = await planShardRanges(source, collection.sourceDb, spec, { rowsPerShard, concurrency: shares[i], partition });
           ranges.push(...inPartition.map((range) => ({ ...range, partition })));
         }
       } else {
-        ranges.push(...(await planShardRanges(source, collection.sourceDb, spec, { rowsPerShard })));
+        ranges.push(...(await planShardRanges(source, collection.sourceDb, spec, { rowsPerShard, concurrency })));
       }
       const at = services.now().toISOString();
       const shards: ShardRecord[] = ranges.map((range, index) => ({

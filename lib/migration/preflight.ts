@@ -5,6 +5,7 @@ import type { Services } from '../services';
 import { baselineScope } from '../sync/sourceGuard';
 import { takeSourceBaseline } from '../sync/guards';
 import type { JobInput, PreflightOutput } from '../workflow/steps';
+import { mapInOrder } from '../concurrency';
 import { loadActiveJob, withClusters, type JobClusters } from './jobContext';
 import { targetSpecFor } from './targetSpec';
 
@@ -84,102 +85,146 @@ export interface CollectionsCheck {
   problems: PreflightProblem[];
 }
 
+/** Collections checked at once: their lists, describes and counts are reads the clusters answer in parallel. */
+const COLLECTION_CHECK_CONCURRENCY = 8;
+
+/** What one collection's checks found, kept apart so the results come out in the collections' order. */
+interface CollectionOutcome {
+  collection?: CollectionProgress;
+  plan?: CollectionPlan;
+  skipped?: string;
+  problems: PreflightProblem[];
+  /** In mode 'throw', what the checks threw. */
+  error?: unknown;
+}
+
 /**
  * The checks of Preflight, shared by the state machine's step (mode 'throw': the first problem
  * fails the job with its code) and POST /migrations/preflight (mode 'collect': every problem is
  * reported). Only reads: lists, describes, counts (a source collection that is not loaded is loaded
- * to be counted, as the copy would).
+ * to be counted, as the copy would). Databases are listed at once and collections checked
+ * COLLECTION_CHECK_CONCURRENCY at a time; results, problems and the error thrown are those of
+ * checking one after the other, in the same order.
  */
 export async function checkCollections(job: JobScope, clusters: JobClusters, mode: 'throw' | 'collect'): Promise<CollectionsCheck> {
   const { source, target } = clusters;
   const out: CollectionsCheck = { collections: [], skipped: [], plans: [], databasesToCreate: [], problems: [] };
-  const problem = (code: string, message: string): void => {
-    if (mode === 'throw') throw new PermanentError(code, message);
-    out.problems.push({ code, message });
-  };
-  /** Runs one collection's checks; in collect mode a failure becomes a problem and the next collection is checked. */
-  const attempt = async (work: () => Promise<void>): Promise<void> => {
-    if (mode === 'throw') return work();
-    try {
-      await work();
-    } catch (error) {
-      out.problems.push(error instanceof MigrationError ? { code: error.code, message: error.message } : { code: 'INTERNAL', message: String(error) });
-    }
-  };
   const [sourceDatabases, targetDatabases] = await Promise.all([
     reach('SOURCE_UNREACHABLE', 'source', () => listDatabases(source)),
     reach('TARGET_UNREACHABLE', 'target', () => listDatabases(target)),
   ]);
-  const targetNames = new Set<string>();
   // No database named (an online job's default): every database of the source, under its own name.
   const databases = job.databases.length > 0 ? job.databases : sourceDatabases.map((name) => ({ name, targetName: undefined, collections: undefined }));
-  for (const database of databases) {
+  // A database's listing that fails fails the checks where the one-by-one order would meet it.
+  const available = await mapInOrder(databases, COLLECTION_CHECK_CONCURRENCY, async (database) =>
+    sourceDatabases.includes(database.name) ? listCollections(source, database.name).catch((error: unknown) => ({ error })) : null,
+  );
+
+  // In order and without a call: what needs no cluster (missing names, collisions); the rest are checks to run.
+  type Entry = { problem: PreflightProblem } | { error: unknown } | { check: () => Promise<CollectionOutcome> };
+  const entries: Entry[] = [];
+  const targetNames = new Set<string>();
+  for (const [i, database] of databases.entries()) {
     const targetDb = database.targetName ?? database.name;
-    if (!sourceDatabases.includes(database.name)) {
-      problem('DATABASE_NOT_FOUND', `database ${database.name} does not exist on the source`);
+    const names = available[i];
+    if (!names) {
+      entries.push({ problem: { code: 'DATABASE_NOT_FOUND', message: `database ${database.name} does not exist on the source` } });
       continue;
+    }
+    if (!Array.isArray(names)) {
+      entries.push(names);
+      break; // nothing after it would have been checked
     }
     const targetDbExists = targetDatabases.includes(targetDb);
     if (!targetDbExists && !out.databasesToCreate.includes(targetDb)) out.databasesToCreate.push(targetDb);
-    const available = await listCollections(source, database.name);
-    const chosen = database.collections ?? available.sort().map((name) => ({ name, targetName: undefined }));
+    const chosen = database.collections ?? [...names].sort().map((name) => ({ name, targetName: undefined }));
     for (const { name, targetName = name } of chosen) {
-      await attempt(async () => {
-        if (!available.includes(name)) {
-          return problem('COLLECTION_NOT_FOUND', `collection ${name} does not exist in database ${database.name} on the source`);
-        }
-        const targetKey = collectionKey(targetDb, targetName);
-        if (targetNames.has(targetKey)) {
-          return problem('TARGET_NAME_COLLISION', `two source collections would both be written to ${targetKey} on the target`);
-        }
-        targetNames.add(targetKey);
-        const planned: CollectionProgress = {
-          key: collectionKey(database.name, name),
-          sourceDb: database.name,
-          sourceName: name,
-          targetDb,
-          targetName,
-          status: 'PENDING',
-          rowsTotal: await countRows(source, database.name, name, { readOnly: true }),
-          rowsCopied: 0,
-          shardCount: 0,
-          attempt: 1,
-        };
-        // What the target would be refused for (a field type or function its version lacks, a bad mapping) fails here, before any write.
-        const { sourceSpec, spec, warnings } = await targetSpecFor(job, planned, clusters);
-        const plan: CollectionPlan = {
-          source: planned.key,
-          target: targetKey,
-          action: 'create',
-          rows: planned.rowsTotal,
-          estimatedBytes: planned.rowsTotal * estimateRowBytes(sourceSpec),
-          warnings,
-        };
-        if (targetDbExists && (await collectionExists(target, targetDb, targetName))) {
-          const policy = job.options.existingTarget;
-          if (policy === 'skip') {
-            out.skipped.push(targetKey);
-            out.plans.push({ ...plan, action: 'skip' });
-            return;
-          }
-          if (policy !== 'append') {
-            return problem(
-              'TARGET_COLLECTION_EXISTS',
-              `collection ${targetName} already exists in database ${targetDb} on the target; drop it, choose another target name, or set options.existingTarget to skip or append`,
-            );
-          }
-          const mismatch = appendMismatch(spec, await describeCollection(target, targetDb, targetName));
-          if (mismatch) return problem('TARGET_SCHEMA_MISMATCH', `cannot append to ${targetKey} on the target: ${mismatch}`);
-          planned.append = true;
-          planned.rowsBefore = await countRows(target, targetDb, targetName, { readOnly: true });
-          plan.action = 'append';
-        }
-        out.collections.push(planned);
-        out.plans.push(plan);
-      });
+      if (!names.includes(name)) {
+        entries.push({ problem: { code: 'COLLECTION_NOT_FOUND', message: `collection ${name} does not exist in database ${database.name} on the source` } });
+        continue;
+      }
+      const targetKey = collectionKey(targetDb, targetName);
+      if (targetNames.has(targetKey)) {
+        entries.push({ problem: { code: 'TARGET_NAME_COLLISION', message: `two source collections would both be written to ${targetKey} on the target` } });
+        continue;
+      }
+      targetNames.add(targetKey);
+      entries.push({ check: () => checkCollection(job, clusters, mode, { sourceDb: database.name, name, targetDb, targetName, targetDbExists }) });
     }
   }
+
+  const outcomes = await mapInOrder(entries, COLLECTION_CHECK_CONCURRENCY, async (entry): Promise<CollectionOutcome> => {
+    if ('problem' in entry) return { problems: [entry.problem] };
+    if ('error' in entry) return { problems: [], error: entry.error };
+    return entry.check();
+  });
+  for (const outcome of outcomes) {
+    // Rethrown as the check threw it (a MigrationError, as a rule).
+    if (outcome.error !== undefined) throw outcome.error as Error;
+    if (mode === 'throw' && outcome.problems[0]) throw new PermanentError(outcome.problems[0].code, outcome.problems[0].message);
+    out.problems.push(...outcome.problems);
+    if (outcome.skipped) out.skipped.push(outcome.skipped);
+    if (outcome.collection) out.collections.push(outcome.collection);
+    if (outcome.plan) out.plans.push(outcome.plan);
+  }
   return out;
+}
+
+/** One collection's checks: counts, what the target can hold, what exists there already. */
+async function checkCollection(
+  job: JobScope,
+  clusters: JobClusters,
+  mode: 'throw' | 'collect',
+  names: { sourceDb: string; name: string; targetDb: string; targetName: string; targetDbExists: boolean },
+): Promise<CollectionOutcome> {
+  const { source, target } = clusters;
+  const { sourceDb, name, targetDb, targetName, targetDbExists } = names;
+  const targetKey = collectionKey(targetDb, targetName);
+  const problem = (code: string, message: string): CollectionOutcome => ({ problems: [{ code, message }] });
+  try {
+    const planned: CollectionProgress = {
+      key: collectionKey(sourceDb, name),
+      sourceDb,
+      sourceName: name,
+      targetDb,
+      targetName,
+      status: 'PENDING',
+      rowsTotal: await countRows(source, sourceDb, name, { readOnly: true }),
+      rowsCopied: 0,
+      shardCount: 0,
+      attempt: 1,
+    };
+    // What the target would be refused for (a field type or function its version lacks, a bad mapping) fails here, before any write.
+    const { sourceSpec, spec, warnings } = await targetSpecFor(job, planned, clusters);
+    const plan: CollectionPlan = {
+      source: planned.key,
+      target: targetKey,
+      action: 'create',
+      rows: planned.rowsTotal,
+      estimatedBytes: planned.rowsTotal * estimateRowBytes(sourceSpec),
+      warnings,
+    };
+    if (targetDbExists && (await collectionExists(target, targetDb, targetName))) {
+      const policy = job.options.existingTarget;
+      if (policy === 'skip') return { skipped: targetKey, plan: { ...plan, action: 'skip' }, problems: [] };
+      if (policy !== 'append') {
+        return problem(
+          'TARGET_COLLECTION_EXISTS',
+          `collection ${targetName} already exists in database ${targetDb} on the target; drop it, choose another target name, or set options.existingTarget to skip or append`,
+        );
+      }
+      const mismatch = appendMismatch(spec, await describeCollection(target, targetDb, targetName));
+      if (mismatch) return problem('TARGET_SCHEMA_MISMATCH', `cannot append to ${targetKey} on the target: ${mismatch}`);
+      planned.append = true;
+      planned.rowsBefore = await countRows(target, targetDb, targetName, { readOnly: true });
+      plan.action = 'append';
+    }
+    return { collection: planned, plan, problems: [] };
+  } catch (error) {
+    // In collect mode a failure is this collection's problem, and the next collection is checked.
+    if (mode === 'throw') return { problems: [], error };
+    return problem(...(error instanceof MigrationError ? ([error.code, error.message] as const) : (['INTERNAL', String(error)] as const)));
+  }
 }
 
 async function resolveCollections(job: JobRecord, clusters: JobClusters): Promise<{ collections: CollectionProgress[]; skipped: string[] }> {

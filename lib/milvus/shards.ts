@@ -1,4 +1,5 @@
 import { PermanentError } from '../errors';
+import { shardCountFor } from '../shardPlan';
 import type { MilvusGateway } from './gateway';
 import { countRows } from './collections';
 import { comparePks, expressibleBound, pkRangeFilter } from './filter';
@@ -8,6 +9,10 @@ import type { PkRange } from './copy';
 
 export interface PlanShardsOptions {
   rowsPerShard: number;
+  /** Shards copied at once: smaller collections are split this many ways too, down to lib/shardPlan.ts MIN_ROWS_PER_SHARD rows a shard. */
+  concurrency?: number;
+  /** Default lib/shardPlan.ts MIN_ROWS_PER_SHARD. */
+  minRowsPerShard?: number;
   /** Default 1000. */
   maxShards?: number;
   /** Plan the rows of this partition only. */
@@ -15,7 +20,8 @@ export interface PlanShardsOptions {
 }
 
 /**
- * Splits a collection into PK ranges of about `rowsPerShard` rows. Boundaries are found by hopping
+ * Splits a collection into PK ranges of at most about `rowsPerShard` rows, and into at least
+ * `concurrency` of them when it has the rows (lib/shardPlan.ts shardCountFor). Boundaries are found by hopping
  * in PK order with offset queries (`pk > cursor`, offset k-1, limit 1; offset+limit <= 16,384),
  * reading one PK per hop instead of every row. The ranges cover every PK exactly once: the first
  * is open below, the last open above. Only reads the collection (loading it if it must).
@@ -23,8 +29,7 @@ export interface PlanShardsOptions {
 export async function planShards(cluster: MilvusGateway, db: string, spec: CollectionSpec, options: PlanShardsOptions): Promise<PkRange[]> {
   if (!(options.rowsPerShard > 0)) throw new PermanentError('INVALID_OPTIONS', 'rowsPerShard must be positive');
   const count = await countRows(cluster, db, spec.name, { readOnly: true, partition: options.partition });
-  const maxShards = Math.max(1, options.maxShards ?? 1000);
-  const shardCount = Math.min(maxShards, Math.max(1, Math.ceil(count / options.rowsPerShard)));
+  const shardCount = shardCountFor(count, options);
   const pk = primaryField(spec);
 
   /** The PK `k` rows after `cursor` (k >= 1, k <= 16,384), or null when there are fewer. */

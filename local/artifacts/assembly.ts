@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { CfnTemplate } from '../../infra/synth';
 import { MIGRATION_STACK_ID } from '../../infra/migrationStack';
+import { cacheDir as defaultCacheDir, repoRoot, sourceHash } from '../sourceHash';
 
 /**
  * A cloud assembly: the folder `cdk synth --output DIR` writes, holding the stack's template and
@@ -37,7 +36,6 @@ export function readAssembly(dir: string): CloudAssembly {
   };
 }
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 /** What the assets are built from: a change to any of these makes a new assembly. */
 const SOURCES = ['lib', 'functions', 'infra', 'package-lock.json', 'package.json', 'cdk.json', 'tsconfig.json'];
 
@@ -47,9 +45,9 @@ const SOURCES = ['lib', 'functions', 'infra', 'package-lock.json', 'package.json
  * unchanged: a bundling synth takes about 30 s of CPU.
  */
 export async function synthesizeAssembly(options: { context?: Record<string, string>; cacheDir?: string } = {}): Promise<CloudAssembly> {
-  const { context = {}, cacheDir = join(repoRoot, 'node_modules', '.cache', 'milvus-migrate') } = options;
+  const { context = {}, cacheDir = defaultCacheDir } = options;
   const contextArgs = Object.entries(context).flatMap(([key, value]) => ['--context', `${key}=${value}`]);
-  const dir = join(cacheDir, `cdk.out-${sourceHash(contextArgs)}`);
+  const dir = join(cacheDir, `cdk.out-${sourceHash(SOURCES, contextArgs)}`);
   if (existsSync(join(dir, `${MIGRATION_STACK_ID}.template.json`))) return readAssembly(dir);
   mkdirSync(cacheDir, { recursive: true });
   // Written aside and renamed, so a synth that dies half way never looks finished to the next run.
@@ -68,17 +66,4 @@ export async function synthesizeAssembly(options: { context?: Record<string, str
     rmSync(building, { recursive: true, force: true });
   }
   return readAssembly(dir);
-}
-
-function sourceHash(contextArgs: string[]): string {
-  const hash = createHash('sha256').update(contextArgs.join('\0'));
-  const visit = (path: string) => {
-    if (statSync(path).isDirectory()) {
-      for (const entry of readdirSync(path).sort()) visit(join(path, entry));
-      return;
-    }
-    hash.update(relative(repoRoot, path)).update('\0').update(readFileSync(path)).update('\0');
-  };
-  for (const source of SOURCES) visit(join(repoRoot, source));
-  return hash.digest('hex').slice(0, 16);
 }

@@ -87,6 +87,10 @@ describe('planShards', () => {
     const capped = await planShards(source, DB, spec, { rowsPerShard: 10, maxShards: 5 });
     expect(capped).toHaveLength(5);
     expect(capped.map((s) => s.upperInclusive)).toEqual(['15999', '31999', '47999', '63999', null]);
+    // Far below rowsPerShard, the job's concurrency still splits it, but never below 10,000 rows a shard.
+    const streams = await planShards(source, DB, spec, { rowsPerShard: 200_000, concurrency: 4 });
+    expect(streams.map((s) => s.upperInclusive)).toEqual(['19999', '39999', '59999', null]);
+    expect(await planShards(source, DB, spec, { rowsPerShard: 200_000, concurrency: 8 })).toHaveLength(4);
     expect(await countRows(source, DB, name)).toBe(40_000);
   });
 

@@ -72,6 +72,8 @@ export interface FaultProxy {
   readonly callsByMethod: Record<string, number>;
   /** Transient faults injected per method. */
   readonly faultsByMethod: Record<string, number>;
+  /** The most calls of a method (short names) that were in the proxy at one time: what a client ran at once. */
+  readonly maxInFlightByMethod: Record<string, number>;
   /** Changes the transient fault rate (e.g. 0 to let a verification through). */
   setRate(rate: number, rates?: Record<string, number>): void;
   /** Refuse every call as unauthenticated (gRPC UNAUTHENTICATED, or a Milvus status), or stop refusing. */
@@ -195,6 +197,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   };
   const callsByMethod: Record<string, number> = {};
   const faultsByMethod: Record<string, number> = {};
+  const inFlightByMethod: Record<string, number> = {};
+  const maxInFlightByMethod: Record<string, number> = {};
 
   const upstream = new grpc.Client(options.upstream, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': -1,
@@ -233,77 +237,87 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const handler = (name: string, info: MethodInfo) => async (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
     injected.calls += 1;
     callsByMethod[name] = (callsByMethod[name] ?? 0) + 1;
+    inFlightByMethod[name] = (inFlightByMethod[name] ?? 0) + 1;
+    maxInFlightByMethod[name] = Math.max(maxInFlightByMethod[name] ?? 0, inFlightByMethod[name]);
     const fault = (kind: TransientFault) => {
       injected[kind] += 1;
       faultsByMethod[name] = (faultsByMethod[name] ?? 0) + 1;
     };
+    // Every path below answers before the handler returns.
     try {
-      if (permanent && !exempt.has(name)) {
-        injected.unauthenticated += 1;
-        if (permanent === 'unauthenticated') {
-          return callback({ code: grpc.status.UNAUTHENTICATED, details: 'auth check failure, please check username and password are correct' });
+      await answer();
+    } finally {
+      inFlightByMethod[name] -= 1;
+    }
+    async function answer(): Promise<void> {
+      try {
+        if (permanent && !exempt.has(name)) {
+          injected.unauthenticated += 1;
+          if (permanent === 'unauthenticated') {
+            return callback({ code: grpc.status.UNAUTHENTICATED, details: 'auth check failure, please check username and password are correct' });
+          }
+          // merr ErrPrivilegeNotAuthenticated (1400); legacy ErrorCode 65 (NotAuthenticated... as the proxy mapped it).
+          return callback(null, statusReply(info, 65, 'not authenticated: auth check failure, please check username and password are correct', 1400));
         }
-        // merr ErrPrivilegeNotAuthenticated (1400); legacy ErrorCode 65 (NotAuthenticated... as the proxy mapped it).
-        return callback(null, statusReply(info, 65, 'not authenticated: auth check failure, please check username and password are correct', 1400));
-      }
-      const refusal = refusals.get(name);
-      if (refusal !== undefined) {
-        injected.refused += 1;
-        // ErrorCode 5 (IllegalArgument), merr 1100 (ErrParameterInvalid).
-        return callback(null, statusReply(info, 5, `invalid parameter[${refusal}]`, 1100));
-      }
-      if (missing.size > 0) {
-        const collection = collectionOf(info, call.request);
-        if (collection !== undefined && missing.has(collection)) {
-          injected['collection-not-found'] += 1;
-          // ErrorCode 4 (CollectionNotExists... legacy UnexpectedError on newer servers), merr 100.
-          return callback(null, statusReply(info, 4, `collection not found[collection=${collection}]`, 100));
+        const refusal = refusals.get(name);
+        if (refusal !== undefined) {
+          injected.refused += 1;
+          // ErrorCode 5 (IllegalArgument), merr 1100 (ErrParameterInvalid).
+          return callback(null, statusReply(info, 5, `invalid parameter[${refusal}]`, 1100));
         }
-      }
-      const kill = kills.get(name);
-      if (kill !== undefined) {
-        if (kill <= 1) {
-          kills.delete(name);
-          const { error } = await forward(info, call);
-          injected.killed += 1;
-          dropConnections();
-          return callback(error ?? { code: grpc.status.UNAVAILABLE, details: 'connection dropped by the fault proxy' });
+        if (missing.size > 0) {
+          const collection = collectionOf(info, call.request);
+          if (collection !== undefined && missing.has(collection)) {
+            injected['collection-not-found'] += 1;
+            // ErrorCode 4 (CollectionNotExists... legacy UnexpectedError on newer servers), merr 100.
+            return callback(null, statusReply(info, 4, `collection not found[collection=${collection}]`, 100));
+          }
         }
-        kills.set(name, kill - 1);
-      }
-      if (options.latency && !exempt.has(name) && random() < options.latency.rate) {
-        injected.delayed += 1;
-        const ms = options.latency.minMs + random() * (options.latency.maxMs - options.latency.minMs);
-        await new Promise((resolve) => setTimeout(resolve, ms));
-      }
-      const callRate = rates[name] ?? rate;
-      if (!exempt.has(name) && callRate > 0 && random() < callRate) {
-        const kind = faults[Math.floor(random() * faults.length)]!;
-        fault(kind);
-        switch (kind) {
-          case 'unavailable':
-            return callback({ code: grpc.status.UNAVAILABLE, details: 'injected: upstream connect error or disconnect/reset before headers' });
-          case 'deadline':
-            return callback({ code: grpc.status.DEADLINE_EXCEEDED, details: 'injected: deadline exceeded' });
-          case 'rate-limit':
-            return callback(null, statusReply(info, 49, 'rate limit exceeded[rate=0.1] (injected)', 8));
-          case 'resource-exhausted':
-            return callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'injected: resource exhausted' });
-          case 'drop':
-            dropConnections();
-            return callback({ code: grpc.status.UNAVAILABLE, details: 'connection dropped by the fault proxy' });
-          case 'drop-after-forward': {
+        const kill = kills.get(name);
+        if (kill !== undefined) {
+          if (kill <= 1) {
+            kills.delete(name);
             const { error } = await forward(info, call);
+            injected.killed += 1;
             dropConnections();
             return callback(error ?? { code: grpc.status.UNAVAILABLE, details: 'connection dropped by the fault proxy' });
           }
+          kills.set(name, kill - 1);
         }
+        if (options.latency && !exempt.has(name) && random() < options.latency.rate) {
+          injected.delayed += 1;
+          const ms = options.latency.minMs + random() * (options.latency.maxMs - options.latency.minMs);
+          await new Promise((resolve) => setTimeout(resolve, ms));
+        }
+        const callRate = rates[name] ?? rate;
+        if (!exempt.has(name) && callRate > 0 && random() < callRate) {
+          const kind = faults[Math.floor(random() * faults.length)]!;
+          fault(kind);
+          switch (kind) {
+            case 'unavailable':
+              return callback({ code: grpc.status.UNAVAILABLE, details: 'injected: upstream connect error or disconnect/reset before headers' });
+            case 'deadline':
+              return callback({ code: grpc.status.DEADLINE_EXCEEDED, details: 'injected: deadline exceeded' });
+            case 'rate-limit':
+              return callback(null, statusReply(info, 49, 'rate limit exceeded[rate=0.1] (injected)', 8));
+            case 'resource-exhausted':
+              return callback({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'injected: resource exhausted' });
+            case 'drop':
+              dropConnections();
+              return callback({ code: grpc.status.UNAVAILABLE, details: 'connection dropped by the fault proxy' });
+            case 'drop-after-forward': {
+              const { error } = await forward(info, call);
+              dropConnections();
+              return callback(error ?? { code: grpc.status.UNAVAILABLE, details: 'connection dropped by the fault proxy' });
+            }
+          }
+        }
+        const { error, reply } = await forward(info, call);
+        injected.forwarded += 1;
+        callback(error, reply);
+      } catch (error) {
+        callback({ code: grpc.status.INTERNAL, details: `fault proxy: ${String(error)}` });
       }
-      const { error, reply } = await forward(info, call);
-      injected.forwarded += 1;
-      callback(error, reply);
-    } catch (error) {
-      callback({ code: grpc.status.INTERNAL, details: `fault proxy: ${String(error)}` });
     }
   };
 
@@ -336,6 +350,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     injected,
     callsByMethod,
     faultsByMethod,
+    maxInFlightByMethod,
     setRate(next, nextRates) {
       rate = next;
       if (nextRates) rates = { ...nextRates };
