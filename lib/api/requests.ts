@@ -11,6 +11,7 @@ export const API_ROUTES = [
   { method: 'POST', resource: '/migrations/preflight', operation: 'preflightMigration' },
   { method: 'GET', resource: '/migrations/{id}', operation: 'getMigration' },
   { method: 'GET', resource: '/migrations/{id}/events', operation: 'listMigrationEvents' },
+  { method: 'GET', resource: '/migrations/{id}/collections', operation: 'listMigrationCollections' },
   { method: 'POST', resource: '/migrations/{id}/cancel', operation: 'cancelMigration' },
   { method: 'POST', resource: '/migrations/{id}/stop-sync', operation: 'stopMigrationSync' },
   { method: 'GET', resource: '/openapi.json', operation: 'getOpenApiDocument' },
@@ -194,6 +195,8 @@ const pageQuery = (maxLimit: number) =>
 export const ListMigrationsQuery = pageQuery(100);
 /** Query of `GET /migrations/{id}/events`. */
 export const ListEventsQuery = pageQuery(1000);
+/** Query of `GET /migrations/{id}/collections`. */
+export const ListCollectionsQuery = pageQuery(1000);
 
 /** Job ids double as Step Functions execution names, so they follow that rule. */
 export const JobIdParameter = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/, 'must be a job id such as mig-01J9Z3...');

@@ -1,5 +1,5 @@
 import { PermanentError, TransientError } from '../errors';
-import type { JobRecord } from '../jobs/model';
+import type { JobWithCollections } from '../jobs/model';
 import type { MilvusCluster } from '../milvus';
 import { rawCall } from '../milvus/catalog';
 import { isStatusOk, milvusCall, statusCode, statusOf, statusToError, type MilvusStatus } from '../milvus/status';
@@ -41,7 +41,7 @@ interface LoadedCollection {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function loadMigratedCollections(services: Services, job: JobRecord, options: LoadOptions = {}): Promise<void> {
+export async function loadMigratedCollections(services: Services, job: JobWithCollections, options: LoadOptions = {}): Promise<void> {
   const collections = Object.values(job.collections);
   const warnings: string[] = [];
   const loaded = await withClusters(services, job, async ({ source, target }) => {

@@ -17,12 +17,15 @@ import { targetSpecFor } from './targetSpec';
  * creates it.
  */
 export async function preflight(services: Services, { jobId }: JobInput): Promise<PreflightOutput> {
-  let job = await loadActiveJob(services, jobId);
-  job = await services.jobs.update(
-    jobId,
-    { status: 'IN_PROGRESS', phase: 'PREFLIGHT', startedAt: job.startedAt ?? services.now().toISOString() },
-    ['PENDING', 'IN_PROGRESS'],
-  );
+  const loaded = await loadActiveJob(services, jobId);
+  const job = {
+    ...(await services.jobs.update(
+      jobId,
+      { status: 'IN_PROGRESS', phase: 'PREFLIGHT', startedAt: loaded.startedAt ?? services.now().toISOString() },
+      ['PENDING', 'IN_PROGRESS'],
+    )),
+    collections: loaded.collections,
+  };
   const planned = Object.values(job.collections);
   if (planned.length > 0) {
     // A retried Preflight after it recorded the plan: the plan stands.
