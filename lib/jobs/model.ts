@@ -80,14 +80,26 @@ const CollectionVerification = z.object({
   targetRows: z.number().int().nonnegative(),
   match: z.boolean(),
 });
+/** Entries a verification report lists: every collection of a small job, the mismatches of a large one (the report is on the job item). */
+export const VERIFICATION_ENTRIES_LISTED = 100;
 export const VerificationReport = z.object({
   at: z.string(),
   sourceCollections: z.number().int().nonnegative(),
   targetCollections: z.number().int().nonnegative(),
+  /** Collections whose entity counts match. */
+  matched: z.number().int().nonnegative().optional(),
+  /** Every collection when the job has at most VERIFICATION_ENTRIES_LISTED, else the first mismatches (at most that many). */
   collections: z.array(CollectionVerification),
   passed: z.boolean(),
 });
 export type VerificationReport = z.infer<typeof VerificationReport>;
+type CollectionVerification = z.infer<typeof CollectionVerification>;
+
+/** A report whose size does not grow with the number of collections: see VerificationReport.collections. */
+export function verificationReport(report: Omit<VerificationReport, 'collections' | 'matched'>, entries: readonly CollectionVerification[]): VerificationReport {
+  const listed = entries.length <= VERIFICATION_ENTRIES_LISTED ? entries : entries.filter((e) => !e.match).slice(0, VERIFICATION_ENTRIES_LISTED);
+  return { ...report, matched: entries.filter((e) => e.match).length, collections: [...listed] };
+}
 
 /** A cluster as stored on the job: where it is and where its credentials are, never the credentials. */
 const ClusterRef = z.object({

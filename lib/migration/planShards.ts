@@ -5,6 +5,15 @@ import type { JobInput, PlanShardsOutput } from '../workflow/steps';
 import { loadActiveJob, withClusters } from './jobContext';
 import { mappingOf } from './targetSpec';
 
+/** Collections an event names; the rest are counted. */
+const LISTED = 20;
+
+function plannedMessage(collections: PlanShardsOutput['collections']): string {
+  if (collections.length === 0) return 'nothing to copy';
+  const named = collections.slice(0, LISTED).map((c) => `${c.collectionKey}: ${c.shards.length} shard(s)`).join(', ');
+  return collections.length > LISTED ? `${named} and ${collections.length - LISTED} more collection(s)` : named;
+}
+
 /** Collections that need new shards: new ones, and the ones verification sent back. */
 const needsPlan = (collection: CollectionProgress) => collection.status === 'PENDING' || collection.status === 'RECOPY';
 /** Collections whose copy started under an earlier execution: their shards and checkpoints stand. */
@@ -66,8 +75,13 @@ export async function planShards(services: Services, { jobId }: JobInput): Promi
   await services.jobs.update(jobId, { phase: 'FULL_COPY' });
   await services.jobs.appendEvent(jobId, {
     type: 'ShardsPlanned',
-    message: output.collections.map((c) => `${c.collectionKey}: ${c.shards.length} shard(s)`).join(', ') || 'nothing to copy',
-    details: { shards: Object.fromEntries(output.collections.map((c) => [c.collectionKey, c.shards.length])) },
+    message: plannedMessage(output.collections),
+    // The first collections only: an event is an item of its own, under DynamoDB's 400 KB whatever the job's size.
+    details: {
+      shards: Object.fromEntries(output.collections.slice(0, LISTED).map((c) => [c.collectionKey, c.shards.length])),
+      collections: output.collections.length,
+      totalShards: output.collections.reduce((sum, c) => sum + c.shards.length, 0),
+    },
   });
   return output;
 }
