@@ -1,9 +1,13 @@
 import type { CollectionProgress, ShardRecord } from '../jobs/model';
 import { describeCollection, hasUserPartitions, planShards as planShardRanges, type PkRange } from '../milvus';
+import { mapLimit } from '../concurrency';
 import type { Services } from '../services';
 import type { JobInput, PlanShardsOutput } from '../workflow/steps';
 import { loadActiveJob, withClusters } from './jobContext';
 import { mappingOf } from './targetSpec';
+
+/** Collections planned at once: each is a few round trips to the source and the table. */
+const PLAN_CONCURRENCY = 8;
 
 /** Collections an event names; the rest are counted. */
 const LISTED = 20;
@@ -30,13 +34,14 @@ export async function planShards(services: Services, { jobId }: JobInput): Promi
   await services.jobs.update(jobId, { phase: 'PLANNING' });
   const pending = Object.values(job.collections).filter(needsPlan);
   const output: PlanShardsOutput = { collections: [], shardConcurrency: job.options.shardConcurrency };
-  for (const collection of Object.values(job.collections).filter(inCopy)) {
+  const resumed = await mapLimit(Object.values(job.collections).filter(inCopy), PLAN_CONCURRENCY, async (collection) => {
     const shards = await services.jobs.listShards(jobId, collection.key);
-    output.collections.push({ collectionKey: collection.key, shards: shards.map((s) => s.index) });
-  }
+    return { collectionKey: collection.key, shards: shards.map((s) => s.index) };
+  });
+  output.collections.push(...resumed);
 
   await withClusters(services, job, async ({ source }) => {
-    for (const collection of pending) {
+    const planned = await mapLimit(pending, PLAN_CONCURRENCY, async (collection) => {
       const spec = await describeCollection(source, collection.sourceDb, collection.sourceName);
       // With partitions besides _default, every partition is planned on its own, so each row is
       // written into the partition of the same name on the target.
@@ -68,8 +73,9 @@ export async function planShards(services: Services, { jobId }: JobInput): Promi
       }));
       await services.jobs.replaceShards(jobId, collection.key, shards);
       await services.jobs.updateCollection(jobId, collection.key, { shardCount: shards.length, rowsCopied: 0 });
-      output.collections.push({ collectionKey: collection.key, shards: shards.map((s) => s.index) });
-    }
+      return { collectionKey: collection.key, shards: shards.map((s) => s.index) };
+    });
+    output.collections.push(...planned);
   });
 
   await services.jobs.update(jobId, { phase: 'FULL_COPY' });

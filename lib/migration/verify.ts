@@ -1,6 +1,7 @@
 import { PermanentError } from '../errors';
 import { VERIFICATION_ENTRIES_LISTED, verificationReport, type CollectionProgress, type VerificationReport } from '../jobs/model';
 import { collectionExists, countRows } from '../milvus';
+import { mapLimit } from '../concurrency';
 import type { Services } from '../services';
 import type { JobInput, VerifyOutput } from '../workflow/steps';
 import { loadActiveJob, withClusters } from './jobContext';
@@ -9,6 +10,9 @@ import { loadActiveJob, withClusters } from './jobContext';
 function named(items: string[], shown = 20): string {
   return items.length <= shown ? items.join(', ') : `${items.slice(0, shown).join(', ')} and ${items.length - shown} more`;
 }
+
+/** Collections counted at once: each is a few round trips to both clusters. */
+const VERIFY_CONCURRENCY = 8;
 
 /** A collection whose count differs is copied again this many times before the job fails. */
 const MAX_ATTEMPTS = 2;
@@ -23,9 +27,8 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
   const collections = Object.values(job.collections);
 
   const { report, entries } = await withClusters(services, job, async ({ source, target }): Promise<{ report: VerificationReport; entries: Array<VerificationReport['collections'][number]> }> => {
-    const entries = [];
     let targetCollections = 0;
-    for (const c of collections) {
+    const entries = await mapLimit(collections, VERIFY_CONCURRENCY, async (c) => {
       const exists = await collectionExists(target, c.targetDb, c.targetName);
       if (exists) targetCollections += 1;
       const [sourceRows, targetRows] = await Promise.all([
@@ -34,8 +37,8 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
       ]);
       // An append target held rows before the job: it must now hold those plus the source's.
       const before = c.rowsBefore ?? 0;
-      entries.push({ key: c.key, sourceRows, targetRows, match: exists && sourceRows + before === targetRows });
-    }
+      return { key: c.key, sourceRows, targetRows, match: exists && sourceRows + before === targetRows };
+    });
     return { report: verificationReport({
       at: services.now().toISOString(),
       sourceCollections: collections.length,
@@ -46,7 +49,7 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
   await services.jobs.update(jobId, { verification: report });
 
   if (report.passed) {
-    for (const c of collections) await services.jobs.updateCollection(jobId, c.key, { status: 'VERIFIED' });
+    await mapLimit(collections, VERIFY_CONCURRENCY, (c) => services.jobs.updateCollection(jobId, c.key, { status: 'VERIFIED' }));
     await services.jobs.appendEvent(jobId, {
       type: 'VerificationPassed',
       message: `${report.targetCollections}/${report.sourceCollections} collection(s) and every entity count match`,
