@@ -262,7 +262,8 @@ export type JobWithCollections = JobRecord & { collections: Record<string, Colle
 /** What the job's collections add up to: what a view of the job shows instead of every collection. */
 export const CollectionsSummary = z.object({
   total: z.number().int().nonnegative(),
-  byStatus: z.record(CollectionStatus, z.number().int().nonnegative()),
+  /** Every status, 0 when no collection has it (an object of known keys: JSON Schema and API Gateway describe it plainly). */
+  byStatus: z.object(Object.fromEntries(COLLECTION_STATUSES.map((status) => [status, z.number().int().nonnegative()])) as Record<CollectionStatus, z.ZodNumber>),
   rowsTotal: z.number().int().nonnegative(),
   rowsCopied: z.number().int().nonnegative(),
 });
