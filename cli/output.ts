@@ -56,7 +56,7 @@ export function formatCollection(c: CollectionView, keyWidth = 32): string {
   return `  ${c.key.padEnd(keyWidth)} ${bar(percent)} ${percent.toFixed(1).padStart(5)}%  ${rows.padStart(19)} rows  ${c.status}`;
 }
 
-export function collectionPercent(c: CollectionView): number {
+function collectionPercent(c: CollectionView): number {
   return c.percent ?? (c.rowsTotal === 0 ? 0 : Math.min(100, (100 * c.rowsCopied) / c.rowsTotal));
 }
 

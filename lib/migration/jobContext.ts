@@ -8,7 +8,7 @@ import type { Services } from '../services';
 export const ACTIVE_STATUSES: readonly JobStatus[] = ['PENDING', 'IN_PROGRESS', 'SYNCING', 'CUTTING_OVER'];
 
 /** Reads the job item alone and refuses to act on one that was cancelled or has ended. */
-export async function loadActiveJobRecord(services: Services, jobId: string): Promise<JobRecord> {
+async function loadActiveJobRecord(services: Services, jobId: string): Promise<JobRecord> {
   const job = await services.jobs.get(jobId);
   if (!job) throw new JobNotFoundError(jobId);
   if (isTerminal(job.status)) throw new JobNotActiveError(jobId, job.status);
@@ -25,7 +25,7 @@ export async function loadActiveJob(services: Services, jobId: string): Promise<
 }
 
 /** The job item with collections read beside it (or planned, not yet stored). */
-export function withCollections(job: JobRecord, collections: readonly CollectionProgress[]): JobWithCollections {
+function withCollections(job: JobRecord, collections: readonly CollectionProgress[]): JobWithCollections {
   return { ...job, collections: Object.fromEntries(collections.map((c) => [c.key, c])) };
 }
 
