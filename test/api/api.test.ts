@@ -226,7 +226,7 @@ describe('bad requests', () => {
     expect((await call('GET', '/migrations/mig-doesnotexist/collections')).status).toBe(404);
   });
 
-  it('answers 413 to a body over 1 MB', async () => {
+  it('answers 413 to a body over 256 KiB', async () => {
     const before = await scanTable();
     const answer = await call('POST', '/migrations', JSON.stringify(validBody({ padding: 'x'.repeat(1024 * 1024) })));
     expect(answer.status).toBe(413);
