@@ -52,6 +52,10 @@ export class ApiClient {
   events(jobId: string, query: { limit?: number; nextToken?: string } = {}) {
     return this.call('GET', `/migrations/${encodeURIComponent(jobId)}/events`, { query }) as Promise<Page<unknown>>;
   }
+  /** A page of the job's collections, in key order. */
+  collections(jobId: string, query: { limit?: number; nextToken?: string } = {}) {
+    return this.call('GET', `/migrations/${encodeURIComponent(jobId)}/collections`, { query }) as Promise<Page<unknown>>;
+  }
   /** Every event of a job, following nextToken. */
   async allEvents(jobId: string): Promise<Page<unknown>> {
     const items: unknown[] = [];

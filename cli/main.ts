@@ -112,7 +112,7 @@ addApiOptions(
     .argument('<jobId>'),
 )
   .option('--interval <seconds>', 'seconds between polls', seconds, 2)
-  .option('--json', 'print one JSON object per poll (NDJSON): {at, job, rowsPerSecond, etaSeconds, syncLagSeconds, lagHistory, events}')
+  .option('--json', 'print one JSON object per poll (NDJSON): {at, job, collections (the first page), rowsPerSecond, etaSeconds, syncLagSeconds, lagHistory, events}')
   .option('--plain', 'plain lines even on a terminal (the default when stdout is not one)')
   .addHelpText('after', '\nExit code 0 when the job ends SUCCESSFUL, 1 when it ends FAILED or CANCELLED (the reason goes to stderr).')
   .action(action(async (jobId: string, flags) => (await import('./commands/watch')).watchCommand(jobId, flags)));

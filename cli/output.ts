@@ -20,8 +20,8 @@ export function formatJobSummary(job: JobView): string {
   return lines.join('\n');
 }
 
-/** `status`: where a job is (phase, collections, sync lag), then its summary. */
-export function formatJobStatus(job: JobView): string {
+/** `status`: where a job is (phase, collections, sync lag), then its summary. `collections` is the first page of them. */
+export function formatJobStatus(job: JobView, collections: CollectionView[] = []): string {
   const lines = [`job ${job.jobId} (${job.type}): ${job.status}, phase ${job.phase}, ${job.progressPercent}%`];
   if (job.source && job.target) lines.push(`from ${job.source.uri} to ${job.target.uri}`);
   const times = [
@@ -30,11 +30,23 @@ export function formatJobStatus(job: JobView): string {
     job.endedAt && `ended ${job.endedAt}`,
   ].filter(Boolean);
   if (times.length > 0) lines.push(times.join(', '));
-  for (const c of job.collections) lines.push(formatCollection(c));
+  lines.push(formatCollectionSummary(job.collectionSummary));
+  for (const c of collections) lines.push(formatCollection(c));
+  const more = job.collectionSummary.total - collections.length;
+  if (more > 0) lines.push(`  ... and ${more} more collection(s) (GET /migrations/${job.jobId}/collections, page by page)`);
   const online = formatSync(job);
   if (online) lines.push(online);
   const summary = formatJobSummary(job).split('\n').slice(1);
   return [...lines, ...summary].join('\n');
+}
+
+/** What the collections add up to: `collections: 600 (598 VERIFIED, 2 COPYING), 5,990/6,000 rows`. */
+export function formatCollectionSummary(summary: JobView['collectionSummary']): string {
+  const counts = Object.entries(summary.byStatus)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status}`)
+    .join(', ');
+  return `collections: ${summary.total}${counts ? ` (${counts})` : ''}, ${summary.rowsCopied.toLocaleString('en-US')}/${summary.rowsTotal.toLocaleString('en-US')} rows`;
 }
 
 /** One collection: key, progress bar, percent, rows, status. */
@@ -44,7 +56,7 @@ export function formatCollection(c: CollectionView, keyWidth = 32): string {
   return `  ${c.key.padEnd(keyWidth)} ${bar(percent)} ${percent.toFixed(1).padStart(5)}%  ${rows.padStart(19)} rows  ${c.status}`;
 }
 
-export function collectionPercent(c: CollectionView): number {
+function collectionPercent(c: CollectionView): number {
   return c.percent ?? (c.rowsTotal === 0 ? 0 : Math.min(100, (100 * c.rowsCopied) / c.rowsTotal));
 }
 

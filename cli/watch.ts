@@ -1,5 +1,5 @@
 import type { CollectionView } from '../lib/api/views';
-import { bar, collectionPercent, formatCollection, formatJobSummary, formatSeconds, type EventLine, type JobView } from './output';
+import { bar, formatCollection, formatJobSummary, formatSeconds, type EventLine, type JobView } from './output';
 
 /** How far back the rows per second look: long enough to smooth batches, short enough to follow changes. */
 const RATE_WINDOW_MS = 30_000;
@@ -18,6 +18,8 @@ export interface Snapshot {
   /** When the poll answered (ISO time). */
   at: string;
   job: JobView;
+  /** The first page of the job's collections (GET /migrations/{id}/collections), in key order. */
+  collections: CollectionView[];
   rowsCopied: number;
   rowsTotal: number;
   /** Rows copied per second over the last RATE_WINDOW_MS; null until two polls are apart. */
@@ -37,9 +39,8 @@ export class WatchState {
   private samples: Array<{ at: number; rows: number }> = [];
   private lags: number[] = [];
 
-  update(job: JobView, atMs: number, events: EventLine[] = []): Snapshot {
-    const rowsCopied = job.collections.reduce((sum, c) => sum + c.rowsCopied, 0);
-    const rowsTotal = job.collections.reduce((sum, c) => sum + c.rowsTotal, 0);
+  update(job: JobView, atMs: number, events: EventLine[] = [], collections: CollectionView[] = []): Snapshot {
+    const { rowsCopied, rowsTotal } = job.collectionSummary;
     // A re-copy starts a collection over: the rate restarts with it.
     const last = this.samples.at(-1);
     if (last && rowsCopied < last.rows) this.samples = [];
@@ -59,6 +60,7 @@ export class WatchState {
     return {
       at: new Date(atMs).toISOString(),
       job,
+      collections,
       rowsCopied,
       rowsTotal,
       rowsPerSecond: rowsPerSecond === null ? null : Math.round(rowsPerSecond * 10) / 10,
@@ -115,7 +117,7 @@ export class PlainRenderer {
     const head = `${j.jobId} ${j.status} phase=${j.phase} ${j.progressPercent}% ${rowsText(s)}`;
     const moving = j.status === 'IN_PROGRESS' && s.rowsTotal > 0;
     emit('job', head, `${clock(s.at)} ${head}${moving ? `  ${rateText(s)}, ${etaText(s)}` : ''}`);
-    for (const c of j.collections) {
+    for (const c of s.collections) {
       const line = formatCollection(c);
       emit(`collection:${c.key}`, line, line);
     }
@@ -218,20 +220,26 @@ export function frameLines(s: Snapshot, options: { maxLines: number; intervalSec
       : `  updated ${clock(s.at)}, every ${options.intervalSeconds}s; Ctrl-C stops watching (the job goes on)`,
   );
   const room = Math.max(1, options.maxLines - lines.length - footer.length);
-  const keyWidth = Math.min(40, Math.max(10, ...j.collections.map((c) => c.key.length)));
-  lines.push(...pickCollections(j.collections, room).map((c) => ('more' in c ? c.more : formatCollection(c, keyWidth))));
+  const keyWidth = Math.min(40, Math.max(10, ...s.collections.map((c) => c.key.length)));
+  lines.push(...pickCollections(s.collections, j.collectionSummary, room).map((c) => ('more' in c ? c.more : formatCollection(c, keyWidth))));
   return [...lines, ...footer];
 }
 
 type Collection = CollectionView;
 const ACTIVE = ['COPYING', 'RECOPY', 'CREATED', 'FAILED'];
 
-/** All collections when they fit; otherwise the active ones first and a line counting the rest. */
-function pickCollections(collections: Collection[], room: number): Array<Collection | { more: string }> {
-  if (collections.length <= room) return collections;
+const COPIED: readonly CollectionView['status'][] = ['COPIED', 'INDEXED', 'VERIFIED'];
+
+/**
+ * All collections when they fit; otherwise the active ones of the page first and a line counting
+ * the rest, from the job's summary (the page holds only the first collections of a large job).
+ */
+function pickCollections(collections: Collection[], summary: JobView['collectionSummary'], room: number): Array<Collection | { more: string }> {
+  if (collections.length <= room && collections.length >= summary.total) return collections;
   const rank = (c: Collection) => (ACTIVE.includes(c.status) ? 0 : c.status === 'PENDING' ? 1 : 2);
   const shown = new Set([...collections].sort((a, b) => rank(a) - rank(b)).slice(0, Math.max(0, room - 1)));
-  const rest = collections.filter((c) => !shown.has(c));
-  const done = rest.filter((c) => collectionPercent(c) >= 100).length;
-  return [...collections.filter((c) => shown.has(c)), { more: `  ... and ${rest.length} more collection(s), ${done} of them copied` }];
+  const copiedShown = [...shown].filter((c) => COPIED.includes(c.status)).length;
+  const copied = COPIED.reduce((sum, status) => sum + (summary.byStatus[status] ?? 0), 0) - copiedShown;
+  const rest = Math.max(0, summary.total - shown.size);
+  return [...collections.filter((c) => shown.has(c)), { more: `  ... and ${rest} more collection(s), ${copied} of them copied` }];
 }

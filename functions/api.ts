@@ -29,6 +29,7 @@ const OPERATIONS: Record<ApiOperation, Operation> = {
   preflightMigration: async (service, { event, query }) => (noQuery(query), json(200, await service.preflight(jsonBody(event)))),
   getMigration: async (service, { id, query }) => (noQuery(query), json(200, await service.get(id))),
   listMigrationEvents: async (service, { id, query }) => json(200, await service.events(id, query)),
+  listMigrationCollections: async (service, { id, query }) => json(200, await service.collections(id, query)),
   cancelMigration: async (service, { id, query }) => (noQuery(query), json(200, await service.cancel(id))),
   stopMigrationSync: async (service, { id, event, query }) => (noQuery(query), json(200, await service.stopSync(id, jsonBody(event)))),
   getOpenApiDocument: async (_service, { query }) => (noQuery(query), json(200, openApiDocument())),

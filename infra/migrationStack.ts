@@ -124,6 +124,7 @@ export class MigrationStack extends Stack {
     const migration = migrations.addResource('{id}');
     migration.addMethod('GET');
     migration.addResource('events').addMethod('GET');
+    migration.addResource('collections').addMethod('GET');
     migration.addResource('cancel').addMethod('POST');
     migration.addResource('stop-sync').addMethod('POST', undefined, bodies.stopSync);
     this.api.root.addResource('openapi.json').addMethod('GET');

@@ -1,11 +1,14 @@
 import { apiClientFrom, type ApiFlags } from '../apiOptions';
-import type { JobPage } from '../../lib/api/views';
+import type { CollectionView, JobPage } from '../../lib/api/views';
 import { formatEvent, formatJobList, formatJobStatus, type EventLine, type JobView } from '../output';
 import { requestBodyFromFlags, type RequestFlags } from '../requestOptions';
 
 export interface RemoteFlags extends ApiFlags {
   json?: boolean;
 }
+
+/** Collections `status` shows (the first page, in key order); the job's summary counts them all. */
+const STATUS_COLLECTIONS = 50;
 
 const print = (flags: RemoteFlags, value: unknown, human: () => string) =>
   process.stdout.write(`${flags.json ? JSON.stringify(value, null, 2) : human()}\n`);
@@ -24,8 +27,10 @@ export async function listCommand(flags: RemoteFlags & { limit?: number; nextTok
 }
 
 export async function statusCommand(jobId: string, flags: RemoteFlags): Promise<number> {
-  const job = (await apiClientFrom(flags).get(jobId)) as JobView;
-  print(flags, job, () => formatJobStatus(job));
+  const client = apiClientFrom(flags);
+  const job = (await client.get(jobId)) as JobView;
+  const collections = (await client.collections(jobId, { limit: STATUS_COLLECTIONS })).items as CollectionView[];
+  print(flags, { ...job, collections }, () => formatJobStatus(job, collections));
   return 0;
 }
 

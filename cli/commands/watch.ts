@@ -1,5 +1,6 @@
 import { ApiError, type ApiClient } from '../apiClient';
 import { apiClientFrom, type ApiFlags } from '../apiOptions';
+import type { CollectionView } from '../../lib/api/views';
 import type { EventLine, JobView } from '../output';
 import { isTerminalStatus, JsonRenderer, PlainRenderer, TERMINAL_EVENTS, TtyRenderer, WatchState, type Snapshot } from '../watch';
 
@@ -11,6 +12,8 @@ export interface WatchFlags extends ApiFlags {
 
 /** How long a watch rides out an API that stops answering (network, 5xx, throttling) before giving up. */
 const RETRY_FOR_MS = 120_000;
+/** Collections a poll reads (the first page, in key order); the job's summary counts them all. */
+const WATCH_COLLECTIONS = 100;
 /** After the job ends, how long to wait for its closing event (written just after the status). */
 const CLOSING_EVENT_WAIT_MS = 3_000;
 
@@ -44,8 +47,10 @@ export async function watchCommand(jobId: string, flags: WatchFlags): Promise<nu
     for (;;) {
       let job: JobView;
       let events: EventLine[];
+      let collections: CollectionView[];
       try {
         job = (await client.get(jobId)) as JobView;
+        collections = (await client.collections(jobId, { limit: WATCH_COLLECTIONS })).items as CollectionView[];
         events = await follower.poll();
         if (isTerminalStatus(job.status)) events.push(...(await follower.waitFor(TERMINAL_EVENTS, CLOSING_EVENT_WAIT_MS, events)));
         if (failingSince !== undefined) renderer.notice(`the API answers again`);
@@ -64,7 +69,7 @@ export async function watchCommand(jobId: string, flags: WatchFlags): Promise<nu
         continue;
       }
       polled = true;
-      const snapshot = state.update(job, Date.now(), events);
+      const snapshot = state.update(job, Date.now(), events, collections);
       renderer.render(snapshot);
       if (isTerminalStatus(job.status)) {
         renderer.end(snapshot);

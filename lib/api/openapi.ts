@@ -4,6 +4,7 @@ import {
   CreateMigrationBody,
   IdempotencyKey,
   JobIdParameter,
+  ListCollectionsQuery,
   ListEventsQuery,
   ListMigrationsQuery,
   MAX_BODY_BYTES,
@@ -11,7 +12,7 @@ import {
   StopSyncBody,
   type ApiOperation,
 } from './requests';
-import { ErrorView, EventPage, JobPage, JobView, PreflightReportView } from './views';
+import { CollectionPage, ErrorView, EventPage, JobPage, JobView, PreflightReportView } from './views';
 
 /**
  * The OpenAPI 3.1 description of the REST API, generated from the routes (API_ROUTES) and the zod
@@ -173,7 +174,8 @@ const OPERATIONS: Record<ApiOperation, OperationDoc> = {
   },
   getMigration: {
     summary: 'Get a migration job',
-    description: 'Status, phase, progress per collection, warnings, error, verification and, for online jobs, the sync and its lag.',
+    description:
+      'Status, phase, progress, what the collections add up to (counts by status, rows), warnings, error, verification and, for online jobs, the sync and its lag. The collections themselves: GET /migrations/{id}/collections.',
     tags: ['migrations'],
     query: NoQuery,
     responses: { '200': job('The job'), '400': responseRef('BadRequest'), '404': responseRef('NotFound') },
@@ -185,6 +187,17 @@ const OPERATIONS: Record<ApiOperation, OperationDoc> = {
     query: ListEventsQuery,
     responses: {
       '200': { description: 'A page of events', content: jsonContent(schemaRef('EventPage')) },
+      '400': responseRef('BadRequest'),
+      '404': responseRef('NotFound'),
+    },
+  },
+  listMigrationCollections: {
+    summary: "List a job's collections with their progress, in key order",
+    description: 'One entry per collection the job copies: source and target names, status, rows copied of rows to copy. A job of thousands of collections is read page by page.',
+    tags: ['migrations'],
+    query: ListCollectionsQuery,
+    responses: {
+      '200': { description: 'A page of collections', content: jsonContent(schemaRef('CollectionPage')) },
       '400': responseRef('BadRequest'),
       '404': responseRef('NotFound'),
     },
@@ -310,6 +323,7 @@ function buildDocument(): JsonSchema {
         Job: outputJsonSchema(JobView),
         JobPage: outputJsonSchema(JobPage),
         EventPage: outputJsonSchema(EventPage),
+        CollectionPage: outputJsonSchema(CollectionPage),
         PreflightReport: outputJsonSchema(PreflightReportView),
         Error: outputJsonSchema(ErrorView),
       },

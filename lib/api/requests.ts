@@ -11,6 +11,7 @@ export const API_ROUTES = [
   { method: 'POST', resource: '/migrations/preflight', operation: 'preflightMigration' },
   { method: 'GET', resource: '/migrations/{id}', operation: 'getMigration' },
   { method: 'GET', resource: '/migrations/{id}/events', operation: 'listMigrationEvents' },
+  { method: 'GET', resource: '/migrations/{id}/collections', operation: 'listMigrationCollections' },
   { method: 'POST', resource: '/migrations/{id}/cancel', operation: 'cancelMigration' },
   { method: 'POST', resource: '/migrations/{id}/stop-sync', operation: 'stopMigrationSync' },
   { method: 'GET', resource: '/openapi.json', operation: 'getOpenApiDocument' },
@@ -45,8 +46,13 @@ export function matchResource(path: string): { resource: string; pathParameters:
   return undefined;
 }
 
-/** Largest request body the API accepts. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Largest request body the API accepts. The job item keeps the request's scope (databases, their
+ * collections and mappings) beside its other fields, so this bounds it under DynamoDB's 400 KB
+ * item limit (test/jobs/itemSize.test.ts projects it). A scope of every collection of a database
+ * names none of them and stays small at any number of collections.
+ */
+export const MAX_BODY_BYTES = 256 * 1024;
 
 /**
  * Milvus's rule for database and collection names (https://milvus.io/docs/limitations.md):
@@ -194,6 +200,8 @@ const pageQuery = (maxLimit: number) =>
 export const ListMigrationsQuery = pageQuery(100);
 /** Query of `GET /migrations/{id}/events`. */
 export const ListEventsQuery = pageQuery(1000);
+/** Query of `GET /migrations/{id}/collections`. */
+export const ListCollectionsQuery = pageQuery(1000);
 
 /** Job ids double as Step Functions execution names, so they follow that rule. */
 export const JobIdParameter = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/, 'must be a job id such as mig-01J9Z3...');

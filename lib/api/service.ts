@@ -7,6 +7,7 @@ import {
   JOB_STATUSES,
   isTerminal,
   type CollectionProgress,
+  type CollectionsSummary,
   type CollectionStatus,
   type JobError,
   type JobRecord,
@@ -21,8 +22,8 @@ import type { ClusterConnection, ClusterCredentials } from '../cluster';
 import type { PreflightReport } from '../migration/inspect';
 import type { MilvusGateway } from '../milvus';
 import { ValidationError } from './errors';
-import type { CollectionView, EventPage, JobPage, JobView, SyncView } from './views';
-import { CreateMigrationBody, IdempotencyKey, JobIdParameter, ListEventsQuery, ListMigrationsQuery, parseRequest, StopSyncBody } from './requests';
+import type { CollectionPage, CollectionView, EventPage, JobPage, JobView, SyncView } from './views';
+import { CreateMigrationBody, IdempotencyKey, JobIdParameter, ListCollectionsQuery, ListEventsQuery, ListMigrationsQuery, parseRequest, StopSyncBody } from './requests';
 
 /** How long an Idempotency-Key names its job: DynamoDB's TTL removes the key item after that. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -111,7 +112,7 @@ export class MigrationService {
     }
     const job = await this.jobs.get(existing.jobId);
     if (!job) throw new ConflictError(`a request with Idempotency-Key ${existing.key} is still being processed; retry in a moment`);
-    return toJobView(job);
+    return this.view(job);
   }
 
   private async createJob(jobId: string, request: CreateMigrationBody): Promise<JobView> {
@@ -134,7 +135,6 @@ export class MigrationService {
           target: { uri: redactUri(request.target.uri), credentialsRef: targetRef },
           databases: request.databases,
           options: request.options,
-          collections: {},
           warnings: [],
           createdAt: now,
           updatedAt: now,
@@ -156,9 +156,9 @@ export class MigrationService {
     try {
       ({ executionArn } = await this.workflow.start(jobId));
     } catch (error) {
-      return toJobView(await this.failStart(job, error));
+      return this.view(await this.failStart(job, error));
     }
-    return toJobView(await this.jobs.update(jobId, { executionArn }));
+    return this.view(await this.jobs.update(jobId, { executionArn }));
   }
 
   /**
@@ -191,12 +191,25 @@ export class MigrationService {
   async list(query: unknown = {}): Promise<JobPage> {
     const { limit, nextToken } = parseRequest(ListMigrationsQuery, query ?? {}, 'query');
     const page = await this.jobs.list({ limit, nextToken });
-    const now = this.clock();
-    return { items: page.items.map((job) => toJobView(job, now)), ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+    const items = await Promise.all(page.items.map((job) => this.view(job)));
+    return { items, ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
   }
 
   async get(jobId: unknown): Promise<JobView> {
-    return toJobView(await this.requireJob(jobId), this.clock());
+    return this.view(await this.requireJob(jobId));
+  }
+
+  /** `GET /migrations/{id}/collections`: a page of the job's collections in key order. */
+  async collections(jobId: unknown, query: unknown = {}): Promise<CollectionPage> {
+    const job = await this.requireJob(jobId);
+    const { limit, nextToken } = parseRequest(ListCollectionsQuery, query ?? {}, 'query');
+    const page = await this.jobs.listCollections(job.jobId, { limit, nextToken });
+    return { items: page.items.map(toCollectionView), ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+  }
+
+  /** The job's view, with what its collections add up to (read from their items). */
+  private async view(job: JobRecord): Promise<JobView> {
+    return toJobView(job, await this.jobs.summarizeCollections(job.jobId), this.clock());
   }
 
   async events(jobId: unknown, query: unknown = {}): Promise<EventPage> {
@@ -226,7 +239,7 @@ export class MigrationService {
     }
     await this.releaseQuietly([cancelled.source.credentialsRef, cancelled.target.credentialsRef]);
     await this.releaseLocksQuietly(job.jobId);
-    return toJobView(cancelled);
+    return this.view(cancelled);
   }
 
   /**
@@ -251,7 +264,7 @@ export class MigrationService {
       message: 'the operator confirmed that writes to the source stopped: draining the last changes, then cutover and verification',
       at: now,
     });
-    return toJobView(stopped, this.clock());
+    return this.view(stopped);
   }
 
   private async requireJob(jobId: unknown): Promise<JobRecord> {
@@ -333,7 +346,7 @@ function canonicalJson(value: unknown): string {
 }
 
 /** The public view of a job: cluster uris (already redacted) but no credentialsRef, no execution internals. */
-export function toJobView(job: JobRecord, now: Date = new Date()): JobView {
+export function toJobView(job: JobRecord, collections: CollectionsSummary, now: Date = new Date()): JobView {
   const online =
     job.type === 'online'
       ? {
@@ -350,12 +363,10 @@ export function toJobView(job: JobRecord, now: Date = new Date()): JobView {
     type: job.type,
     status: job.status,
     phase: job.phase,
-    progressPercent: jobProgressPercent(job),
+    progressPercent: jobProgressPercent(job, collections),
     source: { uri: redactUri(job.source.uri) },
     target: { uri: redactUri(job.target.uri) },
-    collections: Object.values(job.collections)
-      .sort((a, b) => a.key.localeCompare(b.key))
-      .map(toCollectionView),
+    collectionSummary: collections,
     warnings: [...job.warnings],
     ...(job.error ? { error: job.error } : {}),
     ...(job.verification ? { verification: job.verification } : {}),

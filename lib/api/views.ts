@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { CollectionProgress, JobError, JobEvent, JobPhase, JobStatus, JobType, SyncState, VerificationReport } from '../jobs/model';
+import { CollectionProgress, CollectionsSummary, JobError, JobEvent, JobPhase, JobStatus, JobType, SyncState, VerificationReport } from '../jobs/model';
 import type { PreflightReport } from '../migration/inspect';
 
 /**
@@ -46,7 +46,9 @@ export const JobView = z
     progressPercent: z.number().min(0).max(100),
     source: z.object({ uri: z.string().describe('The uri as given, without any user:password@ part') }),
     target: z.object({ uri: z.string().describe('The uri as given, without any user:password@ part') }),
-    collections: z.array(CollectionView),
+    collectionSummary: CollectionsSummary.describe(
+      'What the collections add up to: how many, how many in each status, rows to copy and copied. The collections themselves: GET /migrations/{id}/collections',
+    ),
     warnings: z.array(z.string()),
     error: JobErrorView.optional().describe('Why the job failed (status FAILED)'),
     verification: VerificationView.optional(),
@@ -84,6 +86,8 @@ export const JobPage = page(JobView, 'Jobs, newest first');
 export type JobPage = z.output<typeof JobPage>;
 export const EventPage = page(EventView, 'Events of a job, oldest first');
 export type EventPage = z.output<typeof EventPage>;
+export const CollectionPage = page(CollectionView, "Collections of a job, in key order (`<sourceDb>.<sourceName>`)");
+export type CollectionPage = z.output<typeof CollectionPage>;
 
 const ClusterReport = z.object({
   uri: z.string(),

@@ -22,7 +22,8 @@ import { ConflictError, JobNotFoundError, PermanentError, TransientError } from 
 import { DynamoIdempotency } from './dynamoIdempotency';
 import { DynamoTargetLocks } from './dynamoTargetLocks';
 import type { IdempotencyRecord } from './errors';
-import { CollectionProgress, JobEvent, JobRecord, ShardRecord, type JobStatus } from './model';
+import { CollectionProgress, JobEvent, JobRecord, ShardRecord, type CollectionsSummary, type JobStatus } from './model';
+import { summarizeCollections } from './progress';
 import type { JobPatch, JobStore, ListJobsQuery, Page, ShardCheckpoint } from './store';
 import { ENTITIES, JOB_TABLE, tableKeys } from './table';
 
@@ -42,8 +43,7 @@ export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentCl
 
 const JOBS_PAGE = { default: 20, max: 100 };
 const EVENTS_PAGE = { default: 100, max: 1000 };
-/** Updates per request when many collections are set at once (keeps the expression small). */
-const COLLECTIONS_PER_UPDATE = 50;
+const COLLECTIONS_PAGE = { default: 100, max: 1000 };
 const BATCH_WRITE_SIZE = 25;
 const BATCH_WRITE_ATTEMPTS = 8;
 /** Tries of a checkpoint transaction that collides with another shard's. */
@@ -170,15 +170,9 @@ export class DynamoJobStore implements JobStore {
 
   async putCollections(jobId: string, collections: CollectionProgress[]): Promise<void> {
     const entries = collections.map((c) => validPatch(CollectionProgress, c, `collection ${c.key}`));
-    for (let start = 0; start < entries.length; start += COLLECTIONS_PER_UPDATE) {
-      const expr = new Expressions();
-      const map = expr.name('collections');
-      const sets = entries
-        .slice(start, start + COLLECTIONS_PER_UPDATE)
-        .map((entry) => `${map}.${expr.name(entry.key)} = ${expr.value(plain(entry))}`);
-      sets.push(...this.touch(expr));
-      await this.updateJobItem(jobId, expr, `SET ${sets.join(', ')}`, `attribute_exists(${expr.name(JOB_TABLE.partitionKey)})`);
-    }
+    if (new Set(entries.map((c) => c.key)).size !== entries.length) throw new PermanentError('INVALID_RECORD', `collections of job ${jobId} repeat a key`);
+    if (!(await this.jobExists(jobId))) throw new JobNotFoundError(jobId);
+    await this.batchWrite(entries.map((entry) => ({ PutRequest: { Item: collectionItem(jobId, entry) } })));
   }
 
   async updateCollection(
@@ -188,14 +182,76 @@ export class DynamoJobStore implements JobStore {
   ): Promise<void> {
     const checked = validPatch(CollectionPatchSchema, patch, `collection ${key} patch`);
     const expr = new Expressions();
-    const entry = `${expr.name('collections')}.${expr.name(key)}`;
     const sets = Object.entries(checked)
       .filter(([, value]) => value !== undefined)
-      .map(([field, value]) => `${entry}.${expr.name(field)} = ${expr.value(value)}`);
-    sets.push(...this.touch(expr));
-    await this.updateJobItem(jobId, expr, `SET ${sets.join(', ')}`, `attribute_exists(${entry})`, () => {
-      throw new PermanentError('COLLECTION_NOT_FOUND', `job ${jobId} has no collection ${key}`);
+      .map(([field, value]) => `${expr.name(field)} = ${expr.value(value)}`);
+    if (sets.length === 0) return;
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: collectionKeyOf(jobId, key),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: `attribute_exists(${expr.name(JOB_TABLE.partitionKey)})`,
+          ...expr.attributes(),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        if (!(await this.jobExists(jobId))) throw new JobNotFoundError(jobId);
+        throw new PermanentError('COLLECTION_NOT_FOUND', `job ${jobId} has no collection ${key}`);
+      }
+      throw asConflict(error);
+    }
+  }
+
+  async getCollection(jobId: string, key: string): Promise<CollectionProgress | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: collectionKeyOf(jobId, key), ConsistentRead: true }));
+    return Item ? readRecord(CollectionProgress, Item, `collection ${key} of job ${jobId}`) : undefined;
+  }
+
+  async listCollections(jobId: string, query: ListJobsQuery = {}): Promise<Page<CollectionProgress>> {
+    const pk = tableKeys.jobPk(jobId);
+    const page = await this.queryPage(
+      { ...this.collectionsQuery(jobId), ScanIndexForward: true, ConsistentRead: true },
+      query,
+      COLLECTIONS_PAGE,
+      (key) =>
+        key[JOB_TABLE.partitionKey] === pk &&
+        String(key[JOB_TABLE.sortKey]).startsWith(tableKeys.collectionPrefix) &&
+        hasExactly(key, [JOB_TABLE.partitionKey, JOB_TABLE.sortKey]),
+    );
+    return { items: page.items.map((item) => readRecord(CollectionProgress, item, `collection of job ${jobId}`)), nextToken: page.nextToken };
+  }
+
+  async allCollections(jobId: string): Promise<CollectionProgress[]> {
+    const items = await this.queryAll(this.collectionsQuery(jobId));
+    return items.map((item) => readRecord(CollectionProgress, item, `collection of job ${jobId}`));
+  }
+
+  async summarizeCollections(jobId: string): Promise<CollectionsSummary> {
+    const query = this.collectionsQuery(jobId);
+    const items = await this.queryAll({
+      ...query,
+      ExpressionAttributeNames: { ...query.ExpressionAttributeNames, '#status': 'status', '#rowsTotal': 'rowsTotal', '#rowsCopied': 'rowsCopied' },
+      ProjectionExpression: '#status, #rowsTotal, #rowsCopied',
     });
+    return summarizeCollections(items.map((item) => readRecord(CollectionTally, item, `collection of job ${jobId}`)));
+  }
+
+  private collectionsQuery(jobId: string) {
+    return {
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': JOB_TABLE.partitionKey, '#sk': JOB_TABLE.sortKey } as Record<string, string>,
+      ExpressionAttributeValues: { ':pk': tableKeys.jobPk(jobId), ':prefix': tableKeys.collectionPrefix },
+    };
+  }
+
+  private async jobExists(jobId: string): Promise<boolean> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: jobKey(jobId), ConsistentRead: true, ProjectionExpression: '#pk', ExpressionAttributeNames: { '#pk': JOB_TABLE.partitionKey } }),
+    );
+    return Item !== undefined;
   }
 
   async replaceShards(jobId: string, collectionKey: string, shards: ShardRecord[]): Promise<void> {
@@ -252,28 +308,26 @@ export class DynamoJobStore implements JobStore {
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     };
 
-    const job = new Expressions();
-    const entry = `${job.name('collections')}.${job.name(u.collectionKey)}`;
-    const copied = `${entry}.${job.name('rowsCopied')}`;
-    const jobUpdate = {
+    const collection = new Expressions();
+    const copied = collection.name('rowsCopied');
+    const collectionUpdate = {
       TableName: this.tableName,
-      Key: jobKey(u.jobId),
-      UpdateExpression: `SET ${copied} = ${copied} + ${job.value(u.rowsDelta)}, ${this.touch(job, now).join(', ')}`,
-      ConditionExpression: `attribute_exists(${entry})`,
-      ...job.attributes(),
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+      Key: collectionKeyOf(u.jobId, u.collectionKey),
+      UpdateExpression: `SET ${copied} = ${copied} + ${collection.value(u.rowsDelta)}`,
+      ConditionExpression: `attribute_exists(${collection.name(JOB_TABLE.partitionKey)})`,
+      ...collection.attributes(),
     };
 
     try {
-      await this.sendTransactionWithContention(new TransactWriteCommand({ TransactItems: [{ Update: shardUpdate }, { Update: jobUpdate }] }));
+      await this.sendTransactionWithContention(new TransactWriteCommand({ TransactItems: [{ Update: shardUpdate }, { Update: collectionUpdate }] }));
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw asConflict(error);
-      const [shardReason, jobReason] = error.CancellationReasons ?? [];
+      const [shardReason, collectionReason] = error.CancellationReasons ?? [];
       if (shardReason?.Code === 'ConditionalCheckFailed') {
         throw new ConflictError(shardConflictMessage(shardName, u, shardReason), { cause: error });
       }
-      if (jobReason?.Code === 'ConditionalCheckFailed') {
-        if (!jobReason.Item) throw new JobNotFoundError(u.jobId);
+      if (collectionReason?.Code === 'ConditionalCheckFailed') {
+        if (!(await this.jobExists(u.jobId))) throw new JobNotFoundError(u.jobId);
         throw new ConflictError(`job ${u.jobId} has no collection ${u.collectionKey}; the checkpoint of ${shardName} did not move`, { cause: error });
       }
       if ((error.CancellationReasons ?? []).some((r) => r.Code === 'TransactionConflict')) {
@@ -284,8 +338,8 @@ export class DynamoJobStore implements JobStore {
   }
 
   /**
-   * Shards of one job checkpoint concurrently, and each transaction also writes the job item, so
-   * they collide (TransactionConflict) in the normal course of a copy. That is contention, not a
+   * Shards of one collection checkpoint concurrently, and each transaction also writes the
+   * collection's item, so they collide (TransactionConflict) in the normal course of a copy. That is contention, not a
    * lost race: retry it here with a short jittered backoff rather than fail the step.
    */
   private async sendTransactionWithContention(command: TransactWriteCommand): Promise<void> {
@@ -352,27 +406,6 @@ export class DynamoJobStore implements JobStore {
     return [`${expr.name('updatedAt')} = ${expr.value(now)}`, `${version} = ${version} + ${expr.value(1)}`];
   }
 
-  private async updateJobItem(jobId: string, expr: Expressions, updateExpression: string, condition: string, onItemExists?: () => never): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: jobKey(jobId),
-          UpdateExpression: updateExpression,
-          ConditionExpression: condition,
-          ...expr.attributes(),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        if (!error.Item || !onItemExists) throw new JobNotFoundError(jobId);
-        onItemExists();
-      }
-      throw asConflict(error);
-    }
-  }
-
   private async queryPage(
     input: Omit<QueryCommandInput, 'TableName'>,
     query: ListJobsQuery,
@@ -404,7 +437,7 @@ export class DynamoJobStore implements JobStore {
       let pending = requests.slice(start, start + BATCH_WRITE_SIZE);
       for (let attempt = 1; pending.length > 0; attempt += 1) {
         if (attempt > BATCH_WRITE_ATTEMPTS) {
-          throw new TransientError('BATCH_WRITE_UNPROCESSED', `${pending.length} shard writes stayed unprocessed after ${BATCH_WRITE_ATTEMPTS} attempts`);
+          throw new TransientError('BATCH_WRITE_UNPROCESSED', `${pending.length} writes stayed unprocessed after ${BATCH_WRITE_ATTEMPTS} attempts`);
         }
         if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 2_000)));
         const { UnprocessedItems } = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
@@ -432,6 +465,9 @@ const JobPatchSchema = JobRecord.pick({
   .extend({ addWarnings: z.array(z.string()).optional() })
   .strict();
 
+/** What a summary reads of a collection item. */
+const CollectionTally = CollectionProgress.pick({ status: true, rowsTotal: true, rowsCopied: true });
+
 const CollectionPatchSchema = CollectionProgress.pick({ status: true, rowsTotal: true, rowsCopied: true, shardCount: true, attempt: true }).partial().strict();
 
 const ShardCheckpointSchema = z.object({
@@ -447,6 +483,14 @@ const ShardCheckpointSchema = z.object({
 
 function jobKey(jobId: string): Item {
   return { [JOB_TABLE.partitionKey]: tableKeys.jobPk(jobId), [JOB_TABLE.sortKey]: tableKeys.jobSk };
+}
+
+function collectionKeyOf(jobId: string, key: string): Item {
+  return { [JOB_TABLE.partitionKey]: tableKeys.jobPk(jobId), [JOB_TABLE.sortKey]: tableKeys.collectionSk(key) };
+}
+
+function collectionItem(jobId: string, collection: CollectionProgress): Item {
+  return { ...plain(collection), ...collectionKeyOf(jobId, collection.key), [JOB_TABLE.entityAttribute]: ENTITIES.collection };
 }
 
 function shardKey(jobId: string, collectionKey: string, index: number): Item {

@@ -36,10 +36,15 @@ export const JobPhase = z.enum([
 ]);
 export type JobPhase = z.infer<typeof JobPhase>;
 
-export const CollectionStatus = z.enum(['PENDING', 'CREATED', 'COPYING', 'COPIED', 'INDEXED', 'VERIFIED', 'RECOPY', 'FAILED']);
+export const COLLECTION_STATUSES = ['PENDING', 'CREATED', 'COPYING', 'COPIED', 'INDEXED', 'VERIFIED', 'RECOPY', 'FAILED'] as const;
+export const CollectionStatus = z.enum(COLLECTION_STATUSES);
 export type CollectionStatus = z.infer<typeof CollectionStatus>;
 
-/** Per collection progress, kept on the job record under a stable key (`<sourceDb>.<sourceName>`). */
+/**
+ * Per collection progress under a stable key (`<sourceDb>.<sourceName>`), in an item of its own
+ * beside the job item (lib/jobs/table.ts): a job of 10,000 collections fits, and a progress update
+ * rewrites one small item, not the job.
+ */
 export const CollectionProgress = z.object({
   key: z.string(),
   sourceDb: z.string(),
@@ -75,14 +80,26 @@ const CollectionVerification = z.object({
   targetRows: z.number().int().nonnegative(),
   match: z.boolean(),
 });
+/** Entries a verification report lists: every collection of a small job, the mismatches of a large one (the report is on the job item). */
+export const VERIFICATION_ENTRIES_LISTED = 100;
 export const VerificationReport = z.object({
   at: z.string(),
   sourceCollections: z.number().int().nonnegative(),
   targetCollections: z.number().int().nonnegative(),
+  /** Collections whose entity counts match. */
+  matched: z.number().int().nonnegative().optional(),
+  /** Every collection when the job has at most VERIFICATION_ENTRIES_LISTED, else the first mismatches (at most that many). */
   collections: z.array(CollectionVerification),
   passed: z.boolean(),
 });
 export type VerificationReport = z.infer<typeof VerificationReport>;
+type CollectionVerification = z.infer<typeof CollectionVerification>;
+
+/** A report whose size does not grow with the number of collections: see VerificationReport.collections. */
+export function verificationReport(report: Omit<VerificationReport, 'collections' | 'matched'>, entries: readonly CollectionVerification[]): VerificationReport {
+  const listed = entries.length <= VERIFICATION_ENTRIES_LISTED ? entries : entries.filter((e) => !e.match).slice(0, VERIFICATION_ENTRIES_LISTED);
+  return { ...report, matched: entries.filter((e) => e.match).length, collections: [...listed] };
+}
 
 /** A cluster as stored on the job: where it is and where its credentials are, never the credentials. */
 const ClusterRef = z.object({
@@ -215,8 +232,6 @@ export const JobRecord = z.object({
   target: ClusterRef,
   databases: z.array(DatabaseScope),
   options: JobOptions,
-  /** Keyed by CollectionProgress.key. */
-  collections: z.record(z.string(), CollectionProgress),
   warnings: z.array(z.string()),
   error: JobError.optional(),
   verification: VerificationReport.optional(),
@@ -234,13 +249,25 @@ export const JobRecord = z.object({
   endedAt: z.string().optional(),
   /**
    * Revision of the job item: every write of it adds 1. A counter, not a lock: no write is
-   * conditioned on it. Parallel shard copies update the same item at once (atomic increments of
-   * their collection's rowsCopied), which a version check would turn into conflicts; what keeps
-   * writes correct is their own conditions (the status a change needs, a shard's checkpoint).
+   * conditioned on it. What keeps writes correct is their own conditions (the status a change
+   * needs, a shard's checkpoint). Collection progress lives in items of its own and does not move it.
    */
   version: z.number().int().nonnegative(),
 });
 export type JobRecord = z.infer<typeof JobRecord>;
+
+/** A job with every collection's progress, keyed by CollectionProgress.key (read from the collection items). */
+export type JobWithCollections = JobRecord & { collections: Record<string, CollectionProgress> };
+
+/** What the job's collections add up to: what a view of the job shows instead of every collection. */
+export const CollectionsSummary = z.object({
+  total: z.number().int().nonnegative(),
+  /** Every status, 0 when no collection has it (an object of known keys: JSON Schema and API Gateway describe it plainly). */
+  byStatus: z.object(Object.fromEntries(COLLECTION_STATUSES.map((status) => [status, z.number().int().nonnegative()])) as Record<CollectionStatus, z.ZodNumber>),
+  rowsTotal: z.number().int().nonnegative(),
+  rowsCopied: z.number().int().nonnegative(),
+});
+export type CollectionsSummary = z.infer<typeof CollectionsSummary>;
 
 /** A contiguous primary key range of one collection, copied in batches behind a checkpoint. */
 export const ShardRecord = z.object({

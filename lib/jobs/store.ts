@@ -1,5 +1,5 @@
 import type { IdempotencyRecord } from './errors';
-import type { CollectionProgress, JobError, JobEvent, JobPhase, JobRecord, JobStatus, ShardRecord, SourceBaseline, SyncState, VerificationReport } from './model';
+import type { CollectionProgress, CollectionsSummary, JobError, JobEvent, JobPhase, JobRecord, JobStatus, ShardRecord, SourceBaseline, SyncState, VerificationReport } from './model';
 
 export interface ListJobsQuery {
   limit?: number;
@@ -65,20 +65,32 @@ export interface JobStore {
    * Returns the updated job; a status outside `allowedFrom` is a ConflictError naming it.
    */
   update(jobId: string, patch: JobPatch, allowedFrom?: readonly JobStatus[]): Promise<JobRecord>;
-  /** Sets (replacing) the per collection progress entries given, keyed by their key. */
+  /**
+   * Sets (replacing) the progress of the collections given, keyed by their key: one item each,
+   * beside the job item, so a job of any number of collections fits. The job must exist.
+   */
   putCollections(jobId: string, collections: CollectionProgress[]): Promise<void>;
+  /** Changes one collection's item only (the job item is not written); a collection the job lacks is a PermanentError COLLECTION_NOT_FOUND. */
   updateCollection(
     jobId: string,
     key: string,
     patch: Partial<Pick<CollectionProgress, 'status' | 'rowsTotal' | 'rowsCopied' | 'shardCount' | 'attempt'>>,
   ): Promise<void>;
+  getCollection(jobId: string, key: string): Promise<CollectionProgress | undefined>;
+  /** A page of the job's collections in key order. */
+  listCollections(jobId: string, query?: ListJobsQuery): Promise<Page<CollectionProgress>>;
+  /** Every collection of the job in key order (every page read): for the steps that act on all of them. */
+  allCollections(jobId: string): Promise<CollectionProgress[]>;
+  /** Counts by status and row totals of the job's collections, read without their names or mappings. */
+  summarizeCollections(jobId: string): Promise<CollectionsSummary>;
   /** Replaces every shard of the collection with these (a re-plan deletes the old ones). */
   replaceShards(jobId: string, collectionKey: string, shards: ShardRecord[]): Promise<void>;
   getShard(jobId: string, collectionKey: string, index: number): Promise<ShardRecord | undefined>;
   listShards(jobId: string, collectionKey: string): Promise<ShardRecord[]>;
   /**
    * Atomically moves the shard's checkpoint (only if it still equals expectedCheckpoint and the
-   * shard's attempt matches) and adds rowsDelta to the collection's rowsCopied on the job.
+   * shard's attempt matches) and adds rowsDelta to the collection's rowsCopied (its own item; the
+   * job item is not written, so shards of different collections never contend).
    */
   checkpointShard(update: ShardCheckpoint): Promise<void>;
   appendEvent(jobId: string, event: Omit<JobEvent, 'jobId' | 'at'> & { at?: string }): Promise<JobEvent>;

@@ -24,12 +24,15 @@ export const JOB_TABLE = {
   },
 } as const;
 
-export const ENTITIES = { job: 'JOB', shard: 'SHARD', event: 'EVENT' } as const;
+export const ENTITIES = { job: 'JOB', collection: 'COLLECTION', shard: 'SHARD', event: 'EVENT' } as const;
 
 /** Keys of the items of one job (see docs/design.md, "DynamoDB: one table"). */
 export const tableKeys = {
   jobPk: (jobId: string): string => `JOB#${jobId}`,
   jobSk: 'JOB',
+  /** One item per collection of the job, in key order: a page of them is a Query on this prefix. */
+  collectionPrefix: 'COLLECTION#',
+  collectionSk: (collectionKey: string): string => `COLLECTION#${collectionKey}`,
   shardPrefix: (collectionKey: string): string => `SHARD#${collectionKey}#`,
   shardSk: (collectionKey: string, index: number): string => `SHARD#${collectionKey}#${String(index).padStart(6, '0')}`,
   eventPrefix: 'EVENT#',

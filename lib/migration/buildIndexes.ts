@@ -1,13 +1,12 @@
 import { buildIndexes as buildTargetIndexes, createAliases } from '../milvus';
 import type { Services } from '../services';
 import type { CollectionInput } from '../workflow/steps';
-import { collectionOf, loadActiveJob, withClusters } from './jobContext';
+import { loadActiveCollection, withClusters } from './jobContext';
 import { targetSpecFor } from './targetSpec';
 
 /** Waits until the target's indexes (AUTOINDEX, or the source's own) cover every copied row. */
 export async function buildIndexes(services: Services, { jobId, collectionKey }: CollectionInput): Promise<void> {
-  const job = await loadActiveJob(services, jobId);
-  const collection = collectionOf(job, collectionKey);
+  const { job, collection } = await loadActiveCollection(services, jobId, collectionKey);
   await services.jobs.updateCollection(jobId, collectionKey, { status: 'COPIED' });
   const { indexes, aliases } = await withClusters(services, job, async (clusters) => {
     const { spec } = await targetSpecFor(job, collection, clusters);

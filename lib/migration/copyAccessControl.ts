@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { MigrationError } from '../errors';
-import type { JobRecord } from '../jobs/model';
+import type { JobWithCollections } from '../jobs/model';
 import type { MilvusGateway } from '../milvus';
 import {
   addUserToRole,
@@ -80,7 +80,7 @@ interface DatabaseScope {
 }
 
 /** The databases and collections the job migrates, keyed by source name, with their target names. */
-function scopeOf(job: JobRecord): Map<string, DatabaseScope> {
+function scopeOf(job: JobWithCollections): Map<string, DatabaseScope> {
   const scope = new Map<string, DatabaseScope>();
   for (const d of job.databases) {
     scope.set(d.name, {
@@ -98,7 +98,7 @@ function scopeOf(job: JobRecord): Map<string, DatabaseScope> {
 }
 
 /** The grant as the target must hold it, or undefined when it concerns what the job does not migrate. */
-function mapGrant(job: JobRecord): (grant: RbacGrant) => RbacGrant | undefined {
+function mapGrant(job: JobWithCollections): (grant: RbacGrant) => RbacGrant | undefined {
   const scope = scopeOf(job);
   return (grant) => {
     // A grant on every database names no database of the job; a collection name under it is kept.
@@ -164,7 +164,7 @@ function usersAlreadyWarned(warnings: Iterable<string>): Set<string> {
   return names;
 }
 
-async function copy(job: JobRecord, source: MilvusGateway, target: MilvusGateway, warn: (w: string[]) => Promise<void>): Promise<CopyResult> {
+async function copy(job: JobWithCollections, source: MilvusGateway, target: MilvusGateway, warn: (w: string[]) => Promise<void>): Promise<CopyResult> {
   const custom = (roles: RbacRole[]) => roles.map((r) => r.name).filter((name) => !BUILTIN_ROLES.includes(name));
   const from: RbacSnapshot | undefined = await readRbac(source, custom);
   if (!from) return unsupported('source');

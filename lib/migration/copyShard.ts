@@ -3,7 +3,7 @@ import { isTerminal } from '../jobs/model';
 import { ALLOW_INSERT_AUTO_ID, copyShard as copyShardRange, countRows, describeCollection, primaryField, type CollectionSpec } from '../milvus';
 import type { Services } from '../services';
 import type { CopyShardOutput, ShardInput } from '../workflow/steps';
-import { collectionOf, loadActiveJob, withClusters } from './jobContext';
+import { loadActiveCollection, withClusters } from './jobContext';
 
 const nullabilityDiffers = (source: CollectionSpec, target: CollectionSpec): boolean =>
   source.fields.some((f) => {
@@ -36,8 +36,7 @@ export interface CopyShardBudget {
  */
 export async function copyShard(services: Services, input: ShardInput, budget: CopyShardBudget): Promise<CopyShardOutput> {
   const { jobId, collectionKey, shardIndex } = input;
-  const job = await loadActiveJob(services, jobId);
-  const collection = collectionOf(job, collectionKey);
+  const { job, collection } = await loadActiveCollection(services, jobId, collectionKey);
   const shard = await services.jobs.getShard(jobId, collectionKey, shardIndex);
   if (!shard) throw new PermanentError('SHARD_NOT_PLANNED', `shard ${shardIndex} of ${collectionKey} was not planned`);
   if (shard.done) return { done: true, rowsCopied: shard.rowsCopied };

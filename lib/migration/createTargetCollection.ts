@@ -2,7 +2,7 @@ import { PermanentError } from '../errors';
 import { collectionExists, createCollection, createPartitions, describeDatabase, dropAliasesOf, dropCollection, ensureDatabase, ensureLoaded } from '../milvus';
 import type { Services } from '../services';
 import type { CollectionInput } from '../workflow/steps';
-import { collectionOf, loadActiveJob, withClusters } from './jobContext';
+import { loadActiveCollection, withClusters } from './jobContext';
 import { targetSpecFor } from './targetSpec';
 
 /**
@@ -11,8 +11,7 @@ import { targetSpecFor } from './targetSpec';
  * collection). A collection sent back by verification is dropped and created anew.
  */
 export async function createTargetCollection(services: Services, { jobId, collectionKey }: CollectionInput): Promise<void> {
-  const job = await loadActiveJob(services, jobId);
-  const collection = collectionOf(job, collectionKey);
+  const { job, collection } = await loadActiveCollection(services, jobId, collectionKey);
   const { targetDb, targetName } = collection;
 
   await withClusters(services, job, async (clusters) => {

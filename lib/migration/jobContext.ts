@@ -1,5 +1,5 @@
 import { JobNotActiveError, JobNotFoundError, PermanentError } from '../errors';
-import type { CollectionProgress, JobRecord, JobStatus } from '../jobs/model';
+import type { CollectionProgress, JobRecord, JobStatus, JobWithCollections } from '../jobs/model';
 import { isTerminal } from '../jobs/model';
 import type { MilvusGateway } from '../milvus';
 import type { Services } from '../services';
@@ -7,18 +7,33 @@ import type { Services } from '../services';
 /** Statuses in which steps of the copy may act. */
 export const ACTIVE_STATUSES: readonly JobStatus[] = ['PENDING', 'IN_PROGRESS', 'SYNCING', 'CUTTING_OVER'];
 
-/** Reads the job and refuses to act on one that was cancelled or has ended. */
-export async function loadActiveJob(services: Services, jobId: string): Promise<JobRecord> {
+/** Reads the job item alone and refuses to act on one that was cancelled or has ended. */
+async function loadActiveJobRecord(services: Services, jobId: string): Promise<JobRecord> {
   const job = await services.jobs.get(jobId);
   if (!job) throw new JobNotFoundError(jobId);
   if (isTerminal(job.status)) throw new JobNotActiveError(jobId, job.status);
   return job;
 }
 
-export function collectionOf(job: JobRecord, key: string): CollectionProgress {
-  const collection = job.collections[key];
-  if (!collection) throw new PermanentError('COLLECTION_NOT_PLANNED', `collection ${key} is not part of job ${job.jobId}`);
-  return collection;
+/**
+ * Reads the job with every collection's progress (all their items) and refuses to act on one that
+ * was cancelled or has ended: for the steps that act on the whole job, once per job or sync cycle.
+ */
+export async function loadActiveJob(services: Services, jobId: string): Promise<JobWithCollections> {
+  const [job, collections] = await Promise.all([loadActiveJobRecord(services, jobId), services.jobs.allCollections(jobId)]);
+  return withCollections(job, collections);
+}
+
+/** The job item with collections read beside it (or planned, not yet stored). */
+function withCollections(job: JobRecord, collections: readonly CollectionProgress[]): JobWithCollections {
+  return { ...job, collections: Object.fromEntries(collections.map((c) => [c.key, c])) };
+}
+
+/** Reads the job item and one collection's item: what a step of one collection needs, whatever the job's size. */
+export async function loadActiveCollection(services: Services, jobId: string, key: string): Promise<{ job: JobRecord; collection: CollectionProgress }> {
+  const [job, collection] = await Promise.all([loadActiveJobRecord(services, jobId), services.jobs.getCollection(jobId, key)]);
+  if (!collection) throw new PermanentError('COLLECTION_NOT_PLANNED', `collection ${key} is not part of job ${jobId}`);
+  return { job, collection };
 }
 
 export interface JobClusters {

@@ -1,5 +1,5 @@
 import { PermanentError, TransientError } from '../errors';
-import type { JobRecord } from '../jobs/model';
+import type { JobWithCollections } from '../jobs/model';
 import type { MilvusGateway } from '../milvus';
 import { sleep } from '../milvus/backoff';
 import { assertOk, isStatusOk, statusCode, type MilvusStatus } from '../milvus/status';
@@ -39,7 +39,7 @@ interface LoadedCollection {
   action: 'loaded' | 'unchanged' | 'reloaded' | 'kept';
 }
 
-export async function loadMigratedCollections(services: Services, job: JobRecord, options: LoadOptions = {}): Promise<void> {
+export async function loadMigratedCollections(services: Services, job: JobWithCollections, options: LoadOptions = {}): Promise<void> {
   const collections = Object.values(job.collections);
   const warnings: string[] = [];
   const loaded = await withClusters(services, job, async ({ source, target }) => {

@@ -1,10 +1,23 @@
 import type { CollectionProgress, ShardRecord } from '../jobs/model';
 import { countRows, describeCollection, hasUserPartitions, planShards as planShardRanges, type PkRange } from '../milvus';
+import { mapInOrder } from '../concurrency';
 import type { Services } from '../services';
 import { concurrencyByPartition } from '../shardPlan';
 import type { JobInput, PlanShardsOutput } from '../workflow/steps';
 import { loadActiveJob, withClusters } from './jobContext';
 import { mappingOf } from './targetSpec';
+
+/** Collections planned at once: each is a few round trips to the source and the table. */
+const PLAN_CONCURRENCY = 8;
+
+/** Collections an event names; the rest are counted. */
+const LISTED = 20;
+
+function plannedMessage(collections: PlanShardsOutput['collections']): string {
+  if (collections.length === 0) return 'nothing to copy';
+  const named = collections.slice(0, LISTED).map((c) => `${c.collectionKey}: ${c.shards.length} shard(s)`).join(', ');
+  return collections.length > LISTED ? `${named} and ${collections.length - LISTED} more collection(s)` : named;
+}
 
 /** Collections that need new shards: new ones, and the ones verification sent back. */
 const needsPlan = (collection: CollectionProgress) => collection.status === 'PENDING' || collection.status === 'RECOPY';
@@ -24,13 +37,14 @@ export async function planShards(services: Services, { jobId }: JobInput): Promi
   await services.jobs.update(jobId, { phase: 'PLANNING' });
   const pending = Object.values(job.collections).filter(needsPlan);
   const output: PlanShardsOutput = { collections: [], shardConcurrency: job.options.shardConcurrency };
-  for (const collection of Object.values(job.collections).filter(inCopy)) {
+  const resumed = await mapInOrder(Object.values(job.collections).filter(inCopy), PLAN_CONCURRENCY, async (collection) => {
     const shards = await services.jobs.listShards(jobId, collection.key);
-    output.collections.push({ collectionKey: collection.key, shards: shards.map((s) => s.index) });
-  }
+    return { collectionKey: collection.key, shards: shards.map((s) => s.index) };
+  });
+  output.collections.push(...resumed);
 
   await withClusters(services, job, async ({ source }) => {
-    for (const collection of pending) {
+    const planned = await mapInOrder(pending, PLAN_CONCURRENCY, async (collection) => {
       const spec = await describeCollection(source, collection.sourceDb, collection.sourceName);
       // With partitions besides _default, every partition is planned on its own, so each row is
       // written into the partition of the same name on the target.
@@ -68,15 +82,21 @@ export async function planShards(services: Services, { jobId }: JobInput): Promi
       }));
       await services.jobs.replaceShards(jobId, collection.key, shards);
       await services.jobs.updateCollection(jobId, collection.key, { shardCount: shards.length, rowsCopied: 0 });
-      output.collections.push({ collectionKey: collection.key, shards: shards.map((s) => s.index) });
-    }
+      return { collectionKey: collection.key, shards: shards.map((s) => s.index) };
+    });
+    output.collections.push(...planned);
   });
 
   await services.jobs.update(jobId, { phase: 'FULL_COPY' });
   await services.jobs.appendEvent(jobId, {
     type: 'ShardsPlanned',
-    message: output.collections.map((c) => `${c.collectionKey}: ${c.shards.length} shard(s)`).join(', ') || 'nothing to copy',
-    details: { shards: Object.fromEntries(output.collections.map((c) => [c.collectionKey, c.shards.length])) },
+    message: plannedMessage(output.collections),
+    // The first collections only: an event is an item of its own, under DynamoDB's 400 KB whatever the job's size.
+    details: {
+      shards: Object.fromEntries(output.collections.slice(0, LISTED).map((c) => [c.collectionKey, c.shards.length])),
+      collections: output.collections.length,
+      totalShards: output.collections.reduce((sum, c) => sum + c.shards.length, 0),
+    },
   });
   return output;
 }

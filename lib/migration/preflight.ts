@@ -9,6 +9,9 @@ import { mapInOrder } from '../concurrency';
 import { loadActiveJob, withClusters, type JobClusters } from './jobContext';
 import { targetSpecFor } from './targetSpec';
 
+/** Collections an event or a warning names; the rest are counted (a job may have thousands). */
+const LISTED = 20;
+
 /**
  * Checks, before anything is written, that both clusters answer, that every chosen collection
  * exists on the source, that the target can hold each collection (field types, functions... for
@@ -18,12 +21,15 @@ import { targetSpecFor } from './targetSpec';
  * creates it.
  */
 export async function preflight(services: Services, { jobId }: JobInput): Promise<PreflightOutput> {
-  let job = await loadActiveJob(services, jobId);
-  job = await services.jobs.update(
-    jobId,
-    { status: 'IN_PROGRESS', phase: 'PREFLIGHT', startedAt: job.startedAt ?? services.now().toISOString() },
-    ['PENDING', 'IN_PROGRESS'],
-  );
+  const loaded = await loadActiveJob(services, jobId);
+  const job = {
+    ...(await services.jobs.update(
+      jobId,
+      { status: 'IN_PROGRESS', phase: 'PREFLIGHT', startedAt: loaded.startedAt ?? services.now().toISOString() },
+      ['PENDING', 'IN_PROGRESS'],
+    )),
+    collections: loaded.collections,
+  };
   const planned = Object.values(job.collections);
   if (planned.length > 0) {
     // A retried Preflight after it recorded the plan: the plan stands.
@@ -32,9 +38,12 @@ export async function preflight(services: Services, { jobId }: JobInput): Promis
 
   const { collections, skipped } = await withClusters(services, job, (clusters) => resolveCollections(job, clusters));
   if (skipped.length > 0) {
-    const warnings = skipped.map((key) => `target collection ${key} exists already; left as it is (options.existingTarget: skip)`);
-    await services.jobs.update(jobId, { addWarnings: warnings.filter((w) => !job.warnings.includes(w)) });
-    await services.jobs.appendEvent(jobId, { type: 'CollectionsSkipped', message: warnings.join('; '), details: { collections: skipped } });
+    // One warning and one event whatever their number: both live in items under DynamoDB's 400 KB.
+    const shown = skipped.slice(0, LISTED);
+    const names = `${shown.join(', ')}${skipped.length > shown.length ? ` and ${skipped.length - shown.length} more` : ''}`;
+    const warning = `${skipped.length} target collection(s) exist already and were left as they are (options.existingTarget: skip): ${names}`;
+    if (!job.warnings.includes(warning)) await services.jobs.update(jobId, { addWarnings: [warning] });
+    await services.jobs.appendEvent(jobId, { type: 'CollectionsSkipped', message: warning, details: { collections: shown, count: skipped.length } });
   }
   if (job.type === 'online') {
     // Taken before anything is copied: a schema change on the source from now on fails the job (lib/sync/guards.ts).
@@ -50,7 +59,7 @@ export async function preflight(services: Services, { jobId }: JobInput): Promis
   await services.jobs.appendEvent(jobId, {
     type: 'PreflightPassed',
     message: `${collections.length} collection(s), ${rows} row(s) to copy`,
-    details: { collections: collections.map((c) => c.key), rows },
+    details: { collections: collections.slice(0, LISTED).map((c) => c.key), count: collections.length, rows },
   });
   return { type: job.type, collections: collections.length, rows };
 }

@@ -1,9 +1,18 @@
 import { PermanentError } from '../errors';
-import type { CollectionProgress, VerificationReport } from '../jobs/model';
+import { VERIFICATION_ENTRIES_LISTED, verificationReport, type CollectionProgress, type VerificationReport } from '../jobs/model';
 import { collectionExists, countRows } from '../milvus';
+import { mapInOrder } from '../concurrency';
 import type { Services } from '../services';
 import type { JobInput, VerifyOutput } from '../workflow/steps';
 import { loadActiveJob, withClusters } from './jobContext';
+
+/** The first few of a list for a message or an event (an item of its own, under DynamoDB's 400 KB whatever the job's size). */
+function named(items: string[], shown = 20): string {
+  return items.length <= shown ? items.join(', ') : `${items.slice(0, shown).join(', ')} and ${items.length - shown} more`;
+}
+
+/** Collections counted at once: each is a few round trips to both clusters. */
+const VERIFY_CONCURRENCY = 8;
 
 /** A collection whose count differs is copied again this many times before the job fails. */
 const MAX_ATTEMPTS = 2;
@@ -17,10 +26,9 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
   await services.jobs.update(jobId, { phase: 'VERIFICATION' });
   const collections = Object.values(job.collections);
 
-  const report = await withClusters(services, job, async ({ source, target }): Promise<VerificationReport> => {
-    const entries = [];
+  const { report, entries } = await withClusters(services, job, async ({ source, target }): Promise<{ report: VerificationReport; entries: Array<VerificationReport['collections'][number]> }> => {
     let targetCollections = 0;
-    for (const c of collections) {
+    const entries = await mapInOrder(collections, VERIFY_CONCURRENCY, async (c) => {
       const exists = await collectionExists(target, c.targetDb, c.targetName);
       if (exists) targetCollections += 1;
       const [sourceRows, targetRows] = await Promise.all([
@@ -29,20 +37,19 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
       ]);
       // An append target held rows before the job: it must now hold those plus the source's.
       const before = c.rowsBefore ?? 0;
-      entries.push({ key: c.key, sourceRows, targetRows, match: exists && sourceRows + before === targetRows });
-    }
-    return {
+      return { key: c.key, sourceRows, targetRows, match: exists && sourceRows + before === targetRows };
+    });
+    return { report: verificationReport({
       at: services.now().toISOString(),
       sourceCollections: collections.length,
       targetCollections,
-      collections: entries,
       passed: targetCollections === collections.length && entries.every((e) => e.match),
-    };
+    }, entries), entries };
   });
   await services.jobs.update(jobId, { verification: report });
 
   if (report.passed) {
-    for (const c of collections) await services.jobs.updateCollection(jobId, c.key, { status: 'VERIFIED' });
+    await mapInOrder(collections, VERIFY_CONCURRENCY, (c) => services.jobs.updateCollection(jobId, c.key, { status: 'VERIFIED' }));
     await services.jobs.appendEvent(jobId, {
       type: 'VerificationPassed',
       message: `${report.targetCollections}/${report.sourceCollections} collection(s) and every entity count match`,
@@ -51,18 +58,19 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
     return { outcome: 'PASSED' };
   }
 
-  const mismatched = report.collections.filter((e) => !e.match).map((e) => job.collections[e.key] as CollectionProgress);
+  const mismatched = entries.filter((e) => !e.match).map((e) => job.collections[e.key] as CollectionProgress);
+  const byKey = new Map(entries.map((e) => [e.key, e]));
   const describe = (c: CollectionProgress) => {
-    const entry = report.collections.find((e) => e.key === c.key);
+    const entry = byKey.get(c.key);
     return `${c.key} (source ${entry?.sourceRows}, target ${entry?.targetRows}${c.rowsBefore ? `, of which ${c.rowsBefore} before the job` : ''})`;
   };
   // A collection appended to is never dropped for a re-copy: it held the target's own rows.
   const exhausted = mismatched.filter((c) => c.attempt >= MAX_ATTEMPTS || c.append);
   if (exhausted.length > 0) {
-    await services.jobs.appendEvent(jobId, { type: 'VerificationFailed', message: exhausted.map(describe).join(', ') });
+    await services.jobs.appendEvent(jobId, { type: 'VerificationFailed', message: named(exhausted.map(describe)) });
     throw new PermanentError(
       'VERIFICATION_MISMATCH',
-      `entity counts still differ after a re-copy: ${exhausted.map(describe).join(', ')}`,
+      `entity counts still differ after a re-copy: ${named(exhausted.map(describe))}`,
     );
   }
   for (const c of mismatched) {
@@ -70,8 +78,8 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
   }
   await services.jobs.appendEvent(jobId, {
     type: 'RecopyScheduled',
-    message: `entity counts differ, copying again: ${mismatched.map(describe).join(', ')}`,
-    details: { collections: mismatched.map((c) => c.key) },
+    message: `entity counts differ, copying again: ${named(mismatched.map(describe))}`,
+    details: { collections: mismatched.slice(0, VERIFICATION_ENTRIES_LISTED).map((c) => c.key), count: mismatched.length },
   });
   return { outcome: 'RECOPY' };
 }

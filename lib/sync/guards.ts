@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { PermanentError } from '../errors';
+import { mapInOrder } from '../concurrency';
 import type { CollectionBaseline, SourceBaseline } from '../jobs/model';
 import type { DescribedCollection, MilvusGateway } from '../milvus';
 import { DEFAULT_PARTITION } from '../milvus/spec';
@@ -80,7 +81,7 @@ export async function takeSourceBaseline(source: MilvusGateway, scope: BaselineS
   const moved = new Set(scope.databases);
   const listed = await source.listDatabases();
   const databases: SourceBaseline['databases'] = {};
-  await mapLimit(listed, CONCURRENCY, async (db) => {
+  await mapInOrder(listed, CONCURRENCY, async (db) => {
     if (!moved.has(db)) {
       databases[db] = { properties: { [NOT_MOVED_PROPERTY]: 'true' }, collections: [] };
       return;
@@ -104,13 +105,13 @@ export async function takeSourceBaseline(source: MilvusGateway, scope: BaselineS
   });
   const importsPerDb = [...moved].filter((db) => databases[db] && isMovedDatabase(databases[db]));
   const [, imports] = await Promise.all([
-    mapLimit(readable, CONCURRENCY, async (c) => {
+    mapInOrder(readable, CONCURRENCY, async (c) => {
       const seen = await snapshotCollection(source, c.db, c.name);
       if (!seen) return;
       collections[c.key] = seen.baseline;
       if (seen.id && seen.id !== '0') ids.set(seen.id, c.key);
     }),
-    mapLimit(importsPerDb, CONCURRENCY, (db) => source.listImportTasks(db)),
+    mapInOrder(importsPerDb, CONCURRENCY, (db) => source.listImportTasks(db)),
   ]);
 
   let importJobs: string[] | null = [];
@@ -430,18 +431,4 @@ function fieldDiff(before: Record<string, string>, now: Record<string, string>):
     if (!(name in before)) out.push(`field ${name} was added (AddCollectionField)`);
   }
   return out;
-}
-
-/** Runs fn over items, at most `limit` at a time; results in the order of the items. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

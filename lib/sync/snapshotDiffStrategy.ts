@@ -1,4 +1,4 @@
-import type { CollectionProgress, JobRecord, ShardRecord } from '../jobs/model';
+import type { CollectionProgress, JobWithCollections, ShardRecord } from '../jobs/model';
 import { describeCollection, type CollectionSpec } from '../milvus';
 import { syncRange, type RangeSyncResult } from './rangeSync';
 import { CycleAbandoned, SNAPSHOT_DIFF, type CycleContext, type CycleOutcome, type SyncStrategy } from './strategy';
@@ -94,7 +94,7 @@ export class SnapshotDiffStrategy implements SyncStrategy {
     return outcome;
   }
 
-  private async plan(services: CycleContext['services'], job: JobRecord, clusters: CycleContext['clusters']): Promise<CollectionPlan[]> {
+  private async plan(services: CycleContext['services'], job: JobWithCollections, clusters: CycleContext['clusters']): Promise<CollectionPlan[]> {
     const plans: CollectionPlan[] = [];
     for (const collection of Object.values(job.collections)) {
       let shards = this.shards.get(collection.key);

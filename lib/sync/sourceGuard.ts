@@ -1,11 +1,11 @@
 import { MigrationError, PermanentError } from '../errors';
-import type { JobRecord } from '../jobs/model';
+import type { JobWithCollections } from '../jobs/model';
 import type { MilvusGateway } from '../milvus';
 import { CycleAbandoned } from './strategy';
 import { describeSourceChanges, detectSourceChanges, movedDatabases, takeSourceBaseline, type BaselineScope, type SourceChange } from './guards';
 
 /** What an online job moves, as the guards see it. */
-export function baselineScope(job: JobRecord): BaselineScope {
+export function baselineScope(job: JobWithCollections): BaselineScope {
   const collections = Object.values(job.collections).map((c) => ({ key: c.key, db: c.sourceDb, name: c.sourceName }));
   const databases = job.sourceBaseline ? movedDatabases(job.sourceBaseline) : [...new Set(collections.map((c) => c.db))];
   return { databases, collections };
@@ -16,7 +16,7 @@ export function baselineScope(job: JobRecord): BaselineScope {
  * collections of a database does not move a collection created there later. Every other change
  * concerns it.
  */
-function concernsJob(job: JobRecord, change: SourceChange): boolean {
+function concernsJob(job: JobWithCollections, change: SourceChange): boolean {
   if (change.kind === 'NewDatabase') return job.databases.length === 0;
   if (change.kind === 'NewCollection') return !job.databases.some((d) => d.name === change.database && d.collections !== undefined);
   return true;
@@ -27,7 +27,7 @@ function concernsJob(job: JobRecord, change: SourceChange): boolean {
  * aliases, partitions, collections or databases differ from the baseline taken at the job's
  * start, or a bulk import started: the sync copies rows, not such changes.
  */
-export async function assertSourceUnchanged(source: MilvusGateway, job: JobRecord, now: Date): Promise<void> {
+export async function assertSourceUnchanged(source: MilvusGateway, job: JobWithCollections, now: Date): Promise<void> {
   if (!job.sourceBaseline) return;
   const current = await takeSourceBaseline(source, baselineScope(job), now);
   const changes = detectSourceChanges(job.sourceBaseline, current).filter((change) => concernsJob(job, change));
@@ -39,7 +39,7 @@ export async function assertSourceUnchanged(source: MilvusGateway, job: JobRecor
  * A collection dropped (or altered) while the pass reads it fails the pass with whatever the read
  * hit (COLLECTION_NOT_FOUND, say); the operator needs SOURCE_CHANGED, naming the change.
  */
-export async function explainedBySourceChange<T>(source: MilvusGateway, job: JobRecord, now: () => Date, pass: () => Promise<T>): Promise<T> {
+export async function explainedBySourceChange<T>(source: MilvusGateway, job: JobWithCollections, now: () => Date, pass: () => Promise<T>): Promise<T> {
   try {
     return await pass();
   } catch (error) {

@@ -1,4 +1,4 @@
-import type { JobRecord } from '../jobs/model';
+import type { JobWithCollections } from '../jobs/model';
 import type { JobClusters } from '../migration/jobContext';
 import type { Services } from '../services';
 
@@ -29,7 +29,7 @@ export interface CycleOutcome {
 
 export interface CycleContext {
   services: Services;
-  job: JobRecord;
+  job: JobWithCollections;
   clusters: JobClusters;
   /** false: compare only, write nothing (the cutover's verification). */
   apply: boolean;

@@ -68,7 +68,7 @@ export async function syncChanges(services: Services, { jobId }: JobInput, budge
         await services.jobs.update(jobId, { sync: { ...job.sync, targetDigests: {} } }, ['SYNCING', 'CUTTING_OVER']).catch(() => undefined);
         continue; // the loop's next turn sees CUTTING_OVER (or the cancel)
       }
-      job = await recordCycle(services, job, cycle, lastEventAt);
+      job = { ...(await recordCycle(services, job, cycle, lastEventAt)), collections: job.collections };
       const lag = syncLagSeconds(job, services.now());
       if (lag !== null) budget.onCycleRecorded?.(lag, job.sync?.cycles ?? 0);
       if (Date.now() >= budget.deadline) return { state: 'SYNCING', syncLagSeconds: lag, waitSeconds };

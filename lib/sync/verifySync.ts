@@ -1,5 +1,5 @@
 import { PermanentError } from '../errors';
-import type { JobRecord, VerificationReport } from '../jobs/model';
+import { verificationReport, type JobRecord, type VerificationReport } from '../jobs/model';
 import { countRows } from '../milvus';
 import { loadActiveJob, withClusters } from '../migration/jobContext';
 import type { Services } from '../services';
@@ -35,13 +35,10 @@ export async function verifySync(services: Services, { jobId }: JobInput): Promi
       entries.push({ key: c.key, sourceRows, targetRows, match: sourceRows === targetRows });
     }
     const differences = comparison.inserted + comparison.updated + comparison.deleted;
-    const report: VerificationReport = {
-      at: services.now().toISOString(),
-      sourceCollections: collections.length,
-      targetCollections: collections.length,
-      collections: entries,
-      passed: differences === 0 && entries.every((e) => e.match),
-    };
+    const report: VerificationReport = verificationReport(
+      { at: services.now().toISOString(), sourceCollections: collections.length, targetCollections: collections.length, passed: differences === 0 && entries.every((e) => e.match) },
+      entries,
+    );
     return { report, comparison };
   });
   await services.jobs.update(jobId, { verification: report });

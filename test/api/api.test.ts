@@ -51,9 +51,10 @@ describe('migration lifecycle over HTTP', () => {
       progressPercent: 0,
       source: { uri: 'http://source.example:19530' },
       target: { uri: 'https://target.example:443' },
-      collections: [],
+      collectionSummary: { total: 0, rowsTotal: 0, rowsCopied: 0 },
       warnings: [],
     });
+    expect(created.body).not.toHaveProperty('collections');
     expect(api.workflow.starts).toContain(jobId);
 
     const shown = await call('GET', `/migrations/${jobId}`);
@@ -188,7 +189,44 @@ describe('bad requests', () => {
     expect(await scanTable()).toHaveLength(before.length);
   });
 
-  it('answers 413 to a body over 1 MB', async () => {
+  it('pages a job\'s collections in key order and shows what they add up to on the job', async () => {
+    const created = await call('POST', '/migrations', validBody());
+    const jobId: string = created.body.jobId;
+    const keys = Array.from({ length: 250 }, (_, i) => `default.c${String(i).padStart(3, '0')}`);
+    await api.jobs.putCollections(
+      jobId,
+      keys.map((key, i) => ({ key, sourceDb: 'default', sourceName: key.slice(8), targetDb: 'default', targetName: key.slice(8), status: i < 50 ? 'VERIFIED' : 'PENDING', rowsTotal: 10, rowsCopied: i < 50 ? 10 : 0, shardCount: 1, attempt: 1 })),
+    );
+    const job = await call('GET', `/migrations/${jobId}`);
+    expect(job.body.collectionSummary).toMatchObject({ total: 250, rowsTotal: 2_500, rowsCopied: 500, byStatus: expect.objectContaining({ VERIFIED: 50, PENDING: 200 }) });
+    expect(job.body.progressPercent).toBe(20);
+    const seen: string[] = [];
+    let next = `/migrations/${jobId}/collections?limit=100`;
+    for (;;) {
+      const page = await call('GET', next);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((c: { key: string }) => c.key));
+      if (!page.body.nextToken) break;
+      next = `/migrations/${jobId}/collections?limit=100&nextToken=${encodeURIComponent(page.body.nextToken)}`;
+    }
+    expect(seen).toEqual(keys);
+    const first = await call('GET', `/migrations/${jobId}/collections?limit=1`);
+    expect(first.body.items).toEqual([{ key: 'default.c000', sourceDb: 'default', sourceName: 'c000', targetDb: 'default', targetName: 'c000', status: 'VERIFIED', rowsTotal: 10, rowsCopied: 10, percent: 100 }]);
+    for (const [query, expected] of [
+      ['limit=0', 'query.limit: limit must be 1 to 1000'],
+      ['limit=1001', 'query.limit: limit must be 1 to 1000'],
+      ['limit=ten', 'query.limit: limit must be a whole number'],
+      ['cursor=abc', 'cursor'],
+      ['nextToken=bm90LWEtdG9rZW4', 'nextToken'],
+    ]) {
+      const refused = await call('GET', `/migrations/${jobId}/collections?${query}`);
+      expect(refused.status, query).toBe(400);
+      expect(refused.body.error.message, query).toContain(expected);
+    }
+    expect((await call('GET', '/migrations/mig-doesnotexist/collections')).status).toBe(404);
+  });
+
+  it('answers 413 to a body over 256 KiB', async () => {
     const before = await scanTable();
     const answer = await call('POST', '/migrations', JSON.stringify(validBody({ padding: 'x'.repeat(1024 * 1024) })));
     expect(answer.status).toBe(413);

@@ -11,7 +11,8 @@ import { toHttpError, ValidationError } from '../../lib/api/errors';
 import { CREDENTIAL_FIELDS, createMigrationRequestSchema, draft4JsonSchema, openApiDocument, stopSyncRequestSchema, type JsonSchema } from '../../lib/api/openapi';
 import { API_ROUTES, CreateMigrationBody, ListMigrationsQuery, StopSyncBody } from '../../lib/api/requests';
 import { toJobView, type MigrationService } from '../../lib/api/service';
-import { JobOptions, type JobRecord } from '../../lib/jobs/model';
+import { JobOptions, type CollectionProgress, type JobRecord } from '../../lib/jobs/model';
+import { summarizeCollections } from '../../lib/jobs/progress';
 import type { PreflightReport } from '../../lib/migration/inspect';
 
 /**
@@ -186,7 +187,7 @@ describe('OpenAPI document', () => {
     expect(Object.keys(create.responses).sort()).toEqual(['200', '201', '400', '403', '409', '413', '500']);
     expect(doc.paths['/migrations/preflight'].post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/CreateMigrationRequest');
     expect(doc.paths['/migrations/{id}/stop-sync'].post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/StopSyncRequest');
-    for (const path of ['/migrations/{id}', '/migrations/{id}/events', '/migrations/{id}/cancel', '/migrations/{id}/stop-sync']) {
+    for (const path of ['/migrations/{id}', '/migrations/{id}/events', '/migrations/{id}/collections', '/migrations/{id}/cancel', '/migrations/{id}/stop-sync']) {
       const operation = Object.values<any>(doc.paths[path])[0];
       expect(operation.parameters[0]).toMatchObject({ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: expect.any(String) } });
       expect(operation.responses['404']).toEqual({ $ref: '#/components/responses/NotFound' });
@@ -195,6 +196,10 @@ describe('OpenAPI document', () => {
     expect(list.map((p: any) => p.name)).toEqual(['limit', 'nextToken']);
     expect(list[0]).toMatchObject({ in: 'query', required: false, description: 'A whole number from 1 to 100', schema: { type: 'string', pattern: '^\\d+$' } });
     expect(doc.paths['/migrations/{id}/events'].get.parameters[1].description).toBe('A whole number from 1 to 1000');
+    const collections = doc.paths['/migrations/{id}/collections'].get;
+    expect(collections.parameters.map((p: any) => p.name)).toEqual(['id', 'limit', 'nextToken']);
+    expect(collections.parameters[1].description).toBe('A whole number from 1 to 1000');
+    expect(collections.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/CollectionPage');
     // The parameter's schema is zod's text check; the range applies to the parsed number (its description).
     const limit = ajv2020().compile(list[0].schema);
     for (const value of ['1', '25', '100']) expect(limit(value) && ListMigrationsQuery.safeParse({ limit: value }).success, value).toBe(true);
@@ -284,9 +289,6 @@ describe('OpenAPI document', () => {
       target: { uri: 'target:19530', credentialsRef: 'ref-t' },
       databases: [{ name: 'default' }],
       options: JobOptions.parse({}),
-      collections: {
-        'default.books': { key: 'default.books', sourceDb: 'default', sourceName: 'books', targetDb: 'default', targetName: 'books', status: 'VERIFIED', rowsTotal: 10, rowsCopied: 10, shardCount: 1, attempt: 1 },
-      },
       warnings: ['a warning'],
       error: { code: 'VERIFICATION_MISMATCH', reason: 'counts differ', step: 'Verify' },
       verification: { at: now, sourceCollections: 1, targetCollections: 1, collections: [{ key: 'default.books', sourceRows: 10, targetRows: 9, match: false }], passed: false },
@@ -319,11 +321,14 @@ describe('OpenAPI document', () => {
       writesStoppedAt: now,
     };
     delete online.error;
-    for (const record of [offline, online, { ...offline, collections: {}, warnings: [], verification: undefined, startedAt: undefined, endedAt: undefined }]) {
-      const view = JSON.parse(JSON.stringify(toJobView(record as JobRecord, new Date(now))));
+    const books: CollectionProgress = { key: 'default.books', sourceDb: 'default', sourceName: 'books', targetDb: 'default', targetName: 'books', status: 'VERIFIED', rowsTotal: 10, rowsCopied: 10, shardCount: 1, attempt: 1 };
+    const summary = summarizeCollections([books]);
+    for (const [record, collections] of [[offline, summary], [online, summary], [{ ...offline, warnings: [], verification: undefined, startedAt: undefined, endedAt: undefined }, summarizeCollections([])]] as const) {
+      const view = JSON.parse(JSON.stringify(toJobView(record as JobRecord, collections, new Date(now))));
       check('Job', view);
     }
-    check('JobPage', { items: [JSON.parse(JSON.stringify(toJobView(offline)))], nextToken: 'abc' });
+    check('JobPage', { items: [JSON.parse(JSON.stringify(toJobView(offline, summary)))], nextToken: 'abc' });
+    check('CollectionPage', { items: [{ key: 'default.books', sourceDb: 'default', sourceName: 'books', targetDb: 'default', targetName: 'books', status: 'VERIFIED', rowsTotal: 10, rowsCopied: 10, percent: 100 }], nextToken: 'abc' });
     check('EventPage', { items: [{ jobId: 'mig-01', at: now, type: 'JobCreated', message: 'created', details: { type: 'offline' } }] });
     const report: PreflightReport = {
       ok: false,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hashRequest, timeSortableId, toJobView } from '../../lib/api/service';
-import { JOB_SCHEMA_VERSION, JobOptions, type JobRecord } from '../../lib/jobs/model';
+import { JOB_SCHEMA_VERSION, JobOptions, type CollectionProgress, type JobRecord } from '../../lib/jobs/model';
+import { summarizeCollections } from '../../lib/jobs/progress';
 
 const job: JobRecord = {
   schemaVersion: JOB_SCHEMA_VERSION,
@@ -12,10 +13,6 @@ const job: JobRecord = {
   target: { uri: 'http://target:19530', credentialsRef: 'local:mig-1:target' },
   databases: [{ name: 'default' }],
   options: JobOptions.parse({}),
-  collections: {
-    'default.b': { key: 'default.b', sourceDb: 'default', sourceName: 'b', targetDb: 'default', targetName: 'b2', status: 'COPYING', rowsTotal: 3, rowsCopied: 1, shardCount: 1, attempt: 1 },
-    'default.a': { key: 'default.a', sourceDb: 'default', sourceName: 'a', targetDb: 'default', targetName: 'a', status: 'COPIED', rowsTotal: 0, rowsCopied: 0, shardCount: 0, attempt: 1 },
-  },
   warnings: ['w'],
   executionArn: 'arn:aws:states:us-east-1:123456789012:execution:m:mig-1',
   createdAt: '2030-01-01T00:00:00.000Z',
@@ -24,9 +21,14 @@ const job: JobRecord = {
   version: 3,
 };
 
+const collections: CollectionProgress[] = [
+  { key: 'default.b', sourceDb: 'default', sourceName: 'b', targetDb: 'default', targetName: 'b2', status: 'COPYING', rowsTotal: 3, rowsCopied: 1, shardCount: 1, attempt: 1 },
+  { key: 'default.a', sourceDb: 'default', sourceName: 'a', targetDb: 'default', targetName: 'a', status: 'COPIED', rowsTotal: 0, rowsCopied: 0, shardCount: 0, attempt: 1 },
+];
+
 describe('toJobView', () => {
-  it('shows progress per collection and the uris, and nothing of the credentials or the execution', () => {
-    const view = toJobView(job);
+  it('shows what the collections add up to and the uris, and nothing of the credentials or the execution', () => {
+    const view = toJobView(job, summarizeCollections(collections));
     expect(view).toEqual({
       jobId: 'mig-1',
       type: 'offline',
@@ -36,10 +38,12 @@ describe('toJobView', () => {
       progressPercent: 33,
       source: { uri: 'http://source:19530' },
       target: { uri: 'http://target:19530' },
-      collections: [
-        { key: 'default.a', sourceDb: 'default', sourceName: 'a', targetDb: 'default', targetName: 'a', status: 'COPIED', rowsTotal: 0, rowsCopied: 0, percent: 100 },
-        { key: 'default.b', sourceDb: 'default', sourceName: 'b', targetDb: 'default', targetName: 'b2', status: 'COPYING', rowsTotal: 3, rowsCopied: 1, percent: 33.3 },
-      ],
+      collectionSummary: {
+        total: 2,
+        byStatus: { PENDING: 0, CREATED: 0, COPYING: 1, COPIED: 1, INDEXED: 0, VERIFIED: 0, RECOPY: 0, FAILED: 0 },
+        rowsTotal: 3,
+        rowsCopied: 1,
+      },
       warnings: ['w'],
       createdAt: '2030-01-01T00:00:00.000Z',
       updatedAt: '2030-01-01T00:00:01.000Z',

@@ -277,7 +277,7 @@ describe('milvus-migrate watch, stop-sync, cancel and errors against the local A
     const polls = json.stdout.trim().split('\n').map((line) => JSON.parse(line));
     for (const poll of polls) {
       expect(poll.job.jobId).toBe(jobId);
-      expect(Object.keys(poll).sort()).toEqual(['at', 'etaSeconds', 'events', 'job', 'lagHistory', 'rowsCopied', 'rowsPerSecond', 'rowsTotal', 'syncLagSeconds']);
+      expect(Object.keys(poll).sort()).toEqual(['at', 'collections', 'etaSeconds', 'events', 'job', 'lagHistory', 'rowsCopied', 'rowsPerSecond', 'rowsTotal', 'syncLagSeconds']);
     }
     const last = polls.at(-1);
     expect(last.job.status).toBe('SUCCESSFUL');

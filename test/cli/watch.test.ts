@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EventFollower } from '../../cli/commands/watch';
 import type { EventLine } from '../../cli/output';
 import type { CollectionStatus } from '../../lib/jobs/model';
+import { summarizeCollections } from '../../lib/jobs/progress';
 import type { CollectionView, JobView } from '../../lib/api/views';
 import { frameLines, LAG_HISTORY, PlainRenderer, sparkline, TtyRenderer, WatchState } from '../../cli/watch';
 
@@ -12,9 +13,13 @@ const collection = (key: string, status: CollectionStatus, rowsTotal: number, ro
   return { key, sourceDb, sourceName, targetDb: sourceDb, targetName: sourceName, status, rowsTotal, rowsCopied, percent };
 };
 
-const job = ({ copied, ...over }: Partial<JobView> & { copied?: [number, number] } = {}): JobView => {
+/** The first page of collections each job below was polled with (GET /migrations/{id}/collections). */
+const pages = new WeakMap<JobView, CollectionView[]>();
+
+const job = ({ copied, collections, total, ...over }: Partial<JobView> & { copied?: [number, number]; collections?: CollectionView[]; total?: number } = {}): JobView => {
   const [a, b] = copied ?? [0, 0];
-  return {
+  const page = collections ?? [collection('default.books', 'COPYING', 1000, a), collection('default.films', 'PENDING', 600, b)];
+  const view: JobView = {
     jobId: 'mig-1',
     type: 'offline',
     status: 'IN_PROGRESS',
@@ -22,13 +27,17 @@ const job = ({ copied, ...over }: Partial<JobView> & { copied?: [number, number]
     progressPercent: 0,
     source: { uri: 'source:19530' },
     target: { uri: 'target:19530' },
-    collections: [collection('default.books', 'COPYING', 1000, a), collection('default.films', 'PENDING', 600, b)],
+    collectionSummary: { ...summarizeCollections(page), ...(total !== undefined ? { total } : {}) },
     warnings: [],
     createdAt: '2026-01-01T09:59:00Z',
     updatedAt: '2026-01-01T09:59:00Z',
     ...over,
   };
+  pages.set(view, page);
+  return view;
 };
+/** One poll: the job and the first page of its collections. */
+const update = (state: WatchState, view: JobView, at: number, events: EventLine[] = []) => state.update(view, at, events, pages.get(view) ?? []);
 const T0 = Date.parse('2026-01-01T10:00:00Z');
 // eslint-disable-next-line no-control-regex -- the ANSI escape character
 const ESCAPE = /\x1b/;
@@ -36,27 +45,27 @@ const ESCAPE = /\x1b/;
 describe('watch: what successive polls tell', () => {
   it('measures rows per second over the polls and the time left at that rate', () => {
     const state = new WatchState();
-    const first = state.update(job({ copied: [100, 0] }), T0);
+    const first = update(state, job({ copied: [100, 0] }), T0);
     expect(first.rowsPerSecond).toBeNull();
     expect(first.etaSeconds).toBeNull();
-    const second = state.update(job({ copied: [400, 200] }), T0 + 5_000);
+    const second = update(state, job({ copied: [400, 200] }), T0 + 5_000);
     expect(second.rowsCopied).toBe(600);
     expect(second.rowsTotal).toBe(1600);
     expect(second.rowsPerSecond).toBe(100);
     expect(second.etaSeconds).toBe(10);
     // The window slides: after 30 s the first sample no longer counts.
-    state.update(job({ copied: [1000, 200] }), T0 + 20_000);
-    const late = state.update(job({ copied: [1000, 500] }), T0 + 40_000);
+    update(state, job({ copied: [1000, 200] }), T0 + 20_000);
+    const late = update(state, job({ copied: [1000, 500] }), T0 + 40_000);
     expect(late.rowsPerSecond).toBe(Math.round(((1500 - 600) / 35) * 10) / 10);
   });
 
   it('starts the rate over when a collection is copied again, and has none once the job ended', () => {
     const state = new WatchState();
-    state.update(job({ copied: [900, 0] }), T0);
-    const recopy = state.update(job({ copied: [0, 0] }), T0 + 2_000);
+    update(state, job({ copied: [900, 0] }), T0);
+    const recopy = update(state, job({ copied: [0, 0] }), T0 + 2_000);
     expect(recopy.rowsPerSecond).toBeNull();
-    expect(state.update(job({ copied: [200, 0] }), T0 + 4_000).rowsPerSecond).toBe(100);
-    const done = state.update(job({ copied: [1000, 600], status: 'SUCCESSFUL', phase: 'DONE' }), T0 + 6_000);
+    expect(update(state, job({ copied: [200, 0] }), T0 + 4_000).rowsPerSecond).toBe(100);
+    const done = update(state, job({ copied: [1000, 600], status: 'SUCCESSFUL', phase: 'DONE' }), T0 + 6_000);
     expect(done.rowsPerSecond).toBeNull();
     expect(done.etaSeconds).toBeNull();
   });
@@ -64,9 +73,9 @@ describe('watch: what successive polls tell', () => {
   it('keeps the last lag values while the job syncs', () => {
     const state = new WatchState();
     const online = (lag: number | null) => job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', copied: [1000, 600], syncLagSeconds: lag });
-    expect(state.update(online(null), T0).lagHistory).toEqual([]);
+    expect(update(state, online(null), T0).lagHistory).toEqual([]);
     let last;
-    for (let i = 0; i < LAG_HISTORY + 5; i++) last = state.update(online(i), T0 + i * 1000);
+    for (let i = 0; i < LAG_HISTORY + 5; i++) last = update(state, online(i), T0 + i * 1000);
     expect(last!.lagHistory).toHaveLength(LAG_HISTORY);
     expect(last!.lagHistory[0]).toBe(5);
     expect(last!.lagHistory.at(-1)).toBe(LAG_HISTORY + 4);
@@ -86,16 +95,16 @@ describe('watch: plain lines (not a terminal)', () => {
     const plain = new PlainRenderer((text) => (out += text));
     const state = new WatchState();
     const created: EventLine = { at: '2026-01-01T10:00:00.000Z', type: 'JobCreated', message: 'offline migration created' };
-    plain.render(state.update(job({ copied: [100, 0], progressPercent: 6 }), T0, [created]));
+    plain.render(update(state, job({ copied: [100, 0], progressPercent: 6 }), T0, [created]));
     const firstLines = out.trim().split('\n');
     expect(firstLines).toHaveLength(4);
     expect(firstLines[0]).toMatch(/ event JobCreated: offline migration created$/);
     expect(firstLines[1]).toMatch(/mig-1 IN_PROGRESS phase=FULL_COPY 6% 100\/1,600 rows {2}rate -, time left -$/);
     expect(firstLines[2]).toMatch(/default\.books\s+\[##\.+\]\s+10\.0%\s+100\/1,000 rows {2}COPYING$/);
     out = '';
-    plain.render(state.update(job({ copied: [100, 0], progressPercent: 6 }), T0 + 2_000));
+    plain.render(update(state, job({ copied: [100, 0], progressPercent: 6 }), T0 + 2_000));
     expect(out).toBe('');
-    plain.render(state.update(job({ copied: [300, 0], progressPercent: 18 }), T0 + 4_000));
+    plain.render(update(state, job({ copied: [300, 0], progressPercent: 18 }), T0 + 4_000));
     const lines = out.trim().split('\n');
     expect(lines).toHaveLength(2); // the job line and the one collection that moved
     expect(lines[0]).toMatch(/300\/1,600 rows {2}50 rows\/s, 26s left$/);
@@ -107,7 +116,7 @@ describe('watch: plain lines (not a terminal)', () => {
     const plain = new PlainRenderer((text) => (out += text));
     const state = new WatchState();
     for (const [i, lag] of [12, 8.5, 4].entries()) {
-      plain.render(state.update(job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', copied: [1000, 600], syncLagSeconds: lag }), T0 + i * 1000));
+      plain.render(update(state, job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', copied: [1000, 600], syncLagSeconds: lag }), T0 + i * 1000));
     }
     expect(out).toMatch(/sync lag 4\.0s \(recent: 12s 8\.5s 4\.0s\)\n$/);
     expect(out.match(/sync lag/g)).toHaveLength(3);
@@ -120,14 +129,14 @@ describe('watch: a terminal', () => {
     let out = '';
     const tty = new TtyRenderer({ columns: 60, rows: 30, write: (text) => (out += text) }, 2);
     const state = new WatchState();
-    tty.render(state.update(job({ copied: [100, 0] }), T0));
+    tty.render(update(state, job({ copied: [100, 0] }), T0));
     const first = out.split('\n').slice(0, -1);
     const height = first.length;
     expect(height).toBe(5); // job line, two collections, rows/rate, footer
     // eslint-disable-next-line no-control-regex -- strips ANSI escape sequences
     expect(first.every((line) => line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').length <= 59)).toBe(true);
     out = '';
-    tty.render(state.update(job({ copied: [500, 0] }), T0 + 2_000, [{ at: '2026-01-01T10:00:02Z', type: 'CollectionCopied', message: 'default.books' }]));
+    tty.render(update(state, job({ copied: [500, 0] }), T0 + 2_000, [{ at: '2026-01-01T10:00:02Z', type: 'CollectionCopied', message: 'default.books' }]));
     expect(out.startsWith(`\r\x1b[${height}A\x1b[J`)).toBe(true);
     expect(out.split('\n')[0]).toContain('event CollectionCopied: default.books');
     expect(out).toContain('200 rows/s');
@@ -136,13 +145,25 @@ describe('watch: a terminal', () => {
   it('shows the lag history as a sparkline during sync, and keeps the frame within the screen', () => {
     const state = new WatchState();
     const many = Array.from({ length: 50 }, (_, i) => collection(`default.c${i}`, i === 7 ? 'COPYING' : 'COPIED', 10, i === 7 ? 5 : 10));
-    state.update(job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', collections: many, syncLagSeconds: 9 }), T0);
-    const s = state.update(job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', collections: many, syncLagSeconds: 3 }), T0 + 2_000);
+    update(state, job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', collections: many, syncLagSeconds: 9 }), T0);
+    const s = update(state, job({ type: 'online', status: 'SYNCING', phase: 'INCREMENTAL_SYNC', collections: many, syncLagSeconds: 3 }), T0 + 2_000);
     const lines = frameLines(s, { maxLines: 12, intervalSeconds: 2, now: new Date(T0 + 2_000) });
     expect(lines).toHaveLength(12);
     expect(lines.some((l) => /^ {2}default\.c7 +\[#{10}\.{10}\]/.test(l))).toBe(true);
     expect(lines).toContainEqual(expect.stringMatching(/\.\.\. and 43 more collection\(s\), 43 of them copied/));
     expect(lines).toContainEqual(expect.stringMatching(/sync lag 3\.0s {2}█▃ {2}min 3\.0s max 9\.0s over the last 2 polls/));
+  });
+
+  it('counts the collections past the first page from the job summary', () => {
+    const state = new WatchState();
+    const page = Array.from({ length: 100 }, (_, i) => collection(`default.c${String(i).padStart(5, '0')}`, i === 3 ? 'COPYING' : 'VERIFIED', 10, i === 3 ? 5 : 10));
+    const view = job({ collections: page, total: 10_000 });
+    view.collectionSummary.byStatus = { ...view.collectionSummary.byStatus, VERIFIED: 9_000, PENDING: 999 };
+    const lines = frameLines(update(state, view, T0), { maxLines: 12, intervalSeconds: 2, now: new Date(T0) });
+    expect(lines).toHaveLength(12);
+    expect(lines.some((l) => /^ {2}default\.c00003 +\[#{10}\.{10}\]/.test(l))).toBe(true);
+    // 8 shown (the copying one among them), 9,992 more, of which 9,000 - 7 shown were copied.
+    expect(lines).toContainEqual(expect.stringMatching(/\.\.\. and 9992 more collection\(s\), 8993 of them copied/));
   });
 });
 

@@ -4,6 +4,7 @@ import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { seedSampleCollections } from '../../local/sampleData';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy';
 import { allRows, client, dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
+import type { JobView } from '../../lib/api/views';
 
 /**
  * Whole offline migrations through fault-injecting proxies in front of both clusters: transient
@@ -13,13 +14,6 @@ import { allRows, client, dropCollectionsWithPrefix, expectSameRows } from '../s
  * faults (refused credentials, a missing collection) failing the job at once with their code.
  */
 
-type JobView = {
-  jobId: string;
-  status: string;
-  error?: { code: string; reason: string; step?: string };
-  verification?: { passed: boolean; targetCollections: number };
-  collections: Array<{ key: string; rowsCopied: number }>;
-};
 
 const sourceUri = inject('milvusSourceUri');
 const targetUri = inject('milvusTargetUri');
@@ -101,7 +95,7 @@ describe('an offline migration through fault-injecting proxies', () => {
       expect(job.error, JSON.stringify(job.error)).toBeUndefined();
       expect(job.status).toBe('SUCCESSFUL');
       expect(job.verification?.passed).toBe(true);
-      expect(job.collections.map((c) => [c.key, c.rowsCopied])).toEqual([
+      expect((await runtime.service.collections(job.jobId)).items.map((c) => [c.key, c.rowsCopied])).toEqual([
         [`default.${prefix}articles`, sizes.articles],
         [`default.${prefix}clicks`, sizes.clicks],
         [`default.${prefix}empty_archive`, 0],

@@ -225,7 +225,7 @@ describe('target collections that exist already (options.existingTarget)', () =>
     await copyAll(services, jobId);
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
     const job = await services.jobs.get(jobId);
-    expect(Object.keys(job!.collections)).toEqual(['shop.tenants']);
+    expect((await services.jobs.allCollections(jobId)).map((c) => c.key)).toEqual(['shop.tenants']);
     expect(job!.warnings.join('\n')).toContain('ex_skip.items exists already');
     const count = await c.query({ collection_name: 'items', filter: '', output_fields: ['count(*)'] } as never);
     expect(Number((count as any).data[0]['count(*)'])).toBe(3);
@@ -235,7 +235,7 @@ describe('target collections that exist already (options.existingTarget)', () =>
     const c = await setup('ex_append');
     const jobId = await newJob({ databases: [{ name: 'shop', targetName: 'ex_append', collections: [{ name: 'items' }] }], options: { existingTarget: 'append', rowsPerShard: 1000, batchBytes: 65536 } });
     await preflight(services, { jobId });
-    expect((await services.jobs.get(jobId))!.collections['shop.items']).toMatchObject({ append: true, rowsBefore: 3 });
+    expect(await services.jobs.getCollection(jobId, 'shop.items')).toMatchObject({ append: true, rowsBefore: 3 });
     await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, 2) }, { checkpointIntervalMs: 0 })).rejects.toThrow(CrashAfter);
     await copyAll(services, jobId);
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
@@ -298,7 +298,7 @@ describe('schema mapping (databases[].collections[].mapping)', () => {
     await copyAll(services, jobId);
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
     const job = await services.jobs.get(jobId);
-    expect(job!.collections['shop.books']!.shardCount).toBe(1); // autoID: one shard, whatever rowsPerShard says
+    expect((await services.jobs.getCollection(jobId, 'shop.books'))!.shardCount).toBe(1); // autoID: one shard, whatever rowsPerShard says
     expect(job!.warnings.join('\n')).toContain("the source's values of id are not copied");
     const t = await describeCollection(openCluster({ uri: target.uri }), 'mapped', 'books');
     expect(t.description).toBe('mapped books');

@@ -3,17 +3,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { seedSampleCollections } from '../../local/sampleData';
 import { client, expectSameRows, dropCollectionsWithPrefix } from '../support/rows';
+import type { JobView } from '../../lib/api/views';
 
-type JobView = {
-  jobId: string;
-  status: string;
-  phase: string;
-  progressPercent: number;
-  warnings: string[];
-  error?: { code: string; reason: string };
-  collections: Array<{ key: string; rowsTotal: number; rowsCopied: number; status: string }>;
-  verification?: { passed: boolean; sourceCollections: number; targetCollections: number; collections: Array<{ key: string; sourceRows: number; targetRows: number }> };
-};
 
 const sourceUri = inject('milvusSourceUri');
 const targetUri = inject('milvusTargetUri');
@@ -78,7 +69,7 @@ describe('an offline migration through the synthesized state machine', () => {
     expect(job.progressPercent).toBe(100);
     expect(job.verification?.passed).toBe(true);
     expect(job.verification?.targetCollections).toBe(names.length);
-    expect(job.collections.map((c) => [c.key, c.rowsCopied])).toEqual(
+    expect((await runtime.service.collections(job.jobId)).items.map((c) => [c.key, c.rowsCopied])).toEqual(
       [
         [`default.${prefix}articles`, sizes.articles],
         [`default.${prefix}clicks`, sizes.clicks],
@@ -170,7 +161,7 @@ describe('an offline migration through the synthesized state machine', () => {
     // Wait until copying started, then cancel.
     for (let i = 0; i < 400; i++) {
       const view = (await runtime.service.get(created.jobId)) as unknown as JobView;
-      if (view.collections.some((c) => c.rowsCopied > 0)) break;
+      if (view.collectionSummary.rowsCopied > 0) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     const cancelled = (await runtime.service.cancel(created.jobId)) as unknown as JobView;

@@ -72,8 +72,9 @@ const SECRET_MARKER = 'S3CRET-online-marker';
 async function everythingAbout(jobId: string): Promise<string> {
   const record = await runtime.jobs.get(jobId);
   const events = await runtime.service.events(jobId, { limit: '1000' });
-  const shards = await Promise.all(Object.keys(record?.collections ?? {}).map((key) => runtime.jobs.listShards(jobId, key)));
-  return JSON.stringify([record, events, shards, await runtime.service.get(jobId), await runtime.service.list({}), runtime.notifier.published.filter((n) => n.jobId === jobId)]);
+  const collections = await runtime.jobs.allCollections(jobId);
+  const shards = await Promise.all(collections.map((c) => runtime.jobs.listShards(jobId, c.key)));
+  return JSON.stringify([record, collections, events, shards, await runtime.service.get(jobId), await runtime.service.list({}), runtime.notifier.published.filter((n) => n.jobId === jobId)]);
 }
 
 async function createOnlineJob(options: Record<string, unknown> = {}): Promise<JobView> {

@@ -81,8 +81,7 @@ describe('a copy step killed between writing a batch and saving its checkpoint',
     expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
     expect(rows.length).toBe(sizes.products);
     expect(await expectSameRows(sourceUri, products, targetUri, targetName)).toBe(sizes.products);
-    const job = await services.jobs.get(jobId);
-    expect(job?.collections[`default.${products}`]?.rowsCopied).toBe(sizes.products);
+    expect((await services.jobs.getCollection(jobId, `default.${products}`))?.rowsCopied).toBe(sizes.products);
   });
 });
 
@@ -118,7 +117,7 @@ describe('checkpoints', () => {
     expect(progress).toBeGreaterThanOrEqual(1);
     expect(progress).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
     expect(progress).toBeLessThan(60);
-    expect((await services.jobs.get(job.jobId))?.collections[`default.${products}`]?.rowsCopied).toBe(sizes.products);
+    expect((await services.jobs.getCollection(job.jobId, `default.${products}`))?.rowsCopied).toBe(sizes.products);
     expect(await expectSameRows(sourceUri, products, targetUri, targetName)).toBe(sizes.products);
   });
 });
@@ -138,7 +137,7 @@ describe('verification', () => {
     expect(await verify(services, { jobId })).toEqual({ outcome: 'RECOPY' });
     const afterMismatch = await services.jobs.get(jobId);
     const key = `default.${articles}`;
-    expect(afterMismatch?.collections[key]).toMatchObject({ status: 'RECOPY', attempt: 2 });
+    expect(await services.jobs.getCollection(jobId, key)).toMatchObject({ status: 'RECOPY', attempt: 2 });
     expect(afterMismatch?.verification?.passed).toBe(false);
 
     await copyAll(services, jobId);

@@ -29,7 +29,6 @@ function newJob(overrides: Partial<JobRecord> = {}): JobRecord {
     target: { uri: 'http://target:19530', credentialsRef: 'local:x:target' },
     databases: [{ name: 'default' }],
     options: JobOptions.parse({}),
-    collections: {},
     warnings: [],
     createdAt,
     updatedAt: createdAt,
@@ -158,15 +157,50 @@ describe('DynamoJobStore collections', () => {
     const job = await store.create(newJob());
     await store.putCollections(job.jobId, [collection('default.books'), collection('db2.movies.v2')]);
     await store.updateCollection(job.jobId, 'db2.movies.v2', { status: 'COPYING', shardCount: 3 });
+    expect((await store.allCollections(job.jobId)).map((c) => c.key)).toEqual(['db2.movies.v2', 'default.books']);
+    expect(await store.getCollection(job.jobId, 'db2.movies.v2')).toMatchObject({ status: 'COPYING', shardCount: 3, rowsTotal: 1000 });
+    expect(await store.getCollection(job.jobId, 'default.book')).toBeUndefined();
+    // Progress lives in the collections' own items: the job item was not rewritten.
     const read = await store.get(job.jobId);
-    expect(Object.keys(read!.collections).sort()).toEqual(['db2.movies.v2', 'default.books']);
-    expect(read!.collections['db2.movies.v2']).toMatchObject({ status: 'COPYING', shardCount: 3, rowsTotal: 1000 });
-    expect(read!.version).toBe(2);
+    expect(read!.version).toBe(0);
+    expect(read).not.toHaveProperty('collections');
   });
 
-  it('refuses to patch a collection the job does not have', async () => {
+  it('refuses to patch a collection the job does not have, and collections of a job that does not exist', async () => {
     const job = await store.create(newJob());
     await expect(store.updateCollection(job.jobId, 'default.nope', { status: 'COPIED' })).rejects.toMatchObject({ code: 'COLLECTION_NOT_FOUND' });
+    await expect(store.updateCollection('no-such-job', 'default.nope', { status: 'COPIED' })).rejects.toBeInstanceOf(JobNotFoundError);
+    await expect(store.putCollections('no-such-job', [collection('default.a')])).rejects.toBeInstanceOf(JobNotFoundError);
+  });
+
+  it('pages 2,500 collections in key order and adds them up without reading them whole', async () => {
+    const job = await store.create(newJob());
+    const keys = Array.from({ length: 2_500 }, (_, i) => `tenants.t${String(i).padStart(5, '0')}`);
+    await store.putCollections(
+      job.jobId,
+      keys.map((key, i) => collection(key, { status: i % 10 === 0 ? 'COPYING' : 'VERIFIED', rowsTotal: 10, rowsCopied: i % 10 === 0 ? 4 : 10 })),
+    );
+    const seen: string[] = [];
+    let nextToken: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.listCollections(job.jobId, { limit: 1000, nextToken });
+      seen.push(...page.items.map((c) => c.key));
+      nextToken = page.nextToken;
+      pages += 1;
+    } while (nextToken);
+    expect(seen).toEqual(keys);
+    expect(pages).toBeGreaterThanOrEqual(3);
+    expect((await store.listCollections(job.jobId)).items).toHaveLength(100);
+    expect(await store.summarizeCollections(job.jobId)).toEqual({
+      total: 2_500,
+      byStatus: { PENDING: 0, CREATED: 0, COPYING: 250, COPIED: 0, INDEXED: 0, VERIFIED: 2_250, RECOPY: 0, FAILED: 0 },
+      rowsTotal: 25_000,
+      rowsCopied: 250 * 4 + 2_250 * 10,
+    });
+    // A token of another listing is refused, not read as a key.
+    const events = store.listCollections(job.jobId, { nextToken: Buffer.from(JSON.stringify({ pk: `JOB#${job.jobId}`, sk: 'EVENT#x' })).toString('base64url') });
+    await expect(events).rejects.toMatchObject({ code: 'INVALID_NEXT_TOKEN' });
   });
 });
 
@@ -199,9 +233,9 @@ describe('DynamoJobStore shards', () => {
 
     expect(await store.getShard(job.jobId, key, 0)).toMatchObject({ checkpoint: '100', rowsCopied: 100, done: true });
     expect(await store.getShard(job.jobId, key, 1)).toMatchObject({ checkpoint: '150', rowsCopied: 50, done: false });
-    const read = await store.get(job.jobId);
-    expect(read!.collections[key].rowsCopied).toBe(150);
-    expect(read!.version).toBe(4);
+    expect((await store.getCollection(job.jobId, key))!.rowsCopied).toBe(150);
+    // A checkpoint writes the shard and its collection's item, never the job item.
+    expect((await store.get(job.jobId))!.version).toBe(0);
   });
 
   it('refuses a stale expected checkpoint and changes nothing', async () => {
@@ -210,7 +244,7 @@ describe('DynamoJobStore shards', () => {
     await store.putCollections(job.jobId, [collection(key)]);
     await store.replaceShards(job.jobId, key, [shard(job.jobId, key, 0)]);
     await store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, expectedCheckpoint: null, checkpoint: '40', rowsDelta: 40, done: false });
-    const before = { job: await store.get(job.jobId), shard: await store.getShard(job.jobId, key, 0) };
+    const before = { collection: await store.getCollection(job.jobId, key), shard: await store.getShard(job.jobId, key, 0) };
 
     const retried = store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, expectedCheckpoint: null, checkpoint: '40', rowsDelta: 40, done: false });
     await expect(retried).rejects.toBeInstanceOf(ConflictError);
@@ -218,7 +252,7 @@ describe('DynamoJobStore shards', () => {
     const stale = store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, expectedCheckpoint: '20', checkpoint: '60', rowsDelta: 20, done: false });
     await expect(stale).rejects.toBeInstanceOf(ConflictError);
 
-    expect(await store.get(job.jobId)).toEqual(before.job);
+    expect(await store.getCollection(job.jobId, key)).toEqual(before.collection);
     expect(await store.getShard(job.jobId, key, 0)).toEqual(before.shard);
   });
 
@@ -229,7 +263,7 @@ describe('DynamoJobStore shards', () => {
     await store.replaceShards(job.jobId, key, [shard(job.jobId, key, 0, { attempt: 2 })]);
     const attempt = store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, expectedCheckpoint: null, checkpoint: '10', rowsDelta: 10, done: false });
     await expect(attempt).rejects.toThrow(/belongs to attempt 2, not 1/);
-    expect((await store.get(job.jobId))!.collections[key].rowsCopied).toBe(0);
+    expect((await store.getCollection(job.jobId, key))!.rowsCopied).toBe(0);
   });
 });
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PermanentError } from '../../lib/errors';
-import { SourceBaseline, type JobRecord } from '../../lib/jobs/model';
+import { SourceBaseline, type JobWithCollections } from '../../lib/jobs/model';
 import { explainedBySourceChange } from '../../lib/sync/sourceGuard';
 import { CycleAbandoned } from '../../lib/sync/strategy';
 import { openCluster, type MilvusGateway } from '../../lib/milvus';
@@ -126,7 +126,7 @@ describe('source guards against the in-memory Milvus server', () => {
       sourceBaseline: f.baseline,
       databases: [{ name: 'default' }, { name: 'shop' }],
       collections: Object.fromEntries(SCOPE.collections.map((c) => [c.key, { key: c.key, sourceDb: c.db, sourceName: c.name }])),
-    } as unknown as JobRecord;
+    } as unknown as JobWithCollections;
     const failing = (code: string) => () => Promise.reject(new PermanentError(code, 'the pass hit it'));
     // Nothing changed: the pass's own error stands; a pass that works gives its result.
     await expect(explainedBySourceChange(f.source, job, () => new Date(), failing('COLLECTION_NOT_FOUND'))).rejects.toMatchObject({ code: 'COLLECTION_NOT_FOUND' });

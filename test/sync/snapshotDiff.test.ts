@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { JobOptions, type JobRecord, type ShardRecord } from '../../lib/jobs/model';
+import { JobOptions, type JobWithCollections, type ShardRecord } from '../../lib/jobs/model';
 import { createCollection, describeCollection, translateSchema } from '../../lib/milvus';
 import type { Services } from '../../lib/services';
 import { SnapshotDiffStrategy } from '../../lib/sync/snapshotDiffStrategy';
@@ -41,7 +41,7 @@ describe('SnapshotDiffStrategy.runCycle', () => {
       jobId: 'j',
       options: JobOptions.parse({ shardConcurrency: 4 }),
       collections: { k: { key: 'k', sourceDb: DB, sourceName: name, targetDb: DB, targetName: `${name}_t`, status: 'COPIED', rowsTotal: 90, rowsCopied: 90, shardCount: 9, attempt: 1 } },
-    } as unknown as JobRecord;
+    } as unknown as JobWithCollections;
     let asked = 0;
     const abandon = async () => {
       asked += 1;

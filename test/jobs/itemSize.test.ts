@@ -1,0 +1,130 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { CreateMigrationBody, MAX_BODY_BYTES } from '../../lib/api/requests';
+import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
+import { JOB_SCHEMA_VERSION, JobOptions, verificationReport, type CollectionProgress, type JobRecord } from '../../lib/jobs/model';
+import { createJobTable, JOB_TABLE, tableKeys } from '../../lib/jobs/table';
+import { DYNAMO_ITEM_LIMIT_BYTES, dynamoItemBytes } from '../support/dynamoItemSize';
+
+/**
+ * DynamoDB refuses an item over 400 KB. Each record is built here at its largest (the longest
+ * names Milvus allows, the largest request the API accepts, 10,000 collections, a verification
+ * that failed on every one of them), written through the store into DynamoDB Local and read back
+ * raw, and its size projected by DynamoDB's rules: it must stay under the limit with margin.
+ */
+const tableName = `jobs-size-${process.pid}-${Date.now()}`;
+const client = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+const documents = createDocumentClient(client);
+const store = new DynamoJobStore({ client: documents, tableName });
+/** What a record may take of the limit: the rest is margin for fields this test does not foresee. */
+const BUDGET = 0.9 * DYNAMO_ITEM_LIMIT_BYTES;
+const COLLECTIONS = 10_000;
+
+beforeAll(async () => {
+  await createJobTable(client, tableName);
+}, 60_000);
+
+const longName = (prefix: string, i: number) => `${prefix}${String(i).padStart(6, '0')}`.padEnd(255, 'x');
+
+function largestCollection(i: number): CollectionProgress {
+  const sourceDb = longName('db', 0);
+  const sourceName = longName('c', i);
+  return {
+    key: `${sourceDb}.${sourceName}`,
+    sourceDb,
+    sourceName,
+    targetDb: longName('tdb', 0),
+    targetName: longName('t', i),
+    status: 'RECOPY',
+    rowsTotal: Number.MAX_SAFE_INTEGER,
+    rowsCopied: Number.MAX_SAFE_INTEGER,
+    shardCount: Number.MAX_SAFE_INTEGER,
+    attempt: Number.MAX_SAFE_INTEGER,
+    append: true,
+    rowsBefore: Number.MAX_SAFE_INTEGER,
+  };
+}
+
+/** The largest body POST /migrations accepts: one database, as many long-named collections with mappings as fit. */
+function largestRequest(): CreateMigrationBody {
+  const collections: Array<Record<string, unknown>> = [];
+  const body = (list: typeof collections) => ({
+    type: 'offline',
+    source: { uri: 'https://source.example.com:19530', token: 't'.repeat(64) },
+    target: { uri: 'https://target.example.com:19530', token: 't'.repeat(64) },
+    databases: [{ name: longName('db', 0), targetName: longName('tdb', 0), collections: list }],
+    options: { rowsPerShard: 200_000, existingTarget: 'append' },
+  });
+  for (let i = 0; ; i++) {
+    const next = {
+      name: longName('c', i),
+      targetName: longName('t', i),
+      mapping: { description: 'd'.repeat(200), fields: { [longName('f', i)]: { nullable: true, defaultValue: 'v'.repeat(100) } }, dynamicField: true, shardsNum: 16 },
+    };
+    if (Buffer.byteLength(JSON.stringify(body([...collections, next]))) > MAX_BODY_BYTES) break;
+    collections.push(next);
+  }
+  return CreateMigrationBody.parse(body(collections));
+}
+
+async function rawItem(jobId: string, sortKey: string): Promise<Record<string, unknown>> {
+  const { Item } = await documents.send(new GetCommand({ TableName: tableName, Key: { [JOB_TABLE.partitionKey]: tableKeys.jobPk(jobId), [JOB_TABLE.sortKey]: sortKey }, ConsistentRead: true }));
+  expect(Item).toBeDefined();
+  return Item!;
+}
+
+describe('job records at their largest, against the 400 KB item limit', () => {
+  it('a collection item with the longest names Milvus allows is a few KB', async () => {
+    const request = largestRequest();
+    const job = await store.create(jobOf('size-collection', request));
+    const collection = largestCollection(1);
+    await store.putCollections(job.jobId, [collection]);
+    const item = await rawItem(job.jobId, tableKeys.collectionSk(collection.key));
+    expect(dynamoItemBytes(item)).toBeLessThan(4 * 1024);
+    expect(await store.getCollection(job.jobId, collection.key)).toEqual(collection);
+  });
+
+  it('the job item of 10,000 collections, its scope the largest request accepted, after a verification that failed on every collection', async () => {
+    const request = largestRequest();
+    expect(request.databases![0].collections!.length).toBeGreaterThan(200);
+    const job = await store.create(jobOf('size-job', request));
+    await store.putCollections(job.jobId, Array.from({ length: COLLECTIONS }, (_, i) => largestCollection(i)));
+    const entries = Array.from({ length: COLLECTIONS }, (_, i) => ({ key: largestCollection(i).key, sourceRows: Number.MAX_SAFE_INTEGER, targetRows: 0, match: false }));
+    const at = new Date().toISOString();
+    await store.update(job.jobId, {
+      status: 'FAILED',
+      phase: 'VERIFICATION',
+      verification: verificationReport({ at, sourceCollections: COLLECTIONS, targetCollections: COLLECTIONS, passed: false }, entries),
+      error: { code: 'VERIFICATION_MISMATCH', reason: 'r'.repeat(4096), step: 'Verify' },
+      executionArn: `arn:aws:states:us-east-1:123456789012:execution:${'m'.repeat(80)}:${'e'.repeat(80)}`,
+      startedAt: at,
+      endedAt: at,
+      addWarnings: Array.from({ length: 20 }, (_, i) => `${i} ${'w'.repeat(1000)}`),
+    });
+
+    const bytes = dynamoItemBytes(await rawItem(job.jobId, tableKeys.jobSk));
+    console.info(`job item at its largest: ${(bytes / 1024).toFixed(1)} KB of ${DYNAMO_ITEM_LIMIT_BYTES / 1024} KB`);
+    expect(bytes).toBeLessThan(BUDGET);
+    expect(await store.summarizeCollections(job.jobId)).toMatchObject({ total: COLLECTIONS, byStatus: expect.objectContaining({ RECOPY: COLLECTIONS }) });
+  }, 300_000);
+});
+
+function jobOf(prefix: string, request: CreateMigrationBody): JobRecord {
+  const now = new Date().toISOString();
+  return {
+    schemaVersion: JOB_SCHEMA_VERSION,
+    jobId: `${prefix}-${Math.random().toString(36).slice(2, 10)}`,
+    type: request.type,
+    status: 'PENDING',
+    phase: 'QUEUED',
+    source: { uri: request.source.uri, credentialsRef: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${'s'.repeat(200)}` },
+    target: { uri: request.target.uri, credentialsRef: `arn:aws:secretsmanager:us-east-1:123456789012:secret:${'s'.repeat(200)}` },
+    databases: request.databases ?? [],
+    options: JobOptions.parse(request.options ?? {}),
+    warnings: [],
+    createdAt: now,
+    updatedAt: now,
+    version: 0,
+  };
+}
