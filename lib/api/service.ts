@@ -21,7 +21,7 @@ import type { WorkflowStarter } from '../workflow/starter';
 import type { ClusterCredentials } from '../cluster';
 import type { PreflightReport } from '../migration/inspect';
 import type { MilvusCluster } from '../milvus';
-import { ValidationError } from './errors';
+import { ValidationError, type FieldIssue } from './errors';
 import type { CollectionView, EventPage, ExecutionView, JobPage, JobView, SyncView } from './views';
 import { CreateMigrationBody, IdempotencyKey, JobIdParameter, ListEventsQuery, ListMigrationsQuery, parseRequest, ResumeMigrationBody, StopSyncBody } from './requests';
 
@@ -175,8 +175,7 @@ export class MigrationService {
     const job = await this.requireJob(jobId);
     const request = parseRequest(ResumeMigrationBody, body ?? {}, 'body');
     if (job.status !== 'FAILED') throw new ConflictError(resumeRefusal(job));
-    // Every connection is checked before anything is saved.
-    const connections = { source: this.resumeConnection(job, 'source', request.source), target: this.resumeConnection(job, 'target', request.target) };
+    const connections = resumeConnections(job, request);
     const executions = executionsOf(job);
     const run = executions.length + 1;
     const saved: string[] = [];
@@ -205,9 +204,10 @@ export class MigrationService {
         ['FAILED'],
       );
     } catch (error) {
-      // A resume that lost a race to another one shares its references: only what no job names goes.
+      // A resume that lost a race to another one may share its references: those the winner names stay.
       const current = await this.jobs.get(job.jobId).catch(() => undefined);
-      await this.releaseQuietly(saved.filter((ref) => ref !== current?.source.credentialsRef && ref !== current?.target.credentialsRef));
+      const named = current && current.status !== 'FAILED' ? [current.source.credentialsRef, current.target.credentialsRef] : [];
+      await this.releaseQuietly(saved.filter((ref) => !named.includes(ref)));
       throw error;
     }
     const kept = Object.values(job.collections).filter((c) => KEPT_COLLECTION.includes(c.status));
@@ -228,24 +228,6 @@ export class MigrationService {
     }
     const started = (reopened.executions ?? []).map((e) => (e.run === run ? { ...e, executionArn } : e));
     return toJobView(await this.jobs.update(job.jobId, { executionArn, executions: started }), this.clock());
-  }
-
-  /**
-   * The connection a resumed job saves for a cluster: the credentials given again, else the uri alone
-   * when the job had none; undefined when the job used the user's own secret (never deleted). Inline
-   * credentials were deleted with the job's end: without them again, a 400 names the field.
-   */
-  private resumeConnection(job: JobRecord, role: 'source' | 'target', given: ResumeMigrationBody['source']): ClusterConnection | undefined {
-    const kind = job[role].credentials;
-    if (given) return parseRequest(ClusterConnection, { ...given, uri: job[role].uri }, role);
-    if (kind === 'secret') return undefined;
-    if (kind === 'none') return { uri: job[role].uri };
-    throw new ValidationError([
-      {
-        path: role,
-        message: `the job's ${role} credentials were deleted when it failed: give them again (${role}.token, or ${role}.username and ${role}.password, or ${role}.secretArn; ${role}.tls for a private CA)`,
-      },
-    ]);
   }
 
   /**
@@ -388,6 +370,37 @@ export class MigrationService {
   private now(): string {
     return this.clock().toISOString();
   }
+}
+
+/**
+ * The connections a resumed job saves, checked together before anything is saved: the credentials
+ * given again, else the uri alone when the job had none; none when the job used the user's own
+ * secret (never deleted). Inline credentials were deleted at the job's end: without them, a 400
+ * names each cluster that needs them.
+ */
+function resumeConnections(job: JobRecord, request: ResumeMigrationBody): Record<'source' | 'target', ClusterConnection | undefined> {
+  const issues: FieldIssue[] = [];
+  const connection = (role: 'source' | 'target'): ClusterConnection | undefined => {
+    const given = request[role];
+    try {
+      if (given) return parseRequest(ClusterConnection, { ...given, uri: job[role].uri }, role);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      issues.push(...error.issues);
+      return undefined;
+    }
+    const kind = job[role].credentials;
+    if (kind === 'secret') return undefined;
+    if (kind === 'none') return { uri: job[role].uri };
+    issues.push({
+      path: role,
+      message: `the job's ${role} credentials were deleted when it failed: give them again (${role}.token, or ${role}.username and ${role}.password, or ${role}.secretArn; ${role}.tls for a private CA)`,
+    });
+    return undefined;
+  };
+  const connections = { source: connection('source'), target: connection('target') };
+  if (issues.length > 0) throw new ValidationError(issues);
+  return connections;
 }
 
 /** What kind of credentials a connection carries (recorded on the job, never the credentials). */
