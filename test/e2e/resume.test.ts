@@ -5,7 +5,12 @@ import path from 'node:path';
 import { DataType } from '@zilliz/milvus2-sdk-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { JobView } from '../../lib/api/views';
-import type { ShardRecord } from '../../lib/jobs/model';
+import { JOB_SCHEMA_VERSION, JobOptions, type ShardRecord } from '../../lib/jobs/model';
+import { copyShard } from '../../lib/migration/copyShard';
+import { createTargetCollection } from '../../lib/migration/createTargetCollection';
+import { planShards } from '../../lib/migration/planShards';
+import { preflight } from '../../lib/migration/preflight';
+import { recordFailure } from '../../lib/migration/recordFailure';
 import { startMilvusLite, type LocalMilvus } from '../../local/milvusLite';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { client, dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
@@ -75,16 +80,22 @@ const ended = (jobId: string, seconds: number) =>
  * (checkpointed, not done); returns the shards as the failed job left them.
  */
 async function killTargetMidCopy(jobId: string, key: string): Promise<ShardRecord[]> {
-  await waitFor('a shard copied and another half way', 120, async () => {
+  // Less than half way, so the shard cannot finish between this look and the kill.
+  const atKill = await waitFor('a shard copied and another half way', 120, async () => {
     const shards = await runtime.jobs.listShards(jobId, key);
-    return shards.some((s) => s.done) && shards.some((s) => !s.done && s.checkpoint !== null) ? shards : undefined;
+    const halfWay = shards.some((s) => !s.done && s.checkpoint !== null && s.rowsCopied < ROWS_PER_SHARD / 2);
+    return shards.some((s) => s.done) && halfWay ? shards : undefined;
   });
   process.kill(target.pid, 'SIGKILL');
+  const shardStates = (shards: ShardRecord[]) => shards.map((s) => `${s.index}:${s.done ? 'done' : (s.checkpoint ?? 'none')}/${s.rowsCopied}`).join(' ');
+  console.info(`shards when the target was killed: ${shardStates(atKill)}`);
   const failed = await ended(jobId, 180);
   expect(failed.status).toBe('FAILED');
   // Only the execution of the resume will run from now on.
   await waitFor('the failed execution settled', 30, async () => (runtime.workflow.running().length === 0 ? true : undefined));
-  return runtime.jobs.listShards(jobId, key);
+  const atFailure = await runtime.jobs.listShards(jobId, key);
+  console.info(`shards when the job had failed: ${shardStates(atFailure)}`);
+  return atFailure;
 }
 
 async function restartTarget(): Promise<void> {
@@ -220,6 +231,56 @@ describe('resume after the target died mid-copy', () => {
     await runtime.service.stopSync(created.jobId, { confirmWritesStopped: true });
     await expectResumedOnce(created.jobId, key, name, atFailure);
   }, 600_000);
+
+  it('offline: a collection copied but not indexed when the job failed gets its indexes from the resume, its shards untouched', async () => {
+    const name = `${prefix}copied`;
+    const key = `default.${name}`;
+    const rows = 600;
+    await seed(name, rows);
+    // The steps one by one (as the state machine runs them) up to the start of BuildIndexes, then the failure.
+    const services = runtime.services;
+    const jobId = `mig-${prefix.replaceAll('_', '-')}copied`;
+    const now = new Date().toISOString();
+    const ref = (role: 'source' | 'target', uri: string) => services.credentials.save(jobId, role, { uri });
+    await services.jobs.create({
+      schemaVersion: JOB_SCHEMA_VERSION,
+      jobId,
+      type: 'offline',
+      status: 'PENDING',
+      phase: 'QUEUED',
+      source: { uri: sourceUri, credentialsRef: await ref('source', sourceUri), credentials: 'none' },
+      target: { uri: target.uri, credentialsRef: await ref('target', target.uri), credentials: 'none' },
+      databases: [{ name: 'default', collections: [{ name }] }],
+      options: JobOptions.parse({ rowsPerShard: 200 }),
+      collections: {},
+      warnings: [],
+      createdAt: now,
+      updatedAt: now,
+      version: 0,
+    });
+    await preflight(services, { jobId });
+    const plan = await planShards(services, { jobId });
+    await createTargetCollection(services, { jobId, collectionKey: key });
+    for (const shardIndex of plan.collections[0]!.shards) {
+      while (!(await copyShard(services, { jobId, collectionKey: key, shardIndex }, { deadline: Date.now() + 60_000 })).done);
+    }
+    await services.jobs.updateCollection(jobId, key, { status: 'COPIED' }); // what BuildIndexes does first
+    await recordFailure(services, { jobId, error: { Error: 'MigrationError', Cause: '[MILVUS_UNAVAILABLE] the target went away while indexing' } });
+    const shardsAtFailure = await services.jobs.listShards(jobId, key);
+    expect(shardsAtFailure.length).toBeGreaterThan(1);
+
+    await runtime.service.resume(jobId, {});
+    const done = await ended(jobId, 180);
+    expect(done.error, JSON.stringify(done.error)).toBeUndefined();
+    expect(done.status).toBe('SUCCESSFUL');
+    const events = (await runtime.service.events(jobId, { limit: '1000' })).items;
+    const afterResume = events.slice(events.findIndex((e) => e.type === 'JobResumed'));
+    expect(afterResume[0]?.details).toMatchObject({ rowsKept: rows, collectionsKept: [key] });
+    expect(afterResume.filter((e) => e.type === 'IndexesBuilt').map((e) => e.details?.collection)).toEqual([key]);
+    expect(afterResume.filter((e) => e.type === 'ShardCopied')).toEqual([]);
+    expect(await services.jobs.listShards(jobId, key)).toEqual(shardsAtFailure);
+    expect(await expectSameRows(sourceUri, name, target.uri, name)).toBe(rows);
+  }, 300_000);
 
   it('online: FAILED when the target dies while syncing, resumed, syncs again with a new deadline and cuts over', async () => {
     const name = `${prefix}syncing`;
