@@ -180,9 +180,8 @@ export class MigrationService {
     const run = executions.length + 1;
     const saved: string[] = [];
     let reopened: JobRecord;
-    const rowsKept = Object.values(job.collections)
-      .filter((c) => KEPT_COLLECTION.includes(c.status))
-      .reduce((sum, c) => sum + c.rowsCopied, 0);
+    const kept = Object.values(job.collections).filter((c) => KEPT_COLLECTION.includes(c.status));
+    const rowsKept = kept.reduce((sum, c) => sum + c.rowsCopied, 0);
     const now = this.now();
     try {
       const refs = {} as Record<'source' | 'target', JobRecord['source']>;
@@ -210,13 +209,13 @@ export class MigrationService {
       await this.releaseQuietly(saved.filter((ref) => !named.includes(ref)));
       throw error;
     }
-    const kept = Object.values(job.collections).filter((c) => KEPT_COLLECTION.includes(c.status));
     await this.jobs.appendEvent(job.jobId, {
       type: 'JobResumed',
       message:
         `resumed (run ${run}) after ${job.error?.code ?? 'a failure'}: ${rowsKept} row(s) copied before are kept, ` +
         `${kept.length} of ${Object.keys(job.collections).length} collection(s) continue from their checkpoints`,
-      details: { run, rowsKept, collectionsKept: kept.map((c) => c.key), ...(job.error ? { previousError: job.error.code } : {}) },
+      // Counts, not names: a job may hold thousands of collections.
+      details: { run, rowsKept, collectionsKept: kept.length, ...(job.error ? { previousError: job.error.code } : {}) },
       at: now,
     });
 
