@@ -75,6 +75,11 @@ export class ApiClient {
     return this.call('POST', `/migrations/${encodeURIComponent(jobId)}/stop-sync`, { body: { confirmWritesStopped: true } });
   }
 
+  /** Continues a FAILED job from its checkpoints; `body` gives credentials again ({source?: {token}, target?: {token}}). */
+  resume(jobId: string, body: unknown = {}) {
+    return this.call('POST', `/migrations/${encodeURIComponent(jobId)}/resume`, { body });
+  }
+
   private async call(method: string, path: string, options: { body?: unknown; query?: Query; headers?: Record<string, string> } = {}): Promise<unknown> {
     const url = new URL(this.baseUrl + path + queryString(options.query));
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);

@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { addApiOptions } from './apiOptions';
-import { cancelCommand, createCommand, eventsCommand, listCommand, statusCommand, stopSyncCommand, USAGE_ERROR } from './commands/remote';
+import { cancelCommand, createCommand, eventsCommand, listCommand, resumeCommand, statusCommand, stopSyncCommand, USAGE_ERROR } from './commands/remote';
 import { addRequestOptions } from './requestOptions';
 
 // Step logs are for CloudWatch; on a terminal the progress lines say what happens.
@@ -104,6 +104,17 @@ addApiOptions(
   .option('--confirm-writes-stopped', 'confirm that every writer to the source has stopped (required)')
   .option('--json', 'print the updated job as JSON')
   .action(action(stopSyncCommand));
+
+addApiOptions(
+  program
+    .command('resume')
+    .description('continue a FAILED migration from its checkpoints: copied shards are kept, a partly copied shard continues where it stopped')
+    .argument('<jobId>'),
+)
+  .option('--source-token <token>', 'the source token again (or env MILVUS_SOURCE_TOKEN): a job forgets its credentials when it fails')
+  .option('--target-token <token>', 'the target token again (or env MILVUS_TARGET_TOKEN)')
+  .option('--json', 'print the resumed job as JSON')
+  .action(action((jobId: string, flags) => resumeCommand(jobId, flags)));
 
 addApiOptions(
   program

@@ -32,6 +32,7 @@ const OPERATIONS: Record<ApiOperation, Operation> = {
   listMigrationCollections: async (service, { id, query }) => json(200, await service.collections(id, query)),
   cancelMigration: async (service, { id, query }) => (noQuery(query), json(200, await service.cancel(id))),
   stopMigrationSync: async (service, { id, event, query }) => (noQuery(query), json(200, await service.stopSync(id, jsonBody(event)))),
+  resumeMigration: async (service, { id, event, query }) => (noQuery(query), json(200, await service.resume(id, jsonBody(event)))),
   getOpenApiDocument: async (_service, { query }) => (noQuery(query), json(200, openApiDocument())),
 };
 

@@ -127,6 +127,7 @@ export class MigrationStack extends Stack {
     migration.addResource('collections').addMethod('GET');
     migration.addResource('cancel').addMethod('POST');
     migration.addResource('stop-sync').addMethod('POST', undefined, bodies.stopSync);
+    migration.addResource('resume').addMethod('POST', undefined, bodies.resumeMigration);
     this.api.root.addResource('openapi.json').addMethod('GET');
 
     new MigrationObservability(this, 'Observability', {

@@ -1,4 +1,4 @@
-import type { WorkflowStarter } from '../lib/workflow/starter';
+import { executionName, type WorkflowStarter } from '../lib/workflow/starter';
 import {
   createLocalStateMachine,
   type LocalExecution,
@@ -40,8 +40,8 @@ export class LocalWorkflowStarter implements WorkflowStarter {
     }
   }
 
-  async start(jobId: string): Promise<{ executionArn: string }> {
-    const execution = this.stateMachine.start({ jobId }, `${jobId}-${Date.now()}`);
+  async start(jobId: string, options: { run?: number } = {}): Promise<{ executionArn: string }> {
+    const execution = this.stateMachine.start({ jobId }, `${executionName(jobId, options.run)}-${Date.now()}`);
     const { executionArn } = execution;
     const entry: RunningExecution = {
       jobId,

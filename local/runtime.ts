@@ -76,8 +76,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     retryIntervalOverrideMs: options.retryIntervalOverrideMs,
     // An execution that ended without reaching RecordFailure (aborted by a stopping runtime, or a
     // failure of RecordFailure itself) must not leave its job IN_PROGRESS forever.
-    onSettled: async (_executionArn, jobId, result) => {
+    onSettled: async (executionArn, jobId, result) => {
       if (result.status === 'SUCCEEDED') return;
+      // A resumed job runs another execution: the end of an earlier one is no news about it.
+      const job = await jobs.get(jobId);
+      if (job?.executionArn !== undefined && job.executionArn !== executionArn) return;
       const error = result.error ?? { Error: 'ExecutionAborted', Cause: '[EXECUTION_ABORTED] the local runtime stopped the execution' };
       await recordFailure(services, { jobId, error });
     },

@@ -67,3 +67,16 @@ export async function stopSyncCommand(jobId: string, flags: RemoteFlags & { conf
   );
   return 0;
 }
+
+/**
+ * Continues a FAILED job from its checkpoints. The job's credentials were deleted when it failed:
+ * tokens come from the flags or the environment (MILVUS_SOURCE_TOKEN, MILVUS_TARGET_TOKEN), as for create.
+ */
+export async function resumeCommand(jobId: string, flags: RemoteFlags & { sourceToken?: string; targetToken?: string }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const sourceToken = flags.sourceToken ?? env.MILVUS_SOURCE_TOKEN;
+  const targetToken = flags.targetToken ?? env.MILVUS_TARGET_TOKEN;
+  const body = { ...(sourceToken ? { source: { token: sourceToken } } : {}), ...(targetToken ? { target: { token: targetToken } } : {}) };
+  const job = (await apiClientFrom(flags).resume(jobId, body)) as JobView;
+  print(flags, job, () => `${job.jobId} ${job.status}: resumed from its checkpoints; follow it with: milvus-migrate watch ${job.jobId}`);
+  return 0;
+}

@@ -9,6 +9,7 @@ import {
   ListMigrationsQuery,
   MAX_BODY_BYTES,
   NoQuery,
+  ResumeMigrationBody,
   StopSyncBody,
   type ApiOperation,
 } from './requests';
@@ -98,6 +99,27 @@ function describeConnection(connection: JsonSchema | undefined, role: string, di
   return { ...connection, properties: fields, description: `The ${role} cluster: where it is and how to sign in.` };
 }
 
+/** The body of `POST /migrations/{id}/resume`: credentials given again, every field write-only. */
+export function resumeMigrationRequestSchema(dialect: RequestDialect = 'openapi'): JsonSchema {
+  const schema = requestJsonSchema(ResumeMigrationBody, dialect);
+  const properties = schema.properties as Record<string, JsonSchema>;
+  for (const role of ['source', 'target'] as const) {
+    const fields = { ...(properties[role]?.properties as Record<string, JsonSchema> | undefined) };
+    for (const [field, description] of Object.entries(CREDENTIAL_FIELDS)) {
+      if (!fields[field]) throw new Error(`${role}.${field} is not in the resume schema: update CREDENTIAL_FIELDS`);
+      fields[field] = { ...fields[field], ...(dialect === 'openapi' ? { writeOnly: true } : {}), description };
+    }
+    const unmarked = Object.keys(fields).filter((field) => !(field in CREDENTIAL_FIELDS));
+    if (unmarked.length > 0) throw new Error(`resume ${role} has fields that are not credentials: ${unmarked.join(', ')}; say whether they are secret`);
+    properties[role] = {
+      ...properties[role],
+      properties: fields,
+      description: `The ${role} cluster's credentials, given again (the job keeps its uri). Needed when the job had inline credentials: they were deleted when it failed. Leave out for a cluster without credentials or with your own secretArn.`,
+    };
+  }
+  return { ...schema, description: 'Credentials for a resumed job; the same rules as for POST /migrations (a token, or username with password, or secretArn).' };
+}
+
 /** The body of `POST /migrations/{id}/stop-sync`. */
 export function stopSyncRequestSchema(dialect: RequestDialect = 'openapi'): JsonSchema {
   return {
@@ -120,7 +142,7 @@ interface OperationDoc {
   tags: string[];
   /** The query schema the route validates (NoQuery: any parameter is refused). */
   query: z.ZodType;
-  body?: { schema: 'CreateMigrationRequest' | 'StopSyncRequest'; description: string };
+  body?: { schema: 'CreateMigrationRequest' | 'StopSyncRequest' | 'ResumeMigrationRequest'; description: string };
   idempotencyKey?: boolean;
   responses: Record<string, JsonSchema | Ref>;
 }
@@ -225,6 +247,24 @@ const OPERATIONS: Record<ApiOperation, OperationDoc> = {
       '413': responseRef('PayloadTooLarge'),
     },
   },
+  resumeMigration: {
+    summary: 'Resume a FAILED job from its checkpoints',
+    description:
+      'Starts a new execution of a FAILED job: collections and shards already copied are kept, a partly copied shard continues from its checkpoint ' +
+      '(rows written past it are removed first), and the target collections the job created are its own. Its credentials were deleted when it failed: ' +
+      'give them again in the body (a cluster without credentials, or with your own secretArn, needs none). The job takes its target locks again ' +
+      '(409 when another running job holds one); a `JobResumed` event says how many rows were kept. A job that is SUCCESSFUL, CANCELLED or has not ended is a 409.',
+    tags: ['migrations'],
+    query: NoQuery,
+    body: { schema: 'ResumeMigrationRequest', description: 'The credentials, given again' },
+    responses: {
+      '200': job('The job, PENDING again, with its executions'),
+      '400': responseRef('BadRequest'),
+      '404': responseRef('NotFound'),
+      '409': responseRef('Conflict'),
+      '413': responseRef('PayloadTooLarge'),
+    },
+  },
   getOpenApiDocument: {
     summary: 'This description of the API',
     description: 'The OpenAPI 3.1 document, generated from the schemas that validate every request.',
@@ -320,6 +360,7 @@ function buildDocument(): JsonSchema {
       schemas: {
         CreateMigrationRequest: createMigrationRequestSchema(),
         StopSyncRequest: stopSyncRequestSchema(),
+        ResumeMigrationRequest: resumeMigrationRequestSchema(),
         Job: outputJsonSchema(JobView),
         JobPage: outputJsonSchema(JobPage),
         EventPage: outputJsonSchema(EventPage),

@@ -14,6 +14,7 @@ export const API_ROUTES = [
   { method: 'GET', resource: '/migrations/{id}/collections', operation: 'listMigrationCollections' },
   { method: 'POST', resource: '/migrations/{id}/cancel', operation: 'cancelMigration' },
   { method: 'POST', resource: '/migrations/{id}/stop-sync', operation: 'stopMigrationSync' },
+  { method: 'POST', resource: '/migrations/{id}/resume', operation: 'resumeMigration' },
   { method: 'GET', resource: '/openapi.json', operation: 'getOpenApiDocument' },
 ] as const;
 export type ApiOperation = (typeof API_ROUTES)[number]['operation'];
@@ -135,6 +136,20 @@ const OptionsRequest = z.strictObject({
 export const StopSyncBody = z.strictObject({
   confirmWritesStopped: z.literal(true, { error: 'confirmWritesStopped must be true: stop every writer to the source first, then confirm' }),
 });
+
+/**
+ * The credentials of a cluster given again to resume a job: a ClusterConnection without its uri
+ * (the job keeps its clusters). Checked again with the job's uri (ClusterConnection's rules).
+ */
+const { uri: _uri, ...credentialFields } = ClusterConnection.shape;
+const ResumeCredentials = z.strictObject(credentialFields);
+
+/** Body of `POST /migrations/{id}/resume`: the credentials, when the job's were deleted as it failed. */
+export const ResumeMigrationBody = z.strictObject({
+  source: ResumeCredentials.optional(),
+  target: ResumeCredentials.optional(),
+});
+export type ResumeMigrationBody = z.output<typeof ResumeMigrationBody>;
 
 /** Offline jobs without databases move the `default` database; online jobs without databases move all. */
 const DEFAULT_DATABASE = 'default';

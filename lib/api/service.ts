@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { credentialsOf, redactUri } from '../cluster';
+import { ClusterConnection, credentialsOf, redactUri } from '../cluster';
 import type { CredentialStore } from '../credentials/store';
 import { ConflictError, JobNotFoundError } from '../errors';
 import {
@@ -10,6 +10,7 @@ import {
   type CollectionsSummary,
   type CollectionStatus,
   type JobError,
+  type JobExecution,
   type JobRecord,
   type JobStatus,
 } from '../jobs/model';
@@ -18,12 +19,12 @@ import { jobProgressPercent } from '../jobs/progress';
 import { syncLagSeconds } from '../sync/lag';
 import type { JobStore } from '../jobs/store';
 import type { WorkflowStarter } from '../workflow/starter';
-import type { ClusterConnection, ClusterCredentials } from '../cluster';
+import type { ClusterCredentials } from '../cluster';
 import type { PreflightReport } from '../migration/inspect';
 import type { MilvusGateway } from '../milvus';
-import { ValidationError } from './errors';
-import type { CollectionPage, CollectionView, EventPage, JobPage, JobView, SyncView } from './views';
-import { CreateMigrationBody, IdempotencyKey, JobIdParameter, ListCollectionsQuery, ListEventsQuery, ListMigrationsQuery, parseRequest, StopSyncBody } from './requests';
+import { ValidationError, type FieldIssue } from './errors';
+import type { CollectionPage, CollectionView, EventPage, ExecutionView, JobPage, JobView, SyncView } from './views';
+import { CreateMigrationBody, IdempotencyKey, JobIdParameter, ListCollectionsQuery, ListEventsQuery, ListMigrationsQuery, parseRequest, ResumeMigrationBody, StopSyncBody } from './requests';
 
 /** How long an Idempotency-Key names its job: DynamoDB's TTL removes the key item after that. */
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -51,6 +52,8 @@ export interface MigrationServiceOptions {
 
 const NON_TERMINAL: readonly JobStatus[] = JOB_STATUSES.filter((status) => !isTerminal(status));
 const DONE_COLLECTION: readonly CollectionStatus[] = ['COPIED', 'INDEXED', 'VERIFIED'];
+/** Collections whose copied rows a resume keeps: a PENDING one has none, a RECOPY one is dropped and copied again. */
+const KEPT_COLLECTION: readonly CollectionStatus[] = ['CREATED', 'COPYING', 'COPIED', 'INDEXED', 'VERIFIED'];
 
 /** The API's domain logic, free of HTTP: every input is validated here, every answer is a view. */
 export class MigrationService {
@@ -131,8 +134,8 @@ export class MigrationService {
           type: request.type,
           status: 'PENDING',
           phase: 'QUEUED',
-          source: { uri: redactUri(request.source.uri), credentialsRef: sourceRef },
-          target: { uri: redactUri(request.target.uri), credentialsRef: targetRef },
+          source: { uri: redactUri(request.source.uri), credentialsRef: sourceRef, credentials: credentialsKind(request.source) },
+          target: { uri: redactUri(request.target.uri), credentialsRef: targetRef, credentials: credentialsKind(request.target) },
           databases: request.databases,
           options: request.options,
           warnings: [],
@@ -158,7 +161,73 @@ export class MigrationService {
     } catch (error) {
       return this.view(await this.failStart(job, error));
     }
-    return this.view(await this.jobs.update(jobId, { executionArn }));
+    return this.view(await this.jobs.update(jobId, { executionArn, executions: [{ run: 1, executionArn, startedAt: job.createdAt }] }));
+  }
+
+  /**
+   * `POST /migrations/{id}/resume`: continues a FAILED job from its checkpoints in a new execution.
+   * Its credentials were deleted when it failed, so they are saved again (given in the body, or the
+   * uri alone when the job had none; a user's own secretArn was kept); its target locks are taken
+   * again with the status change, in one transaction. Copied shards are not copied again, a partly
+   * copied one continues from its checkpoint, and the target collections it created are its own.
+   */
+  async resume(jobId: unknown, body: unknown): Promise<JobView> {
+    const job = await this.requireJob(jobId);
+    const request = parseRequest(ResumeMigrationBody, body ?? {}, 'body');
+    if (job.status !== 'FAILED') throw new ConflictError(resumeRefusal(job));
+    const connections = resumeConnections(job, request);
+    const executions = executionsOf(job);
+    const run = executions.length + 1;
+    const saved: string[] = [];
+    let reopened: JobRecord;
+    const collections = await this.jobs.allCollections(job.jobId);
+    const kept = collections.filter((c) => KEPT_COLLECTION.includes(c.status));
+    const rowsKept = kept.reduce((sum, c) => sum + c.rowsCopied, 0);
+    const now = this.now();
+    try {
+      const refs = {} as Record<'source' | 'target', JobRecord['source']>;
+      for (const role of ['source', 'target'] as const) {
+        const connection = connections[role];
+        if (!connection) {
+          refs[role] = job[role]; // the user's own secret: still there
+          continue;
+        }
+        const credentialsRef = await this.credentials.save(job.jobId, role, connection, { run });
+        saved.push(credentialsRef);
+        refs[role] = { uri: job[role].uri, credentialsRef, credentials: credentialsKind(connection) };
+      }
+      const last = executions[executions.length - 1];
+      const ended = last ? [...executions.slice(0, -1), { ...last, endedAt: job.endedAt, status: job.status, ...(job.error ? { error: job.error } : {}) }] : [];
+      reopened = await this.jobs.reopen(
+        job.jobId,
+        { status: 'PENDING', phase: 'QUEUED', source: refs.source, target: refs.target, executions: [...ended, { run, startedAt: now, rowsKept }] },
+        ['FAILED'],
+      );
+    } catch (error) {
+      // A resume that lost a race to another one may share its references: those the winner names stay.
+      const current = await this.jobs.get(job.jobId).catch(() => undefined);
+      const named = current && current.status !== 'FAILED' ? [current.source.credentialsRef, current.target.credentialsRef] : [];
+      await this.releaseQuietly(saved.filter((ref) => !named.includes(ref)));
+      throw error;
+    }
+    await this.jobs.appendEvent(job.jobId, {
+      type: 'JobResumed',
+      message:
+        `resumed (run ${run}) after ${job.error?.code ?? 'a failure'}: ${rowsKept} row(s) copied before are kept, ` +
+        `${kept.length} of ${collections.length} collection(s) continue from their checkpoints`,
+      // Counts, not names: a job may hold thousands of collections.
+      details: { run, rowsKept, collectionsKept: kept.length, ...(job.error ? { previousError: job.error.code } : {}) },
+      at: now,
+    });
+
+    let executionArn: string;
+    try {
+      ({ executionArn } = await this.workflow.start(job.jobId, { run }));
+    } catch (error) {
+      return this.view(await this.failStart(reopened, error));
+    }
+    const started = (reopened.executions ?? []).map((e) => (e.run === run ? { ...e, executionArn } : e));
+    return this.view(await this.jobs.update(job.jobId, { executionArn, executions: started }));
   }
 
   /**
@@ -316,6 +385,58 @@ export class MigrationService {
   }
 }
 
+/**
+ * The connections a resumed job saves, checked together before anything is saved: the credentials
+ * given again, else the uri alone when the job had none; none when the job used the user's own
+ * secret (never deleted). Inline credentials were deleted at the job's end: without them, a 400
+ * names each cluster that needs them.
+ */
+function resumeConnections(job: JobRecord, request: ResumeMigrationBody): Record<'source' | 'target', ClusterConnection | undefined> {
+  const issues: FieldIssue[] = [];
+  const connection = (role: 'source' | 'target'): ClusterConnection | undefined => {
+    const given = request[role];
+    try {
+      if (given) return parseRequest(ClusterConnection, { ...given, uri: job[role].uri }, role);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      issues.push(...error.issues);
+      return undefined;
+    }
+    const kind = job[role].credentials;
+    if (kind === 'secret') return undefined;
+    if (kind === 'none') return { uri: job[role].uri };
+    issues.push({
+      path: role,
+      message: `the job's ${role} credentials were deleted when it failed: give them again (${role}.token, or ${role}.username and ${role}.password, or ${role}.secretArn; ${role}.tls for a private CA)`,
+    });
+    return undefined;
+  };
+  const connections = { source: connection('source'), target: connection('target') };
+  if (issues.length > 0) throw new ValidationError(issues);
+  return connections;
+}
+
+/** What kind of credentials a connection carries (recorded on the job, never the credentials). */
+function credentialsKind(connection: ClusterConnection): NonNullable<JobRecord['source']['credentials']> {
+  if (connection.secretArn) return 'secret';
+  if (connection.token || connection.username || connection.password || connection.tls || redactUri(connection.uri) !== connection.uri) return 'inline';
+  return 'none';
+}
+
+/** The job's executions, with the first one made up from the job for a job recorded before executions were. */
+function executionsOf(job: JobRecord): JobExecution[] {
+  if (job.executions && job.executions.length > 0) return job.executions;
+  return [{ run: 1, ...(job.executionArn ? { executionArn: job.executionArn } : {}), startedAt: job.createdAt }];
+}
+
+/** Why a job that is not FAILED cannot be resumed. */
+function resumeRefusal(job: JobRecord): string {
+  const only = `only a FAILED job can be resumed`;
+  if (job.status === 'SUCCESSFUL') return `job ${job.jobId} is SUCCESSFUL; ${only}: it has nothing left to do`;
+  if (job.status === 'CANCELLED') return `job ${job.jobId} is CANCELLED; ${only}: a cancelled job stays cancelled, create a new job instead`;
+  return `job ${job.jobId} is ${job.status} (phase ${job.phase}); ${only}: this one has not ended`;
+}
+
 /** Fields of a cluster that are secrets: a hash stored in the table must not let anyone test guesses of them. */
 const SECRET_FIELDS = new Set(['token', 'password', 'tls']);
 
@@ -374,6 +495,7 @@ export function toJobView(job: JobRecord, collections: CollectionsSummary, now: 
     updatedAt: job.updatedAt,
     ...(job.startedAt ? { startedAt: job.startedAt } : {}),
     ...(job.endedAt ? { endedAt: job.endedAt } : {}),
+    ...((job.executions?.length ?? 0) > 1 ? { executions: (job.executions ?? []).map(toExecutionView) } : {}),
     ...online,
   };
 }
@@ -381,6 +503,10 @@ export function toJobView(job: JobRecord, collections: CollectionsSummary, now: 
 /** The sync as the API shows it: its per-shard digests are internal. */
 function toSyncView({ targetDigests: _internal, ...sync }: NonNullable<JobRecord['sync']>): SyncView {
   return sync;
+}
+
+function toExecutionView({ executionArn: _internal, ...execution }: JobExecution): ExecutionView {
+  return execution;
 }
 
 function toCollectionView(c: CollectionProgress): CollectionView {

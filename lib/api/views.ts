@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { CollectionProgress, CollectionsSummary, JobError, JobEvent, JobPhase, JobStatus, JobType, SyncState, VerificationReport } from '../jobs/model';
+import { CollectionProgress, CollectionsSummary, JobError, JobEvent, JobExecution, JobPhase, JobStatus, JobType, SyncState, VerificationReport } from '../jobs/model';
 import type { PreflightReport } from '../migration/inspect';
 
 /**
@@ -36,6 +36,10 @@ type VerificationView = z.output<typeof VerificationView>;
 const JobErrorView = JobError;
 type JobErrorView = z.output<typeof JobErrorView>;
 
+/** What the API shows of one execution of a resumed job: when it ran, how it ended, the rows a resume kept. */
+export const ExecutionView = JobExecution.omit({ executionArn: true });
+export type ExecutionView = z.output<typeof ExecutionView>;
+
 /** What the API shows of a job: never a credential, nor where credentials are kept. */
 export const JobView = z
   .object({
@@ -56,6 +60,10 @@ export const JobView = z
     updatedAt: time('When the job record last changed'),
     startedAt: time('When Preflight started').optional(),
     endedAt: time('When the job ended').optional(),
+    executions: z
+      .array(ExecutionView)
+      .optional()
+      .describe('Resumed jobs: every execution, oldest first (run 1 from creation, one more per resume), with how each earlier one ended and the rows each resume kept'),
     syncLagSeconds: z
       .number()
       .nonnegative()

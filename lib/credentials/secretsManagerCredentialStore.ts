@@ -24,7 +24,12 @@ export interface SecretsManagerCredentialStoreOptions {
 
 /** The tag that marks a secret as created (and so deletable) by this store. */
 export const MANAGED_TAG = 'milvus-migrate:managed';
-const secretName = (jobId: string, role: 'source' | 'target'): string => `milvus-migrate/${jobId}/${role}`;
+/**
+ * A resume saves the credentials under a name of its own: the secret of the run that failed was
+ * deleted, and Secrets Manager may refuse its name for a while after (it is "scheduled for deletion").
+ */
+const secretName = (jobId: string, role: 'source' | 'target', run = 1): string =>
+  run === 1 ? `milvus-migrate/${jobId}/${role}` : `milvus-migrate/${jobId}/run${run}/${role}`;
 
 /** What a secret holds: the same JSON as an inline connection, without secretArn (tls: a private CA). */
 const SecretPayload = z.object({
@@ -50,10 +55,10 @@ export class SecretsManagerCredentialStore implements CredentialStore {
     this.tags = options.tags ?? {};
   }
 
-  async save(jobId: string, role: 'source' | 'target', connection: ClusterConnection): Promise<string> {
+  async save(jobId: string, role: 'source' | 'target', connection: ClusterConnection, options: { run?: number } = {}): Promise<string> {
     if (connection.secretArn) return connection.secretArn;
     const secretString = JSON.stringify(credentialsOf(connection));
-    const name = secretName(jobId, role);
+    const name = secretName(jobId, role, options.run);
     const tags: Tag[] = [
       ...Object.entries(this.tags).map(([Key, Value]) => ({ Key, Value })),
       { Key: MANAGED_TAG, Value: 'true' },

@@ -131,16 +131,7 @@ export class DynamoJobStore implements JobStore {
     const checked = validPatch(JobPatchSchema, patch, 'job patch');
     if (allowedFrom && allowedFrom.length === 0) throw new ConflictError(`no status is allowed for updating job ${jobId}`);
     const expr = new Expressions();
-    const sets: string[] = [];
-    for (const [field, value] of Object.entries(checked)) {
-      if (field === 'addWarnings' || value === undefined) continue;
-      sets.push(`${expr.name(field)} = ${expr.value(value)}`);
-    }
-    if (checked.addWarnings?.length) {
-      const warnings = expr.name('warnings');
-      sets.push(`${warnings} = list_append(${warnings}, ${expr.value(checked.addWarnings)})`);
-    }
-    sets.push(...this.touch(expr));
+    const sets = this.patchSets(expr, checked);
     const conditions = [`attribute_exists(${expr.name(JOB_TABLE.partitionKey)})`];
     if (allowedFrom) conditions.push(`${expr.name('status')} IN (${allowedFrom.map((s) => expr.value(s)).join(', ')})`);
     try {
@@ -166,6 +157,49 @@ export class DynamoJobStore implements JobStore {
       }
       throw asConflict(error);
     }
+  }
+
+  async reopen(jobId: string, patch: JobPatch, allowedFrom: readonly JobStatus[]): Promise<JobRecord> {
+    const checked = validPatch(JobPatchSchema, patch, 'job patch');
+    if (allowedFrom.length === 0) throw new ConflictError(`no status is allowed for reopening job ${jobId}`);
+    const job = await this.get(jobId);
+    if (!job) throw new JobNotFoundError(jobId);
+    const expr = new Expressions();
+    const sets = this.patchSets(expr, checked);
+    const statuses = allowedFrom.map((status) => expr.value(status)).join(', ');
+    const update = {
+      Update: {
+        TableName: this.tableName,
+        Key: jobKey(jobId),
+        // The error and end of the execution that failed move to its entry of `executions` (the caller's patch).
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE ${expr.name('error')}, ${expr.name('endedAt')}`,
+        ConditionExpression: `attribute_exists(${expr.name(JOB_TABLE.partitionKey)}) AND ${expr.name('status')} IN (${statuses})`,
+        ...expr.attributes(),
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+      },
+    };
+    await this.locks.writeWithLocks(update, job, (cause, item) => {
+      if (!item) return new JobNotFoundError(jobId);
+      return new ConflictError(`job ${jobId} is ${stringAttribute(item, 'status') ?? 'in an unknown status'}; this change needs one of ${allowedFrom.join(', ')}`, { cause });
+    });
+    const reopened = await this.get(jobId);
+    if (!reopened) throw new JobNotFoundError(jobId);
+    return reopened;
+  }
+
+  /** SET clauses of a job patch (warnings appended), with the revision moved. */
+  private patchSets(expr: Expressions, checked: z.output<typeof JobPatchSchema>): string[] {
+    const sets: string[] = [];
+    for (const [field, value] of Object.entries(checked)) {
+      if (field === 'addWarnings' || value === undefined) continue;
+      sets.push(`${expr.name(field)} = ${expr.value(field === 'source' || field === 'target' || field === 'executions' ? plain(value) : value)}`);
+    }
+    if (checked.addWarnings?.length) {
+      const warnings = expr.name('warnings');
+      sets.push(`${warnings} = list_append(${warnings}, ${expr.value(checked.addWarnings)})`);
+    }
+    sets.push(...this.touch(expr));
+    return sets;
   }
 
   async putCollections(jobId: string, collections: CollectionProgress[]): Promise<void> {
@@ -460,6 +494,9 @@ const JobPatchSchema = JobRecord.pick({
   sourceBaseline: true,
   sync: true,
   writesStoppedAt: true,
+  source: true,
+  target: true,
+  executions: true,
 })
   .partial()
   .extend({ addWarnings: z.array(z.string()).optional() })

@@ -7,7 +7,7 @@ import { JOB_TABLE } from './table';
 import { lockKeys, targetLockScopes, type TargetLockScope } from './targetLocks';
 
 type Item = Record<string, unknown>;
-type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
+export type TransactItem = NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>[number];
 
 /** What each item of the create transaction is for, in the order of TransactItems. */
 type Role =
@@ -41,16 +41,25 @@ export class DynamoTargetLocks {
 
   /** Puts the job item and takes every lock in one transaction; a live holder is a TargetLockedError. */
   async createWithLocks(jobItem: Item, job: JobRecord): Promise<void> {
+    const absent = { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': JOB_TABLE.partitionKey } };
+    await this.writeWithLocks({ Put: { TableName: this.tableName, Item: jobItem, ...absent } }, job, (cause) => new ConflictError(`job ${job.jobId} already exists`, { cause }));
+  }
+
+  /**
+   * Writes the job item (`jobWrite`, conditional) and takes every lock in one transaction: how a
+   * resumed job takes its locks again. `refused` names the error when the job item's condition fails.
+   */
+  async writeWithLocks(jobWrite: TransactItem, job: JobRecord, refused: (cause: TransactionCanceledException, item?: Record<string, AttributeValue>) => Error): Promise<void> {
     const scopes = targetLockScopes(job);
     for (let attempt = 1; ; attempt++) {
-      const { items, roles } = this.createTransaction(jobItem, job.jobId, scopes);
+      const { items, roles } = this.createTransaction(jobWrite, job.jobId, scopes);
       try {
         await this.client.send(new TransactWriteCommand({ TransactItems: items }));
         return;
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
         const reasons = error.CancellationReasons ?? [];
-        if (reasons[0]?.Code === 'ConditionalCheckFailed') throw new ConflictError(`job ${job.jobId} already exists`, { cause: error });
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') throw refused(error, reasons[0].Item);
         const obstacles = reasons.flatMap((reason, i) => (reason.Code === 'ConditionalCheckFailed' ? obstacle(roles[i], reason.Item, this.pk(items[i])) : []));
         if (obstacles.length === 0) {
           if (reasons.some((r) => r.Code === 'TransactionConflict') && attempt < ATTEMPTS) continue;
@@ -75,14 +84,14 @@ export class DynamoTargetLocks {
     for (const pk of wholes) await this.removeHolder(pk, job.jobId);
   }
 
-  private createTransaction(jobItem: Item, jobId: string, scopes: TargetLockScope[]): { items: TransactItem[]; roles: Role[] } {
+  private createTransaction(jobWrite: TransactItem, jobId: string, scopes: TargetLockScope[]): { items: TransactItem[]; roles: Role[] } {
     const items: TransactItem[] = [];
     const roles: Role[] = [];
     const add = (item: TransactItem, role: Role) => (items.push(item), roles.push(role));
     const absent = { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': JOB_TABLE.partitionKey } };
     const lockItem = (pk: string) => ({ [JOB_TABLE.partitionKey]: pk, [JOB_TABLE.sortKey]: lockKeys.sk, [JOB_TABLE.entityAttribute]: 'LOCK', jobId });
 
-    add({ Put: { TableName: this.tableName, Item: jobItem, ...absent } }, { kind: 'job' });
+    add(jobWrite, { kind: 'job' });
     // The wholes this job's locks lie inside (a collection's database, any database's cluster): each must be
     // free, and the job is counted among its holders, so a later whole lock sees it.
     const wholes = new Map<string, TargetLockScope>();

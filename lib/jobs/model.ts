@@ -107,6 +107,12 @@ const ClusterRef = z.object({
   uri: z.string(),
   /** Opaque handle for the credential store (a Secrets Manager ARN on AWS, an in-memory id locally). */
   credentialsRef: z.string(),
+  /**
+   * What kind of credentials the request gave, never what they were: `secret` (the user's own
+   * secretArn, never deleted), `inline` (token, username/password, tls or a user:password@ uri: saved
+   * for the job and deleted when it ends), `none` (the uri alone). A resume needs `inline` ones again.
+   */
+  credentials: z.enum(['inline', 'secret', 'none']).optional(),
 });
 type ClusterRef = z.infer<typeof ClusterRef>;
 
@@ -220,6 +226,21 @@ export const SourceBaseline = z.object({
 });
 export type SourceBaseline = z.infer<typeof SourceBaseline>;
 
+/** One state machine execution of a job: the first runs from creation, each resume starts another. */
+export const JobExecution = z.object({
+  /** 1 for the execution started at creation, 2 for the first resume, and so on. */
+  run: z.number().int().positive(),
+  executionArn: z.string().optional(),
+  startedAt: z.string(),
+  /** How the execution ended, recorded when the job is resumed (the job itself keeps the last one's). */
+  endedAt: z.string().optional(),
+  status: JobStatus.optional(),
+  error: JobError.optional(),
+  /** Resumes: rows copied by the earlier executions, up to their checkpoints, that this one keeps. */
+  rowsKept: z.number().int().nonnegative().optional(),
+});
+export type JobExecution = z.infer<typeof JobExecution>;
+
 export const JOB_SCHEMA_VERSION = 1;
 
 export const JobRecord = z.object({
@@ -243,6 +264,8 @@ export const JobRecord = z.object({
   writesStoppedAt: z.string().optional(),
   /** The state machine execution driving the job. */
   executionArn: z.string().optional(),
+  /** Every execution of the job, oldest first (absent on jobs created before resumes existed). */
+  executions: z.array(JobExecution).optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
   startedAt: z.string().optional(),

@@ -1,5 +1,5 @@
 import type { IdempotencyRecord } from './errors';
-import type { CollectionProgress, CollectionsSummary, JobError, JobEvent, JobPhase, JobRecord, JobStatus, ShardRecord, SourceBaseline, SyncState, VerificationReport } from './model';
+import type { CollectionProgress, CollectionsSummary, JobError, JobEvent, JobExecution, JobPhase, JobRecord, JobStatus, ShardRecord, SourceBaseline, SyncState, VerificationReport } from './model';
 
 export interface ListJobsQuery {
   limit?: number;
@@ -24,6 +24,11 @@ export interface JobPatch {
   sourceBaseline?: SourceBaseline;
   sync?: SyncState;
   writesStoppedAt?: string;
+  /** Where the credentials of a cluster are now (a resume saves them again). */
+  source?: JobRecord['source'];
+  target?: JobRecord['target'];
+  /** The job's executions, replaced as a whole. */
+  executions?: JobExecution[];
   /** Appended to the job's warnings. */
   addWarnings?: string[];
 }
@@ -65,6 +70,13 @@ export interface JobStore {
    * Returns the updated job; a status outside `allowedFrom` is a ConflictError naming it.
    */
   update(jobId: string, patch: JobPatch, allowedFrom?: readonly JobStatus[]): Promise<JobRecord>;
+  /**
+   * Puts an ended job back into play (a resume): when its status is one of `allowedFrom`, applies
+   * the patch, removes its `error` and `endedAt`, and takes its target locks again, all in one
+   * transaction. A status outside `allowedFrom` is a ConflictError; a lock held by a job that has
+   * not ended is a TargetLockedError (and nothing changes).
+   */
+  reopen(jobId: string, patch: JobPatch, allowedFrom: readonly JobStatus[]): Promise<JobRecord>;
   /**
    * Sets (replacing) the progress of the collections given, keyed by their key: one item each,
    * beside the job item, so a job of any number of collections fits. The job must exist.

@@ -21,8 +21,11 @@ function plannedMessage(collections: PlanShardsOutput['collections']): string {
 
 /** Collections that need new shards: new ones, and the ones verification sent back. */
 const needsPlan = (collection: CollectionProgress) => collection.status === 'PENDING' || collection.status === 'RECOPY';
-/** Collections whose copy started under an earlier execution: their shards and checkpoints stand. */
-const inCopy = (collection: CollectionProgress) => collection.status === 'CREATED' || collection.status === 'COPYING';
+/**
+ * Collections whose copy started under an earlier execution (a retry, a resume): their shards and
+ * checkpoints stand. COPIED ones too: BuildIndexes had not finished with them (their shards are done).
+ */
+const inCopy = (collection: CollectionProgress) => collection.status === 'CREATED' || collection.status === 'COPYING' || collection.status === 'COPIED';
 
 /**
  * Splits every collection that needs a copy into primary key ranges of at most about

@@ -1,6 +1,6 @@
 import { ExecutionDoesNotExist, type SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import type { JobInput } from './steps';
-import type { WorkflowStarter } from './starter';
+import { executionName, type WorkflowStarter } from './starter';
 
 export interface SfnWorkflowStarterOptions {
   client: SFNClient;
@@ -11,8 +11,9 @@ export interface SfnWorkflowStarterOptions {
 const MAX_CAUSE = 32_768;
 
 /**
- * Starts a Step Functions execution per job. The execution is named after the job, so starting
- * the same job twice with the same input returns the running execution instead of a second one.
+ * Starts a Step Functions execution per job run. The execution is named after the job (and the
+ * run, for a resume), so starting the same run twice with the same input returns the running
+ * execution instead of a second one.
  */
 export class SfnWorkflowStarter implements WorkflowStarter {
   private readonly client: SFNClient;
@@ -23,10 +24,10 @@ export class SfnWorkflowStarter implements WorkflowStarter {
     this.stateMachineArn = options.stateMachineArn;
   }
 
-  async start(jobId: string): Promise<{ executionArn: string }> {
+  async start(jobId: string, options: { run?: number } = {}): Promise<{ executionArn: string }> {
     const input: JobInput = { jobId };
     const { executionArn } = await this.client.send(
-      new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: jobId, input: JSON.stringify(input) }),
+      new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name: executionName(jobId, options.run), input: JSON.stringify(input) }),
     );
     if (!executionArn) throw new Error(`StartExecution for ${jobId} returned no executionArn`);
     return { executionArn };

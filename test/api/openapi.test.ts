@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createApiHandler } from '../../functions/api';
 import { startApiServer, type ApiServer } from '../../functions/localHttpServer';
-import { createMigrationModelSchema, REQUEST_MODEL_NAMES, stopSyncModelSchema } from '../../infra/apiModels';
+import { createMigrationModelSchema, REQUEST_MODEL_NAMES, resumeMigrationModelSchema, stopSyncModelSchema } from '../../infra/apiModels';
 import { synthesizeTemplate, type CfnTemplate } from '../../infra/synth';
 import { toHttpError, ValidationError } from '../../lib/api/errors';
 import { CREDENTIAL_FIELDS, createMigrationRequestSchema, draft4JsonSchema, openApiDocument, stopSyncRequestSchema, type JsonSchema } from '../../lib/api/openapi';
-import { API_ROUTES, CreateMigrationBody, ListMigrationsQuery, StopSyncBody } from '../../lib/api/requests';
+import { API_ROUTES, CreateMigrationBody, ListMigrationsQuery, ResumeMigrationBody, StopSyncBody } from '../../lib/api/requests';
 import { toJobView, type MigrationService } from '../../lib/api/service';
 import { JobOptions, type CollectionProgress, type JobRecord } from '../../lib/jobs/model';
 import { summarizeCollections } from '../../lib/jobs/progress';
@@ -187,7 +187,10 @@ describe('OpenAPI document', () => {
     expect(Object.keys(create.responses).sort()).toEqual(['200', '201', '400', '403', '409', '413', '500']);
     expect(doc.paths['/migrations/preflight'].post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/CreateMigrationRequest');
     expect(doc.paths['/migrations/{id}/stop-sync'].post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/StopSyncRequest');
-    for (const path of ['/migrations/{id}', '/migrations/{id}/events', '/migrations/{id}/collections', '/migrations/{id}/cancel', '/migrations/{id}/stop-sync']) {
+    const resume = doc.paths['/migrations/{id}/resume'].post;
+    expect(resume.requestBody).toMatchObject({ required: false, content: { 'application/json': { schema: { $ref: '#/components/schemas/ResumeMigrationRequest' } } } });
+    expect(Object.keys(resume.responses).sort()).toEqual(['200', '400', '403', '404', '409', '413', '500']);
+    for (const path of ['/migrations/{id}', '/migrations/{id}/events', '/migrations/{id}/collections', '/migrations/{id}/cancel', '/migrations/{id}/stop-sync', '/migrations/{id}/resume']) {
       const operation = Object.values<any>(doc.paths[path])[0];
       expect(operation.parameters[0]).toMatchObject({ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: expect.any(String) } });
       expect(operation.responses['404']).toEqual({ $ref: '#/components/responses/NotFound' });
@@ -228,6 +231,13 @@ describe('OpenAPI document', () => {
         expect(fields[field].description).toMatch(/Write-only/);
       }
       expect(fields.uri.description).toMatch(/user:password@/);
+    }
+    const resume = doc.components.schemas.ResumeMigrationRequest;
+    for (const role of ['source', 'target']) {
+      const fields = resume.properties[role].properties;
+      // A resumed job keeps its clusters: credentials only, every one write-only.
+      expect(Object.keys(fields).sort()).toEqual(Object.keys(CREDENTIAL_FIELDS).sort());
+      for (const field of Object.keys(CREDENTIAL_FIELDS)) expect(fields[field].writeOnly, `resume ${role}.${field}`).toBe(true);
     }
     expect(doc.info.description).toMatch(/write-only/);
     const responses = JSON.stringify([doc.components.schemas.Job, doc.components.schemas.JobPage, doc.components.schemas.PreflightReport]);
@@ -270,6 +280,31 @@ describe('OpenAPI document', () => {
     for (const body of [{ confirmWritesStopped: true }, { confirmWritesStopped: false }, {}, { confirmWritesStopped: true, extra: 1 }, { confirmWritesStopped: 'true' }]) {
       expect(stopSync(body), JSON.stringify(body)).toBe(StopSyncBody.safeParse(body).success);
     }
+  });
+
+  it('accepts and refuses POST /migrations/{id}/resume bodies as the zod schema does; the API Gateway model (draft 4) too', () => {
+    const openApi = ajv2020().compile(doc.components.schemas.ResumeMigrationRequest);
+    const model = draft7().compile(draft4AsDraft7(resumeMigrationModelSchema()) as object);
+    const bodies: unknown[] = [
+      {},
+      { source: { token: 'a' } },
+      { source: { token: 'a' }, target: { username: 'u', password: 'p', tls: { serverName: 'milvus.example' } } },
+      { target: { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x' } },
+      { source: { uri: 'elsewhere:19530', token: 'a' } },
+      { source: { token: '' } },
+      { target: { token: 7 } },
+      { options: {} },
+      { source: { token: 'a', tls: { caCert: 'x', extra: 1 } } },
+      { target: { secretArn: 'not-an-arn' } },
+    ];
+    let refused = 0;
+    for (const body of bodies) {
+      const accepted = ResumeMigrationBody.safeParse(body).success;
+      if (!accepted) refused += 1;
+      expect(openApi(body), JSON.stringify(body)).toBe(accepted);
+      expect(model(body), `${JSON.stringify(body)} (model)`).toBe(accepted);
+    }
+    expect(refused).toBe(6);
   });
 
   it('describes the job, page, preflight and error bodies the service answers', () => {
@@ -405,6 +440,9 @@ describe('API Gateway request models', () => {
     const [stopId, stopSync] = model(REQUEST_MODEL_NAMES.stopSync);
     expect(stopSync.Properties!.Schema).toEqual(stopSyncModelSchema());
     expect(method('POST', '/migrations/{id}/stop-sync')!.Properties!.RequestModels).toEqual({ 'application/json': { Ref: stopId } });
+    const [resumeId, resume] = model(REQUEST_MODEL_NAMES.resumeMigration);
+    expect(resume.Properties!.Schema).toEqual(resumeMigrationModelSchema());
+    expect(method('POST', '/migrations/{id}/resume')!.Properties!.RequestModels).toEqual({ 'application/json': { Ref: resumeId } });
     // Routes without a body have no model.
     expect(method('GET', '/migrations')!.Properties!.RequestModels).toBeUndefined();
   });

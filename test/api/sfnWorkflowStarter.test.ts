@@ -20,6 +20,18 @@ describe('SfnWorkflowStarter', () => {
     expect(sfn).toHaveReceivedCommandExactlyOnceWith(StartExecutionCommand, { stateMachineArn, name: 'mig-1', input: JSON.stringify({ jobId: 'mig-1' }) });
   });
 
+  it('starts a resumed run as an execution of its own, named after the job and the run', async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:x', startDate: new Date() });
+    await starter.start('mig-1', { run: 2 });
+    expect(sfn).toHaveReceivedCommandWith(StartExecutionCommand, { name: 'mig-1-run2', input: JSON.stringify({ jobId: 'mig-1' }) });
+    // Execution names are at most 80 characters: a job id of 80 is cut to make room for the run.
+    const longId = `mig-${'a'.repeat(76)}`;
+    await starter.start(longId, { run: 12 });
+    const name = sfn.commandCalls(StartExecutionCommand).at(-1)!.args[0].input.name!;
+    expect(name).toHaveLength(80);
+    expect(name.endsWith('-run12')).toBe(true);
+  });
+
   it('passes on a refusal to start', async () => {
     sfn.on(StartExecutionCommand).rejects(new InvalidName({ message: 'bad name', $metadata: {} }));
     await expect(starter.start('mig 1')).rejects.toBeInstanceOf(InvalidName);

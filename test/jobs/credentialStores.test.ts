@@ -63,6 +63,15 @@ describe('SecretsManagerCredentialStore', () => {
     });
   });
 
+  it('saves the credentials of a resume under a name of its own (the failed run\'s secret was deleted, its name may still be taken)', async () => {
+    sm.on(CreateSecretCommand).resolves({ ARN: arn });
+    const store = new SecretsManagerCredentialStore({ client });
+    await store.save('mig-1', 'target', { uri: 'http://t:19530', token: 'tok2' }, { run: 2 });
+    expect(sm).toHaveReceivedCommandWith(CreateSecretCommand, { Name: 'milvus-migrate/mig-1/run2/target', SecretString: JSON.stringify({ uri: 'http://t:19530', token: 'tok2' }) });
+    await store.save('mig-1', 'target', { uri: 'http://t:19530', token: 'tok1' }, { run: 1 });
+    expect(sm).toHaveReceivedCommandWith(CreateSecretCommand, { Name: 'milvus-migrate/mig-1/target' });
+  });
+
   it('overwrites its own secret when a save is retried', async () => {
     sm.on(CreateSecretCommand).rejects(new ResourceExistsException({ message: 'exists', $metadata: {} }));
     sm.on(PutSecretValueCommand).resolves({ ARN: arn });

@@ -7,17 +7,17 @@ import { MemoryCredentialStore } from '../../../lib/credentials/memoryCredential
 import { createDocumentClient, DynamoJobStore } from '../../../lib/jobs/dynamoJobStore';
 import { createJobTable } from '../../../lib/jobs/table';
 import { startApiServer, type ApiServer } from '../../../functions/localHttpServer';
-import type { WorkflowStarter } from '../../../lib/workflow/starter';
+import { executionName, type WorkflowStarter } from '../../../lib/workflow/starter';
 
 /** A workflow starter that records what it is asked and starts nothing; `failStart` makes start throw. */
 class RecordingWorkflow implements WorkflowStarter {
   starts: string[] = [];
   stops: Array<{ executionArn: string; reason: string }> = [];
   failStart: Error | undefined;
-  async start(jobId: string) {
+  async start(jobId: string, options: { run?: number } = {}) {
     this.starts.push(jobId);
     if (this.failStart) throw this.failStart;
-    return { executionArn: `arn:aws:states:us-east-1:123456789012:execution:migrate:${jobId}` };
+    return { executionArn: `arn:aws:states:us-east-1:123456789012:execution:migrate:${executionName(jobId, options.run)}` };
   }
   async stop(executionArn: string, reason: string) {
     this.stops.push({ executionArn, reason });
