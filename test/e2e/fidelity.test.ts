@@ -226,7 +226,7 @@ describe('target collections that exist already (options.existingTarget)', () =>
     expect(await verify(services, { jobId })).toEqual({ outcome: 'PASSED' });
     const job = await services.jobs.get(jobId);
     expect((await services.jobs.allCollections(jobId)).map((c) => c.key)).toEqual(['shop.tenants']);
-    expect(job!.warnings.join('\n')).toContain('ex_skip.items exists already');
+    expect(job!.warnings.join('\n')).toContain('1 target collection(s) exist already and were left as they are (options.existingTarget: skip): ex_skip.items');
     const count = await c.query({ collection_name: 'items', filter: '', output_fields: ['count(*)'] } as never);
     expect(Number((count as any).data[0]['count(*)'])).toBe(3);
   });
