@@ -1,0 +1,127 @@
+import { PermanentError } from '../errors';
+import type { MilvusGateway } from './gateway';
+import type { PkRange } from './copy';
+import { comparePks, pkRangeFilter } from './filter';
+import { MAX_QUERY_ROWS } from './keyRange/rowSize';
+import { primaryField, type CollectionSpec } from './spec';
+
+/**
+ * Duplicate primary keys. Milvus does not enforce key uniqueness: an application that calls
+ * `insert` twice for one key leaves two rows. `count(*)` counts both; a query returns one row per
+ * key (the later insert; measured on milvus-lite, as on Milvus). A copy reads by query, so the
+ * target gets one row per key, and the source's count(*) exceeds the target's by the duplicates.
+ *
+ * Found without reading the data again: the copy knows how many distinct keys it read in a key
+ * range; one count(*) over that range tells the duplicate rows. Examples are found only when
+ * there are duplicates, from the keys alone: key pages of the range, one count(*) per page, and a
+ * bisection by count(*) over the keys of a page that holds more rows than keys.
+ */
+
+/** Example keys kept per collection (messages, the collection item): a bounded size whatever the data. */
+export const DUPLICATE_EXAMPLES = 5;
+/** Example keys are cut to this many characters (a VarChar key may hold 64 KB). */
+const EXAMPLE_CHARS = 100;
+
+export interface KeySide {
+  cluster: MilvusGateway;
+  db: string;
+  spec: CollectionSpec;
+  partition?: string;
+}
+
+export interface Duplicates {
+  /** Rows beyond the first of their key: count(*) minus the distinct keys. */
+  rows: number;
+  /** A few duplicated keys (at most DUPLICATE_EXAMPLES), cut to EXAMPLE_CHARS. */
+  examples: string[];
+}
+
+/** The rows count(*) sees in a key range (within the side's partition). */
+function countRange(side: KeySide, lowerExclusive: string | null, upperInclusive: string | null): Promise<number> {
+  const pk = primaryField(side.spec);
+  return side.cluster.count(side.db, side.spec.name, {
+    filter: pkRangeFilter(pk, lowerExclusive, upperInclusive),
+    partition: side.partition,
+    what: `count ${side.db}.${side.spec.name} by key range`,
+  });
+}
+
+const inexpressible = (error: unknown): boolean => error instanceof PermanentError && error.code === 'INEXPRESSIBLE_KEY';
+
+/**
+ * The duplicate rows of a key range whose distinct keys the caller counted (a copy's rows): one
+ * count(*), and examples only when it exceeds them. A range whose bounds no filter can hold is
+ * not counted (no duplicates reported).
+ */
+export async function duplicatesInRange(side: KeySide, range: PkRange, distinctKeys: number): Promise<Duplicates> {
+  let held: number;
+  try {
+    held = await countRange(side, range.lowerExclusive, range.upperInclusive);
+  } catch (error) {
+    if (inexpressible(error)) return { rows: 0, examples: [] };
+    throw error;
+  }
+  const rows = held - distinctKeys;
+  if (rows <= 0) return { rows: 0, examples: [] };
+  return { rows, examples: (await findDuplicateKeys(side, range, rows)).examples };
+}
+
+/**
+ * Walks the keys of `range` a page at a time (keys only, in key order) and counts each page's rows:
+ * a page holding more rows than keys holds duplicates, found by bisecting its keys. Stops once
+ * `expectedRows` duplicate rows are accounted for or DUPLICATE_EXAMPLES keys are named; `rows` is
+ * what it accounted for (less than expected only when the range holds fewer duplicates).
+ */
+export async function findDuplicateKeys(side: KeySide, range: PkRange, expectedRows: number): Promise<Duplicates> {
+  const pk = primaryField(side.spec);
+  const byKey = (a: string, b: string) => comparePks(pk, a, b);
+  const examples: string[] = [];
+  let found = 0;
+  let cursor = range.lowerExclusive;
+
+  /** Bisects keys[lo..hi] (the range (before, keys[hi]]) whose rows exceed its keys by `extra`. */
+  const bisect = async (keys: string[], before: string | null, lo: number, hi: number, extra: number): Promise<void> => {
+    if (examples.length >= DUPLICATE_EXAMPLES || extra <= 0) return;
+    if (lo === hi) {
+      examples.push(keys[lo]!.slice(0, EXAMPLE_CHARS));
+      return;
+    }
+    const mid = (lo + hi) >> 1;
+    const leftBefore = lo === 0 ? before : keys[lo - 1]!;
+    const leftExtra = (await countRange(side, leftBefore, keys[mid]!)) - (mid - lo + 1);
+    await bisect(keys, before, lo, mid, leftExtra);
+    await bisect(keys, before, mid + 1, hi, extra - leftExtra);
+  };
+
+  try {
+    while (found < expectedRows && examples.length < DUPLICATE_EXAMPLES) {
+      const keys = await side.cluster.queryKeys(side.db, side.spec.name, {
+        pkField: pk.name,
+        filter: pkRangeFilter(pk, cursor, range.upperInclusive),
+        limit: MAX_QUERY_ROWS,
+        partition: side.partition,
+        what: `read keys of ${side.db}.${side.spec.name} for duplicates`,
+      });
+      if (keys.length === 0) break;
+      keys.sort(byKey);
+      const last = keys[keys.length - 1]!;
+      const extra = (await countRange(side, cursor, last)) - keys.length;
+      if (extra > 0) {
+        found += extra;
+        await bisect(keys, cursor, 0, keys.length - 1, extra);
+      }
+      if (keys.length < MAX_QUERY_ROWS) break;
+      cursor = last;
+    }
+  } catch (error) {
+    // A key no filter can hold (a control character) ends the search: what was found stands.
+    if (!inexpressible(error)) throw error;
+  }
+  return { rows: found, examples };
+}
+
+/** "3, 100, 197" or `"a", "b", ...` for messages (keys other than integers quoted). */
+export function describeExamples(examples: readonly string[], rows: number): string {
+  const listed = examples.map((k) => (/^-?\d+$/.test(k) ? k : JSON.stringify(k))).join(', ');
+  return examples.length < rows ? `${listed}, ...` : listed;
+}
