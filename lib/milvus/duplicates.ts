@@ -1,7 +1,7 @@
 import { PermanentError } from '../errors';
 import type { MilvusGateway } from './gateway';
 import type { PkRange } from './copy';
-import { comparePks, pkRangeFilter } from './filter';
+import { comparePks, expressibleBound, pkRangeFilter } from './filter';
 import { MAX_QUERY_ROWS } from './keyRange/rowSize';
 import { primaryField, type CollectionSpec } from './spec';
 
@@ -75,25 +75,27 @@ export async function duplicatesInRange(side: KeySide, range: PkRange, distinctK
 export async function findDuplicateKeys(side: KeySide, range: PkRange, expectedRows: number): Promise<Duplicates> {
   const pk = primaryField(side.spec);
   const byKey = (a: string, b: string) => comparePks(pk, a, b);
+  // A key with a control character cannot bound a filter (filter.ts): ranges end at other keys.
+  const canBound = (key: string) => expressibleBound(pk, key) === key;
   const examples: string[] = [];
   let found = 0;
-  let cursor = range.lowerExclusive;
 
-  /** Bisects keys[lo..hi] (the range (before, keys[hi]]) whose rows exceed its keys by `extra`. */
-  const bisect = async (keys: string[], before: string | null, lo: number, hi: number, extra: number): Promise<void> => {
+  /** keys[lo..hi] are the keys of (lower, upper], which holds `extra` rows more than keys. */
+  const bisect = async (keys: string[], lo: number, hi: number, lower: string | null, upper: string | null, extra: number): Promise<void> => {
     if (examples.length >= DUPLICATE_EXAMPLES || extra <= 0) return;
     if (lo === hi) {
       examples.push(keys[lo]!.slice(0, EXAMPLE_CHARS));
       return;
     }
-    const mid = (lo + hi) >> 1;
-    const leftBefore = lo === 0 ? before : keys[lo - 1]!;
-    const leftExtra = (await countRange(side, leftBefore, keys[mid]!)) - (mid - lo + 1);
-    await bisect(keys, before, lo, mid, leftExtra);
-    await bisect(keys, before, mid + 1, hi, extra - leftExtra);
+    const mid = splitAt(keys, lo, hi, canBound);
+    if (mid === null) return;
+    const leftExtra = (await countRange(side, lower, keys[mid]!)) - (mid - lo + 1);
+    await bisect(keys, lo, mid, lower, keys[mid]!, leftExtra);
+    await bisect(keys, mid + 1, hi, keys[mid]!, upper, extra - leftExtra);
   };
 
   try {
+    let cursor = range.lowerExclusive;
     while (found < expectedRows && examples.length < DUPLICATE_EXAMPLES) {
       const keys = await side.cluster.queryKeys(side.db, side.spec.name, {
         pkField: pk.name,
@@ -104,20 +106,35 @@ export async function findDuplicateKeys(side: KeySide, range: PkRange, expectedR
       });
       if (keys.length === 0) break;
       keys.sort(byKey);
-      const last = keys[keys.length - 1]!;
-      const extra = (await countRange(side, cursor, last)) - keys.length;
+      // The last page runs to the range's end; a full one to its last key a filter can hold.
+      const full = keys.length >= MAX_QUERY_ROWS;
+      let last = keys.length - 1;
+      if (full) while (last >= 0 && !canBound(keys[last]!)) last -= 1;
+      if (last < 0) break;
+      const upper = full ? keys[last]! : range.upperInclusive;
+      const extra = (await countRange(side, cursor, upper)) - (last + 1);
       if (extra > 0) {
         found += extra;
-        await bisect(keys, cursor, 0, keys.length - 1, extra);
+        await bisect(keys, 0, last, cursor, upper, extra);
       }
-      if (keys.length < MAX_QUERY_ROWS) break;
-      cursor = last;
+      if (!full) break;
+      cursor = keys[last]!;
     }
   } catch (error) {
-    // A key no filter can hold (a control character) ends the search: what was found stands.
+    // A range bound no filter can hold ends the search: what was found stands.
     if (!inexpressible(error)) throw error;
   }
   return { rows: found, examples };
+}
+
+/** An index in [lo, hi) near the middle whose key can bound a filter (the left half ends there), or null. */
+function splitAt(keys: readonly string[], lo: number, hi: number, canBound: (key: string) => boolean): number | null {
+  const mid = (lo + hi) >> 1;
+  for (let d = 0; mid - d >= lo || mid + d < hi; d += 1) {
+    if (mid - d >= lo && canBound(keys[mid - d]!)) return mid - d;
+    if (mid + d < hi && canBound(keys[mid + d]!)) return mid + d;
+  }
+  return null;
 }
 
 /** "3, 100, 197" or `"a", "b", ...` for messages (keys other than integers quoted). */
