@@ -28,7 +28,7 @@ export async function copiedShardDuplicates(services: Services, jobId: string, c
   return { rows, examples };
 }
 
-export function duplicatesWarning({ key, rows, examples }: CollectionDuplicates): string {
+function duplicatesWarning({ key, rows, examples }: CollectionDuplicates): string {
   return (
     `${key}: the source holds ${rows} duplicate primary key(s) (rows inserted again under a key that existed; e.g. ${describeExamples(examples, rows)}): ` +
     `the target holds one row per key, the version a query of the source returns, and verification counted distinct keys`
