@@ -7,14 +7,17 @@ import type { Services } from '../services';
  * What a job says about the source's duplicate primary keys (lib/milvus/duplicates.ts): the count
  * and a few examples on the collection's item, a warning on the job and an event, per collection.
  * The warnings name at most DUPLICATE_WARNINGS collections one by one (the job item stays small
- * whatever the number of collections); the rest are summed up in one more.
+ * whatever the number of collections); the rest are summed up in one more, and every collection's
+ * item holds its own count and examples.
  */
 
 export interface CollectionDuplicates extends Duplicates {
   key: string;
 }
 
-const DUPLICATE_WARNINGS = 20;
+/** Collections named one by one in the job's warnings and events, with a few examples each (the job item stays small). */
+export const DUPLICATE_WARNINGS = 5;
+const EXAMPLES_IN_WARNING = 3;
 
 /** The duplicates the copy's shards of the collection's current attempt found (offline: counted when each shard was done). */
 export async function copiedShardDuplicates(services: Services, jobId: string, collection: CollectionProgress): Promise<Duplicates> {
@@ -28,9 +31,9 @@ export async function copiedShardDuplicates(services: Services, jobId: string, c
   return { rows, examples };
 }
 
-function duplicatesWarning({ key, rows, examples }: CollectionDuplicates): string {
+export function duplicatesWarning({ key, rows, examples }: CollectionDuplicates): string {
   return (
-    `${key}: the source holds ${rows} duplicate primary key(s) (rows inserted again under a key that existed; e.g. ${describeExamples(examples, rows)}): ` +
+    `${key}: the source holds ${rows} duplicate primary key(s) (rows inserted again under a key that existed; e.g. ${describeExamples(examples, rows, EXAMPLES_IN_WARNING)}): ` +
     `the target holds one row per key, the version a query of the source returns, and verification counted distinct keys`
   );
 }

@@ -20,7 +20,7 @@ import { primaryField, type CollectionSpec } from './spec';
 /** Example keys kept per collection (messages, the collection item): a bounded size whatever the data. */
 export const DUPLICATE_EXAMPLES = 5;
 /** Example keys are cut to this many characters (a VarChar key may hold 64 KB). */
-const EXAMPLE_CHARS = 100;
+export const EXAMPLE_CHARS = 64;
 
 export interface KeySide {
   cluster: MilvusGateway;
@@ -84,7 +84,8 @@ export async function findDuplicateKeys(side: KeySide, range: PkRange, expectedR
   const bisect = async (keys: string[], lo: number, hi: number, lower: string | null, upper: string | null, extra: number): Promise<void> => {
     if (examples.length >= DUPLICATE_EXAMPLES || extra <= 0) return;
     if (lo === hi) {
-      examples.push(keys[lo]!.slice(0, EXAMPLE_CHARS));
+      // By code points: a cut through a surrogate pair would leave a string DynamoDB refuses.
+      examples.push(Array.from(keys[lo]!).slice(0, EXAMPLE_CHARS).join(''));
       return;
     }
     const mid = splitAt(keys, lo, hi, canBound);
@@ -137,8 +138,11 @@ function splitAt(keys: readonly string[], lo: number, hi: number, canBound: (key
   return null;
 }
 
-/** "3, 100, 197" or `"a", "b", ...` for messages (keys other than integers quoted). */
-export function describeExamples(examples: readonly string[], rows: number): string {
-  const listed = examples.map((k) => (/^-?\d+$/.test(k) ? k : JSON.stringify(k))).join(', ');
-  return examples.length < rows ? `${listed}, ...` : listed;
+/** "3, 100, 197" or `"a", "b", ...` for messages (keys other than integers quoted), at most `shown` of them. */
+export function describeExamples(examples: readonly string[], rows: number, shown = DUPLICATE_EXAMPLES): string {
+  const listed = examples
+    .slice(0, shown)
+    .map((k) => (/^-?\d+$/.test(k) ? k : JSON.stringify(k)))
+    .join(', ');
+  return Math.min(examples.length, shown) < rows ? `${listed}, ...` : listed;
 }
