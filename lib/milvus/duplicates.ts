@@ -12,9 +12,10 @@ import { primaryField, type CollectionSpec } from './spec';
  * target gets one row per key, and the source's count(*) exceeds the target's by the duplicates.
  *
  * Found without reading the data again: the copy knows how many distinct keys it read in a key
- * range; one count(*) over that range tells the duplicate rows. Examples are found only when
- * there are duplicates, from the keys alone: key pages of the range, one count(*) per page, and a
- * bisection by count(*) over the keys of a page that holds more rows than keys.
+ * range; one count(*) over that range tells whether there are duplicates. Only then are the keys
+ * of the range read (keys only, pages of 16,384), each page's rows counted, which confirms the
+ * duplicates exactly, and the keys of a page holding more rows than keys bisected by count(*)
+ * to name a few.
  */
 
 /** Example keys kept per collection (messages, the collection item): a bounded size whatever the data. */
@@ -37,7 +38,7 @@ export interface Duplicates {
 }
 
 /** The rows count(*) sees in a key range (within the side's partition). */
-function countRange(side: KeySide, lowerExclusive: string | null, upperInclusive: string | null): Promise<number> {
+export function countRange(side: KeySide, lowerExclusive: string | null, upperInclusive: string | null): Promise<number> {
   const pk = primaryField(side.spec);
   return side.cluster.count(side.db, side.spec.name, {
     filter: pkRangeFilter(pk, lowerExclusive, upperInclusive),
@@ -50,8 +51,9 @@ const inexpressible = (error: unknown): boolean => error instanceof PermanentErr
 
 /**
  * The duplicate rows of a key range whose distinct keys the caller counted (a copy's rows): one
- * count(*), and examples only when it exceeds them. A range whose bounds no filter can hold is
- * not counted (no duplicates reported).
+ * count(*); only when it exceeds them are the range's keys read (keys only) to confirm the
+ * difference as duplicates and name a few. What is not confirmed is not reported: a copy that
+ * missed rows is not excused by it. A range whose bounds no filter can hold is not counted.
  */
 export async function duplicatesInRange(side: KeySide, range: PkRange, distinctKeys: number): Promise<Duplicates> {
   let held: number;
@@ -63,14 +65,17 @@ export async function duplicatesInRange(side: KeySide, range: PkRange, distinctK
   }
   const rows = held - distinctKeys;
   if (rows <= 0) return { rows: 0, examples: [] };
-  return { rows, examples: (await findDuplicateKeys(side, range, rows)).examples };
+  const confirmed = await findDuplicateKeys(side, range, rows);
+  return { rows: Math.min(rows, confirmed.rows), examples: confirmed.examples };
 }
 
 /**
  * Walks the keys of `range` a page at a time (keys only, in key order) and counts each page's rows:
- * a page holding more rows than keys holds duplicates, found by bisecting its keys. Stops once
- * `expectedRows` duplicate rows are accounted for or DUPLICATE_EXAMPLES keys are named; `rows` is
- * what it accounted for (less than expected only when the range holds fewer duplicates).
+ * a page holding more rows than keys holds duplicates, and its keys are bisected until
+ * DUPLICATE_EXAMPLES keys are named. Stops once `expectedRows` duplicate rows are accounted for;
+ * `rows` is what it accounted for: fewer than expected when the range holds fewer duplicates (the
+ * rest of a count's difference is something else, rows a copy missed, and must not be taken for
+ * duplicates).
  */
 export async function findDuplicateKeys(side: KeySide, range: PkRange, expectedRows: number): Promise<Duplicates> {
   const pk = primaryField(side.spec);
@@ -97,7 +102,7 @@ export async function findDuplicateKeys(side: KeySide, range: PkRange, expectedR
 
   try {
     let cursor = range.lowerExclusive;
-    while (found < expectedRows && examples.length < DUPLICATE_EXAMPLES) {
+    while (found < expectedRows) {
       const keys = await side.cluster.queryKeys(side.db, side.spec.name, {
         pkField: pk.name,
         filter: pkRangeFilter(pk, cursor, range.upperInclusive),
@@ -116,7 +121,7 @@ export async function findDuplicateKeys(side: KeySide, range: PkRange, expectedR
       const extra = (await countRange(side, cursor, upper)) - (last + 1);
       if (extra > 0) {
         found += extra;
-        await bisect(keys, 0, last, cursor, upper, extra);
+        if (examples.length < DUPLICATE_EXAMPLES) await bisect(keys, 0, last, cursor, upper, extra);
       }
       if (!full) break;
       cursor = keys[last]!;

@@ -1,7 +1,7 @@
 import { PermanentError } from '../errors';
 import { verificationReport, type CollectionProgress, type JobRecord, type VerificationReport } from '../jobs/model';
 import { countRows, describeCollection, type MilvusGateway } from '../milvus';
-import { DUPLICATE_EXAMPLES, findDuplicateKeys, type Duplicates } from '../milvus/duplicates';
+import { countRange, DUPLICATE_EXAMPLES, findDuplicateKeys, type Duplicates } from '../milvus/duplicates';
 import { reportDuplicateKeys, type CollectionDuplicates } from '../migration/duplicateKeys';
 import { loadActiveJob, withClusters } from '../migration/jobContext';
 import type { Services } from '../services';
@@ -18,18 +18,38 @@ function drainWasAComparison(job: JobRecord): boolean {
 
 /**
  * The source's duplicate keys in a collection whose rows compared equal to the target's, every one,
- * while its count(*) exceeds the target's by `extra`: the target holds each key once (a query
- * returns one row per key, and the comparison left no key twice on the target), so the extra rows
- * can only be keys inserted more than once on the source, during the copy or the sync alike. They
- * are confirmed from the source's keys and counts (lib/milvus/duplicates.ts); null when the search
- * finds fewer (the source changed after all: the counts then differ).
+ * while its count(*) exceeds the target's by `extra`: the key sets are equal and the target holds
+ * each key once (a query returns one row per key, and the comparison leaves no key twice on the
+ * target), so the extra rows are keys inserted more than once on the source, before the job or
+ * during the sync alike. Counted per shard on both sides (two count(*) a shard); a shard's keys are
+ * read (keys only) to name a few examples. null when the shards do not account for `extra`.
  */
-async function sourceDuplicates(source: MilvusGateway, c: CollectionProgress, extra: number): Promise<Duplicates | null> {
-  const spec = await describeCollection(source, c.sourceDb, c.sourceName);
-  const found = await findDuplicateKeys({ cluster: source, db: c.sourceDb, spec }, { lowerExclusive: null, upperInclusive: null }, extra);
-  // The search stops once it has named enough examples: the rest is taken from the counts.
-  if (found.rows === extra || (found.examples.length >= DUPLICATE_EXAMPLES && found.rows <= extra)) return { rows: extra, examples: found.examples };
-  return null;
+async function sourceDuplicates(services: Services, job: JobRecord, { source, target }: { source: MilvusGateway; target: MilvusGateway }, c: CollectionProgress, extra: number): Promise<Duplicates | null> {
+  const [sourceSpec, targetSpec] = await Promise.all([describeCollection(source, c.sourceDb, c.sourceName), describeCollection(target, c.targetDb, c.targetName)]);
+  const shards = (await services.jobs.listShards(job.jobId, c.key)).filter((s) => s.attempt === c.attempt);
+  let rows = 0;
+  const examples: string[] = [];
+  try {
+    for (const shard of shards) {
+      const partition = shard.partition ? { partition: shard.partition } : {};
+      const sourceSide = { cluster: source, db: c.sourceDb, spec: sourceSpec, ...partition };
+      const [held, kept] = await Promise.all([
+        countRange(sourceSide, shard.lowerExclusive, shard.upperInclusive),
+        countRange({ cluster: target, db: c.targetDb, spec: targetSpec, ...partition }, shard.lowerExclusive, shard.upperInclusive),
+      ]);
+      if (held <= kept) continue;
+      rows += held - kept;
+      if (examples.length < DUPLICATE_EXAMPLES) {
+        const found = await findDuplicateKeys(sourceSide, { lowerExclusive: shard.lowerExclusive, upperInclusive: shard.upperInclusive }, held - kept);
+        examples.push(...found.examples.slice(0, DUPLICATE_EXAMPLES - examples.length));
+      }
+    }
+  } catch (error) {
+    // A shard bound no filter can hold: the counts stand as they are (a mismatch).
+    if (error instanceof PermanentError && error.code === 'INEXPRESSIBLE_KEY') return null;
+    throw error;
+  }
+  return rows === extra ? { rows, examples } : null;
 }
 
 /**
@@ -53,7 +73,7 @@ export async function verifySync(services: Services, { jobId }: JobInput): Promi
     const entries = [];
     for (const c of collections) {
       const [sourceRows, targetRows] = await Promise.all([countRows(clusters.source, c.sourceDb, c.sourceName, { readOnly: true }), countRows(clusters.target, c.targetDb, c.targetName)]);
-      const duplicateKeys = differences === 0 && sourceRows > targetRows ? await sourceDuplicates(clusters.source, c, sourceRows - targetRows) : null;
+      const duplicateKeys = differences === 0 && sourceRows > targetRows ? await sourceDuplicates(services, job, clusters, c, sourceRows - targetRows) : null;
       if (duplicateKeys) found.push({ key: c.key, ...duplicateKeys });
       entries.push({ key: c.key, sourceRows, targetRows, ...(duplicateKeys ? { duplicateKeys: duplicateKeys.rows } : {}), match: sourceRows - (duplicateKeys?.rows ?? 0) === targetRows });
     }

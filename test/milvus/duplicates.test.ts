@@ -58,6 +58,13 @@ describe('duplicate primary keys of a key range', () => {
     expect(found).toEqual({ rows: 3, examples: ['488', '500'] });
   });
 
+  it('does not take rows a copy missed for duplicates: only what the keys and counts confirm', async () => {
+    const side = { cluster: source, db: DB, spec };
+    // (450, 550] holds 100 keys and 3 duplicate rows; a copy that read only 95 of its keys sees 8 more rows than keys.
+    const found = await duplicatesInRange(side, { lowerExclusive: '450', upperInclusive: '550' }, 95);
+    expect(found).toEqual({ rows: 3, examples: ['488', '500'] });
+  });
+
   it('reads no key when the range holds as many rows as the copy read keys', async () => {
     const side = { cluster: source, db: DB, spec };
     const reads = vi.spyOn(source, 'queryKeys');
