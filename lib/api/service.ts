@@ -510,10 +510,11 @@ function toExecutionView({ executionArn: _internal, ...execution }: JobExecution
 }
 
 function toCollectionView(c: CollectionProgress): CollectionView {
-  const percent =
-    c.rowsTotal > 0 ? Math.min(100, Math.floor((c.rowsCopied * 1000) / c.rowsTotal) / 10) : DONE_COLLECTION.includes(c.status) ? 100 : 0;
-  const { key, sourceDb, sourceName, targetDb, targetName, status, rowsTotal, rowsCopied } = c;
-  return { key, sourceDb, sourceName, targetDb, targetName, status, rowsTotal, rowsCopied, percent };
+  // The source's duplicate keys are counted in rowsTotal but copied once.
+  const distinct = c.rowsTotal - (c.duplicateKeys ?? 0);
+  const percent = distinct > 0 ? Math.min(100, Math.floor((c.rowsCopied * 1000) / distinct) / 10) : DONE_COLLECTION.includes(c.status) ? 100 : 0;
+  const { key, sourceDb, sourceName, targetDb, targetName, status, rowsTotal, rowsCopied, duplicateKeys, duplicateExamples } = c;
+  return { key, sourceDb, sourceName, targetDb, targetName, status, rowsTotal, rowsCopied, ...(duplicateKeys ? { duplicateKeys, duplicateExamples: duplicateExamples ?? [] } : {}), percent };
 }
 
 function errorName(error: unknown): string {

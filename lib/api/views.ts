@@ -21,6 +21,8 @@ export const CollectionView = CollectionProgress.pick({
   status: true,
   rowsTotal: true,
   rowsCopied: true,
+  duplicateKeys: true,
+  duplicateExamples: true,
 }).extend({ percent: z.number().min(0).max(100).describe('rowsCopied of rowsTotal, one decimal, at most 100') });
 export type CollectionView = z.output<typeof CollectionView>;
 

@@ -24,7 +24,7 @@ import { DynamoTargetLocks } from './dynamoTargetLocks';
 import type { IdempotencyRecord } from './errors';
 import { CollectionProgress, JobEvent, JobRecord, ShardRecord, type CollectionsSummary, type JobStatus } from './model';
 import { summarizeCollections } from './progress';
-import type { JobPatch, JobStore, ListJobsQuery, Page, ShardCheckpoint } from './store';
+import type { CollectionPatch, JobPatch, JobStore, ListJobsQuery, Page, ShardCheckpoint } from './store';
 import { ENTITIES, JOB_TABLE, tableKeys } from './table';
 
 type Item = Record<string, unknown>;
@@ -212,7 +212,7 @@ export class DynamoJobStore implements JobStore {
   async updateCollection(
     jobId: string,
     key: string,
-    patch: Partial<Pick<CollectionProgress, 'status' | 'rowsTotal' | 'rowsCopied' | 'shardCount' | 'attempt'>>,
+    patch: CollectionPatch,
   ): Promise<void> {
     const checked = validPatch(CollectionPatchSchema, patch, `collection ${key} patch`);
     const expr = new Expressions();
@@ -336,7 +336,9 @@ export class DynamoJobStore implements JobStore {
     const shardUpdate = {
       TableName: this.tableName,
       Key: shardKey(u.jobId, u.collectionKey, u.index),
-      UpdateExpression: `SET ${checkpoint} = ${shard.value(u.checkpoint)}, ${rows} = ${rows} + ${shard.value(u.rowsDelta)}, ${shard.name('done')} = ${shard.value(u.done)}, ${shard.name('updatedAt')} = ${shard.value(now)}`,
+      UpdateExpression:
+        `SET ${checkpoint} = ${shard.value(u.checkpoint)}, ${rows} = ${rows} + ${shard.value(u.rowsDelta)}, ${shard.name('done')} = ${shard.value(u.done)}, ${shard.name('updatedAt')} = ${shard.value(now)}` +
+        (u.duplicates ? `, ${shard.name('duplicateRows')} = ${shard.value(u.duplicates.rows)}, ${shard.name('duplicateExamples')} = ${shard.value(u.duplicates.examples)}` : ''),
       ConditionExpression: `attribute_exists(${shard.name(JOB_TABLE.partitionKey)}) AND ${shard.name('attempt')} = ${shard.value(u.attempt)} AND ${expectedCondition}`,
       ...shard.attributes(),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
@@ -505,7 +507,9 @@ const JobPatchSchema = JobRecord.pick({
 /** What a summary reads of a collection item. */
 const CollectionTally = CollectionProgress.pick({ status: true, rowsTotal: true, rowsCopied: true });
 
-const CollectionPatchSchema = CollectionProgress.pick({ status: true, rowsTotal: true, rowsCopied: true, shardCount: true, attempt: true }).partial().strict();
+const CollectionPatchSchema = CollectionProgress.pick({ status: true, rowsTotal: true, rowsCopied: true, shardCount: true, attempt: true, duplicateKeys: true, duplicateExamples: true })
+  .partial()
+  .strict();
 
 const ShardCheckpointSchema = z.object({
   jobId: z.string().min(1),
@@ -516,6 +520,7 @@ const ShardCheckpointSchema = z.object({
   checkpoint: z.string().nullable(),
   rowsDelta: z.number().int().nonnegative(),
   done: z.boolean(),
+  duplicates: z.object({ rows: z.number().int().nonnegative(), examples: z.array(z.string()).max(5) }).optional(),
 });
 
 function jobKey(jobId: string): Item {

@@ -61,6 +61,14 @@ export const CollectionProgress = z.object({
   append: z.boolean().optional(),
   /** Rows the target collection held before the job (append only): verification expects these plus the source's. */
   rowsBefore: z.number().int().nonnegative().optional(),
+  /**
+   * Source rows beyond one per primary key (keys inserted more than once; count(*) counts each row,
+   * a query returns one per key): the target holds one row per key, so verification expects the
+   * source's count minus these. Set by verification.
+   */
+  duplicateKeys: z.number().int().nonnegative().optional(),
+  /** A few of the duplicated keys (at most 5, each cut to 100 characters). */
+  duplicateExamples: z.array(z.string()).max(5).optional(),
 });
 export type CollectionProgress = z.infer<typeof CollectionProgress>;
 
@@ -78,6 +86,8 @@ const CollectionVerification = z.object({
   key: z.string(),
   sourceRows: z.number().int().nonnegative(),
   targetRows: z.number().int().nonnegative(),
+  /** Source rows beyond one per key (duplicate keys): the target is expected to hold sourceRows minus these. */
+  duplicateKeys: z.number().int().nonnegative().optional(),
   match: z.boolean(),
 });
 /** Entries a verification report lists: every collection of a small job, the mismatches of a large one (the report is on the job item). */
@@ -308,6 +318,10 @@ export const ShardRecord = z.object({
   done: z.boolean(),
   /** Which collection attempt this shard belongs to: a re-copy replans the shards with attempt + 1. */
   attempt: z.number().int().positive(),
+  /** Source rows of the range beyond one per key (count(*) minus the distinct keys copied), counted when the shard is done (offline). */
+  duplicateRows: z.number().int().nonnegative().optional(),
+  /** A few of those duplicated keys (lib/milvus/duplicates.ts bounds them). */
+  duplicateExamples: z.array(z.string()).optional(),
   updatedAt: z.string(),
 });
 export type ShardRecord = z.infer<typeof ShardRecord>;

@@ -33,6 +33,9 @@ export interface JobPatch {
   addWarnings?: string[];
 }
 
+/** The fields of a collection's item a step may change. */
+export type CollectionPatch = Partial<Pick<CollectionProgress, 'status' | 'rowsTotal' | 'rowsCopied' | 'shardCount' | 'attempt' | 'duplicateKeys' | 'duplicateExamples'>>;
+
 export interface ShardCheckpoint {
   jobId: string;
   collectionKey: string;
@@ -43,6 +46,8 @@ export interface ShardCheckpoint {
   checkpoint: string | null;
   rowsDelta: number;
   done: boolean;
+  /** With done: the shard's duplicate keys (lib/milvus/duplicates.ts), kept on the shard item. */
+  duplicates?: { rows: number; examples: string[] };
 }
 
 /**
@@ -86,7 +91,7 @@ export interface JobStore {
   updateCollection(
     jobId: string,
     key: string,
-    patch: Partial<Pick<CollectionProgress, 'status' | 'rowsTotal' | 'rowsCopied' | 'shardCount' | 'attempt'>>,
+    patch: CollectionPatch,
   ): Promise<void>;
   getCollection(jobId: string, key: string): Promise<CollectionProgress | undefined>;
   /** A page of the job's collections in key order. */

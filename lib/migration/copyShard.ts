@@ -1,6 +1,7 @@
 import { JobNotActiveError, PermanentError } from '../errors';
 import { isTerminal } from '../jobs/model';
 import { ALLOW_INSERT_AUTO_ID, copyShard as copyShardRange, countRows, describeCollection, primaryField, type CollectionSpec } from '../milvus';
+import { describeExamples, duplicatesInRange, type Duplicates } from '../milvus/duplicates';
 import type { Services } from '../services';
 import type { CopyShardOutput, ShardInput } from '../workflow/steps';
 import { loadActiveCollection, withClusters } from './jobContext';
@@ -49,7 +50,7 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
   let unsaved: { checkpoint: string; rows: number } | null = null;
   let savedAt = 0;
   /** Saves what was written since the last save; `done` also marks the shard done. */
-  const save = async (done = false): Promise<void> => {
+  const save = async (done = false, duplicates?: Duplicates): Promise<void> => {
     if (!unsaved && !done) return;
     const next = unsaved ?? { checkpoint, rows: 0 };
     await services.jobs.checkpointShard({
@@ -61,6 +62,7 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
       checkpoint: next.checkpoint,
       rowsDelta: next.rows,
       done,
+      ...(duplicates && duplicates.rows > 0 ? { duplicates } : {}),
     });
     checkpoint = next.checkpoint;
     rowsCopied += next.rows;
@@ -69,8 +71,9 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
   };
 
   let done: boolean;
+  let duplicates: Duplicates | undefined;
   try {
-    ({ done } = await withClusters(services, job, async ({ source, target }) => {
+    ({ done, duplicates } = await withClusters(services, job, async ({ source, target }) => {
       const [sourceSpec, targetSpec] = await Promise.all([
         describeCollection(source, collection.sourceDb, collection.sourceName),
         describeCollection(target, collection.targetDb, collection.targetName),
@@ -91,14 +94,15 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
           );
         }
       }
-      return copyShardRange({
+      const range = { lowerExclusive: shard.lowerExclusive, upperInclusive: shard.upperInclusive };
+      const copied = await copyShardRange({
         source,
         sourceDb: collection.sourceDb,
         sourceSpec,
         target,
         targetDb: collection.targetDb,
         targetSpec,
-        range: { lowerExclusive: shard.lowerExclusive, upperInclusive: shard.upperInclusive },
+        range,
         ...(shard.partition ? { partition: shard.partition } : {}),
         ...(collection.append ? { appendTarget: true } : {}),
         ...(discardKeys ? { discardKeys: true } : {}),
@@ -119,6 +123,13 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
           }
         },
       });
+      if (!copied.done || job.type !== 'offline') return { done: copied.done, duplicates: undefined };
+      // The copy read each key of the range once (a query returns one row per key); count(*) counts
+      // every row, so the difference is the source's duplicate keys. Offline only: a live source's
+      // count moves under the copy (online jobs count them at the cutover's verification).
+      const distinct = rowsCopied + (unsaved?.rows ?? 0);
+      const side = { cluster: source, db: collection.sourceDb, spec: sourceSpec, ...(shard.partition ? { partition: shard.partition } : {}) };
+      return { done: true, duplicates: await duplicatesInRange(side, range, distinct) };
     }));
   } catch (error) {
     // The batches written before the failure are saved, so the retry does not clear and copy them
@@ -128,12 +139,21 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
     throw error;
   }
 
-  await save(done);
+  await save(done, duplicates);
   if (done) {
+    const duplicated = duplicates && duplicates.rows > 0 ? duplicates : undefined;
     await services.jobs.appendEvent(jobId, {
       type: 'ShardCopied',
-      message: `${collectionKey} shard ${shardIndex + 1}/${collection.shardCount}${shard.partition ? ` (partition ${shard.partition})` : ''}: ${rowsCopied} row(s)`,
-      details: { collection: collectionKey, shard: shardIndex, rows: rowsCopied, ...(shard.partition ? { partition: shard.partition } : {}) },
+      message:
+        `${collectionKey} shard ${shardIndex + 1}/${collection.shardCount}${shard.partition ? ` (partition ${shard.partition})` : ''}: ${rowsCopied} row(s)` +
+        (duplicated ? `; the source holds ${duplicated.rows} duplicate key(s) in its range (e.g. ${describeExamples(duplicated.examples, duplicated.rows)}), copied once each` : ''),
+      details: {
+        collection: collectionKey,
+        shard: shardIndex,
+        rows: rowsCopied,
+        ...(shard.partition ? { partition: shard.partition } : {}),
+        ...(duplicated ? { duplicateKeys: duplicated.rows, duplicateExamples: duplicated.examples } : {}),
+      },
     });
   }
   return { done, rowsCopied };

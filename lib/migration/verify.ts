@@ -4,6 +4,7 @@ import { collectionExists, countRows } from '../milvus';
 import { mapInOrder } from '../concurrency';
 import type { Services } from '../services';
 import type { JobInput, VerifyOutput } from '../workflow/steps';
+import { copiedShardDuplicates, reportDuplicateKeys, type CollectionDuplicates } from './duplicateKeys';
 import { loadActiveJob, withClusters } from './jobContext';
 
 /** The first few of a list for a message or an event (an item of its own, under DynamoDB's 400 KB whatever the job's size). */
@@ -19,12 +20,14 @@ const MAX_ATTEMPTS = 2;
 
 /**
  * Compares the number of collections and every collection's entity count (flushed) on both
- * sides. A first mismatch sends the collection back for one re-copy; a second fails the job.
+ * sides; the source's duplicate keys, which the target holds once (lib/milvus/duplicates.ts), are
+ * not expected there, and a job that passes warns of them. A first mismatch sends the collection back for one re-copy; a second fails the job.
  */
 export async function verify(services: Services, { jobId }: JobInput): Promise<VerifyOutput> {
   const job = await loadActiveJob(services, jobId);
   await services.jobs.update(jobId, { phase: 'VERIFICATION' });
   const collections = Object.values(job.collections);
+  const found: CollectionDuplicates[] = [];
 
   const { report, entries } = await withClusters(services, job, async ({ source, target }): Promise<{ report: VerificationReport; entries: Array<VerificationReport['collections'][number]> }> => {
     let targetCollections = 0;
@@ -37,7 +40,17 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
       ]);
       // An append target held rows before the job: it must now hold those plus the source's.
       const before = c.rowsBefore ?? 0;
-      return { key: c.key, sourceRows, targetRows, match: exists && sourceRows + before === targetRows };
+      if (!exists || sourceRows + before === targetRows) return { key: c.key, sourceRows, targetRows, match: exists };
+      // The target holds one row per key: the source's duplicate keys (counted by the copy) are not expected there.
+      const duplicates = await copiedShardDuplicates(services, jobId, c);
+      if (duplicates.rows > 0) found.push({ key: c.key, ...duplicates });
+      return {
+        key: c.key,
+        sourceRows,
+        targetRows,
+        ...(duplicates.rows > 0 ? { duplicateKeys: duplicates.rows } : {}),
+        match: sourceRows - duplicates.rows + before === targetRows,
+      };
     });
     return { report: verificationReport({
       at: services.now().toISOString(),
@@ -49,6 +62,7 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
   await services.jobs.update(jobId, { verification: report });
 
   if (report.passed) {
+    await reportDuplicateKeys(services, job, found);
     await mapInOrder(collections, VERIFY_CONCURRENCY, (c) => services.jobs.updateCollection(jobId, c.key, { status: 'VERIFIED' }));
     await services.jobs.appendEvent(jobId, {
       type: 'VerificationPassed',
@@ -62,7 +76,8 @@ export async function verify(services: Services, { jobId }: JobInput): Promise<V
   const byKey = new Map(entries.map((e) => [e.key, e]));
   const describe = (c: CollectionProgress) => {
     const entry = byKey.get(c.key);
-    return `${c.key} (source ${entry?.sourceRows}, target ${entry?.targetRows}${c.rowsBefore ? `, of which ${c.rowsBefore} before the job` : ''})`;
+    const duplicates = entry?.duplicateKeys ? ` with ${entry.duplicateKeys} duplicate key(s)` : '';
+    return `${c.key} (source ${entry?.sourceRows}${duplicates}, target ${entry?.targetRows}${c.rowsBefore ? `, of which ${c.rowsBefore} before the job` : ''})`;
   };
   // A collection appended to is never dropped for a re-copy: it held the target's own rows.
   const exhausted = mismatched.filter((c) => c.attempt >= MAX_ATTEMPTS || c.append);

@@ -1,6 +1,8 @@
 import { PermanentError } from '../errors';
-import { verificationReport, type JobRecord, type VerificationReport } from '../jobs/model';
-import { countRows } from '../milvus';
+import { verificationReport, type CollectionProgress, type JobRecord, type VerificationReport } from '../jobs/model';
+import { countRows, describeCollection, type MilvusGateway } from '../milvus';
+import { countRange, DUPLICATE_EXAMPLES, findDuplicateKeys, type Duplicates } from '../milvus/duplicates';
+import { reportDuplicateKeys, type CollectionDuplicates } from '../migration/duplicateKeys';
 import { loadActiveJob, withClusters } from '../migration/jobContext';
 import type { Services } from '../services';
 import type { JobInput } from '../workflow/steps';
@@ -15,9 +17,46 @@ function drainWasAComparison(job: JobRecord): boolean {
 }
 
 /**
+ * The source's duplicate keys in a collection whose rows compared equal to the target's, every one,
+ * while its count(*) exceeds the target's by `extra`: the key sets are equal and the target holds
+ * each key once (a query returns one row per key, and the comparison leaves no key twice on the
+ * target), so the extra rows are keys inserted more than once on the source, before the job or
+ * during the sync alike. Counted per shard on both sides (two count(*) a shard); a shard's keys are
+ * read (keys only) to name a few examples. null when the shards do not account for `extra`.
+ */
+async function sourceDuplicates(services: Services, job: JobRecord, { source, target }: { source: MilvusGateway; target: MilvusGateway }, c: CollectionProgress, extra: number): Promise<Duplicates | null> {
+  const [sourceSpec, targetSpec] = await Promise.all([describeCollection(source, c.sourceDb, c.sourceName), describeCollection(target, c.targetDb, c.targetName)]);
+  const shards = (await services.jobs.listShards(job.jobId, c.key)).filter((s) => s.attempt === c.attempt);
+  let rows = 0;
+  const examples: string[] = [];
+  try {
+    for (const shard of shards) {
+      const partition = shard.partition ? { partition: shard.partition } : {};
+      const sourceSide = { cluster: source, db: c.sourceDb, spec: sourceSpec, ...partition };
+      const [held, kept] = await Promise.all([
+        countRange(sourceSide, shard.lowerExclusive, shard.upperInclusive),
+        countRange({ cluster: target, db: c.targetDb, spec: targetSpec, ...partition }, shard.lowerExclusive, shard.upperInclusive),
+      ]);
+      if (held <= kept) continue;
+      rows += held - kept;
+      if (examples.length < DUPLICATE_EXAMPLES) {
+        const found = await findDuplicateKeys(sourceSide, { lowerExclusive: shard.lowerExclusive, upperInclusive: shard.upperInclusive }, held - kept);
+        examples.push(...found.examples.slice(0, DUPLICATE_EXAMPLES - examples.length));
+      }
+    }
+  } catch (error) {
+    // A shard bound no filter can hold: the counts stand as they are (a mismatch).
+    if (error instanceof PermanentError && error.code === 'INEXPRESSIBLE_KEY') return null;
+    throw error;
+  }
+  return rows === extra ? { rows, examples } : null;
+}
+
+/**
  * Online cutover's verification, with writes stopped and the changes drained: a full comparison
  * of every row, field by field (the drain's own cycle when it found nothing left to change, else
- * one more pass that writes nothing), and every entity count on both sides. A difference means the
+ * one more pass that writes nothing), and every entity count on both sides, less the source's
+ * duplicate keys (which the target holds once; the job warns of them). A difference means the
  * source still changed after the confirmation (WRITES_NOT_STOPPED) or the counts disagree
  * (VERIFICATION_MISMATCH): the job fails naming it.
  */
@@ -25,16 +64,19 @@ export async function verifySync(services: Services, { jobId }: JobInput): Promi
   const job = await loadActiveJob(services, jobId);
   await services.jobs.update(jobId, { phase: 'VERIFICATION' });
   const collections = Object.values(job.collections);
+  const found: CollectionDuplicates[] = [];
   const { report, comparison } = await withClusters(services, job, async (clusters) => {
     const comparison: Pick<CycleOutcome, 'rowsCompared' | 'inserted' | 'updated' | 'deleted' | 'sampleKeys'> = drainWasAComparison(job)
       ? { rowsCompared: job.sync!.lastCycle!.rowsCompared, inserted: 0, updated: 0, deleted: 0, sampleKeys: [] }
       : await syncStrategyFor(job).runCycle({ services, job, clusters, apply: false });
+    const differences = comparison.inserted + comparison.updated + comparison.deleted;
     const entries = [];
     for (const c of collections) {
       const [sourceRows, targetRows] = await Promise.all([countRows(clusters.source, c.sourceDb, c.sourceName, { readOnly: true }), countRows(clusters.target, c.targetDb, c.targetName)]);
-      entries.push({ key: c.key, sourceRows, targetRows, match: sourceRows === targetRows });
+      const duplicateKeys = differences === 0 && sourceRows > targetRows ? await sourceDuplicates(services, job, clusters, c, sourceRows - targetRows) : null;
+      if (duplicateKeys) found.push({ key: c.key, ...duplicateKeys });
+      entries.push({ key: c.key, sourceRows, targetRows, ...(duplicateKeys ? { duplicateKeys: duplicateKeys.rows } : {}), match: sourceRows - (duplicateKeys?.rows ?? 0) === targetRows });
     }
-    const differences = comparison.inserted + comparison.updated + comparison.deleted;
     const report: VerificationReport = verificationReport(
       { at: services.now().toISOString(), sourceCollections: collections.length, targetCollections: collections.length, passed: differences === 0 && entries.every((e) => e.match) },
       entries,
@@ -54,8 +96,9 @@ export async function verifySync(services: Services, { jobId }: JobInput): Promi
   if (!report.passed) {
     const counts = report.collections.filter((e) => !e.match).map((e) => `${e.key} (source ${e.sourceRows}, target ${e.targetRows})`);
     await services.jobs.appendEvent(jobId, { type: 'VerificationFailed', message: `entity counts differ: ${counts.join(', ')}` });
-    throw new PermanentError('VERIFICATION_MISMATCH', `every row compared equal but entity counts differ (duplicate keys?): ${counts.join(', ')}`);
+    throw new PermanentError('VERIFICATION_MISMATCH', `every row compared equal but entity counts differ: ${counts.join(', ')}`);
   }
+  await reportDuplicateKeys(services, job, found);
   for (const c of collections) await services.jobs.updateCollection(jobId, c.key, { status: 'VERIFIED' });
   await services.jobs.appendEvent(jobId, {
     type: 'VerificationPassed',

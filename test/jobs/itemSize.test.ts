@@ -3,6 +3,8 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { CreateMigrationBody, MAX_BODY_BYTES } from '../../lib/api/requests';
 import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
+import { DUPLICATE_EXAMPLES, EXAMPLE_CHARS } from '../../lib/milvus/duplicates';
+import { duplicatesWarning, DUPLICATE_WARNINGS } from '../../lib/migration/duplicateKeys';
 import { JOB_SCHEMA_VERSION, JobOptions, verificationReport, type CollectionProgress, type JobRecord } from '../../lib/jobs/model';
 import { createJobTable, JOB_TABLE, tableKeys } from '../../lib/jobs/table';
 import { DYNAMO_ITEM_LIMIT_BYTES, dynamoItemBytes } from '../support/dynamoItemSize';
@@ -43,8 +45,13 @@ function largestCollection(i: number): CollectionProgress {
     attempt: Number.MAX_SAFE_INTEGER,
     append: true,
     rowsBefore: Number.MAX_SAFE_INTEGER,
+    duplicateKeys: Number.MAX_SAFE_INTEGER,
+    duplicateExamples: largestDuplicateExamples(),
   };
 }
+
+/** Duplicate key examples at their largest: DUPLICATE_EXAMPLES keys of EXAMPLE_CHARS 4-byte characters. */
+const largestDuplicateExamples = (): string[] => Array.from({ length: DUPLICATE_EXAMPLES }, (_, i) => `${i}${'😀'.repeat(EXAMPLE_CHARS - 1)}`);
 
 /** The largest body POST /migrations accepts: one database, as many long-named collections with mappings as fit. */
 function largestRequest(): CreateMigrationBody {
@@ -100,7 +107,11 @@ describe('job records at their largest, against the 400 KB item limit', () => {
       executionArn: `arn:aws:states:us-east-1:123456789012:execution:${'m'.repeat(80)}:${'e'.repeat(80)}`,
       startedAt: at,
       endedAt: at,
-      addWarnings: Array.from({ length: 20 }, (_, i) => `${i} ${'w'.repeat(1000)}`),
+      addWarnings: [
+        ...Array.from({ length: 20 }, (_, i) => `${i} ${'w'.repeat(1000)}`),
+        // Duplicate keys: one warning per collection for the first DUPLICATE_WARNINGS, one more for the rest.
+        ...Array.from({ length: DUPLICATE_WARNINGS + 1 }, (_, i) => duplicatesWarning({ key: largestCollection(i).key, rows: Number.MAX_SAFE_INTEGER, examples: largestDuplicateExamples() })),
+      ],
     });
 
     const bytes = dynamoItemBytes(await rawItem(job.jobId, tableKeys.jobSk));
