@@ -5,6 +5,7 @@ import {
   Choice,
   Condition,
   DefinitionBody,
+  DistributedMap,
   Fail,
   JitterType,
   JsonPath,
@@ -96,7 +97,25 @@ export class MigrationStateMachine extends Construct {
     // 2. PlanShards
     const planShards = task('PlanShards', 'planShards', job, '$.plan');
 
-    // 3b. CopyShard <-> ShardDone? (a shard is copied in invocations that each stop at a time budget)
+    // 3. The copy, in three Distributed Maps over the copy batches PlanShards stored ($.plan.batches,
+    //    lib/copyBatches.ts): each batch is a child execution with a history of its own, bounded by
+    //    the batch's size, so no execution grows with the job's collections or shards.
+    //    A collection split over several batches is created by the batch that owns it before any
+    //    shard is copied (3a), and indexed after all its shards are (3c): each stage ends before the next.
+    const collectionItem = { jobId, collectionKey: JsonPath.stringAt('$$.Map.Item.Value') };
+    const collectionPayload = { jobId, collectionKey: JsonPath.stringAt('$.collectionKey') };
+
+    // 3a. CreateCollections: each child creates the collections its batch owns.
+    const createCollections = this.overBatches('CreateCollections', 'Create', task, new MapState(this, 'CreateBatchCollections', {
+      itemsPath: '$.items.collections',
+      itemSelector: collectionItem,
+      // With the Distributed Map's MaxConcurrency: as many collections at once as before the fan-out.
+      maxConcurrency: 1,
+      resultPath: JsonPath.DISCARD,
+    }).itemProcessor(task('CreateTargetCollection', 'createTargetCollection', collectionPayload, '$.created')), props.collectionConcurrency);
+
+    // 3b. CopyCollections: each child copies its batch's shards, CopyShard <-> ShardDone? until each
+    //     shard is done (a shard is copied in invocations that each stop at a time budget).
     const copyShard = task(
       'CopyShard',
       'copyShard',
@@ -107,35 +126,25 @@ export class MigrationStateMachine extends Construct {
     const shardDone = new Choice(this, 'ShardDone?')
       .when(Condition.booleanEquals('$.copy.done', true), new Succeed(this, 'ShardCopied'))
       .otherwise(copyShard);
-    const copyShards = new MapState(this, 'CopyShards', {
-      itemsPath: '$.shards',
+    const copyCollections = this.overBatches('CopyCollections', 'Copy', task, new MapState(this, 'CopyShards', {
+      itemsPath: '$.items.shards',
       itemSelector: {
         jobId,
-        collectionKey: JsonPath.stringAt('$.collectionKey'),
-        shardIndex: JsonPath.numberAt('$$.Map.Item.Value'),
+        collectionKey: JsonPath.stringAt('$$.Map.Item.Value.collectionKey'),
+        shardIndex: JsonPath.numberAt('$$.Map.Item.Value.shardIndex'),
       },
       // Per job (options.shardConcurrency), carried from PlanShards' output.
       maxConcurrencyPath: '$.shardConcurrency',
       resultPath: JsonPath.DISCARD,
-    }).itemProcessor(copyShard.next(shardDone));
+    }).itemProcessor(copyShard.next(shardDone)), props.collectionConcurrency);
 
-    // 3. CopyCollections: 3a CreateTargetCollection -> 3b CopyShards -> 3c BuildIndexes
-    const collectionPayload = { jobId, collectionKey: JsonPath.stringAt('$.collectionKey') };
-    const copyCollections = new MapState(this, 'CopyCollections', {
-      itemsPath: '$.plan.collections',
-      itemSelector: {
-        jobId,
-        collectionKey: JsonPath.stringAt('$$.Map.Item.Value.collectionKey'),
-        shards: JsonPath.listAt('$$.Map.Item.Value.shards'),
-        shardConcurrency: JsonPath.numberAt('$.plan.shardConcurrency'),
-      },
-      maxConcurrency: props.collectionConcurrency ?? 4,
+    // 3c. IndexCollections: each child waits for the indexes of the collections its batch owns.
+    const indexCollections = this.overBatches('IndexCollections', 'Index', task, new MapState(this, 'IndexBatchCollections', {
+      itemsPath: '$.items.collections',
+      itemSelector: collectionItem,
+      maxConcurrency: 1,
       resultPath: JsonPath.DISCARD,
-    }).itemProcessor(
-      task('CreateTargetCollection', 'createTargetCollection', collectionPayload, '$.created')
-        .next(copyShards)
-        .next(task('BuildIndexes', 'buildIndexes', collectionPayload, '$.indexes')),
-    );
+    }).itemProcessor(task('BuildIndexes', 'buildIndexes', collectionPayload, '$.indexes')), props.collectionConcurrency);
 
     // 4. CopyAccessControl
     const copyAccessControl = task('CopyAccessControl', 'copyAccessControl', job, '$.accessControl');
@@ -172,11 +181,11 @@ export class MigrationStateMachine extends Construct {
       .when(Condition.stringEquals('$.preflight.type', 'offline'), verify)
       .otherwise(this.unexpected('UnknownMigrationType', 'Preflight answered {}', '$.preflight', recordFailure));
 
-    for (const state of [preflight, planShards, copyCollections, copyAccessControl, verify, finalize, startSync, syncChanges, drainChanges, verifySync]) {
+    for (const state of [preflight, planShards, createCollections, copyCollections, indexCollections, copyAccessControl, verify, finalize, startSync, syncChanges, drainChanges, verifySync]) {
       state.addCatch(recordFailure, onFailure);
     }
 
-    const definition = preflight.next(planShards).next(copyCollections).next(copyAccessControl).next(migrationType);
+    const definition = preflight.next(planShards).next(createCollections).next(copyCollections).next(indexCollections).next(copyAccessControl).next(migrationType);
 
     this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
     this.stateMachine = new StateMachine(this, 'Resource', {
@@ -187,6 +196,34 @@ export class MigrationStateMachine extends Construct {
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: false },
       comment: 'Milvus migration: preflight, plan, copy, index; offline: verify, finalize; online: sync until writes stop, drain, verify, finalize',
     });
+  }
+
+  /**
+   * A Distributed Map over $.plan.batches whose child executions (STANDARD, each with a history
+   * of its own) run Load<label>Batch ($.items: the batch's collections and shards) and then `body`.
+   * A child records its own failure on the job first: on AWS the parent sees only
+   * States.ExceedToleratedFailureThreshold, not the child's error (RecordFailure keeps the first).
+   * Each child ends with an empty output, so the results the Map gathers stay ~3 bytes a batch.
+   */
+  private overBatches(name: string, label: string, task: (name: string, stepId: StepId, payload: Record<string, unknown>, resultPath: string | null) => LambdaInvoke, body: MapState, concurrency = 4): DistributedMap {
+    const jobId = JsonPath.stringAt('$.jobId');
+    const load = task(`Load${label}Batch`, 'loadCopyBatch', { jobId, batch: JsonPath.numberAt('$.batch') }, '$.items');
+    const recordChildFailure = task(`Record${label}BatchFailure`, 'recordFailure', { jobId, error: JsonPath.objectAt('$.error') }, '$.failureRecorded');
+    recordChildFailure.next(new Fail(this, `${label}BatchFailed`, { errorPath: '$.error.Error', causePath: '$.error.Cause' }));
+    for (const state of [load, body]) state.addCatch(recordChildFailure, { resultPath: '$.error' });
+    const done = new Pass(this, `${label}BatchDone`, { parameters: {} });
+    return new DistributedMap(this, name, {
+      itemsPath: '$.plan.batches',
+      itemSelector: {
+        jobId,
+        batch: JsonPath.numberAt('$$.Map.Item.Value'),
+        shardConcurrency: JsonPath.numberAt('$.plan.shardConcurrency'),
+      },
+      maxConcurrency: concurrency,
+      mapExecutionType: StateMachineType.STANDARD,
+      label,
+      resultPath: JsonPath.DISCARD,
+    }).itemProcessor(load.next(body).next(done));
   }
 
   /** A step answered something the graph has no branch for: a bug, recorded like any failure. */
