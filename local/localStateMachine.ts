@@ -127,7 +127,9 @@ export function createLocalStateMachine(options: LocalStateMachineOptions): Loca
     start(input, name = randomUUID()) {
       const executionArn = `arn:aws:states:us-east-1:000000000000:execution:${stateMachineName}:${name}`;
       const abortController = new AbortController();
-      const run: RunState = { executionArn, signal: abortController.signal, ended: false, failedMaps: new Set(), retryAttempts: new Map() };
+      let markEnded!: () => void;
+      const whenEnded = new Promise<void>((resolve) => (markEnded = resolve));
+      const run: RunState = { executionArn, signal: abortController.signal, ended: false, whenEnded, failedMaps: new Set(), retryAttempts: new Map() };
       const taskResourceLocalHandlers = Object.fromEntries(
         [...bindings].map(([stateName, binding]) => [stateName, localTaskHandler(stateName, binding, options.handlers[binding.stepId], run)]),
       );
@@ -147,6 +149,7 @@ export function createLocalStateMachine(options: LocalStateMachineOptions): Loca
           (error: unknown): LocalExecutionResult => toFailedResult(error),
         ).finally(() => {
           run.ended = true;
+          markEnded();
         }),
         abort() {
           abortController.abort();
@@ -162,6 +165,8 @@ interface RunState {
   executionArn: string;
   signal: AbortSignal;
   ended: boolean;
+  /** Settles when the execution has ended. */
+  whenEnded: Promise<void>;
   /**
    * Map states that have failed. When one iteration of a Map fails, AWS stops the others.
    * aws-local-stepfunctions aborts the iterations already running but, as their slots free up,
@@ -312,8 +317,13 @@ function localTaskHandler(stateName: string, binding: TaskBinding, handler: Loca
     if (run.signal.aborted || run.ended) throw new LocalTaskError('ExecutionAborted', `execution ${run.executionArn} has ended`);
     const failedMap = binding.enclosingMaps.find((map) => run.failedMaps.has(map.name));
     if (failedMap && !binding.handlesFailure) throw new LocalTaskError(MAP_ITERATION_CANCELLED, `${failedMap.name} has failed; ${stateName} does not run`);
-    // On AWS an iteration of a failed Distributed Map is stopped, not failed: it records nothing.
-    if (binding.handlesFailure && (binding.invokeEnvelope ? input?.Payload : input)?.error?.Error === MAP_ITERATION_CANCELLED) return binding.invokeEnvelope ? { Payload: null } : null;
+    // On AWS an iteration of a failed Distributed Map is stopped, not failed: it records nothing, and
+    // must not fail the Map before the iteration that did fail. It waits here until the runtime
+    // drops it (the Map's failure aborts it) or the execution ends.
+    if (binding.handlesFailure && (binding.invokeEnvelope ? input?.Payload : input)?.error?.Error === MAP_ITERATION_CANCELLED) {
+      await Promise.race([run.whenEnded, new Promise((resolve) => run.signal.addEventListener('abort', resolve, { once: true }))]);
+      return binding.invokeEnvelope ? { Payload: null } : null;
+    }
     // JSON round trips stand in for the Lambda boundary: what cannot be serialized fails here as it would on AWS.
     const payload = roundTrip(binding.invokeEnvelope ? input?.Payload : input);
     const invocationKey = `${stateName}\u0000${JSON.stringify(payload)}`;

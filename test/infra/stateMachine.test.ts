@@ -167,6 +167,65 @@ describe('offline state machine (synthesized definition, local runtime)', () => 
     expect(afterFirstVerify[2]!.payload).toEqual({ jobId: 'job-2', collectionKey: 'default.books' });
   });
 
+  it('creates a collection split over several copy batches once before any of its shards, and indexes it once after all of them', async () => {
+    const plan: TestPlan = {
+      collections: [
+        { collectionKey: 'default.big', shards: [0, 1, 2, 3, 4] },
+        { collectionKey: 'default.small', shards: [0] },
+      ],
+      shardConcurrency: 2,
+      limits: { shards: 2, collections: 2, batches: 100 },
+    };
+    const { handlers, calls, stepsCalled } = recordingHandlers({ plans: [plan], invocationsPerShard: 2 });
+
+    const result = await machine(handlers).start({ jobId: 'job-split' }).result;
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.output).toMatchObject({ plan: { batches: [0, 1, 2] } });
+    // Three stages, each a child execution per batch that loads its batch first.
+    expect(stepsCalled().filter((step) => step === 'loadCopyBatch')).toHaveLength(9);
+    const ofBig = calls.flatMap((call, i) => (call.payload.collectionKey === 'default.big' ? [{ ...call, i }] : []));
+    const creates = ofBig.filter((call) => call.stepId === 'createTargetCollection');
+    const copies = ofBig.filter((call) => call.stepId === 'copyShard');
+    const indexes = ofBig.filter((call) => call.stepId === 'buildIndexes');
+    expect(creates).toHaveLength(1);
+    expect(indexes).toHaveLength(1);
+    expect(new Set(copies.map((call) => call.payload.shardIndex))).toEqual(new Set([0, 1, 2, 3, 4]));
+    expect(copies).toHaveLength(10);
+    expect(creates[0]!.i).toBeLessThan(copies[0]!.i);
+    expect(indexes[0]!.i).toBeGreaterThan(copies.at(-1)!.i);
+  });
+
+  it('a failing copy batch stops the others: no queued batch starts, the batch records the error once', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { handlers, calls } = recordingHandlers({
+      // Six batches of one collection each; the Distributed Map runs 4 at once.
+      plans: [{ collections: [0, 1, 2, 3, 4, 5].map((i) => ({ collectionKey: `default.c${i}`, shards: [0] })), shardConcurrency: 4, limits: { shards: 1, collections: 1, batches: 100 } }],
+      overrides: {
+        copyShard: async ({ collectionKey }) => {
+          if (collectionKey === 'default.c0') throw new PermanentError('SCHEMA_REFUSED', 'refused');
+          await gate; // batches 1-3 are still copying when batch 0 fails; 4 and 5 wait behind MaxConcurrency 4
+          return { done: true, rowsCopied: 1 };
+        },
+        recordFailure: async () => {
+          release();
+          for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+          return {};
+        },
+      },
+    });
+
+    const result = await machine(handlers).start({ jobId: 'job-batch-failed' }).result;
+
+    expect(result.error?.Error).toBe('PermanentError');
+    expect(calls.filter((call) => call.stepId === 'copyShard').map((call) => call.payload.collectionKey).sort()).toEqual(['default.c0', 'default.c1', 'default.c2', 'default.c3']);
+    expect(calls.filter((call) => call.stepId === 'buildIndexes')).toEqual([]);
+    const recorded = calls.filter((call) => call.stepId === 'recordFailure').map((call) => call.payload.error.Error);
+    // The failing child's record, then the parent's; the batches stopped record nothing (on AWS they are stopped, not failed).
+    expect(recorded).toEqual(['PermanentError', 'PermanentError']);
+  });
+
   it('records a PermanentError of CopyShard without retrying it and fails the execution with it', async () => {
     const { handlers, calls, stepsCalled } = recordingHandlers({
       overrides: {
