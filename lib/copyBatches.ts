@@ -12,13 +12,12 @@ import * as z from 'zod';
  */
 
 /** A collection's shards that fall in one batch. */
-export const CopyBatchPiece = z.object({
+const CopyBatchPiece = z.object({
   collectionKey: z.string().min(1),
   shards: z.array(z.number().int().nonnegative()),
   /** This batch creates and indexes the collection (it holds the collection's first piece). */
   owner: z.boolean(),
 });
-export type CopyBatchPiece = z.infer<typeof CopyBatchPiece>;
 
 export const CopyBatch = z.object({
   number: z.number().int().nonnegative(),
