@@ -43,7 +43,7 @@ export interface MigrationStateMachineProps {
   readonly steps: Record<StepId, IFunction>;
   /** Task timeout of each step; give each a margin over its Lambda timeout so a Lambda timeout surfaces as Sandbox.Timedout. */
   readonly taskTimeouts: Record<StepId, Duration>;
-  /** Collections copied at once. @default 4 */
+  /** Child executions (copy batches) of each Distributed Map run at once. @default 4 */
   readonly collectionConcurrency?: number;
   /** Shards of one collection copied at once. @default 4 */
 }
@@ -52,12 +52,14 @@ export interface MigrationStateMachineProps {
  * Both migrations, read top to bottom as in the console graph (docs/design.md, docs/state-machine.md):
  *
  *  1. Preflight               checks both clusters and the job ($.preflight, with the job's type)
- *  2. PlanShards              splits every collection into primary key ranges ($.plan)
- *  3. CopyCollections         Map over $.plan.collections, each:
- *     3a. CreateTargetCollection
- *     3b. CopyShards          Map over the collection's shards, each:
- *           CopyShard ($.copy) <-> ShardDone? until the shard is done -> ShardCopied
- *     3c. BuildIndexes
+ *  2. PlanShards              splits every collection into primary key ranges and cuts the work
+ *                             into copy batches ($.plan.batches: their numbers only)
+ *  3. The copy: three Distributed Maps over $.plan.batches, a child execution per batch, each
+ *     loading its batch ($.items) first; a stage ends before the next starts:
+ *     3a. CreateCollections   CreateBatchCollections: CreateTargetCollection, each collection it owns
+ *     3b. CopyCollections     CopyShards: CopyShard ($.copy) <-> ShardDone? until done -> ShardCopied
+ *     3c. IndexCollections    IndexBatchCollections: BuildIndexes, each collection it owns
+ *     A child's failure is recorded by the child (Record<Stage>BatchFailure) and fails the Map.
  *  4. CopyAccessControl       users, roles, grants (options.includeRbac)
  *  5. MigrationType?          offline -> 6, online -> 7
  *  6. Offline: Verify -> VerificationOutcome: RECOPY -> back to 2 (mismatched collections only),
@@ -68,11 +70,13 @@ export interface MigrationStateMachineProps {
  *     The sync deadline (7 days by default) and schema changes on the source are failures of
  *     SyncChanges. One loop turn is 9 history events and at least ~13 minutes on AWS: 7 days
  *     take about 7,000 of the 25,000 events an execution may have.
- *  Any failure of a Task or a Map (caught at the top level, Map bodies propagate) puts the error
- *  at $.error -> RecordFailure -> MigrationFailed.
+ *  Any failure of a Task or a Map (caught at the top level; inline Map bodies propagate to the
+ *  child execution's catch) puts the error at $.error -> RecordFailure -> MigrationFailed.
  *
  * Payloads are JSONPath (aws-local-stepfunctions mishandles JSONata) and carry ids only; the
- * job's state lives in DynamoDB.
+ * job's state lives in DynamoDB. No execution's history or payload grows with the job's
+ * collections or shards (test/infra/executionLimits.test.ts); the Distributed Maps take their
+ * items from the state (ItemsPath, no ItemReader) so the local runtime runs them, inline.
  */
 export class MigrationStateMachine extends Construct {
   readonly stateMachine: StateMachine;
