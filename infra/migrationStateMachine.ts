@@ -23,6 +23,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { COPY_BATCHES_AT_ONCE } from '../lib/copyBatches';
 import { RETRYABLE_ERROR_NAMES } from '../lib/errors';
 import type { StepId } from '../lib/workflow/steps';
 
@@ -43,7 +44,7 @@ export interface MigrationStateMachineProps {
   readonly steps: Record<StepId, IFunction>;
   /** Task timeout of each step; give each a margin over its Lambda timeout so a Lambda timeout surfaces as Sandbox.Timedout. */
   readonly taskTimeouts: Record<StepId, Duration>;
-  /** Child executions (copy batches) of each Distributed Map run at once. @default 4 */
+  /** Child executions (copy batches) of each Distributed Map run at once. @default COPY_BATCHES_AT_ONCE (4), which PlanShards cuts batches for */
   readonly collectionConcurrency?: number;
   /** Shards of one collection copied at once. @default 4 */
 }
@@ -209,7 +210,7 @@ export class MigrationStateMachine extends Construct {
    * States.ExceedToleratedFailureThreshold, not the child's error (RecordFailure keeps the first).
    * Each child ends with an empty output, so the results the Map gathers stay ~3 bytes a batch.
    */
-  private overBatches(name: string, label: string, task: (name: string, stepId: StepId, payload: Record<string, unknown>, resultPath: string | null) => LambdaInvoke, body: MapState, concurrency = 4): DistributedMap {
+  private overBatches(name: string, label: string, task: (name: string, stepId: StepId, payload: Record<string, unknown>, resultPath: string | null) => LambdaInvoke, body: MapState, concurrency = COPY_BATCHES_AT_ONCE): DistributedMap {
     const jobId = JsonPath.stringAt('$.jobId');
     const load = task(`Load${label}Batch`, 'loadCopyBatch', { jobId, batch: JsonPath.numberAt('$.batch') }, '$.items');
     const recordChildFailure = task(`Record${label}BatchFailure`, 'recordFailure', { jobId, error: JsonPath.objectAt('$.error') }, '$.failureRecorded');

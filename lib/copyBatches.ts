@@ -31,18 +31,29 @@ export interface CopyBatchLimits {
   /** Collections of one batch: each is a CreateTargetCollection or BuildIndexes in a child's history. */
   collections: number;
   /**
-   * Batches of one job: the list of their numbers is the parent execution's largest payload. Past
-   * it the batches grow instead (only beyond a million shards or collections with the defaults).
+   * Batches of one job, about (the planner may cut up to twice as many): the list of their numbers
+   * is the parent execution's largest payload. Past it the batches grow instead (only beyond half
+   * a million shards or collections with the defaults).
    */
   batches: number;
+  /**
+   * Batches the state machine runs at once (its Distributed Maps' MaxConcurrency). A job gets at
+   * least that many batches when it has the collections, and a multiple of it, so every round of
+   * child executions is full: a batch creates and indexes its collections one at a time.
+   * @default 1
+   */
+  atOnce?: number;
 }
 
+/** Copy batches run at once: each Distributed Map's MaxConcurrency (infra/migrationStateMachine.ts). */
+export const COPY_BATCHES_AT_ONCE = 4;
+
 /**
- * 100 shards of up to ~10 CopyShard turns each are about 9,000 history events of a child's 25,000;
- * 100 collection keys of Milvus' longest names are about 55 KB of a child's 256 KB payload; 10,000
+ * 100 shards of up to ~10 CopyShard turns each are about 9,200 history events of a child's 25,000;
+ * 100 collection keys of Milvus' longest names are about 106 KB of a child's 256 KB payload; 10,000
  * batch numbers are about 50 KB of the parent's (test/infra/executionLimits.test.ts projects them).
  */
-export const COPY_BATCH_LIMITS: CopyBatchLimits = { shards: 100, collections: 100, batches: 10_000 };
+export const COPY_BATCH_LIMITS: CopyBatchLimits = { shards: 100, collections: 100, batches: 5_000, atOnce: COPY_BATCHES_AT_ONCE };
 
 /** A collection the copy needs, with the indexes of the shards PlanShards stored for it. */
 export interface PlannedCollection {
@@ -51,16 +62,17 @@ export interface PlannedCollection {
 }
 
 /**
- * Cuts the planned collections into batches, in the order given: each batch is filled up to its
- * limits before the next starts, so batches are equal but for the last.
+ * Cuts the planned collections into batches of equal size, in the order given: as few as the
+ * limits allow, but at least `atOnce` (when there are that many collections) and a multiple of it.
  */
 export function planCopyBatches(collections: readonly PlannedCollection[], limits: CopyBatchLimits = COPY_BATCH_LIMITS): CopyBatch[] {
   const totalShards = collections.reduce((sum, c) => sum + c.shards.length, 0);
-  const needed = Math.max(Math.ceil(totalShards / limits.shards), Math.ceil(collections.length / limits.collections));
-  // More batches than the parent may list: every batch holds proportionally more.
-  const growth = Math.max(1, Math.ceil(needed / limits.batches));
-  const maxShards = limits.shards * growth;
-  const maxCollections = limits.collections * growth;
+  const atOnce = Math.max(1, limits.atOnce ?? 1);
+  const needed = Math.max(Math.ceil(totalShards / limits.shards), Math.ceil(collections.length / limits.collections), Math.min(atOnce, collections.length));
+  const count = Math.min(limits.batches, needed > atOnce ? Math.ceil(needed / atOnce) * atOnce : needed);
+  // Past limits.batches a batch holds proportionally more.
+  const maxShards = Math.max(1, Math.ceil(totalShards / count));
+  const maxCollections = Math.max(1, Math.ceil(collections.length / count));
 
   const batches: CopyBatch[] = [];
   let current: CopyBatch | undefined;

@@ -20,15 +20,23 @@ describe('planCopyBatches', () => {
     }
   });
 
-  it('splits a collection larger than a batch; the batch of its first shards owns it', () => {
+  it('splits a collection larger than a batch into equal pieces, in whole rounds of the batches run at once; the batch of its first shards owns it', () => {
     const batches = planCopyBatches([collection('huge', 5_000)], COPY_BATCH_LIMITS);
 
-    expect(batches).toHaveLength(50);
+    // 5,000 shards need 50 batches of 100; 52 make 13 full rounds of 4, of 97 shards each (the last 53).
+    expect(batches).toHaveLength(52);
     expect(batches.map((b) => b.pieces.map((p) => [p.collectionKey, p.shards.length, p.owner]))).toEqual(
-      batches.map((_, i) => [['huge', 100, i === 0]]),
+      batches.map((_, i) => [['huge', i === 51 ? 53 : 97, i === 0]]),
     );
     expect(copyBatchItems(batches[0]!).collections).toEqual(['huge']);
     expect(copyBatchItems(batches[1]!).collections).toEqual([]);
+  });
+
+  it('cuts a job of a few collections into as many batches as run at once, about', () => {
+    // 3 collections, 8 shards: 3 batches of at most 3 shards and 1 collection; b spans two.
+    const few = planCopyBatches([collection('a', 1), collection('b', 6), collection('c', 1)], COPY_BATCH_LIMITS);
+    expect(few.map((b) => b.pieces.map((p) => [p.collectionKey, p.shards.length]))).toEqual([[['a', 1]], [['b', 3]], [['b', 3]], [['c', 1]]]);
+    expect(planCopyBatches(Array.from({ length: 600 }, (_, i) => collection(`t${i}`, 1)), COPY_BATCH_LIMITS).map((b) => b.pieces.length)).toEqual(Array(8).fill(75));
   });
 
   it('packs small collections up to the collection limit of a batch', () => {
@@ -39,9 +47,9 @@ describe('planCopyBatches', () => {
 
   it('lets batches grow rather than list more batch numbers than the limit', () => {
     const batches = planCopyBatches(Array.from({ length: 50 }, (_, i) => collection(`c${i}`, 10)), { shards: 10, collections: 10, batches: 20 });
-    // 500 shards would be 50 batches of 10; at most 20 are listed, so each holds 30 (ceil(50 / 20) = 3 times 10).
-    expect(batches).toHaveLength(17);
-    expect(Math.max(...batches.map((b) => b.pieces.reduce((sum, p) => sum + p.shards.length, 0)))).toBe(30);
+    // 500 shards would be 50 batches of 10; 20 are cut instead, of 25 shards each.
+    expect(batches).toHaveLength(20);
+    expect(batches.map((b) => b.pieces.reduce((sum, p) => sum + p.shards.length, 0))).toEqual(Array(20).fill(25));
     expect(shardsIn(batches)).toHaveLength(500);
   });
 
