@@ -15,6 +15,7 @@ export const UNIT_TESTS = [
   'test/cli/watch.test.ts',
   'test/jobs/credentialStores.test.ts',
   'test/localAws/eventPattern.test.ts',
+  'test/migration/copyBatches.test.ts',
   'test/migration/shardPlan.test.ts',
   'test/milvus/batch.test.ts',
   'test/milvus/callRetry.test.ts',

@@ -3,6 +3,7 @@ import { handler as buildIndexes } from './steps/buildIndexes';
 import { handler as copyShard } from './steps/copyShard';
 import { handler as createTargetCollection } from './steps/createTargetCollection';
 import { handler as finalize } from './steps/finalize';
+import { handler as loadCopyBatch } from './steps/loadCopyBatch';
 import { handler as planShards } from './steps/planShards';
 import { handler as preflight } from './steps/preflight';
 import { handler as recordFailure } from './steps/recordFailure';
@@ -21,6 +22,7 @@ import type { StepHandler } from './stepHandler';
 const lambdaHandlers: Record<StepId, StepHandler<any, unknown>> = {
   preflight,
   planShards,
+  loadCopyBatch,
   createTargetCollection,
   copyShard,
   buildIndexes,

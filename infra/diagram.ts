@@ -14,7 +14,7 @@ type State = {
   Iterator?: Definition;
   ItemsPath?: string;
 };
-type Definition = { StartAt: string; States: Record<string, State> };
+type Definition = { StartAt: string; States: Record<string, State>; ProcessorConfig?: { Mode?: string } };
 
 const id = (name: string) => name.replace(/[^A-Za-z0-9]/g, '_');
 
@@ -46,7 +46,9 @@ function draw(definition: Definition, lines: string[], indent: string): void {
   for (const [name, state] of Object.entries(definition.States)) {
     const processor = state.ItemProcessor ?? state.Iterator;
     if (state.Type === 'Map' && processor) {
-      lines.push(`${indent}subgraph ${id(name)}["${name}: for each item of ${state.ItemsPath ?? '$'}"]`);
+      // A Distributed Map runs each item as a child execution, with a history of its own.
+      const each = processor.ProcessorConfig?.Mode === 'DISTRIBUTED' ? 'a child execution for each item' : 'for each item';
+      lines.push(`${indent}subgraph ${id(name)}["${name}: ${each} of ${state.ItemsPath ?? '$'}"]`);
       lines.push(`${indent}  direction TB`);
       draw(processor, lines, `${indent}  `);
       lines.push(`${indent}end`);

@@ -28,6 +28,8 @@ const entryPath = (relative: string): string => fileURLToPath(new URL(`../${rela
 export const STEP_SIZING: Record<StepId, { memoryMiB: number; timeout: Duration }> = {
   preflight: { memoryMiB: 512, timeout: Duration.minutes(2) },
   planShards: { memoryMiB: 512, timeout: Duration.minutes(5) },
+  // One DynamoDB read of a copy batch (at most ~60 KB).
+  loadCopyBatch: { memoryMiB: 256, timeout: Duration.minutes(1) },
   createTargetCollection: { memoryMiB: 512, timeout: Duration.minutes(2) },
   copyShard: { memoryMiB: 1024, timeout: Duration.minutes(15) },
   buildIndexes: { memoryMiB: 512, timeout: Duration.minutes(5) },

@@ -5,6 +5,7 @@ import {
   Choice,
   Condition,
   DefinitionBody,
+  DistributedMap,
   Fail,
   JitterType,
   JsonPath,
@@ -22,6 +23,7 @@ import {
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { LambdaInvoke } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { COPY_BATCHES_AT_ONCE } from '../lib/copyBatches';
 import { RETRYABLE_ERROR_NAMES } from '../lib/errors';
 import type { StepId } from '../lib/workflow/steps';
 
@@ -42,7 +44,7 @@ export interface MigrationStateMachineProps {
   readonly steps: Record<StepId, IFunction>;
   /** Task timeout of each step; give each a margin over its Lambda timeout so a Lambda timeout surfaces as Sandbox.Timedout. */
   readonly taskTimeouts: Record<StepId, Duration>;
-  /** Collections copied at once. @default 4 */
+  /** Child executions (copy batches) of each Distributed Map run at once. @default COPY_BATCHES_AT_ONCE (4), which PlanShards cuts batches for */
   readonly collectionConcurrency?: number;
   /** Shards of one collection copied at once. @default 4 */
 }
@@ -51,12 +53,14 @@ export interface MigrationStateMachineProps {
  * Both migrations, read top to bottom as in the console graph (docs/design.md, docs/state-machine.md):
  *
  *  1. Preflight               checks both clusters and the job ($.preflight, with the job's type)
- *  2. PlanShards              splits every collection into primary key ranges ($.plan)
- *  3. CopyCollections         Map over $.plan.collections, each:
- *     3a. CreateTargetCollection
- *     3b. CopyShards          Map over the collection's shards, each:
- *           CopyShard ($.copy) <-> ShardDone? until the shard is done -> ShardCopied
- *     3c. BuildIndexes
+ *  2. PlanShards              splits every collection into primary key ranges and cuts the work
+ *                             into copy batches ($.plan.batches: their numbers only)
+ *  3. The copy: three Distributed Maps over $.plan.batches, a child execution per batch, each
+ *     loading its batch ($.items) first; a stage ends before the next starts:
+ *     3a. CreateCollections   CreateBatchCollections: CreateTargetCollection, each collection it owns
+ *     3b. CopyCollections     CopyShards: CopyShard ($.copy) <-> ShardDone? until done -> ShardCopied
+ *     3c. IndexCollections    IndexBatchCollections: BuildIndexes, each collection it owns
+ *     A child's failure is recorded by the child (Record<Stage>BatchFailure) and fails the Map.
  *  4. CopyAccessControl       users, roles, grants (options.includeRbac)
  *  5. MigrationType?          offline -> 6, online -> 7
  *  6. Offline: Verify -> VerificationOutcome: RECOPY -> back to 2 (mismatched collections only),
@@ -67,11 +71,13 @@ export interface MigrationStateMachineProps {
  *     The sync deadline (7 days by default) and schema changes on the source are failures of
  *     SyncChanges. One loop turn is 9 history events and at least ~13 minutes on AWS: 7 days
  *     take about 7,000 of the 25,000 events an execution may have.
- *  Any failure of a Task or a Map (caught at the top level, Map bodies propagate) puts the error
- *  at $.error -> RecordFailure -> MigrationFailed.
+ *  Any failure of a Task or a Map (caught at the top level; inline Map bodies propagate to the
+ *  child execution's catch) puts the error at $.error -> RecordFailure -> MigrationFailed.
  *
  * Payloads are JSONPath (aws-local-stepfunctions mishandles JSONata) and carry ids only; the
- * job's state lives in DynamoDB.
+ * job's state lives in DynamoDB. No execution's history or payload grows with the job's
+ * collections or shards (test/infra/executionLimits.test.ts); the Distributed Maps take their
+ * items from the state (ItemsPath, no ItemReader) so the local runtime runs them, inline.
  */
 export class MigrationStateMachine extends Construct {
   readonly stateMachine: StateMachine;
@@ -96,7 +102,25 @@ export class MigrationStateMachine extends Construct {
     // 2. PlanShards
     const planShards = task('PlanShards', 'planShards', job, '$.plan');
 
-    // 3b. CopyShard <-> ShardDone? (a shard is copied in invocations that each stop at a time budget)
+    // 3. The copy, in three Distributed Maps over the copy batches PlanShards stored ($.plan.batches,
+    //    lib/copyBatches.ts): each batch is a child execution with a history of its own, bounded by
+    //    the batch's size, so no execution grows with the job's collections or shards.
+    //    A collection split over several batches is created by the batch that owns it before any
+    //    shard is copied (3a), and indexed after all its shards are (3c): each stage ends before the next.
+    const collectionItem = { jobId, collectionKey: JsonPath.stringAt('$$.Map.Item.Value') };
+    const collectionPayload = { jobId, collectionKey: JsonPath.stringAt('$.collectionKey') };
+
+    // 3a. CreateCollections: each child creates the collections its batch owns.
+    const createCollections = this.overBatches('CreateCollections', 'Create', task, new MapState(this, 'CreateBatchCollections', {
+      itemsPath: '$.items.collections',
+      itemSelector: collectionItem,
+      // With the Distributed Map's MaxConcurrency: as many collections at once as before the fan-out.
+      maxConcurrency: 1,
+      resultPath: JsonPath.DISCARD,
+    }).itemProcessor(task('CreateTargetCollection', 'createTargetCollection', collectionPayload, '$.created')), props.collectionConcurrency);
+
+    // 3b. CopyCollections: each child copies its batch's shards, CopyShard <-> ShardDone? until each
+    //     shard is done (a shard is copied in invocations that each stop at a time budget).
     const copyShard = task(
       'CopyShard',
       'copyShard',
@@ -107,35 +131,25 @@ export class MigrationStateMachine extends Construct {
     const shardDone = new Choice(this, 'ShardDone?')
       .when(Condition.booleanEquals('$.copy.done', true), new Succeed(this, 'ShardCopied'))
       .otherwise(copyShard);
-    const copyShards = new MapState(this, 'CopyShards', {
-      itemsPath: '$.shards',
+    const copyCollections = this.overBatches('CopyCollections', 'Copy', task, new MapState(this, 'CopyShards', {
+      itemsPath: '$.items.shards',
       itemSelector: {
         jobId,
-        collectionKey: JsonPath.stringAt('$.collectionKey'),
-        shardIndex: JsonPath.numberAt('$$.Map.Item.Value'),
+        collectionKey: JsonPath.stringAt('$$.Map.Item.Value.collectionKey'),
+        shardIndex: JsonPath.numberAt('$$.Map.Item.Value.shardIndex'),
       },
       // Per job (options.shardConcurrency), carried from PlanShards' output.
       maxConcurrencyPath: '$.shardConcurrency',
       resultPath: JsonPath.DISCARD,
-    }).itemProcessor(copyShard.next(shardDone));
+    }).itemProcessor(copyShard.next(shardDone)), props.collectionConcurrency);
 
-    // 3. CopyCollections: 3a CreateTargetCollection -> 3b CopyShards -> 3c BuildIndexes
-    const collectionPayload = { jobId, collectionKey: JsonPath.stringAt('$.collectionKey') };
-    const copyCollections = new MapState(this, 'CopyCollections', {
-      itemsPath: '$.plan.collections',
-      itemSelector: {
-        jobId,
-        collectionKey: JsonPath.stringAt('$$.Map.Item.Value.collectionKey'),
-        shards: JsonPath.listAt('$$.Map.Item.Value.shards'),
-        shardConcurrency: JsonPath.numberAt('$.plan.shardConcurrency'),
-      },
-      maxConcurrency: props.collectionConcurrency ?? 4,
+    // 3c. IndexCollections: each child waits for the indexes of the collections its batch owns.
+    const indexCollections = this.overBatches('IndexCollections', 'Index', task, new MapState(this, 'IndexBatchCollections', {
+      itemsPath: '$.items.collections',
+      itemSelector: collectionItem,
+      maxConcurrency: 1,
       resultPath: JsonPath.DISCARD,
-    }).itemProcessor(
-      task('CreateTargetCollection', 'createTargetCollection', collectionPayload, '$.created')
-        .next(copyShards)
-        .next(task('BuildIndexes', 'buildIndexes', collectionPayload, '$.indexes')),
-    );
+    }).itemProcessor(task('BuildIndexes', 'buildIndexes', collectionPayload, '$.indexes')), props.collectionConcurrency);
 
     // 4. CopyAccessControl
     const copyAccessControl = task('CopyAccessControl', 'copyAccessControl', job, '$.accessControl');
@@ -172,11 +186,11 @@ export class MigrationStateMachine extends Construct {
       .when(Condition.stringEquals('$.preflight.type', 'offline'), verify)
       .otherwise(this.unexpected('UnknownMigrationType', 'Preflight answered {}', '$.preflight', recordFailure));
 
-    for (const state of [preflight, planShards, copyCollections, copyAccessControl, verify, finalize, startSync, syncChanges, drainChanges, verifySync]) {
+    for (const state of [preflight, planShards, createCollections, copyCollections, indexCollections, copyAccessControl, verify, finalize, startSync, syncChanges, drainChanges, verifySync]) {
       state.addCatch(recordFailure, onFailure);
     }
 
-    const definition = preflight.next(planShards).next(copyCollections).next(copyAccessControl).next(migrationType);
+    const definition = preflight.next(planShards).next(createCollections).next(copyCollections).next(indexCollections).next(copyAccessControl).next(migrationType);
 
     this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
     this.stateMachine = new StateMachine(this, 'Resource', {
@@ -187,6 +201,34 @@ export class MigrationStateMachine extends Construct {
       logs: { destination: this.logGroup, level: LogLevel.ALL, includeExecutionData: false },
       comment: 'Milvus migration: preflight, plan, copy, index; offline: verify, finalize; online: sync until writes stop, drain, verify, finalize',
     });
+  }
+
+  /**
+   * A Distributed Map over $.plan.batches whose child executions (STANDARD, each with a history
+   * of its own) run Load<label>Batch ($.items: the batch's collections and shards) and then `body`.
+   * A child records its own failure on the job first: on AWS the parent sees only
+   * States.ExceedToleratedFailureThreshold, not the child's error (RecordFailure keeps the first).
+   * Each child ends with an empty output, so the results the Map gathers stay ~3 bytes a batch.
+   */
+  private overBatches(name: string, label: string, task: (name: string, stepId: StepId, payload: Record<string, unknown>, resultPath: string | null) => LambdaInvoke, body: MapState, concurrency = COPY_BATCHES_AT_ONCE): DistributedMap {
+    const jobId = JsonPath.stringAt('$.jobId');
+    const load = task(`Load${label}Batch`, 'loadCopyBatch', { jobId, batch: JsonPath.numberAt('$.batch') }, '$.items');
+    const recordChildFailure = task(`Record${label}BatchFailure`, 'recordFailure', { jobId, error: JsonPath.objectAt('$.error') }, '$.failureRecorded');
+    recordChildFailure.next(new Fail(this, `${label}BatchFailed`, { errorPath: '$.error.Error', causePath: '$.error.Cause' }));
+    for (const state of [load, body]) state.addCatch(recordChildFailure, { resultPath: '$.error' });
+    const done = new Pass(this, `${label}BatchDone`, { parameters: {} });
+    return new DistributedMap(this, name, {
+      itemsPath: '$.plan.batches',
+      itemSelector: {
+        jobId,
+        batch: JsonPath.numberAt('$$.Map.Item.Value'),
+        shardConcurrency: JsonPath.numberAt('$.plan.shardConcurrency'),
+      },
+      maxConcurrency: concurrency,
+      mapExecutionType: StateMachineType.STANDARD,
+      label,
+      resultPath: JsonPath.DISCARD,
+    }).itemProcessor(load.next(body).next(done));
   }
 
   /** A step answered something the graph has no branch for: a bug, recorded like any failure. */

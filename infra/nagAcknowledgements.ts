@@ -52,6 +52,20 @@ export function acknowledgeNagFindings(stack: MigrationStack): void {
       'LambdaInvoke grants invoking the step function and its versions/aliases; the function itself is named.',
     );
   }
+  // Its Distributed Maps (CreateCollections, CopyCollections, IndexCollections) start, describe, stop and redrive child executions of itself.
+  const executions = `arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalId(stateMachine)}"}]}]}`;
+  acknowledge(
+    stateMachine,
+    `AwsSolutions-IAM5[Resource::${executions}:*]`,
+    'A Distributed Map describes and stops the child executions it started, of this one state machine; their names are generated at run time.',
+  );
+  for (const label of ['Create', 'Copy', 'Index']) {
+    acknowledge(
+      stateMachine,
+      `AwsSolutions-IAM5[Resource::${executions}/${label}:*]`,
+      `A Distributed Map may redrive its Map Run (label ${label}) of this one state machine; the run's id is generated at run time.`,
+    );
+  }
   acknowledge(
     stateMachine,
     'AwsSolutions-IAM5[Resource::*]',

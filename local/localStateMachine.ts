@@ -96,6 +96,11 @@ interface EnclosingMap {
   name: string;
   Retry: Retrier[];
   Catch: Catcher[];
+  /**
+   * Every Catch of the Map leads to a Fail state (a child execution of a Distributed Map records
+   * its failure, then fails): a failure it catches still fails the Maps around it.
+   */
+  catchEndsInFail: boolean;
 }
 
 interface TaskBinding {
@@ -104,6 +109,8 @@ interface TaskBinding {
   Catch: Catcher[];
   /** Map states enclosing the Task, outermost first. */
   enclosingMaps: EnclosingMap[];
+  /** The Task is on a Catch path (it records a failure): it runs even in a failed Map. */
+  handlesFailure: boolean;
   /** `arn:aws:states:::lambda:invoke`: input is {FunctionName, Payload}, output {Payload}. Else the payload itself. */
   invokeEnvelope: boolean;
 }
@@ -120,7 +127,9 @@ export function createLocalStateMachine(options: LocalStateMachineOptions): Loca
     start(input, name = randomUUID()) {
       const executionArn = `arn:aws:states:us-east-1:000000000000:execution:${stateMachineName}:${name}`;
       const abortController = new AbortController();
-      const run: RunState = { executionArn, signal: abortController.signal, ended: false, failedMaps: new Set(), retryAttempts: new Map() };
+      let markEnded!: () => void;
+      const whenEnded = new Promise<void>((resolve) => (markEnded = resolve));
+      const run: RunState = { executionArn, signal: abortController.signal, ended: false, whenEnded, failedMaps: new Set(), retryAttempts: new Map() };
       const taskResourceLocalHandlers = Object.fromEntries(
         [...bindings].map(([stateName, binding]) => [stateName, localTaskHandler(stateName, binding, options.handlers[binding.stepId], run)]),
       );
@@ -140,6 +149,7 @@ export function createLocalStateMachine(options: LocalStateMachineOptions): Loca
           (error: unknown): LocalExecutionResult => toFailedResult(error),
         ).finally(() => {
           run.ended = true;
+          markEnded();
         }),
         abort() {
           abortController.abort();
@@ -155,6 +165,8 @@ interface RunState {
   executionArn: string;
   signal: AbortSignal;
   ended: boolean;
+  /** Settles when the execution has ended. */
+  whenEnded: Promise<void>;
   /**
    * Map states that have failed. When one iteration of a Map fails, AWS stops the others.
    * aws-local-stepfunctions aborts the iterations already running but, as their slots free up,
@@ -192,7 +204,7 @@ function failEnclosingMaps(binding: TaskBinding, errorName: string, run: RunStat
     // A Map that will be retried runs its iterations again: do not cancel them.
     if (map.Retry.some((retrier) => errorMatches(retrier.ErrorEquals, errorName))) return;
     run.failedMaps.add(map.name);
-    if (map.Catch.some((catcher) => errorMatches(catcher.ErrorEquals, errorName))) return;
+    if (map.Catch.some((catcher) => errorMatches(catcher.ErrorEquals, errorName)) && !map.catchEndsInFail) return;
   }
 }
 
@@ -229,12 +241,14 @@ function bindTasks(definition: StateMachineDefinition, options: LocalStateMachin
   const bindings = new Map<string, TaskBinding>();
   const seen = new Set<string>();
   const visit = (machine: { States: Record<string, any> }, enclosingMaps: EnclosingMap[]) => {
+    const failureHandlers = catchPaths(machine);
     for (const [stateName, state] of Object.entries(machine.States)) {
       // taskResourceLocalHandlers is keyed by state name, so names must be unique across nesting levels.
       if (seen.has(stateName)) throw new Error(`state name ${stateName} is used twice; local handlers are keyed by state name`);
       seen.add(stateName);
       if (state.Type === 'Map') {
-        visit(state.ItemProcessor ?? state.Iterator, [...enclosingMaps, { name: stateName, Retry: state.Retry ?? [], Catch: state.Catch ?? [] }]);
+        const catchEndsInFail = (state.Catch ?? []).length > 0 && (state.Catch as Array<{ Next: string }>).every((catcher) => endsInFail(machine, catcher.Next));
+        visit(state.ItemProcessor ?? state.Iterator, [...enclosingMaps, { name: stateName, Retry: state.Retry ?? [], Catch: state.Catch ?? [], catchEndsInFail }]);
       }
       if (state.Type === 'Parallel') for (const branch of state.Branches) visit(branch, enclosingMaps);
       if (state.Type !== 'Task') continue;
@@ -254,7 +268,7 @@ function bindTasks(definition: StateMachineDefinition, options: LocalStateMachin
       const fn = typeof functionArn === 'string' ? options.functions[functionArn] : undefined;
       if (!fn) throw new Error(`Task ${stateName} calls ${String(functionArn)}, which is not a step function`);
       if (typeof options.handlers[fn.stepId] !== 'function') throw new Error(`no local handler for step ${fn.stepId} (Task ${stateName})`);
-      bindings.set(stateName, { stepId: fn.stepId, Retry: state.Retry ?? [], Catch: state.Catch ?? [], enclosingMaps, invokeEnvelope });
+      bindings.set(stateName, { stepId: fn.stepId, Retry: state.Retry ?? [], Catch: state.Catch ?? [], enclosingMaps, invokeEnvelope, handlesFailure: failureHandlers.has(stateName) });
 
       delete state.TimeoutSecondsPath;
       state.TimeoutSeconds = options.taskTimeoutSeconds ?? DEFAULT_LOCAL_TASK_TIMEOUT_SECONDS;
@@ -263,6 +277,29 @@ function bindTasks(definition: StateMachineDefinition, options: LocalStateMachin
   visit(definition, []);
   return bindings;
 }
+
+/** The states a Catch of this machine (not of nested ones) leads to, following Next. */
+function catchPaths(machine: { States: Record<string, any> }): Set<string> {
+  const found = new Set<string>();
+  for (const state of Object.values(machine.States)) {
+    for (const catcher of state.Catch ?? []) {
+      for (let name: string | undefined = catcher.Next; name && !found.has(name); name = machine.States[name]?.Next) found.add(name);
+    }
+  }
+  return found;
+}
+
+/** Whether the path from `name` (following Next, no Choice) ends in a Fail state. */
+function endsInFail(machine: { States: Record<string, any> }, name: string): boolean {
+  const seen = new Set<string>();
+  for (let current: string | undefined = name; current && !seen.has(current); current = machine.States[current]?.Next) {
+    seen.add(current);
+    if (machine.States[current]?.Type === 'Fail') return true;
+  }
+  return false;
+}
+
+const MAP_ITERATION_CANCELLED = 'MapIterationCancelled';
 
 /** The error a Task reports: Step Functions matches Retry and Catch on its name, Cause is its message. */
 class LocalTaskError extends Error {
@@ -279,7 +316,14 @@ function localTaskHandler(stateName: string, binding: TaskBinding, handler: Loca
     // After an abort aws-local-stepfunctions may still start a pending retry or Map iteration; do not run the step.
     if (run.signal.aborted || run.ended) throw new LocalTaskError('ExecutionAborted', `execution ${run.executionArn} has ended`);
     const failedMap = binding.enclosingMaps.find((map) => run.failedMaps.has(map.name));
-    if (failedMap) throw new LocalTaskError('MapIterationCancelled', `${failedMap.name} has failed; ${stateName} does not run`);
+    if (failedMap && !binding.handlesFailure) throw new LocalTaskError(MAP_ITERATION_CANCELLED, `${failedMap.name} has failed; ${stateName} does not run`);
+    // On AWS an iteration of a failed Distributed Map is stopped, not failed: it records nothing, and
+    // must not fail the Map before the iteration that did fail. It waits here until the runtime
+    // drops it (the Map's failure aborts it) or the execution ends.
+    if (binding.handlesFailure && (binding.invokeEnvelope ? input?.Payload : input)?.error?.Error === MAP_ITERATION_CANCELLED) {
+      await Promise.race([run.whenEnded, new Promise((resolve) => run.signal.addEventListener('abort', resolve, { once: true }))]);
+      return binding.invokeEnvelope ? { Payload: null } : null;
+    }
     // JSON round trips stand in for the Lambda boundary: what cannot be serialized fails here as it would on AWS.
     const payload = roundTrip(binding.invokeEnvelope ? input?.Payload : input);
     const invocationKey = `${stateName}\u0000${JSON.stringify(payload)}`;

@@ -18,6 +18,7 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
+import { CopyBatch } from '../copyBatches';
 import { ConflictError, JobNotFoundError, PermanentError, TransientError } from '../errors';
 import { DynamoIdempotency } from './dynamoIdempotency';
 import { DynamoTargetLocks } from './dynamoTargetLocks';
@@ -305,6 +306,16 @@ export class DynamoJobStore implements JobStore {
     await this.batchWrite(records.map((shard) => ({ PutRequest: { Item: shardItem(shard) } })));
   }
 
+  async putCopyBatches(jobId: string, batches: CopyBatch[]): Promise<void> {
+    const records = batches.map((batch) => validPatch(CopyBatch, batch, `copy batch ${batch.number}`));
+    await this.batchWrite(records.map((batch) => ({ PutRequest: { Item: copyBatchItem(jobId, batch) } })));
+  }
+
+  async getCopyBatch(jobId: string, batch: number): Promise<CopyBatch | undefined> {
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: copyBatchKey(jobId, batch), ConsistentRead: true }));
+    return Item ? readRecord(CopyBatch, Item, `copy batch ${batch} of job ${jobId}`) : undefined;
+  }
+
   async getShard(jobId: string, collectionKey: string, index: number): Promise<ShardRecord | undefined> {
     const { Item } = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: shardKey(jobId, collectionKey, index), ConsistentRead: true }),
@@ -541,6 +552,14 @@ function shardKey(jobId: string, collectionKey: string, index: number): Item {
 
 function shardItem(shard: ShardRecord): Item {
   return { ...plain(shard), ...shardKey(shard.jobId, shard.collectionKey, shard.index), [JOB_TABLE.entityAttribute]: ENTITIES.shard };
+}
+
+function copyBatchKey(jobId: string, batch: number): Item {
+  return { [JOB_TABLE.partitionKey]: tableKeys.jobPk(jobId), [JOB_TABLE.sortKey]: tableKeys.copyBatchSk(batch) };
+}
+
+function copyBatchItem(jobId: string, batch: CopyBatch): Item {
+  return { ...plain(batch), ...copyBatchKey(jobId, batch.number), [JOB_TABLE.entityAttribute]: ENTITIES.copyBatch };
 }
 
 /** A JSON copy: no undefined values, no class instances, nothing shared with the caller. */

@@ -1,3 +1,4 @@
+import type { CopyBatch } from '../copyBatches';
 import type { IdempotencyRecord } from './errors';
 import type { CollectionProgress, CollectionsSummary, JobError, JobEvent, JobExecution, JobPhase, JobRecord, JobStatus, ShardRecord, SourceBaseline, SyncState, VerificationReport } from './model';
 
@@ -102,6 +103,12 @@ export interface JobStore {
   summarizeCollections(jobId: string): Promise<CollectionsSummary>;
   /** Replaces every shard of the collection with these (a re-plan deletes the old ones). */
   replaceShards(jobId: string, collectionKey: string, shards: ShardRecord[]): Promise<void>;
+  /**
+   * Stores the copy batches of a plan (lib/copyBatches.ts), one item each, replacing those of the
+   * same numbers; a plan only reads the batch numbers it handed out, so older ones left over are never read.
+   */
+  putCopyBatches(jobId: string, batches: CopyBatch[]): Promise<void>;
+  getCopyBatch(jobId: string, batch: number): Promise<CopyBatch | undefined>;
   getShard(jobId: string, collectionKey: string, index: number): Promise<ShardRecord | undefined>;
   listShards(jobId: string, collectionKey: string): Promise<ShardRecord[]>;
   /**

@@ -24,7 +24,7 @@ export const JOB_TABLE = {
   },
 } as const;
 
-export const ENTITIES = { job: 'JOB', collection: 'COLLECTION', shard: 'SHARD', event: 'EVENT' } as const;
+export const ENTITIES = { job: 'JOB', collection: 'COLLECTION', shard: 'SHARD', event: 'EVENT', copyBatch: 'COPY_BATCH' } as const;
 
 /** Keys of the items of one job (see docs/design.md, "DynamoDB: one table"). */
 export const tableKeys = {
@@ -35,6 +35,8 @@ export const tableKeys = {
   collectionSk: (collectionKey: string): string => `COLLECTION#${collectionKey}`,
   shardPrefix: (collectionKey: string): string => `SHARD#${collectionKey}#`,
   shardSk: (collectionKey: string, index: number): string => `SHARD#${collectionKey}#${String(index).padStart(6, '0')}`,
+  /** The copy batches of the job's latest plan, by number (lib/copyBatches.ts). */
+  copyBatchSk: (batch: number): string => `COPYBATCH#${String(batch).padStart(6, '0')}`,
   eventPrefix: 'EVENT#',
   eventSk: (at: string, random: string): string => `EVENT#${at}#${random}`,
 } as const;

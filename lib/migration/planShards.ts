@@ -1,3 +1,4 @@
+import { planCopyBatches, type PlannedCollection } from '../copyBatches';
 import type { CollectionProgress, ShardRecord } from '../jobs/model';
 import { countRows, describeCollection, hasUserPartitions, planShards as planShardRanges, type PkRange } from '../milvus';
 import { mapInOrder } from '../concurrency';
@@ -13,7 +14,7 @@ const PLAN_CONCURRENCY = 8;
 /** Collections an event names; the rest are counted. */
 const LISTED = 20;
 
-function plannedMessage(collections: PlanShardsOutput['collections']): string {
+function plannedMessage(collections: PlannedCollection[]): string {
   if (collections.length === 0) return 'nothing to copy';
   const named = collections.slice(0, LISTED).map((c) => `${c.collectionKey}: ${c.shards.length} shard(s)`).join(', ');
   return collections.length > LISTED ? `${named} and ${collections.length - LISTED} more collection(s)` : named;
@@ -31,20 +32,21 @@ const inCopy = (collection: CollectionProgress) => collection.status === 'CREATE
  * Splits every collection that needs a copy into primary key ranges of at most about
  * `options.rowsPerShard` rows, and into `options.shardConcurrency` ranges at least when the
  * collection has the rows for them (lib/shardPlan.ts), so a collection of any size is copied by
- * every stream the job may run. Stores them as shards with empty checkpoints, and hands the
- * state machine the shard indexes to fan out over. Collections already being copied keep their
- * shards, so a job run again resumes from its checkpoints.
+ * every stream the job may run. Stores them as shards with empty checkpoints, cuts the work into
+ * copy batches of bounded size (lib/copyBatches.ts), stores those too, and hands the state machine
+ * only the batch numbers to fan out over, so its payload stays small whatever the job's size.
+ * Collections already being copied keep their shards, so a job run again resumes from its checkpoints.
  */
 export async function planShards(services: Services, { jobId }: JobInput): Promise<PlanShardsOutput> {
   const job = await loadActiveJob(services, jobId);
   await services.jobs.update(jobId, { phase: 'PLANNING' });
   const pending = Object.values(job.collections).filter(needsPlan);
-  const output: PlanShardsOutput = { collections: [], shardConcurrency: job.options.shardConcurrency };
+  const collections: PlannedCollection[] = [];
   const resumed = await mapInOrder(Object.values(job.collections).filter(inCopy), PLAN_CONCURRENCY, async (collection) => {
     const shards = await services.jobs.listShards(jobId, collection.key);
     return { collectionKey: collection.key, shards: shards.map((s) => s.index) };
   });
-  output.collections.push(...resumed);
+  collections.push(...resumed);
 
   await withClusters(services, job, async ({ source }) => {
     const planned = await mapInOrder(pending, PLAN_CONCURRENCY, async (collection) => {
@@ -87,19 +89,22 @@ export async function planShards(services: Services, { jobId }: JobInput): Promi
       await services.jobs.updateCollection(jobId, collection.key, { shardCount: shards.length, rowsCopied: 0 });
       return { collectionKey: collection.key, shards: shards.map((s) => s.index) };
     });
-    output.collections.push(...planned);
+    collections.push(...planned);
   });
 
+  const batches = planCopyBatches(collections);
+  await services.jobs.putCopyBatches(jobId, batches);
   await services.jobs.update(jobId, { phase: 'FULL_COPY' });
   await services.jobs.appendEvent(jobId, {
     type: 'ShardsPlanned',
-    message: plannedMessage(output.collections),
+    message: plannedMessage(collections),
     // The first collections only: an event is an item of its own, under DynamoDB's 400 KB whatever the job's size.
     details: {
-      shards: Object.fromEntries(output.collections.slice(0, LISTED).map((c) => [c.collectionKey, c.shards.length])),
-      collections: output.collections.length,
-      totalShards: output.collections.reduce((sum, c) => sum + c.shards.length, 0),
+      shards: Object.fromEntries(collections.slice(0, LISTED).map((c) => [c.collectionKey, c.shards.length])),
+      collections: collections.length,
+      totalShards: collections.reduce((sum, c) => sum + c.shards.length, 0),
+      batches: batches.length,
     },
   });
-  return output;
+  return { batches: batches.map((batch) => batch.number), shardConcurrency: job.options.shardConcurrency };
 }

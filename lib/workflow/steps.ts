@@ -6,6 +6,8 @@
 export const STEP_IDS = [
   'preflight',
   'planShards',
+  // Each child execution of the copy's Distributed Maps reads its batch (lib/copyBatches.ts).
+  'loadCopyBatch',
   'createTargetCollection',
   'copyShard',
   'buildIndexes',
@@ -34,16 +36,19 @@ export interface ShardInput extends CollectionInput {
   shardIndex: number;
 }
 
-interface PlannedCollection {
-  collectionKey: string;
-  /** Shard indexes, iterated by the CopyShards Map. */
-  shards: number[];
+export interface PlanShardsOutput {
+  /**
+   * Numbers of the copy batches PlanShards stored (lib/copyBatches.ts), iterated by the
+   * Distributed Maps CreateCollections, CopyCollections and IndexCollections, one child execution
+   * each. Bounded (COPY_BATCH_LIMITS.batches), whatever the number of collections or shards.
+   */
+  batches: number[];
+  /** Shards of one batch copied at once (the job's options.shardConcurrency). */
+  shardConcurrency: number;
 }
 
-export interface PlanShardsOutput {
-  collections: PlannedCollection[];
-  /** Copy shards of one collection that run at once (the job's options.shardConcurrency). */
-  shardConcurrency: number;
+export interface CopyBatchInput extends JobInput {
+  batch: number;
 }
 
 export interface CopyShardOutput {

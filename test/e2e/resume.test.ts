@@ -8,6 +8,7 @@ import type { JobView } from '../../lib/api/views';
 import { JOB_SCHEMA_VERSION, JobOptions, type ShardRecord } from '../../lib/jobs/model';
 import { copyShard } from '../../lib/migration/copyShard';
 import { createTargetCollection } from '../../lib/migration/createTargetCollection';
+import { loadCopyBatch } from '../../lib/migration/loadCopyBatch';
 import { planShards } from '../../lib/migration/planShards';
 import { preflight } from '../../lib/migration/preflight';
 import { recordFailure } from '../../lib/migration/recordFailure';
@@ -260,7 +261,8 @@ describe('resume after the target died mid-copy', () => {
     await preflight(services, { jobId });
     const plan = await planShards(services, { jobId });
     await createTargetCollection(services, { jobId, collectionKey: key });
-    for (const shardIndex of plan.collections[0]!.shards) {
+    const [batch] = await Promise.all(plan.batches.map((n) => loadCopyBatch(services, { jobId, batch: n })));
+    for (const { shardIndex } of batch!.shards) {
       while (!(await copyShard(services, { jobId, collectionKey: key, shardIndex }, { deadline: Date.now() + 60_000 })).done);
     }
     await services.jobs.updateCollection(jobId, key, { status: 'COPIED' }); // what BuildIndexes does first

@@ -15,8 +15,8 @@ describe('the state machine picture', () => {
     for (const state of ['Preflight', 'PlanShards', 'CreateTargetCollection', 'CopyShard', 'BuildIndexes', 'Verify', 'Finalize', 'RecordFailure']) {
       expect(mermaid).toContain(`${state}["${state} ↻"]`);
     }
-    expect(mermaid).toMatch(/subgraph CopyCollections\[/);
-    expect(mermaid).toMatch(/subgraph CopyShards\[/);
+    expect(mermaid).toContain('subgraph CopyCollections["CopyCollections: a child execution for each item of $.plan.batches"]');
+    expect(mermaid).toContain('subgraph CopyShards["CopyShards: for each item of $.items.shards"]');
     expect(mermaid).toContain('ShardDone_ -->|"copy.done = true"| ShardCopied');
     expect(mermaid).toContain('VerificationOutcome -->|"verification.outcome = RECOPY"| PlanShards');
     expect(mermaid).toContain('Preflight -.->|"States.ALL"| RecordFailure');

@@ -165,6 +165,9 @@ describe('offline state machine definition', () => {
   const TASKS = [
     'Preflight',
     'PlanShards',
+    'LoadCreateBatch',
+    'LoadCopyBatch',
+    'LoadIndexBatch',
     'CreateTargetCollection',
     'CopyShard',
     'BuildIndexes',
@@ -176,14 +179,27 @@ describe('offline state machine definition', () => {
     'SyncChanges',
     'DrainChanges',
     'VerifySync',
+    'RecordCreateBatchFailure',
+    'RecordCopyBatchFailure',
+    'RecordIndexBatchFailure',
   ];
 
   it('names its states as in the design', () => {
     expect(Object.keys(allStates(definition)).sort()).toEqual(
       [
         ...TASKS,
+        'CreateCollections',
+        'CreateBatchCollections',
+        'CreateBatchDone',
+        'CreateBatchFailed',
         'CopyCollections',
         'CopyShards',
+        'CopyBatchDone',
+        'CopyBatchFailed',
+        'IndexCollections',
+        'IndexBatchCollections',
+        'IndexBatchDone',
+        'IndexBatchFailed',
         'ShardDone?',
         'ShardCopied',
         'VerificationOutcome',
@@ -207,12 +223,18 @@ describe('offline state machine definition', () => {
     const expected: Record<string, [string, Record<string, string>, string | null]> = {
       Preflight: ['preflight', { 'jobId.$': '$.jobId' }, '$.preflight'],
       PlanShards: ['planShards', { 'jobId.$': '$.jobId' }, '$.plan'],
+      LoadCreateBatch: ['loadCopyBatch', { 'jobId.$': '$.jobId', 'batch.$': '$.batch' }, '$.items'],
+      LoadCopyBatch: ['loadCopyBatch', { 'jobId.$': '$.jobId', 'batch.$': '$.batch' }, '$.items'],
+      LoadIndexBatch: ['loadCopyBatch', { 'jobId.$': '$.jobId', 'batch.$': '$.batch' }, '$.items'],
       CreateTargetCollection: ['createTargetCollection', { 'jobId.$': '$.jobId', 'collectionKey.$': '$.collectionKey' }, '$.created'],
       CopyShard: ['copyShard', { 'jobId.$': '$.jobId', 'collectionKey.$': '$.collectionKey', 'shardIndex.$': '$.shardIndex' }, '$.copy'],
       BuildIndexes: ['buildIndexes', { 'jobId.$': '$.jobId', 'collectionKey.$': '$.collectionKey' }, '$.indexes'],
       Verify: ['verify', { 'jobId.$': '$.jobId' }, '$.verification'],
       Finalize: ['finalize', { 'jobId.$': '$.jobId' }, '$.finalized'],
       RecordFailure: ['recordFailure', { 'jobId.$': '$.jobId', 'error.$': '$.error' }, '$.failureRecorded'],
+      RecordCreateBatchFailure: ['recordFailure', { 'jobId.$': '$.jobId', 'error.$': '$.error' }, '$.failureRecorded'],
+      RecordCopyBatchFailure: ['recordFailure', { 'jobId.$': '$.jobId', 'error.$': '$.error' }, '$.failureRecorded'],
+      RecordIndexBatchFailure: ['recordFailure', { 'jobId.$': '$.jobId', 'error.$': '$.error' }, '$.failureRecorded'],
       CopyAccessControl: ['copyAccessControl', { 'jobId.$': '$.jobId' }, '$.accessControl'],
       StartSync: ['startSync', { 'jobId.$': '$.jobId' }, '$.syncStarted'],
       SyncChanges: ['syncChanges', { 'jobId.$': '$.jobId' }, '$.sync'],
@@ -260,41 +282,65 @@ describe('offline state machine definition', () => {
 
   it('catches every failure at the top level into RecordFailure, which ends in MigrationFailed', () => {
     const topLevel = definition.States;
-    for (const name of ['Preflight', 'PlanShards', 'CopyCollections', 'Verify', 'Finalize']) {
+    for (const name of ['Preflight', 'PlanShards', 'CreateCollections', 'CopyCollections', 'IndexCollections', 'Verify', 'Finalize']) {
       expect(topLevel[name].Catch, name).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'RecordFailure' }]);
     }
-    // Map bodies have no Catch: their failures propagate to CopyCollections.
+    // A child execution records its own failure (on AWS its parent sees only States.ExceedToleratedFailureThreshold), then fails.
+    for (const [map, label] of [['CreateCollections', 'Create'], ['CopyCollections', 'Copy'], ['IndexCollections', 'Index']] as const) {
+      const child = topLevel[map].ItemProcessor.States;
+      const inner = Object.keys(child).find((name) => child[name].Type === 'Map')!;
+      for (const name of [`Load${label}Batch`, inner]) {
+        expect(child[name].Catch, name).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: `Record${label}BatchFailure` }]);
+      }
+      expect(child[`Record${label}BatchFailure`].Next).toBe(`${label}BatchFailed`);
+      expect(child[`${label}BatchFailed`]).toEqual({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
+    }
+    // Inline Map bodies have no Catch: their failures propagate to the child's Catch.
     const states = allStates(definition);
-    for (const name of ['CreateTargetCollection', 'CopyShards', 'CopyShard', 'BuildIndexes', 'RecordFailure']) {
+    for (const name of ['CreateTargetCollection', 'CopyShard', 'BuildIndexes', 'RecordFailure']) {
       expect(states[name].Catch, name).toBeUndefined();
     }
     expect(topLevel.RecordFailure.Next).toBe('MigrationFailed');
     expect(topLevel.MigrationFailed).toEqual({ Type: 'Fail', ErrorPath: '$.error.Error', CausePath: '$.error.Cause' });
   });
 
-  it('maps over collections, then over their shards, looping CopyShard until done', () => {
-    const collections = definition.States.CopyCollections;
-    expect(collections).toMatchObject({
-      Type: 'Map',
-      ItemsPath: '$.plan.collections',
-      MaxConcurrency: 4,
-      ResultPath: null,
-      ItemSelector: {
-        'jobId.$': '$.jobId',
-        'collectionKey.$': '$$.Map.Item.Value.collectionKey',
-        'shards.$': '$$.Map.Item.Value.shards',
-        'shardConcurrency.$': '$.plan.shardConcurrency',
-      },
-    });
-    expect(collections.ItemProcessor.StartAt).toBe('CreateTargetCollection');
-    const shards = collections.ItemProcessor.States.CopyShards;
+  it('fans out over the copy batches in three Distributed Maps (create, copy, index), looping CopyShard until done', () => {
+    expect(definition.States.PlanShards.Next).toBe('CreateCollections');
+    expect(definition.States.CreateCollections.Next).toBe('CopyCollections');
+    expect(definition.States.CopyCollections.Next).toBe('IndexCollections');
+    expect(definition.States.IndexCollections.Next).toBe('CopyAccessControl');
+    for (const [name, label, inner] of [['CreateCollections', 'Create', 'CreateBatchCollections'], ['CopyCollections', 'Copy', 'CopyShards'], ['IndexCollections', 'Index', 'IndexBatchCollections']] as const) {
+      const map = definition.States[name];
+      expect(map, name).toMatchObject({
+        Type: 'Map',
+        // Items from the state input, not an ItemReader: the local runtime runs this same definition inline.
+        ItemsPath: '$.plan.batches',
+        MaxConcurrency: 4,
+        ResultPath: null,
+        Label: label,
+        ItemSelector: { 'jobId.$': '$.jobId', 'batch.$': '$$.Map.Item.Value', 'shardConcurrency.$': '$.plan.shardConcurrency' },
+        ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: `Load${label}Batch` },
+      });
+      expect(map.ItemReader, name).toBeUndefined();
+      const child = map.ItemProcessor.States;
+      expect(child[`Load${label}Batch`].Next).toBe(inner);
+      expect(child[inner]).toMatchObject({ Type: 'Map', ResultPath: null, Next: `${label}BatchDone` });
+      expect(child[inner].ItemProcessor.ProcessorConfig?.Mode ?? 'INLINE').toBe('INLINE');
+      // A child's output is {}: what the Distributed Map gathers stays a few bytes a batch.
+      expect(child[`${label}BatchDone`]).toMatchObject({ Type: 'Pass', Parameters: {}, End: true });
+    }
+    const creates = definition.States.CreateCollections.ItemProcessor.States.CreateBatchCollections;
+    expect(creates).toMatchObject({ ItemsPath: '$.items.collections', MaxConcurrency: 1, ItemSelector: { 'jobId.$': '$.jobId', 'collectionKey.$': '$$.Map.Item.Value' } });
+    expect(creates.ItemProcessor.StartAt).toBe('CreateTargetCollection');
+    const indexes = definition.States.IndexCollections.ItemProcessor.States.IndexBatchCollections;
+    expect(indexes).toMatchObject({ ItemsPath: '$.items.collections', MaxConcurrency: 1 });
+    expect(indexes.ItemProcessor.StartAt).toBe('BuildIndexes');
+    const shards = definition.States.CopyCollections.ItemProcessor.States.CopyShards;
     expect(shards).toMatchObject({
-      Type: 'Map',
-      ItemsPath: '$.shards',
+      ItemsPath: '$.items.shards',
       // The job's options.shardConcurrency, carried from PlanShards.
       MaxConcurrencyPath: '$.shardConcurrency',
-      ItemSelector: { 'jobId.$': '$.jobId', 'collectionKey.$': '$.collectionKey', 'shardIndex.$': '$$.Map.Item.Value' },
-      Next: 'BuildIndexes',
+      ItemSelector: { 'jobId.$': '$.jobId', 'collectionKey.$': '$$.Map.Item.Value.collectionKey', 'shardIndex.$': '$$.Map.Item.Value.shardIndex' },
     });
     expect(shards.ItemProcessor.StartAt).toBe('CopyShard');
     expect(shards.ItemProcessor.States['ShardDone?']).toEqual({
@@ -302,6 +348,13 @@ describe('offline state machine definition', () => {
       Choices: [{ Variable: '$.copy.done', BooleanEquals: true, Next: 'ShardCopied' }],
       Default: 'CopyShard',
     });
+  });
+
+  it('lets the state machine start, describe and stop executions of itself (the Distributed Maps)', () => {
+    const policies = Object.values(json.Resources).filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties).includes('states:StartExecution'));
+    const statements = policies.flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const actions = statements.flatMap((st: any) => [st.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['states:StartExecution', 'states:DescribeExecution', 'states:StopExecution']));
   });
 
   it('goes back to PlanShards on RECOPY and to Finalize on PASSED', () => {

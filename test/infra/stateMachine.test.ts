@@ -3,7 +3,8 @@ import { stateMachineDefinition, synthesizeTemplate, type LocalStateMachineDefin
 import { PermanentError, TransientError } from '../../lib/errors';
 import { createLocalStateMachine, type LocalExecutionEvent, type LocalStepHandler } from '../../local/localStateMachine';
 import { LocalWorkflowStarter } from '../../local/localWorkflowStarter';
-import type { PlanShardsOutput, StepId, VerifyOutcome } from '../../lib/workflow/steps';
+import { COPY_BATCH_LIMITS, copyBatchItems, planCopyBatches, type CopyBatch, type CopyBatchLimits, type PlannedCollection } from '../../lib/copyBatches';
+import type { StepId, VerifyOutcome } from '../../lib/workflow/steps';
 
 // The SYNTHESIZED definition runs here with small recording handlers: these tests prove the graph
 // (order, loops, retries, failure handling), not the steps.
@@ -18,7 +19,14 @@ interface Call {
   payload: any;
 }
 
-const TWO_COLLECTIONS: PlanShardsOutput = {
+/** What PlanShards plans in a test: the collections and their shards; the handler cuts them into batches as the real one does. */
+interface TestPlan {
+  collections: PlannedCollection[];
+  shardConcurrency: number;
+  limits?: CopyBatchLimits;
+}
+
+const TWO_COLLECTIONS: TestPlan = {
   collections: [
     { collectionKey: 'default.films', shards: [0, 1] },
     { collectionKey: 'default.books', shards: [0] },
@@ -31,7 +39,7 @@ const TWO_COLLECTIONS: PlanShardsOutput = {
  * plan and the verification outcomes are answered in turn; `overrides` replace any handler.
  */
 function recordingHandlers(options: {
-  plans?: PlanShardsOutput[];
+  plans?: TestPlan[];
   outcomes?: string[];
   type?: 'offline' | 'online';
   /** Online: what SyncChanges answers in turn (the last answer repeats). */
@@ -44,9 +52,15 @@ function recordingHandlers(options: {
   const outcomes = [...(options.outcomes ?? ['PASSED'])];
   const syncStates = [...(options.syncStates ?? ['WRITES_STOPPED'])];
   const copies = new Map<string, number>();
+  let batches: CopyBatch[] = [];
   const defaults: Record<StepId, LocalStepHandler> = {
     preflight: async () => ({ type: options.type ?? 'offline', collections: 2, rows: 300 }),
-    planShards: async () => (plans.length > 1 ? plans.shift() : plans[0]),
+    planShards: async () => {
+      const plan = (plans.length > 1 ? plans.shift() : plans[0])!;
+      batches = planCopyBatches(plan.collections, plan.limits ?? COPY_BATCH_LIMITS);
+      return { batches: batches.map((batch) => batch.number), shardConcurrency: plan.shardConcurrency };
+    },
+    loadCopyBatch: async ({ batch }) => copyBatchItems(batches[batch]!),
     createTargetCollection: async () => ({ created: true }),
     copyShard: async ({ collectionKey, shardIndex }) => {
       const key = `${collectionKey}#${shardIndex}`;
@@ -96,7 +110,7 @@ describe('offline state machine (synthesized definition, local runtime)', () => 
 
     expect(result.status).toBe('SUCCEEDED');
     const steps = stepsCalled();
-    expect(steps.slice(0, 2)).toEqual(['preflight', 'planShards']);
+    expect(steps.slice(0, 3)).toEqual(['preflight', 'planShards', 'loadCopyBatch']);
     expect(steps.slice(-2)).toEqual(['verify', 'finalize']);
     expect(steps).not.toContain('recordFailure');
     for (const { collectionKey, shards } of TWO_COLLECTIONS.collections) {
@@ -117,12 +131,16 @@ describe('offline state machine (synthesized definition, local runtime)', () => 
       { jobId: 'job-1' },
     ]);
     // Results live under namespaced paths; the Maps discard theirs, so the output stays small.
-    expect(result.output).toMatchObject({ jobId: 'job-1', plan: TWO_COLLECTIONS, verification: { outcome: 'PASSED' } });
+    // The stages: every collection created before any shard is copied, indexed after every shard is.
+    const stepIndexes = (stepId: StepId) => steps.flatMap((step, i) => (step === stepId ? [i] : []));
+    expect(Math.max(...stepIndexes('createTargetCollection'))).toBeLessThan(Math.min(...stepIndexes('copyShard')));
+    expect(Math.max(...stepIndexes('copyShard'))).toBeLessThan(Math.min(...stepIndexes('buildIndexes')));
+    expect(result.output).toMatchObject({ jobId: 'job-1', plan: { batches: [0, 1], shardConcurrency: 4 }, verification: { outcome: 'PASSED' } });
     expect(result.output).not.toHaveProperty('copy');
   });
 
   it('goes back to PlanShards when Verify answers RECOPY, then succeeds when it answers PASSED', async () => {
-    const recopyPlan: PlanShardsOutput = { collections: [{ collectionKey: 'default.books', shards: [0] }], shardConcurrency: 4 };
+    const recopyPlan: TestPlan = { collections: [{ collectionKey: 'default.books', shards: [0] }], shardConcurrency: 4 };
     const { handlers, calls, stepsCalled } = recordingHandlers({ plans: [TWO_COLLECTIONS, recopyPlan], outcomes: ['RECOPY', 'PASSED'], invocationsPerShard: 1 });
 
     const result = await machine(handlers).start({ jobId: 'job-2' }).result;
@@ -134,8 +152,79 @@ describe('offline state machine (synthesized definition, local runtime)', () => 
     expect(steps.filter((step) => step === 'finalize')).toHaveLength(1);
     // After the first Verify only the replanned collection is created and copied again.
     const afterFirstVerify = calls.slice(steps.indexOf('verify') + 1);
-    expect(afterFirstVerify.map((call) => call.stepId)).toEqual(['planShards', 'createTargetCollection', 'copyShard', 'buildIndexes', 'copyAccessControl', 'verify', 'finalize']);
-    expect(afterFirstVerify[1]!.payload).toEqual({ jobId: 'job-2', collectionKey: 'default.books' });
+    expect(afterFirstVerify.map((call) => call.stepId)).toEqual([
+      'planShards',
+      'loadCopyBatch',
+      'createTargetCollection',
+      'loadCopyBatch',
+      'copyShard',
+      'loadCopyBatch',
+      'buildIndexes',
+      'copyAccessControl',
+      'verify',
+      'finalize',
+    ]);
+    expect(afterFirstVerify[2]!.payload).toEqual({ jobId: 'job-2', collectionKey: 'default.books' });
+  });
+
+  it('creates a collection split over several copy batches once before any of its shards, and indexes it once after all of them', async () => {
+    const plan: TestPlan = {
+      collections: [
+        { collectionKey: 'default.big', shards: [0, 1, 2, 3, 4] },
+        { collectionKey: 'default.small', shards: [0] },
+      ],
+      shardConcurrency: 2,
+      limits: { shards: 2, collections: 2, batches: 100 },
+    };
+    const { handlers, calls, stepsCalled } = recordingHandlers({ plans: [plan], invocationsPerShard: 2 });
+
+    const result = await machine(handlers).start({ jobId: 'job-split' }).result;
+
+    expect(result.status).toBe('SUCCEEDED');
+    // big's 5 shards in batches of 2, 2 and 1 (the first owns it), small in the fourth.
+    expect(result.output).toMatchObject({ plan: { batches: [0, 1, 2, 3] } });
+    // Three stages, each a child execution per batch that loads its batch first.
+    expect(stepsCalled().filter((step) => step === 'loadCopyBatch')).toHaveLength(12);
+    const ofBig = calls.flatMap((call, i) => (call.payload.collectionKey === 'default.big' ? [{ ...call, i }] : []));
+    const creates = ofBig.filter((call) => call.stepId === 'createTargetCollection');
+    const copies = ofBig.filter((call) => call.stepId === 'copyShard');
+    const indexes = ofBig.filter((call) => call.stepId === 'buildIndexes');
+    expect(creates).toHaveLength(1);
+    expect(indexes).toHaveLength(1);
+    expect(new Set(copies.map((call) => call.payload.shardIndex))).toEqual(new Set([0, 1, 2, 3, 4]));
+    expect(copies).toHaveLength(10);
+    expect(creates[0]!.i).toBeLessThan(copies[0]!.i);
+    expect(indexes[0]!.i).toBeGreaterThan(copies.at(-1)!.i);
+  });
+
+  it('a failing copy batch stops the others: no queued batch starts, the batch records the error once', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const { handlers, calls } = recordingHandlers({
+      // Six batches of one collection each; the Distributed Map runs 4 at once.
+      plans: [{ collections: [0, 1, 2, 3, 4, 5].map((i) => ({ collectionKey: `default.c${i}`, shards: [0] })), shardConcurrency: 4, limits: { shards: 1, collections: 1, batches: 100 } }],
+      overrides: {
+        copyShard: async ({ collectionKey }) => {
+          if (collectionKey === 'default.c0') throw new PermanentError('SCHEMA_REFUSED', 'refused');
+          await gate; // batches 1-3 are still copying when batch 0 fails; 4 and 5 wait behind MaxConcurrency 4
+          return { done: true, rowsCopied: 1 };
+        },
+        recordFailure: async () => {
+          release();
+          for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+          return {};
+        },
+      },
+    });
+
+    const result = await machine(handlers).start({ jobId: 'job-batch-failed' }).result;
+
+    expect(result.error?.Error).toBe('PermanentError');
+    expect(calls.filter((call) => call.stepId === 'copyShard').map((call) => call.payload.collectionKey).sort()).toEqual(['default.c0', 'default.c1', 'default.c2', 'default.c3']);
+    expect(calls.filter((call) => call.stepId === 'buildIndexes')).toEqual([]);
+    const recorded = calls.filter((call) => call.stepId === 'recordFailure').map((call) => call.payload.error.Error);
+    // The failing child's record, then the parent's; the batches stopped record nothing (on AWS they are stopped, not failed).
+    expect(recorded).toEqual(['PermanentError', 'PermanentError']);
   });
 
   it('records a PermanentError of CopyShard without retrying it and fails the execution with it', async () => {
@@ -153,10 +242,11 @@ describe('offline state machine (synthesized definition, local runtime)', () => 
     expect(result).toEqual({ status: 'FAILED', error: { Error: 'PermanentError', Cause: 'the target refuses the schema of default.books' } });
     const booksCopies = calls.filter((call) => call.stepId === 'copyShard' && call.payload.collectionKey === 'default.books');
     expect(booksCopies).toHaveLength(1);
+    // The child execution records the error first (on AWS the parent sees only States.ExceedToleratedFailureThreshold),
+    // then the parent's RecordFailure runs (RecordFailure keeps the first error of a job).
     const failures = calls.filter((call) => call.stepId === 'recordFailure');
-    expect(failures).toEqual([
-      { stepId: 'recordFailure', payload: { jobId: 'job-3', error: { Error: 'PermanentError', Cause: 'the target refuses the schema of default.books' } } },
-    ]);
+    const refused = { stepId: 'recordFailure', payload: { jobId: 'job-3', error: { Error: 'PermanentError', Cause: 'the target refuses the schema of default.books' } } };
+    expect(failures).toEqual([refused, refused]);
     expect(stepsCalled()).not.toContain('verify');
     expect(stepsCalled()).not.toContain('finalize');
   });
@@ -357,6 +447,8 @@ describe('online state machine (synthesized definition, local runtime)', () => {
     expect(steps).not.toContain('verify'); // the offline count check would race the writers
     const fromCopy = steps.slice(steps.indexOf('copyAccessControl'));
     expect(fromCopy).toEqual(['copyAccessControl', 'startSync', 'syncChanges', 'syncChanges', 'syncChanges', 'syncChanges', 'drainChanges', 'verifySync', 'finalize']);
+    // The event log is read asynchronously: let its last events arrive.
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
     const waits = events.filter((event) => event.type === 'StateEntered' && (event as any).state?.name === 'WaitForNextSync');
     expect(waits).toHaveLength(3);
   });

@@ -1,6 +1,7 @@
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { planCopyBatches } from '../../lib/copyBatches';
 import { ConflictError, JobNotFoundError, PermanentError } from '../../lib/errors';
 import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
 import { JOB_SCHEMA_VERSION, JobOptions, type CollectionProgress, type JobRecord, type ShardRecord } from '../../lib/jobs/model';
@@ -264,6 +265,22 @@ describe('DynamoJobStore shards', () => {
     const attempt = store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, expectedCheckpoint: null, checkpoint: '10', rowsDelta: 10, done: false });
     await expect(attempt).rejects.toThrow(/belongs to attempt 2, not 1/);
     expect((await store.getCollection(job.jobId, key))!.rowsCopied).toBe(0);
+  });
+});
+
+describe('DynamoJobStore copy batches', () => {
+  it('stores the batches of a plan and reads one back by number; a re-plan replaces those of the same numbers', async () => {
+    const job = await store.create(newJob());
+    const plan = planCopyBatches([{ collectionKey: 'default.a', shards: [0, 1, 2, 3, 4] }, { collectionKey: 'default.b', shards: [0] }], { shards: 2, collections: 2, batches: 100 });
+    await store.putCopyBatches(job.jobId, plan);
+
+    expect(await store.getCopyBatch(job.jobId, 1)).toEqual(plan[1]);
+    expect(await store.getCopyBatch(job.jobId, plan.length)).toBeUndefined();
+    const replanned = planCopyBatches([{ collectionKey: 'default.b', shards: [0] }]);
+    await store.putCopyBatches(job.jobId, replanned);
+    expect(await store.getCopyBatch(job.jobId, 0)).toEqual(replanned[0]);
+    // Batches are items of their own: the collection listing does not see them.
+    expect((await store.allCollections(job.jobId)).map((c) => c.key)).toEqual([]);
   });
 });
 

@@ -2,26 +2,29 @@ import type { JobStore } from '../../lib/jobs/store';
 import { buildIndexes } from '../../lib/migration/buildIndexes';
 import { copyShard, type CopyShardBudget } from '../../lib/migration/copyShard';
 import { createTargetCollection } from '../../lib/migration/createTargetCollection';
+import { loadCopyBatch } from '../../lib/migration/loadCopyBatch';
 import { planShards } from '../../lib/migration/planShards';
 import type { Services } from '../../lib/services';
 
 /**
- * Runs the steps from PlanShards to BuildIndexes in the order the state machine does, one at a
- * time, so a test can place faults where the state machine would not. `copyServices` serve the
- * CopyShard steps only (a crashing store, say).
+ * Runs the steps from PlanShards to BuildIndexes in the order the state machine does (its three
+ * stages over the copy batches), one at a time, so a test can place faults where the state
+ * machine would not. `copyServices` serve the CopyShard steps only (a crashing store, say).
  */
 export async function copyAll(services: Services, jobId: string, copyServices: Services = services, budget: Omit<CopyShardBudget, 'deadline'> = {}): Promise<void> {
   const plan = await planShards(services, { jobId });
-  for (const { collectionKey, shards } of plan.collections) {
-    await createTargetCollection(services, { jobId, collectionKey });
-    for (const shardIndex of shards) {
+  const batches = await Promise.all(plan.batches.map((batch) => loadCopyBatch(services, { jobId, batch })));
+  // The stages of the state machine: every collection created, every shard copied, every collection indexed.
+  for (const { collections } of batches) for (const collectionKey of collections) await createTargetCollection(services, { jobId, collectionKey });
+  for (const { shards } of batches) {
+    for (const { collectionKey, shardIndex } of shards) {
       for (;;) {
         const { done } = await copyShard(copyServices, { jobId, collectionKey, shardIndex }, { deadline: Date.now() + 60_000, ...budget });
         if (done) break;
       }
     }
-    await buildIndexes(services, { jobId, collectionKey });
   }
+  for (const { collections } of batches) for (const collectionKey of collections) await buildIndexes(services, { jobId, collectionKey });
 }
 
 export class CrashAfter extends Error {}
