@@ -18,8 +18,9 @@
  *            preflight, planning, copy, indexes, verification: all of it)
  * Then naive, project and cli again with each of --latencies ms added to every call's round trip
  * (test/support/faultProxy.ts in front of both servers, delaying each call by that much), one run
- * each: what a copy step milliseconds away from its clusters gets. The 0 ms column is the direct
- * runs above (no proxy, so the columns with latency also carry the proxy's own cost).
+ * each (the project's copy --repeat times): what a copy step milliseconds away from its clusters
+ * gets. The 0 ms column is the direct runs above (no proxy, so the columns with latency also carry
+ * the proxy's own cost), or with --latencies 0,5,20 a run through the proxy without delay.
  * Each but the naive copy runs --repeat times, interleaved, on fresh target collections; the table
  * shows the median run. Every copy is verified against the source (counts, a digest of the query
  * result bytes of the vectors, the rows of the rich collection).
@@ -484,8 +485,11 @@ async function main(): Promise<void> {
       if (PHASES.includes('read')) runs.push({ kind: 'read', prefix: `read${rep}_`, args: [] });
       if (PHASES.includes('ceiling')) for (const n of CEILING_REQUEST_ROWS) runs.push({ kind: `ceiling@${n}`, prefix: `ceiling${n}x${rep}_`, args: ['--request-rows', String(n)] });
     }
-    for (const ms of LATENCIES) {
-      for (const kind of ['naive', 'project', 'cli'].filter((k) => PHASES.includes(k))) runs.push({ kind: `${kind}~${ms}`, prefix: `${kind}${ms}ms_`, args: [], latencyMs: ms });
+    // The project's copy at each distance runs --repeat times like the direct runs (the naive copy and the CLI once).
+    for (let rep = 1; rep <= REPEAT; rep++) {
+      for (const ms of LATENCIES) {
+        for (const kind of ['naive', 'project', 'cli'].filter((k) => PHASES.includes(k) && (k === 'project' || rep === 1))) runs.push({ kind: `${kind}~${ms}`, prefix: `${kind}${ms}ms${rep}_`, args: [], latencyMs: ms });
+      }
     }
     const results: Record<string, PhaseResult[]> = {};
     for (const run of runs) {
@@ -564,7 +568,10 @@ async function main(): Promise<void> {
     if (LATENCIES.length > 0) {
       // The distance columns: the vectors' rate with each added round trip (0 ms: the direct runs above).
       const distance = (['naive', 'project', 'cli'] as const).filter((k) => results[k] || LATENCIES.some((ms) => results[`${k}~${ms}`]));
-      const at = (kind: string, ms: number) => (ms === 0 ? kind : `${kind}~${ms}`);
+      // --latencies 0,...: the 0 ms column is a run through the proxy with no delay (the proxy's own cost in every column).
+      const proxiedZero = LATENCIES.includes(0);
+      const columns = proxiedZero ? LATENCIES : [0, ...LATENCIES];
+      const at = (kind: string, ms: number) => (ms === 0 && !proxiedZero ? kind : `${kind}~${ms}`);
       const cell = (kind: string, ms: number) => {
         const runs = results[at(kind, ms)];
         if (!runs) return '-';
@@ -573,11 +580,11 @@ async function main(): Promise<void> {
       };
       const label = { naive: 'naive SDK', project: `this project (copyShard, ${SHARDS} shards at once)`, cli: 'end to end: milvus-migrate run' } as const;
       console.log('');
-      console.log(line([`${DIM}-d vectors, rows/s (seconds) with added round trip`, ...[0, ...LATENCIES].map((ms) => `${ms} ms`)]));
-      console.log(line(['---', ...[0, ...LATENCIES].map(() => '---:')]));
-      for (const kind of distance) console.log(line([label[kind], ...[0, ...LATENCIES].map((ms) => cell(kind, ms))]));
-      for (const ms of LATENCIES) {
-        if (results[at('project', ms)] && results.project) console.log(`project at ${ms} ms / at 0 ms: ${pct(rate(at('project', ms), VEC), rate('project', VEC))}`);
+      console.log(line([`${DIM}-d vectors, rows/s (seconds) with added round trip${proxiedZero ? ' (all through the proxy)' : ''}`, ...columns.map((ms) => `${ms} ms`)]));
+      console.log(line(['---', ...columns.map(() => '---:')]));
+      for (const kind of distance) console.log(line([label[kind], ...columns.map((ms) => cell(kind, ms))]));
+      for (const ms of columns.filter((ms) => ms > 0)) {
+        if (results[at('project', ms)] && results[at('project', 0)]) console.log(`project at ${ms} ms / at 0 ms: ${pct(rate(at('project', ms), VEC), rate(at('project', 0), VEC))} (vectors), ${pct(rate(at('project', ms), RICH), rate(at('project', 0), RICH))} (rich)`);
       }
     }
     console.log('');
