@@ -17,6 +17,7 @@ export const UNIT_TESTS = [
   'test/localAws/eventPattern.test.ts',
   'test/migration/shardPlan.test.ts',
   'test/milvus/batch.test.ts',
+  'test/milvus/batchSize.test.ts',
   'test/milvus/callRetry.test.ts',
   'test/milvus/estimate.test.ts',
   'test/milvus/mapping.test.ts',

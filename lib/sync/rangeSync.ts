@@ -3,6 +3,7 @@ import type { CollectionSpec, RangePair } from '../milvus';
 import { ensureLoaded, ensureReadable } from '../milvus/collections';
 import { comparePks, expressibleBound, pkLiteral } from '../milvus/filter';
 import { RowPages, type CollectionSide, type Rows } from '../milvus/keyRange/pages';
+import { DEFAULT_START_ROWS } from '../milvus/keyRange/batchSize';
 import { KeyRangeReader } from '../milvus/keyRange/reader';
 import { estimateRowBytes, MAX_BATCH_BYTES, MAX_QUERY_ROWS, rowSizer } from '../milvus/keyRange/rowSize';
 import { KeyRangeWriter, MAX_DELETE_EXPR_BYTES, MAX_DELETE_KEYS } from '../milvus/keyRange/writer';
@@ -82,9 +83,11 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
   const budget = Math.max(1, Math.min(args.batchBytes, MAX_BATCH_BYTES));
   const sourceSide: CollectionSide = { cluster: source, db: sourceDb, spec: readSpec, partition };
   const targetSide: CollectionSide = { cluster: target, db: targetDb, spec: targetSpec, partition };
-  const sourceRows = new KeyOrderedRows(sourceSide, pk, range, budget, args.batchRows);
-  const targetRows = new KeyOrderedRows(targetSide, pk, range, budget, args.batchRows);
-  const writer = apply ? new TargetWriter(targetSide, pk, budget, origin === 'explicit-autoid', args.batchRows) : null;
+  // The job's batchRows, or the copy's starting size (the sync's pages do not adapt: milvus-lite's query time grows faster than its pages).
+  const maxRows = args.batchRows ?? DEFAULT_START_ROWS;
+  const sourceRows = new KeyOrderedRows(sourceSide, pk, range, budget, maxRows);
+  const targetRows = new KeyOrderedRows(targetSide, pk, range, budget, maxRows);
+  const writer = apply ? new TargetWriter(targetSide, pk, budget, origin === 'explicit-autoid', maxRows) : null;
 
   // Both sides hashed the same way: over the target's copied fields (and dynamic keys when it has them).
   const hashSource = rowHasher(targetSpec);
