@@ -112,6 +112,7 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
     batchRows: args.batchRows,
     adaptive: args.adaptiveBatches,
     callTimeoutMs: timeoutMs,
+    roundTrips: [() => writer.roundTrip()],
     rowBytes: estimateRowBytes(sourceSpec),
     what: `read ${sourceSpec.name}`,
     rateLimit: args.rateLimit,

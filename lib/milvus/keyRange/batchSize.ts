@@ -2,27 +2,30 @@ import { MAX_QUERY_ROWS } from './rowSize';
 
 /**
  * The batch size of one stream of the key-range engine (the reads of a shard and the writes they
- * feed), fitted to what the stream measures: a hill climb on throughput in doubling steps.
+ * feed), fitted to the distance to the clusters: batches big enough that a call's round trip is at
+ * most ROUND_TRIP_SHARE of the time a page keeps the stream busy, and no bigger.
  *
- * The size is a scale 2^level of the starting size (start rows and start bytes, both scaled), so
- * level 0 is the fixed size the engine used before (256 rows / 1 MiB, tuned on loopback). After
- * SAMPLES_PER_LEVEL pages at a level, its throughput (bytes over the longer of the page's read and
- * the consumer's work on it: the pipeline's period) is compared with the level below:
- * - up a level while each doubling pays at least MIN_GAIN more bytes/s (far clusters: a round trip
- *   per call, so bigger calls pay until the servers are the bound);
- * - otherwise back to the level below, and hold there; every REPROBE_PAGES pages it tries one
- *   level up again, since the conditions change (other streams end, the cluster gets busier);
- * - a refused size (RESOURCE_EXHAUSTED, an insert too large) halves it below the refused page and
- *   never grows past that again; a call that took more than SLOW_CALL_SHARE of its deadline halves it.
+ * What it measures: the round trip ρ (the fastest of a few calls that carry no rows, a cheap metadata
+ * call to each cluster) and, per page, its period (the longer of its read and of the caller's time on
+ * it: the write, the checkpoint, the sync's merge; they overlap, the read-ahead). A page of n rows
+ * takes about ρ + n·b, so b = (period − ρ) / n from the fastest page of the current size, and the
+ * rows where ρ is that share are n* = ρ (1 − s) / (s b). The size is a scale 2^level of the start
+ * (256 rows and the job's batchBytes: level 0, what the engine used before, tuned on loopback); after
+ * SAMPLES_PER_LEVEL pages at a level it goes one level up when n* reaches the next level's rows, one
+ * down when n* falls under the previous level's (never under the start), else stays. A refused size
+ * (RESOURCE_EXHAUSTED, an insert too large) halves it below the refused page and caps it there for
+ * the stream's life; a call that took more than SLOW_CALL_SHARE of its deadline halves it.
  * Within Milvus's limits: 16,384 rows per query, MAX_ADAPTIVE_BATCH_BYTES per page, and the job's
  * fixed row count when it sets one.
  *
- * Why a hill climb and not AIMD: AIMD grows until a loss signal, and there is none here before the
- * limits: on milvus-lite the server's CPU per row grows with the rows per call, so the best size is
- * an interior point that only the throughput shows (the climb finds it, and stays at the start size on
- * loopback), and additive steps of 256 rows would need 60 pages to reach 16,384. The refusals keep
- * AIMD's multiplicative decrease. Decisions are on counts of pages, never on wall-clock timers, so a
- * given sequence of measurements always gives the same sizes (the tests feed it such sequences).
+ * Why this rule and not a hill climb on throughput (tried first) or AIMD: streams share the servers.
+ * A stream that doubles its batch takes a bigger share of a busy server, so its own throughput grows
+ * while the copy's falls (milvus-lite's CPU per row grows with the rows per call): a per-stream climb
+ * on throughput grew every stream and made the loopback copy 2-4 times slower. The round trip is what
+ * a bigger batch amortizes, and it does not grow with a busy server: a busier server makes b bigger
+ * and the batches smaller. AIMD grows until a loss signal, and there is none before the limits; its
+ * multiplicative decrease is kept for refusals. Decisions count pages, never read a clock, so one
+ * sequence of measurements always gives the same sizes (the tests feed it such sequences).
  */
 
 /**
@@ -31,16 +34,15 @@ import { MAX_QUERY_ROWS } from './rowSize';
  * 256 MB, inside a copy step's 1,024 MB; and far under Milvus's 64 MB insert and gRPC message limits.
  */
 export const MAX_ADAPTIVE_BATCH_BYTES = 16 * 1024 * 1024;
-
 export const DEFAULT_START_ROWS = 256;
-/** Pages measured at a level before deciding (their throughputs are averaged). */
+/** Pages measured at a level before deciding (the fastest counts). */
 export const SAMPLES_PER_LEVEL = 2;
-/** A doubling is kept only if it pays this much more throughput (below it, measurement noise). */
-export const MIN_GAIN = 0.1;
-/** Pages between two probes one level above the held one. */
-export const REPROBE_PAGES = 64;
+/** The share of a page's time a round trip may take: 1/5 keeps a stream above 80% of its loopback rate. */
+export const ROUND_TRIP_SHARE = 0.2;
 /** A call that took more than this share of its deadline makes the batch smaller. */
 export const SLOW_CALL_SHARE = 0.25;
+/** Round trips remembered (the fastest counts): the distance may change, a route or a busier proxy. */
+const ROUND_TRIPS_KEPT = 3;
 
 export interface BatchSizeOptions {
   /** Bytes of the first pages (the job's batchBytes). */
@@ -67,17 +69,14 @@ export interface PageSample {
   holdMs: number;
 }
 
-type Phase = 'climb' | 'hold';
-
 export class BatchSizeController {
   private levelNow = 0;
   /** No level above this (after a refusal). */
   private ceiling = Number.POSITIVE_INFINITY;
-  private phase: Phase = 'climb';
-  /** Throughput samples (bytes/ms) of the current level, and the mean of each level measured. */
-  private samples: number[] = [];
-  private readonly rates = new Map<number, number>();
-  private heldPages = 0;
+  /** Periods (ms) of the pages of the current level since it was set. */
+  private periods: number[] = [];
+  private rowsSeen: number[] = [];
+  private roundTrips: number[] = [];
   private readonly startRows: number;
   private readonly maxRows: number;
   private readonly maxBytes: number;
@@ -95,6 +94,11 @@ export class BatchSizeController {
     return this.levelNow;
   }
 
+  /** The round trip the stream counts with (ms), once measured. */
+  get roundTripMs(): number | undefined {
+    return this.roundTrips.length ? Math.min(...this.roundTrips) : undefined;
+  }
+
   /** Rows for the next read, for rows of `rowBytes` (the last page's measure). */
   rows(rowBytes: number): number {
     return this.rowsAt(this.levelNow, rowBytes);
@@ -107,34 +111,35 @@ export class BatchSizeController {
     return Math.max(1, Math.min(this.maxRows, Math.floor(this.startRows * scale), Math.floor(bytes / Math.max(rowBytes, 1))));
   }
 
-  /** A page was read and consumed: feeds the climb. */
+  /** A call without rows took `ms`: the distance to a cluster (the stream keeps the largest of its clusters', the fastest of a few). */
+  roundTrip(ms: number): void {
+    this.roundTrips.push(Math.max(0, ms));
+    if (this.roundTrips.length > ROUND_TRIPS_KEPT) this.roundTrips.shift();
+  }
+
+  /** A page was read and consumed. */
   record(sample: PageSample, timeoutMs = Number.POSITIVE_INFINITY): void {
     if (Math.max(sample.readMs, sample.holdMs) > timeoutMs * SLOW_CALL_SHARE) {
-      this.down(Math.max(this.levelNow, sample.level) - 1);
+      this.move(Math.min(Math.max(this.levelNow, sample.level) - 1, this.ceiling));
       return;
     }
-    if (!this.adaptive || sample.level !== this.levelNow || sample.rows === 0) return; // read before the last change
-    const period = Math.max(sample.readMs, sample.holdMs, 0.001);
-    this.samples.push(sample.bytes / period);
+    // Pages read before the last change (the read-ahead) say nothing of this level.
+    if (!this.adaptive || sample.level !== this.levelNow || sample.rows === 0) return;
+    this.periods.push(Math.max(sample.readMs, sample.holdMs));
+    this.rowsSeen.push(sample.rows);
+    const rho = this.roundTripMs;
+    if (this.periods.length < SAMPLES_PER_LEVEL || rho === undefined) return;
+    // The fastest page of this level: the least disturbed by whatever else the servers did meanwhile.
+    let best = 0;
+    for (let i = 1; i < this.periods.length; i++) if (this.periods[i]! < this.periods[best]!) best = i;
+    const rows = this.rowsSeen[best]!;
+    const perRow = Math.max((this.periods[best]! - rho) / rows, 1e-6);
+    const wanted = (rho * (1 - ROUND_TRIP_SHARE)) / (ROUND_TRIP_SHARE * perRow);
     const rowBytes = sample.bytes / sample.rows;
-    if (this.phase === 'hold') {
-      this.heldPages += 1;
-      if (this.heldPages >= REPROBE_PAGES && this.canGrow(rowBytes)) {
-        this.rates.set(this.levelNow, mean(this.samples));
-        this.move(this.levelNow + 1, 'climb');
-      }
-      return;
-    }
-    if (this.samples.length < SAMPLES_PER_LEVEL) return;
-    const rate = mean(this.samples);
-    this.rates.set(this.levelNow, rate);
-    const below = this.rates.get(this.levelNow - 1);
-    if (below !== undefined && rate < below * (1 + MIN_GAIN)) {
-      // The doubling did not pay enough: back to the smaller size (less memory, finer checkpoints).
-      this.move(this.levelNow - 1, 'hold');
-    } else if (this.canGrow(rowBytes)) {
-      this.move(this.levelNow + 1, 'climb');
-    } else this.move(this.levelNow, 'hold');
+    const up = this.levelNow + 1;
+    if (up <= this.ceiling && wanted >= this.rowsAt(up, rowBytes) && this.rowsAt(up, rowBytes) > rows) this.move(up);
+    else if (this.levelNow > 0 && wanted < this.rowsAt(this.levelNow - 1, rowBytes)) this.move(this.levelNow - 1);
+    else this.move(this.levelNow);
   }
 
   /** The target or the source refused a page of `pageRows` rows for its size: below half of it, and never above again. */
@@ -142,24 +147,12 @@ export class BatchSizeController {
     let level = Math.min(this.levelNow, this.ceiling);
     while (level > -64 && this.rowsAt(level, rowBytes) > Math.max(1, Math.floor(pageRows / 2))) level -= 1;
     this.ceiling = level;
-    this.move(level, 'hold');
+    this.move(level);
   }
 
-  /** Whether a level up would read more rows (not at a limit). */
-  private canGrow(rowBytes: number): boolean {
-    return this.levelNow + 1 <= this.ceiling && this.rowsAt(this.levelNow + 1, rowBytes) > this.rowsAt(this.levelNow, rowBytes);
-  }
-
-  private down(level: number): void {
-    this.move(Math.min(level, this.ceiling), 'hold');
-  }
-
-  private move(level: number, phase: Phase): void {
-    if (level !== this.levelNow || phase !== this.phase) this.samples = [];
+  private move(level: number): void {
     this.levelNow = level;
-    this.phase = phase;
-    this.heldPages = 0;
+    this.periods = [];
+    this.rowsSeen = [];
   }
 }
-
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;

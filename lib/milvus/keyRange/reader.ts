@@ -40,6 +40,8 @@ export interface KeyRangeReaderOptions {
   adaptive?: boolean;
   /** Deadline of a read or write call, ms: a call that takes a quarter of it makes pages smaller. */
   callTimeoutMs?: number;
+  /** Calls without rows to the other clusters the stream's pages go to (the copy's target), timed with the source's own. */
+  roundTrips?: Array<() => Promise<unknown>>;
   /** First guess of a row's size (estimateRowBytes). */
   rowBytes: number;
   /** Names the stream in messages: "read shop.items". */
@@ -47,6 +49,9 @@ export interface KeyRangeReaderOptions {
   rateLimit?: RateLimitPolicy;
   onRateLimited?: (kind: RateLimitKind, attempt: number, waitMs: number) => void;
 }
+
+/** Pages between two timings of the round trips. */
+const ROUND_TRIP_EVERY_PAGES = 32;
 
 /** Rows re-read before a skip offset (pages that can drop rows only). */
 const SKIP_SLACK = 64;
@@ -87,6 +92,8 @@ export class KeyRangeReader<P> {
   private rowBytes: number;
   private readonly backoff: RateLimitBackoff;
   private started = false;
+  /** Pages handed out since the round trips were last timed. */
+  private sinceRoundTrip = 0;
 
   constructor(
     private readonly source: PageSource<P>,
@@ -107,6 +114,7 @@ export class KeyRangeReader<P> {
     if (!this.started) {
       this.started = true;
       this.ahead = settle(this.startAndFetch());
+      this.timeRoundTrips();
     }
   }
 
@@ -120,6 +128,7 @@ export class KeyRangeReader<P> {
     if (!settled.ok) throw settled.error;
     const { page, more, next } = settled.value;
     this.handedOut = { fetched: settled.value, at: performance.now() };
+    if (++this.sinceRoundTrip >= ROUND_TRIP_EVERY_PAGES) this.timeRoundTrips();
     this.previous = this.cursor;
     this.cursor = next;
     if (!more) this.ended = true;
@@ -140,6 +149,25 @@ export class KeyRangeReader<P> {
   async close(): Promise<void> {
     if (this.ahead) await this.ahead;
     this.ahead = null;
+  }
+
+  /**
+   * Times a call without rows to every cluster of the stream, at once, in the background (a failed
+   * one is not counted: the stream's own calls will meet the fault): the slowest is the distance.
+   */
+  private timeRoundTrips(): void {
+    this.sinceRoundTrip = 0;
+    if (!(this.options.adaptive ?? false)) return;
+    const probes = [...(this.source.roundTrip ? [() => this.source.roundTrip!()] : []), ...(this.options.roundTrips ?? [])];
+    if (probes.length === 0) return;
+    const timed = (probe: () => Promise<unknown>) => {
+      const started = performance.now();
+      return probe().then(() => performance.now() - started);
+    };
+    void Promise.all(probes.map(timed)).then(
+      (ms) => this.size.roundTrip(Math.max(...ms)),
+      () => undefined,
+    );
   }
 
   /** The caller is done with the page handed out last: its throughput goes to the batch size controller. */
