@@ -24,6 +24,7 @@ export const UNIT_TESTS = [
   'test/milvus/status-filter.test.ts',
   'test/milvus/translate.test.ts',
   'test/notifications/notifier.test.ts',
+  'test/sync/columnHash.test.ts',
 ];
 
 export default defineConfig({
