@@ -226,10 +226,17 @@ interface Hashed {
 }
 
 /** A row of one side: its key, its hash, and the row itself decoded on demand (to write it, or to look closer). */
-interface Entry {
-  key: string;
-  hash: bigint;
-  row(): Row;
+class Entry {
+  constructor(
+    readonly key: string,
+    readonly hash: bigint,
+    private readonly page: Hashed,
+    private readonly index: number,
+  ) {}
+
+  row(): Row {
+    return this.page.row(this.index);
+  }
 }
 
 /**
@@ -318,7 +325,8 @@ class KeyOrderedRows {
       this.index = 0;
     }
     const { page, index } = this;
-    return { key: page.keys[index]!, hash: page.hashes[index]!, row: () => page.row(index) };
+    // A class, not a closure a row: the per-row cost is what this path exists to cut.
+    return new Entry(page.keys[index]!, page.hashes[index]!, page, index);
   }
 
   advance(): void {

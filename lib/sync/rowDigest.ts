@@ -96,6 +96,15 @@ class Encoder {
     this.len += b.length;
   }
 
+  /** src[start, end) as raw() would write it, without a view of it. */
+  rawRange(src: Buffer, start: number, end: number): void {
+    const n = end - start;
+    this.u32(n);
+    this.ensure(n);
+    src.copy(this.buf, this.len, start, end);
+    this.len += n;
+  }
+
   /** Numbers as float64 bytes, through an aligned Float64Array view (zero padding first). */
   numbers(values: ArrayLike<number>): void {
     const n = values.length;
@@ -245,7 +254,7 @@ function encodeJsonText(e: Encoder, rows: FieldRows, i: number): void {
     value = JSON.parse(text);
   } catch {
     e.u8(T_BYTES);
-    return e.raw(rows.buf.subarray(rows.starts[i], rows.ends[i]));
+    return e.rawRange(rows.buf, rows.starts[i]!, rows.ends[i]!);
   }
   encodeValue(e, value);
 }
@@ -278,7 +287,7 @@ export function columnHasher(spec: CollectionSpec): (fields: RawFieldData[], row
         else if (c.json) encodeJsonText(e, c, i);
         else {
           e.u8(T_BYTES);
-          e.raw(c.buf.subarray(c.starts[i], c.ends[i]));
+          e.rawRange(c.buf, c.starts[i]!, c.ends[i]!);
         }
       }
       if (dynamic) {

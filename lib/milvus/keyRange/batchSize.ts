@@ -38,9 +38,9 @@ export const DEFAULT_START_ROWS = 256;
 /** Pages measured at a level before deciding (the fastest counts). */
 export const SAMPLES_PER_LEVEL = 2;
 /** The share of a page's time a round trip may take: 1/5 keeps a stream above 80% of its loopback rate. */
-export const ROUND_TRIP_SHARE = 0.2;
+const ROUND_TRIP_SHARE = 0.2;
 /** A call that took more than this share of its deadline makes the batch smaller. */
-export const SLOW_CALL_SHARE = 0.25;
+const SLOW_CALL_SHARE = 0.25;
 /** Round trips remembered (the fastest counts): the distance may change, a route or a busier proxy. */
 const ROUND_TRIPS_KEPT = 3;
 
