@@ -18,12 +18,14 @@ export const UNIT_TESTS = [
   'test/migration/copyBatches.test.ts',
   'test/migration/shardPlan.test.ts',
   'test/milvus/batch.test.ts',
+  'test/milvus/batchSize.test.ts',
   'test/milvus/callRetry.test.ts',
   'test/milvus/estimate.test.ts',
   'test/milvus/mapping.test.ts',
   'test/milvus/status-filter.test.ts',
   'test/milvus/translate.test.ts',
   'test/notifications/notifier.test.ts',
+  'test/sync/columnHash.test.ts',
 ];
 
 export default defineConfig({

@@ -18,8 +18,9 @@
  *            preflight, planning, copy, indexes, verification: all of it)
  * Then naive, project and cli again with each of --latencies ms added to every call's round trip
  * (test/support/faultProxy.ts in front of both servers, delaying each call by that much), one run
- * each: what a copy step milliseconds away from its clusters gets. The 0 ms column is the direct
- * runs above (no proxy, so the columns with latency also carry the proxy's own cost).
+ * each (the project's copy --repeat times): what a copy step milliseconds away from its clusters
+ * gets. The 0 ms column is the direct runs above (no proxy, so the columns with latency also carry
+ * the proxy's own cost), or with --latencies 0,5,20 a run through the proxy without delay.
  * Each but the naive copy runs --repeat times, interleaved, on fresh target collections; the table
  * shows the median run. Every copy is verified against the source (counts, a digest of the query
  * result bytes of the vectors, the rows of the rich collection).
@@ -37,6 +38,7 @@ import { RawMilvusChannel } from '../lib/milvus/gateway/channel';
 import { encodeInsertRequest, parseMutationResult } from '../lib/milvus/gateway/protoWire';
 import { ColumnPages, type Columns, type Page } from '../lib/milvus/keyRange/pages';
 import { rowsForBudget } from '../lib/milvus/keyRange/rowSize';
+import { DEFAULT_START_ROWS } from '../lib/milvus/keyRange/batchSize';
 import { assertOk } from '../lib/milvus/status';
 import { preferAtomicGc } from '../lib/milvus/gc';
 import { JobOptions } from '../lib/jobs/model';
@@ -62,11 +64,14 @@ const SHARDS = flag('shards', 4);
 // The job's defaults unless told otherwise.
 const DEFAULTS = JobOptions.parse({});
 const BATCH_BYTES = flag('batch-mb', DEFAULTS.batchBytes / 2 ** 20) * 2 ** 20;
-const BATCH_ROWS = flag('batch-rows', DEFAULTS.batchRows) || undefined;
-/** --phases project,ceiling skips the others (the naive copy takes most of a run). */
+/** A fixed row count per batch (as the job's batchRows; 256 is the engine's old fixed size); unset, batches adapt as the job's do. */
+const BATCH_ROWS = flag('batch-rows', DEFAULTS.batchRows ?? 0) || undefined;
+/** --phases project,ceiling skips the others (the naive copy takes most of a run); `fixed` adds the project's copy with the old fixed batches. */
 const PHASES = (text('phases') || 'naive,project,read,ceiling,servers,cli').split(',');
 /** Added round trips (ms) for the distance columns; --latencies '' for none. */
 const LATENCIES = (process.argv.includes('--latencies') ? text('latencies') : '5,20').split(',').filter(Boolean).map(Number);
+/** The engine's batches before they adapted: 256 rows (and the byte budget) per batch, fixed. */
+const FIXED_ARGS = ['--batch-rows', String(DEFAULT_START_ROWS)];
 /** Runs of each measured phase (the naive copy runs once); the table shows the median run. */
 const REPEAT = flag('repeat', 3);
 /** The ceiling is the best of these request sizes (milvus-lite's insert cost per row grows with the rows per request). */
@@ -147,6 +152,8 @@ interface PhaseResult {
   srcCpu: number;
   dstCpu: number;
   maxRssMb: number;
+  /** Query and Insert calls through the proxies (runs with added latency). */
+  calls?: { queries: number; inserts: number };
 }
 
 /** CPU of this process and of both servers (their pids come as --source-pid, --target-pid), summed over measured spans. */
@@ -223,7 +230,7 @@ async function projectPhase(sourceUri: string, targetUri: string, prefix: string
           for (;;) {
             const r = await copyShard({
               source, sourceDb: DB, sourceSpec, target, targetDb: DB, targetSpec, range: range as PkRange, checkpoint,
-              batchBytes: BATCH_BYTES, batchRows: BATCH_ROWS, deadline: Date.now() + 600_000,
+              batchBytes: BATCH_BYTES, batchRows: BATCH_ROWS, adaptiveBatches: BATCH_ROWS === undefined, deadline: Date.now() + 600_000,
               onBatch: async (p) => void (checkpoint = p.checkpoint),
             });
             copied += r.rowsCopied;
@@ -339,7 +346,7 @@ async function sourceSpecs(uri: string): Promise<Record<string, CollectionSpec>>
 /** The project's rows per page: the job's byte budget over the measured row size, within batchRows. */
 function pageRows(spec: CollectionSpec): number {
   const rowBytes = spec.name === VEC ? DIM * 4 + 16 : RICH_ROW_BYTES;
-  return rowsForBudget(BATCH_BYTES, rowBytes, BATCH_ROWS);
+  return rowsForBudget(BATCH_BYTES, rowBytes, BATCH_ROWS ?? DEFAULT_START_ROWS);
 }
 /** About what a rich row measures in a query reply (for the page size of the bounds only). */
 const RICH_ROW_BYTES = 330;
@@ -418,8 +425,8 @@ async function main(): Promise<void> {
     const prefix = text('prefix');
     // This project's copy runs with the GC setting of the service's step processes (lib/milvus/gc.ts)
     // unless --gc incremental; the others as a hand-written client would, with Node's defaults.
-    if (phase === 'project' && text('gc') !== 'incremental') preferAtomicGc();
-    const phases = { naive: () => naivePhase(source, target, prefix), project: () => projectPhase(source, target, prefix), ceiling: () => ceilingPhase(source, target, prefix), servers: () => serversPhase(source, target, prefix), read: () => readPhase(source) };
+    if ((phase === 'project' || phase === 'fixed') && text('gc') !== 'incremental') preferAtomicGc();
+    const phases = { naive: () => naivePhase(source, target, prefix), project: () => projectPhase(source, target, prefix), fixed: () => projectPhase(source, target, prefix), ceiling: () => ceilingPhase(source, target, prefix), servers: () => serversPhase(source, target, prefix), read: () => readPhase(source) };
     const result = await phases[phase as keyof typeof phases]();
     process.send!(result, () => process.exit(0));
     return;
@@ -480,12 +487,18 @@ async function main(): Promise<void> {
     if (PHASES.includes('cli')) runs.push({ kind: 'cli', prefix: 'cli_', args: [] });
     for (let rep = 1; rep <= REPEAT; rep++) {
       if (PHASES.includes('project')) runs.push({ kind: 'project', prefix: `project${rep}_`, args: [] });
+      if (PHASES.includes('fixed')) runs.push({ kind: 'fixed', prefix: `fixed${rep}_`, args: FIXED_ARGS });
       if (PHASES.includes('servers')) runs.push({ kind: 'servers', prefix: `servers${rep}_`, args: [] });
       if (PHASES.includes('read')) runs.push({ kind: 'read', prefix: `read${rep}_`, args: [] });
       if (PHASES.includes('ceiling')) for (const n of CEILING_REQUEST_ROWS) runs.push({ kind: `ceiling@${n}`, prefix: `ceiling${n}x${rep}_`, args: ['--request-rows', String(n)] });
     }
-    for (const ms of LATENCIES) {
-      for (const kind of ['naive', 'project', 'cli'].filter((k) => PHASES.includes(k))) runs.push({ kind: `${kind}~${ms}`, prefix: `${kind}${ms}ms_`, args: [], latencyMs: ms });
+    // The project's copy at each distance runs --repeat times like the direct runs (the naive copy and the CLI once).
+    for (let rep = 1; rep <= REPEAT; rep++) {
+      for (const ms of LATENCIES) {
+        for (const kind of ['naive', 'fixed', 'project', 'cli'].filter((k) => PHASES.includes(k) && (k === 'project' || k === 'fixed' || rep === 1))) {
+          runs.push({ kind: `${kind}~${ms}`, prefix: `${kind}${ms}ms${rep}_`, args: kind === 'fixed' ? FIXED_ARGS : [], latencyMs: ms });
+        }
+      }
     }
     const results: Record<string, PhaseResult[]> = {};
     for (const run of runs) {
@@ -510,12 +523,14 @@ async function main(): Promise<void> {
       } finally {
         await Promise.all(proxies.map((p) => p.stop()));
       }
+      // Round trips made (through the proxies): how many pages the copy read and wrote, whatever the machine's load.
+      if (proxies.length) r.calls = { queries: proxies[0]!.callsByMethod.Query ?? 0, inserts: proxies[1]!.callsByMethod.Insert ?? 0 };
       (results[run.kind] ??= []).push(r);
       console.log(`${run.kind} ${run.prefix}: ${JSON.stringify(r)}`);
       // Copies are compared with the source in full; the ceiling and servers runs, which send pre-encoded data, by count.
       for (const name of names) {
         const n = await countRows(target, DB, `${run.prefix}${name}`);
-        const copied = phase === 'naive' || phase === 'project' || phase === 'cli';
+        const copied = phase === 'naive' || phase === 'project' || phase === 'fixed' || phase === 'cli';
         const d = !copied ? null : name === VEC ? await digest(target, `${run.prefix}${name}`, specs[VEC]) : await readRows(target, `${run.prefix}${name}`);
         const ok = n === want[name] && (d === null || d === (name === VEC ? vecDigest : richRowsDigest));
         identical &&= ok;
@@ -538,7 +553,8 @@ async function main(): Promise<void> {
       .sort((a, b) => rate(b, RICH) - rate(a, RICH))[0];
     const rows = ([
       ['naive', 'naive SDK (queryIterator 500 -> insert)'],
-      ['project', `this project (copyShard, ${SHARDS} shards at once, ${BATCH_BYTES / 2 ** 20} MiB / ${BATCH_ROWS ?? 'any'} rows per batch)`],
+      ['fixed', `this project with fixed batches (copyShard, ${SHARDS} shards at once, ${BATCH_BYTES / 2 ** 20} MiB / ${DEFAULT_START_ROWS} rows per batch, as before batchSize.ts)`],
+      ['project', `this project (copyShard, ${SHARDS} shards at once, ${BATCH_ROWS ? `${BATCH_BYTES / 2 ** 20} MiB / ${BATCH_ROWS} rows per batch` : `batches from ${BATCH_BYTES / 2 ** 20} MiB / ${DEFAULT_START_ROWS} rows, adapting`})`],
       ['read', `source raw read ceiling, the source alone (pages read and dropped, ${SHARDS} in flight)`],
       ...(ceilingKind ? [[ceilingKind, `target raw ingest ceiling, the target alone (pre-encoded inserts of ${ceilingKind.split('@')[1]} rows, ${SHARDS} in flight)`] as [string, string]] : []),
       ['servers', `both servers at once, client doing nothing (reads dropped + pre-encoded inserts, ${SHARDS}+${SHARDS} in flight)`],
@@ -563,21 +579,26 @@ async function main(): Promise<void> {
     }
     if (LATENCIES.length > 0) {
       // The distance columns: the vectors' rate with each added round trip (0 ms: the direct runs above).
-      const distance = (['naive', 'project', 'cli'] as const).filter((k) => results[k] || LATENCIES.some((ms) => results[`${k}~${ms}`]));
-      const at = (kind: string, ms: number) => (ms === 0 ? kind : `${kind}~${ms}`);
+      const distance = (['naive', 'fixed', 'project', 'cli'] as const).filter((k) => results[k] || LATENCIES.some((ms) => results[`${k}~${ms}`]));
+      // --latencies 0,...: the 0 ms column is a run through the proxy with no delay (the proxy's own cost in every column).
+      const proxiedZero = LATENCIES.includes(0);
+      const columns = proxiedZero ? LATENCIES : [0, ...LATENCIES];
+      const at = (kind: string, ms: number) => (ms === 0 && !proxiedZero ? kind : `${kind}~${ms}`);
       const cell = (kind: string, ms: number) => {
         const runs = results[at(kind, ms)];
         if (!runs) return '-';
         const r = mid(runs, (x) => rateOf(x, VEC));
-        return `${fmt(rateOf(r, VEC))} (${r.seconds[VEC]!.toFixed(1)} s)`;
+        return `${fmt(rateOf(r, VEC))} (${r.seconds[VEC]!.toFixed(1)} s${r.calls ? `, ${r.calls.inserts} inserts` : ''})`;
       };
-      const label = { naive: 'naive SDK', project: `this project (copyShard, ${SHARDS} shards at once)`, cli: 'end to end: milvus-migrate run' } as const;
+      const label = { naive: 'naive SDK', fixed: `fixed batches of ${DEFAULT_START_ROWS} rows (before)`, project: `this project (copyShard, ${SHARDS} shards at once)`, cli: 'end to end: milvus-migrate run' } as const;
       console.log('');
-      console.log(line([`${DIM}-d vectors, rows/s (seconds) with added round trip`, ...[0, ...LATENCIES].map((ms) => `${ms} ms`)]));
-      console.log(line(['---', ...[0, ...LATENCIES].map(() => '---:')]));
-      for (const kind of distance) console.log(line([label[kind], ...[0, ...LATENCIES].map((ms) => cell(kind, ms))]));
-      for (const ms of LATENCIES) {
-        if (results[at('project', ms)] && results.project) console.log(`project at ${ms} ms / at 0 ms: ${pct(rate(at('project', ms), VEC), rate('project', VEC))}`);
+      console.log(line([`${DIM}-d vectors, rows/s (seconds, inserts of both collections) with added round trip${proxiedZero ? ' (all through the proxy)' : ''}`, ...columns.map((ms) => `${ms} ms`)]));
+      console.log(line(['---', ...columns.map(() => '---:')]));
+      for (const kind of distance) console.log(line([label[kind], ...columns.map((ms) => cell(kind, ms))]));
+      for (const ms of columns.filter((ms) => ms > 0)) {
+        for (const kind of ['fixed', 'project']) {
+          if (results[at(kind, ms)] && results[at(kind, 0)]) console.log(`${kind} at ${ms} ms / at 0 ms: ${pct(rate(at(kind, ms), VEC), rate(at(kind, 0), VEC))} (vectors), ${pct(rate(at(kind, ms), RICH), rate(at(kind, 0), RICH))} (rich)`);
+        }
       }
     }
     console.log('');

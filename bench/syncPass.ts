@@ -15,6 +15,7 @@ import { JobOptions } from '../lib/jobs/model';
 import { copyShard, createCollection, describeCollection, ensureLoaded, openCluster, planShards, translateSchema, type PkRange } from '../lib/milvus';
 import { preferAtomicGc } from '../lib/milvus/gc';
 import { syncRange, type RangeSyncResult } from '../lib/sync/rangeSync';
+import { DEFAULT_START_ROWS } from '../lib/milvus/keyRange/batchSize';
 
 function flag(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
@@ -24,7 +25,8 @@ const ROWS = Number(flag('rows', '50000'));
 const DIM = Number(flag('dim', '128'));
 const SHARDS = Number(flag('shards', '4'));
 const DEFAULTS = JobOptions.parse({});
-const BATCH_ROWS = flag('batch-rows', `${DEFAULTS.batchRows},1024`).split(',').map(Number);
+const PAGE_ROWS = DEFAULTS.batchRows ?? DEFAULT_START_ROWS;
+const BATCH_ROWS = flag('batch-rows', `${PAGE_ROWS},1024`).split(',').map(Number);
 const DB = 'default';
 const NAME = 'bench_sync';
 
@@ -45,7 +47,7 @@ async function main(): Promise<void> {
     await Promise.all(
       ranges.map(async (range) => {
         for (let checkpoint: string | null = null; ; ) {
-          const r = await copyShard({ source, sourceDb: DB, sourceSpec, target, targetDb: DB, targetSpec, range, checkpoint, batchBytes: DEFAULTS.batchBytes, batchRows: DEFAULTS.batchRows, deadline: Date.now() + 600_000, onBatch: async (p) => void (checkpoint = p.checkpoint) });
+          const r = await copyShard({ source, sourceDb: DB, sourceSpec, target, targetDb: DB, targetSpec, range, checkpoint, batchBytes: DEFAULTS.batchBytes, batchRows: PAGE_ROWS, deadline: Date.now() + 600_000, onBatch: async (p) => void (checkpoint = p.checkpoint) });
           if (r.done) return;
         }
       }),
@@ -81,9 +83,9 @@ async function main(): Promise<void> {
     await client.upsert({ collection_name: NAME, data: rows.slice(100, 200).map((r) => ({ ...r, tag: 'changed' })) as never });
     const deleted = (await client.query({ collection_name: NAME, filter: '', output_fields: ['id'], limit: 100, offset: 1000, consistency_level: 'Strong' as never })).data as Array<Record<string, unknown>>;
     await client.delete({ collection_name: NAME, filter: `id in [${deleted.map((r) => String(r.id)).join(', ')}]` } as never);
-    const applied = await pass('apply 300 changes', DEFAULTS.batchRows, true);
+    const applied = await pass('apply 300 changes', PAGE_ROWS, true);
     if (applied.changes !== 300) failed = true;
-    const after = await pass('compare after apply', DEFAULTS.batchRows, false);
+    const after = await pass('compare after apply', PAGE_ROWS, false);
     if (after.changes !== 0) failed = true;
     if (failed) console.log('A PASS FOUND WHAT IT SHOULD NOT, OR MISSED A CHANGE');
   } finally {

@@ -158,11 +158,12 @@ export const JobOptions = z.object({
   /** Approximate bytes per read/write batch, kept under Milvus's request limits. */
   batchBytes: z.number().int().positive().default(1024 * 1024),
   /**
-   * At most this many rows per read/write batch. Measured on milvus-lite (bench/copyThroughput.ts):
-   * the server's CPU per row grows with the rows per call, for queries and inserts alike, and is
-   * lowest near 256; on real Milvus raise it (and batchBytes) if the copy is bound by round trips.
+   * A fixed number of rows per read/write batch, at most. Unset (the default), each copy stream starts
+   * at 256 rows (and batchBytes) and doubles its batches while its throughput grows, up to Milvus's
+   * limits (lib/milvus/keyRange/batchSize.ts): 256 is where milvus-lite's CPU per row is lowest on
+   * loopback, and clusters milliseconds away need bigger calls.
    */
-  batchRows: z.number().int().min(1).max(16_384).default(256),
+  batchRows: z.number().int().min(1).max(16_384).optional(),
   existingTarget: ExistingTargetPolicy.default('fail'),
   /** Load every migrated collection on the target with the source's replica count (the default leaves them unloaded). */
   loadAfterMigration: z.boolean().default(false),

@@ -111,6 +111,7 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
         checkpoint,
         batchBytes: job.options.batchBytes,
         batchRows: job.options.batchRows,
+        adaptiveBatches: job.options.batchRows === undefined,
         deadline: budget.deadline,
         onBatch: async (progress) => {
           unsaved = { checkpoint: progress.checkpoint, rows: (unsaved?.rows ?? 0) + progress.rows };

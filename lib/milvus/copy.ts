@@ -42,6 +42,8 @@ export interface CopyShardArgs extends RangePair {
   batchBytes: number;
   /** At most this many rows per read and write (default: as many as batchBytes holds). */
   batchRows?: number;
+  /** Batches fitted to what the stream measures (keyRange/batchSize.ts), from batchBytes and 256 rows (or batchRows, fixed). */
+  adaptiveBatches?: boolean;
   /** Epoch ms: no new batch starts after it. */
   deadline: number;
   /** Persists the checkpoint; called after each successful write, in order. `rows` is that batch's row count. */
@@ -108,6 +110,9 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
     after: from,
     batchBytes: args.batchBytes,
     batchRows: args.batchRows,
+    adaptive: args.adaptiveBatches,
+    callTimeoutMs: timeoutMs,
+    roundTrips: [() => writer.roundTrip()],
     rowBytes: estimateRowBytes(sourceSpec),
     what: `read ${sourceSpec.name}`,
     rateLimit: args.rateLimit,

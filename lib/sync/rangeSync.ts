@@ -2,12 +2,14 @@ import { PermanentError } from '../errors';
 import type { CollectionSpec, RangePair } from '../milvus';
 import { ensureLoaded, ensureReadable } from '../milvus/collections';
 import { comparePks, expressibleBound, pkLiteral } from '../milvus/filter';
-import { RowPages, type CollectionSide, type Rows } from '../milvus/keyRange/pages';
+import { decodeColumnRows } from '../milvus/gateway';
+import { ColumnPages, RowPages, type CollectionSide, type Page, type PageSource, type ReadRequest } from '../milvus/keyRange/pages';
+import { DEFAULT_START_ROWS } from '../milvus/keyRange/batchSize';
 import { KeyRangeReader } from '../milvus/keyRange/reader';
 import { estimateRowBytes, MAX_BATCH_BYTES, MAX_QUERY_ROWS, rowSizer } from '../milvus/keyRange/rowSize';
 import { KeyRangeWriter, MAX_DELETE_EXPR_BYTES, MAX_DELETE_KEYS } from '../milvus/keyRange/writer';
 import { ALLOW_INSERT_AUTO_ID, keyOrigin, primaryField, type FieldSpec } from '../milvus/spec';
-import { rowHasher, RowDigest, type Row } from './rowDigest';
+import { columnHasher, rowHasher, RowDigest, type Row } from './rowDigest';
 import { CycleAbandoned } from './strategy';
 
 /**
@@ -15,7 +17,13 @@ import { CycleAbandoned } from './strategy';
  * source's rows and the target's rows of the range in PK order (Strong consistency, pages sized
  * by bytes), merge-joins the two sorted streams by primary key, and makes the target equal to the
  * source: rows only on the source are written, rows whose content differs are replaced, rows only
- * on the target are deleted. Every read starts after the call starts, so when it returns every
+ * on the target are deleted.
+ *
+ * Rows are read as columns (the raw channel, as the copy reads them) and compared by hashes of
+ * their bytes (rowDigest.ts columnHasher); a page's rows are decoded only when one of them is
+ * written or its hash differs from the other side's (two rows whose bytes differ are then compared
+ * decoded, canonically, so a spelling of the same value never counts as a change). Without the raw
+ * channel both sides are read as decoded rows and hashed canonically (rowHasher). Every read starts after the call starts, so when it returns every
  * change committed on the source before the call is on the target.
  *
  * Memory: a page and a read-ahead page per side, plus the write buffer (about batchBytes each).
@@ -82,13 +90,16 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
   const budget = Math.max(1, Math.min(args.batchBytes, MAX_BATCH_BYTES));
   const sourceSide: CollectionSide = { cluster: source, db: sourceDb, spec: readSpec, partition };
   const targetSide: CollectionSide = { cluster: target, db: targetDb, spec: targetSpec, partition };
-  const sourceRows = new KeyOrderedRows(sourceSide, pk, range, budget, args.batchRows);
-  const targetRows = new KeyOrderedRows(targetSide, pk, range, budget, args.batchRows);
-  const writer = apply ? new TargetWriter(targetSide, pk, budget, origin === 'explicit-autoid', args.batchRows) : null;
-
+  // The job's batchRows, or the copy's starting size (the sync's pages do not adapt: milvus-lite's query time grows faster than its pages).
+  const maxRows = args.batchRows ?? DEFAULT_START_ROWS;
   // Both sides hashed the same way: over the target's copied fields (and dynamic keys when it has them).
-  const hashSource = rowHasher(targetSpec);
-  const hashTarget = rowHasher(targetSpec);
+  const byColumns = source.supportsColumns() && target.supportsColumns();
+  const sourceRows = new KeyOrderedRows(hashedPages(sourceSide, targetSpec, byColumns), sourceSide, pk, range, budget, maxRows);
+  const targetRows = new KeyOrderedRows(hashedPages(targetSide, targetSpec, byColumns), targetSide, pk, range, budget, maxRows);
+  const writer = apply ? new TargetWriter(targetSide, pk, budget, origin === 'explicit-autoid', maxRows) : null;
+  /** Two rows whose hashes differ, compared decoded: the same content spelled differently (JSON, a page hashed by rows) is no change. */
+  const canonical = rowHasher(targetSpec);
+  const sameContent = (s: Entry, t: Entry) => byColumns && canonical(s.row()) === canonical(t.row());
   const sourceDigest = new RowDigest();
   const targetDigest = new RowDigest();
   const result = { rowsCompared: 0, inserted: 0, updated: 0, deleted: 0 };
@@ -103,7 +114,7 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
   let lastSourceKey: string | null = null;
   let lastTargetKey: string | null = null;
   /** The last key consumed from the target, its matching source row and what was decided for it (duplicates on the target). */
-  let lastMatch: { key: string; sourceRow: Row | null; rewritten: boolean } | null = null;
+  let lastMatch: { key: string; source: Entry | null; rewritten: boolean } | null = null;
 
   try {
     // Both sides' first pages are read at once; each side then reads its next page while the current one is merged.
@@ -118,8 +129,8 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
       const s = await sourceRows.head();
       const t = await targetRows.head();
       if (!s && !t) break;
-      const sKey = s ? String(s[pk.name]) : null;
-      const tKey = t ? String(t[pk.name]) : null;
+      const sKey = s ? s.key : null;
+      const tKey = t ? t.key : null;
 
       if (s && sKey === lastSourceKey) {
         // The source returned a key twice (count(*) counts such duplicates): the target can hold it once.
@@ -130,14 +141,14 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
       if (t && tKey !== null) {
         if (tKey === lastTargetKey) {
           // A duplicate key on the target: it is in the digest (the target differs), and the key is rewritten.
-          targetDigest.add(hashTarget(t));
+          targetDigest.add(t.hash);
           targetRows.advance();
           if (lastMatch && lastMatch.key === tKey && !lastMatch.rewritten) {
             lastMatch.rewritten = true;
             sample(tKey);
-            if (lastMatch.sourceRow) {
+            if (lastMatch.source) {
               result.updated += 1;
-              writer?.replace(tKey, lastMatch.sourceRow);
+              writer?.replace(tKey, lastMatch.source.row());
             } else {
               result.deleted += 1;
               writer?.remove(tKey);
@@ -156,38 +167,37 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
       const order = s && t ? cmp(sKey as string, tKey as string) : s ? -1 : 1;
       if (order < 0) {
         // Only on the source.
-        const row = s as Row;
-        sourceDigest.add(hashSource(row));
+        const entry = s as Entry;
+        sourceDigest.add(entry.hash);
         result.rowsCompared += 1;
         result.inserted += 1;
         sample(sKey as string);
-        writer?.insert(row);
+        writer?.insert(entry.row());
         merged = lastSourceKey = sKey;
         sourceRows.advance();
       } else if (order > 0) {
         // Only on the target.
-        targetDigest.add(hashTarget(t as Row));
+        targetDigest.add((t as Entry).hash);
         result.deleted += 1;
         sample(tKey as string);
         writer?.remove(tKey as string);
         merged = lastTargetKey = tKey;
-        lastMatch = { key: tKey as string, sourceRow: null, rewritten: true };
+        lastMatch = { key: tKey as string, source: null, rewritten: true };
         targetRows.advance();
       } else {
-        const row = s as Row;
-        const hs = hashSource(row);
-        const ht = hashTarget(t as Row);
-        sourceDigest.add(hs);
-        targetDigest.add(ht);
+        const [se, te] = [s as Entry, t as Entry];
+        const differs = se.hash !== te.hash && !sameContent(se, te);
+        sourceDigest.add(se.hash);
+        // The same content counts as the source's row on both sides, however the target spells it.
+        targetDigest.add(differs ? te.hash : se.hash);
         result.rowsCompared += 1;
-        const differs = hs !== ht;
         if (differs) {
           result.updated += 1;
           sample(sKey as string);
-          writer?.replace(sKey as string, row);
+          writer?.replace(sKey as string, se.row());
         }
         merged = lastSourceKey = lastTargetKey = sKey;
-        lastMatch = { key: sKey as string, sourceRow: row, rewritten: differs };
+        lastMatch = { key: sKey as string, source: se, rewritten: differs };
         sourceRows.advance();
         targetRows.advance();
       }
@@ -208,15 +218,86 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
   return { ...result, sourceDigest: sourceDigest.hex(), targetDigestBefore: targetDigest.hex(), sampleKeys };
 }
 
+/** A page of one side: its keys, its rows' hashes, and its rows decoded on demand. */
+interface Hashed {
+  keys: string[];
+  hashes: bigint[];
+  row(i: number): Row;
+}
+
+/** A row of one side: its key, its hash, and the row itself decoded on demand (to write it, or to look closer). */
+class Entry {
+  constructor(
+    readonly key: string,
+    readonly hash: bigint,
+    private readonly page: Hashed,
+    private readonly index: number,
+  ) {}
+
+  row(): Row {
+    return this.page.row(this.index);
+  }
+}
+
+/**
+ * A side's pages with their rows' hashes: columns hashed as bytes (columnHasher), decoded only when
+ * asked; or, without the raw channel, decoded rows hashed canonically (rowHasher). Either way a page
+ * can drop its first rows, so the reader pages past keys no filter can hold as for rows.
+ */
+function hashedPages(side: CollectionSide, hashSpec: CollectionSpec, byColumns: boolean): PageSource<Hashed> {
+  const pk = primaryField(side.spec).name;
+  const hashRow = rowHasher(hashSpec);
+  const pageOf = (keys: string[], hashes: bigint[], rows: () => Row[], bytes: number, from = 0): Page<Hashed> => {
+    const count = keys.length - from;
+    return {
+      rowCount: count,
+      lastPk: count > 0 ? keys[keys.length - 1]! : null,
+      bytes: from === 0 ? bytes : Math.round((bytes * count) / Math.max(keys.length, 1)),
+      payload: { keys: from ? keys.slice(from) : keys, hashes: from ? hashes.slice(from) : hashes, row: (i) => rows()[i + from]! },
+      keys: () => (from ? keys.slice(from) : keys),
+      dropFirst: (n) => pageOf(keys, hashes, rows, bytes, from + n),
+    };
+  };
+  if (!byColumns) {
+    const rows = new RowPages(side);
+    return {
+      canDropRows: true,
+      keysAfter: (...a) => rows.keysAfter(...a),
+      roundTrip: () => rows.roundTrip(),
+      read: async (request: ReadRequest) => {
+        const page = await rows.read(request);
+        const decoded = page.payload;
+        return pageOf(decoded.map((r) => String(r[pk])), decoded.map(hashRow), () => decoded, page.bytes);
+      },
+    };
+  }
+  const columns = new ColumnPages(side);
+  const hashColumns = columnHasher(hashSpec);
+  return {
+    canDropRows: true,
+    keysAfter: (...a) => columns.keysAfter(...a),
+    roundTrip: () => columns.roundTrip(),
+    read: async (request: ReadRequest) => {
+      const page = await columns.read(request);
+      let decoded: Row[] | null = null;
+      const rows = () => (decoded ??= decodeColumnRows(page.payload.fields));
+      const keys = page.rowCount > 0 ? page.keys() : [];
+      // A layout columnHasher cannot split (vector arrays, structs): this page's rows hashed decoded.
+      const hashes = page.rowCount > 0 ? (hashColumns(page.payload.fields, page.rowCount) ?? rows().map(hashRow)) : [];
+      return pageOf(keys, hashes, rows, page.bytes);
+    },
+  };
+}
+
 /** One side's rows of the range in key order, a row at a time, over the key-range engine's reader. */
 class KeyOrderedRows {
-  private readonly reader: KeyRangeReader<Rows>;
-  private page: Rows = [];
+  private readonly reader: KeyRangeReader<Hashed>;
+  private page: Hashed = { keys: [], hashes: [], row: () => ({}) };
   private index = 0;
   private ended = false;
 
-  constructor(side: CollectionSide, pk: FieldSpec, range: RangePair['range'], budget: number, maxRows?: number) {
-    this.reader = new KeyRangeReader(new RowPages(side), {
+  constructor(pages: PageSource<Hashed>, side: CollectionSide, pk: FieldSpec, range: RangePair['range'], budget: number, maxRows?: number) {
+    this.reader = new KeyRangeReader(pages, {
       pk,
       range,
       batchBytes: budget,
@@ -232,8 +313,8 @@ class KeyOrderedRows {
   }
 
   /** The current row, or null at the end of the range. */
-  async head(): Promise<Row | null> {
-    while (this.index >= this.page.length) {
+  async head(): Promise<Entry | null> {
+    while (this.index >= this.page.keys.length) {
       if (this.ended) return null;
       const page = await this.reader.next();
       if (!page) {
@@ -243,7 +324,9 @@ class KeyOrderedRows {
       this.page = page.payload;
       this.index = 0;
     }
-    return this.page[this.index];
+    const { page, index } = this;
+    // A class, not a closure a row: the per-row cost is what this path exists to cut.
+    return new Entry(page.keys[index]!, page.hashes[index]!, page, index);
   }
 
   advance(): void {

@@ -14,7 +14,6 @@ describe('CreateMigrationBody', () => {
       rowsPerShard: 200_000,
       shardConcurrency: 4,
       batchBytes: 1024 * 1024,
-      batchRows: 256,
       existingTarget: 'fail',
       loadAfterMigration: false,
       includeRbac: false,

@@ -5,5 +5,6 @@
 export { MilvusGateway, openCluster, type DescribedCollection, type RangeQuery } from './gateway';
 export { setCallRetryPolicy } from './calls';
 export { primaryKeyColumn, type RawFieldData } from './protoWire';
+export { decodeColumnRows, fieldRows, type FieldRows } from './columnRows';
 export type { Row } from './rowCodec';
 export { toFieldType } from './schemaRequest';

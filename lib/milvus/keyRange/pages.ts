@@ -39,6 +39,8 @@ export interface PageSource<P = unknown> {
   read(request: ReadRequest): Promise<Page<P>>;
   /** The primary keys in (from, upper], at most `limit`, read as keys only. */
   keysAfter(from: string | null, upperInclusive: string | null, limit: number): Promise<string[]>;
+  /** A call that carries no rows (its time is the distance to the cluster; batchSize.ts). */
+  roundTrip?(): Promise<unknown>;
 }
 
 export type Rows = Row[];
@@ -80,6 +82,10 @@ abstract class SideReader {
       offset,
       timeoutMs: this.timeoutMs,
     };
+  }
+
+  roundTrip(): Promise<unknown> {
+    return this.side.cluster.loadState(this.side.db, this.side.spec.name);
   }
 
   keysAfter(from: string | null, upperInclusive: string | null, limit: number): Promise<string[]> {

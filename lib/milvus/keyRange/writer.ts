@@ -113,6 +113,11 @@ export class KeyRangeWriter {
     }
   }
 
+  /** A call that carries no rows: its time is the distance to the target (the reader sizes its pages by it, batchSize.ts). */
+  roundTrip(): Promise<unknown> {
+    return this.side.cluster.loadState(this.side.db, this.side.spec.name);
+  }
+
   /** Rows as this target takes them: without the key it generates, without dynamic keys it has no field for. */
   private prepare(rows: Row[]): Row[] {
     const dropMeta = !this.side.spec.enableDynamicField;
