@@ -1,4 +1,4 @@
-import { JobNotActiveError, JobNotFoundError, PermanentError } from '../errors';
+import { JobNotActiveError, JobNotFoundError, MigrationError, PermanentError } from '../errors';
 import type { CollectionProgress, JobRecord, JobStatus, JobWithCollections } from '../jobs/model';
 import { isTerminal } from '../jobs/model';
 import type { MilvusGateway } from '../milvus';
@@ -51,6 +51,10 @@ export async function withClusters<T>(services: Services, job: JobRecord, work: 
   const target = services.openCluster(targetCredentials);
   try {
     return await work({ source, target });
+  } catch (error) {
+    // Which side went away is not always known: both are connected anew on the step's retry.
+    if (error instanceof MigrationError && error.code === 'MILVUS_UNAVAILABLE') for (const cluster of [source, target]) cluster.markUnreachable();
+    throw error;
   } finally {
     await Promise.allSettled([source.close(), target.close()]);
   }

@@ -14,6 +14,7 @@ import { preflight } from '../../lib/migration/preflight';
 import { recordFailure } from '../../lib/migration/recordFailure';
 import { startMilvusLite, type LocalMilvus } from '../../local/milvusLite';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { startFaultProxy, type FaultProxy } from '../support/faultProxy';
 import { client, dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
 
 /**
@@ -30,6 +31,12 @@ const ROWS = 16_000;
 const ROWS_PER_SHARD = 2_700;
 
 let runtime: LocalRuntime;
+/**
+ * The source as the jobs killed mid-copy read it: 25 ms added to every call, so a shard's copy takes
+ * seconds and the target is killed while one is half way. Unslowed, on a quiet machine, a shard
+ * seen at its first checkpoint (saved once a second) had written all its rows before the kill.
+ */
+let slowSource: FaultProxy;
 let target: LocalMilvus;
 let targetDir: string;
 
@@ -167,12 +174,14 @@ beforeAll(async () => {
   process.env.MILVUS_MIGRATE_STEP_LOG = process.env.E2E_STEP_LOG ?? 'off';
   targetDir = mkdtempSync(path.join(tmpdir(), 'resume-target-'));
   target = await startMilvusLite({ dataDir: targetDir });
+  slowSource = await startFaultProxy({ upstream: sourceUri, seed: 14, latency: { rate: 1, minMs: 25, maxMs: 25 } });
   // Retries of a failed step 20 ms apart: the job fails soon after the target dies.
   runtime = await startLocalRuntime({ dynamoEndpoint: inject('dynamoEndpoint'), tableName: `jobs-${prefix}`, retryIntervalOverrideMs: 20, waitTimeOverrideMs: 200 });
 }, 120_000);
 
 afterAll(async () => {
   await runtime?.stop();
+  await slowSource?.stop();
   await dropCollectionsWithPrefix(prefix, sourceUri);
   await target?.stop();
   rmSync(targetDir, { recursive: true, force: true });
@@ -188,7 +197,7 @@ describe('resume after the target died mid-copy', () => {
     await seed(name);
     const created = (await runtime.service.create({
       type: 'offline',
-      source: { uri: sourceUri },
+      source: { uri: slowSource.uri },
       target: { uri: target.uri },
       databases: [{ name: 'default', collections: [{ name }] }],
       options: COPY_OPTIONS,
@@ -208,7 +217,7 @@ describe('resume after the target died mid-copy', () => {
     await seed(name);
     const created = (await runtime.service.create({
       type: 'online',
-      source: { uri: sourceUri },
+      source: { uri: slowSource.uri },
       target: { uri: target.uri },
       databases: [{ name: 'default', collections: [{ name }] }],
       options: { ...COPY_OPTIONS, lagPollSeconds: 1 },

@@ -1,5 +1,6 @@
 import { MilvusClient, promisify } from '@zilliz/milvus2-sdk-node';
 import { expect } from 'vitest';
+import { TEST_CHANNEL_OPTIONS } from './channelOptions';
 
 /** Asserts a Milvus reply (or its status) is a success, naming the server's reason when it is not. */
 export async function ok<T>(reply: Promise<T>): Promise<T> {
@@ -15,7 +16,7 @@ export function trackedClients() {
   const clients: MilvusClient[] = [];
   return {
     client(uri: string, database?: string): MilvusClient {
-      const c = new MilvusClient({ address: uri, database, telemetry: { enabled: false }, logLevel: 'warn' } as never);
+      const c = new MilvusClient({ address: uri, database, telemetry: { enabled: false }, logLevel: 'warn', channelOptions: TEST_CHANNEL_OPTIONS } as never);
       clients.push(c);
       return c;
     },

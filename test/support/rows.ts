@@ -1,8 +1,9 @@
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { expect } from 'vitest';
+import { TEST_CHANNEL_OPTIONS } from './channelOptions';
 
 export function client(uri: string): MilvusClient {
-  return new MilvusClient({ address: uri, telemetry: { enabled: false }, logLevel: 'warn' } as never);
+  return new MilvusClient({ address: uri, telemetry: { enabled: false }, logLevel: 'warn', channelOptions: TEST_CHANNEL_OPTIONS } as never);
 }
 
 /**

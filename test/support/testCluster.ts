@@ -1,6 +1,7 @@
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { ClusterCredentials } from '../../lib/cluster';
 import { MilvusGateway } from '../../lib/milvus/gateway';
+import { TEST_CHANNEL_OPTIONS } from './channelOptions';
 
 /**
  * A gateway for the code under test, plus SDK clients of the test's own (the application writing
@@ -20,7 +21,7 @@ export class TestCluster extends MilvusGateway {
     let client = this.#sdkClients.get(db);
     if (!client) {
       const c = this.#credentials;
-      client = new MilvusClient({ address: c.uri, token: c.token, username: c.username, password: c.password, database: db, telemetry: { enabled: false }, logLevel: 'warn' } as never);
+      client = new MilvusClient({ address: c.uri, token: c.token, username: c.username, password: c.password, database: db, telemetry: { enabled: false }, logLevel: 'warn', channelOptions: TEST_CHANNEL_OPTIONS } as never);
       this.#sdkClients.set(db, client);
     }
     return client;

@@ -96,6 +96,7 @@ export class MilvusGateway {
   readonly #clients = new Map<string, MilvusClient>();
   readonly #channels = new Map<string, RawMilvusChannel>();
   #capabilities: Promise<ClusterCapabilities> | undefined;
+  #unreachable = false;
 
   /** Clients are created lazily and cached per database; nothing connects until the first call. */
   constructor(credentials: ClusterCredentials, options: OpenClusterOptions = {}) {
@@ -107,6 +108,19 @@ export class MilvusGateway {
   /** Ends the connections; a pooled gateway stays open for its pool (which calls end()). */
   async close(): Promise<void> {
     if (!this.#options.pooled) await this.end();
+  }
+
+  /**
+   * The cluster could not be reached through these connections: a pool hands out a new gateway
+   * from now on. gRPC waits longer and longer between reconnects to a server that went away, so a
+   * step retried once the server is back would otherwise fail again on the old connections.
+   */
+  markUnreachable(): void {
+    this.#unreachable = true;
+  }
+
+  get unreachable(): boolean {
+    return this.#unreachable;
   }
 
   async end(): Promise<void> {
