@@ -160,7 +160,9 @@ export async function startCaptureProxy<T>(options: CaptureProxyOptions<T>): Pro
           const facts = await describe(write.db, write.collection, metadata);
           ticket = await options.hooks.beforeWrite(withKeys(write, facts, call.request));
         } catch (error) {
-          callback(refusal(error));
+          // Refused as Milvus refuses a write: a reply whose status says why (the SDKs' retry of a
+          // failed unary call hangs through a proxy, and their users read statuses anyway).
+          callback(null, methods[name]!.responseSerialize(refusal(error)));
           return;
         }
         const writeDeadline = Math.min(deadline ?? Infinity, Date.now() + options.writeTimeoutMs);
@@ -248,9 +250,18 @@ function serverError(code: grpc.status, details: string, metadata?: grpc.Metadat
   return Object.assign(new Error(details), { code, details, ...(metadata ? { metadata } : {}) });
 }
 
-function refusal(error: unknown): grpc.ServerErrorResponse {
-  if (error instanceof WriteRefused) return serverError(grpc.status[error.grpcCode], error.message);
-  return serverError(grpc.status.UNAVAILABLE, `capture endpoint: the write was not forwarded, its change could not be recorded (${error instanceof Error ? error.message : String(error)}); try again`);
+/** ErrorCode values (common.proto): ForceDeny for the fence, RateLimit (retriable) when the change log cannot be written. */
+const FORCE_DENY = 48;
+const RATE_LIMIT = 49;
+
+/** The MutationResult of a refused write: nothing applied, the status says why. */
+function refusal(error: unknown): object {
+  if (error instanceof WriteRefused) {
+    const retriable = error.grpcCode === 'UNAVAILABLE';
+    return { status: { error_code: retriable ? RATE_LIMIT : FORCE_DENY, code: retriable ? RATE_LIMIT : FORCE_DENY, reason: error.message, retriable } };
+  }
+  const reason = `milvus-migrate capture: the write was not forwarded, its change could not be recorded (${error instanceof Error ? error.message : String(error)}); try again`;
+  return { status: { error_code: RATE_LIMIT, code: RATE_LIMIT, reason, retriable: true } };
 }
 
 /** Server-streaming and bidirectional methods (replication, DumpMessages): piped both ways, never captured. */
