@@ -14,8 +14,7 @@
  * - `compare`: a write the log cannot describe by keys or filter (a templated filter, a filter too big
  *   for an entry): the sync compares the whole collection instead.
  */
-export const CHANGE_KINDS = ['upsert-keys', 'delete-keys', 'delete-filter', 'autoid-pending', 'compare'] as const;
-export type ChangeKind = (typeof CHANGE_KINDS)[number];
+export type ChangeKind = 'upsert-keys' | 'delete-keys' | 'delete-filter' | 'autoid-pending' | 'compare';
 
 /** A change as the capture endpoint records it (before forwarding the write). */
 export interface NewChange {

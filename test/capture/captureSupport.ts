@@ -47,7 +47,7 @@ export function startCapture(jobId: string, api: string, env: NodeJS.ProcessEnv)
   });
 }
 
-export const DIM = 8;
+const DIM = 8;
 
 export function vector(seed: number): number[] {
   return Array.from({ length: DIM }, (_, i) => Math.round(Math.sin(seed * 7 + i) * 1000) / 1000);

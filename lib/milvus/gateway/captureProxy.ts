@@ -68,7 +68,7 @@ export interface CaptureHooks<T = unknown> {
   afterWrite(ticket: T, reply: ForwardedReply): Promise<void>;
 }
 
-export interface Upstream {
+interface Upstream {
   /** `host:port`, `http://host:port` or `https://host:port` (https: TLS). */
   uri: string;
   tls?: { caCert?: string; serverName?: string };

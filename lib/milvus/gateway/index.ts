@@ -7,4 +7,4 @@ export { setCallRetryPolicy } from './calls';
 export { primaryKeyColumn, type RawFieldData } from './protoWire';
 export type { Row } from './rowCodec';
 export { toFieldType } from './schemaRequest';
-export { startCaptureProxy, WriteRefused, type CaptureHooks, type CaptureProxy, type CapturedWrite, type ForwardedReply, type Upstream } from './captureProxy';
+export { startCaptureProxy, WriteRefused, type CaptureHooks, type CapturedWrite, type ForwardedReply } from './captureProxy';
