@@ -142,4 +142,53 @@ describe('sync strategy capture, through the capture endpoint', () => {
     expect((await events(job.jobId)).map((e) => e.type)).not.toContain('WritesBypassedCapture');
     await endpoint.stop();
   }, 300_000);
+
+  it('loses nothing when endpoints die between the log and the forward or between the forward and the reply; a write that bypassed the endpoint is found and reported', async () => {
+    await resetClusters();
+    await createKeyed(source.uri, 'docs', 100);
+    await createKeyed(source.uri, 'auto', 20, { autoId: true });
+    const job = await createCaptureJob();
+    const survivor = await capture(job.jobId);
+    await waitFor(job.jobId, (j) => j.status === 'SYNCING' && j.syncLagSeconds !== null, 'the first sync cycle');
+
+    /** A write through an endpoint that kills itself at `stage`; the caller sees the connection drop. */
+    const writeThroughDying = async (stage: 'logged' | 'forwarded', write: (app: ReturnType<typeof appClient>) => Promise<unknown>) => {
+      const dying = await capture(job.jobId, { MILVUS_MIGRATE_CAPTURE_CRASH: stage });
+      const app = appClient(dying.address);
+      await Promise.race([write(app).catch(() => undefined), sleep(20_000)]);
+      expect(await dying.exited).toBe('SIGKILL');
+      void app.closeConnection().catch(() => undefined);
+    };
+    // Applied by the source, never acknowledged in the log: re-read once its deadline passed.
+    await writeThroughDying('forwarded', (app) => app.insert({ collection_name: 'docs', data: [{ id: 5001, tag: 'forwarded-then-killed', n: 1, vec: vector(5001) }] } as never));
+    // An autoID insert applied, its minted keys never logged: the marker makes the sync compare the collection.
+    await writeThroughDying('forwarded', (app) => app.insert({ collection_name: 'auto', data: [{ tag: 'auto-killed', n: 2, vec: vector(2) }] } as never));
+    // Logged, never forwarded: the keys are re-read and found unchanged.
+    await writeThroughDying('logged', (app) => app.delete({ collection_name: 'docs', ids: [7] } as never));
+
+    // An application still connected to the source: only the comparisons see its write.
+    const direct = client(source.uri);
+    await direct.upsert({ collection_name: 'docs', data: [{ id: 8, tag: 'bypassed', n: 8, vec: vector(8) }] } as never);
+    await direct.closeConnection();
+
+    const app = appClient(survivor.address);
+    await app.insert({ collection_name: 'docs', data: [{ id: 5003, tag: 'survivor', n: 3, vec: vector(5003) }] } as never);
+    await app.closeConnection();
+    await waitFor(job.jobId, (j) => (j.sync?.inserted ?? 0) >= 3, 'the changes of the dead endpoints applied');
+
+    await runtime.service.stopSync(job.jobId, { confirmWritesStopped: true });
+    const ended = await waitForEnd(job.jobId);
+    expect(ended.status, JSON.stringify(ended.error)).toBe('SUCCESSFUL');
+    const t = client(target.uri);
+    const rows = await t.query({ collection_name: 'docs', filter: 'id in [5001, 5003, 7, 8]', output_fields: ['id', 'tag'], consistency_level: 'Strong' } as never);
+    await t.closeConnection();
+    expect(Object.fromEntries(rows.data.map((r: Record<string, unknown>) => [String(r.id), r.tag]))).toEqual({ '5001': 'forwarded-then-killed', '5003': 'survivor', '7': 'even', '8': 'bypassed' });
+    expect(await expectSameRows(source.uri, 'docs', target.uri, 'docs')).toBe(102);
+    expect(await expectSameRows(source.uri, 'auto', target.uri, 'auto')).toBe(21);
+    const reported = (await events(job.jobId)).filter((e) => e.type === 'WritesBypassedCapture');
+    expect(reported.length).toBe(1);
+    expect(reported[0]!.message).toMatch(/1 row\(s\) differed/);
+    expect(ended.warnings.join(' ')).toMatch(/without passing through the capture endpoint/);
+    await survivor.stop();
+  }, 300_000);
 });
