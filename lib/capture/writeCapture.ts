@@ -79,21 +79,23 @@ export class WriteCapture implements CaptureHooks<Ticket> {
     return { entries, write };
   }
 
+  /**
+   * The outcome is logged behind the reply, not before it: the caller does not wait for a second
+   * round trip. An endpoint that dies before it is durable leaves the entry without one, which the
+   * sync resolves after the write's deadline.
+   */
   async afterWrite(ticket: Ticket, reply: ForwardedReply): Promise<void> {
-    try {
-      this.options.onStage?.('forwarded', ticket.write);
-      const acks: ChangeAck[] = [];
-      for (const entry of ticket.entries) {
-        if (entry.kind === 'autoid-pending' && reply.ids.length) {
-          for (const keys of splitKeys(reply.ids)) acks.push({ id: entry.id, outcome: reply.outcome, keys });
-        } else {
-          acks.push({ id: entry.id, outcome: reply.outcome });
-        }
+    this.inFlight -= 1;
+    this.options.onStage?.('forwarded', ticket.write);
+    const acks: ChangeAck[] = [];
+    for (const entry of ticket.entries) {
+      if (entry.kind === 'autoid-pending' && reply.ids.length) {
+        for (const keys of splitKeys(reply.ids)) acks.push({ id: entry.id, outcome: reply.outcome, keys });
+      } else {
+        acks.push({ id: entry.id, outcome: reply.outcome });
       }
-      await this.commit.add([], acks);
-    } finally {
-      this.inFlight -= 1;
     }
+    this.commit.add([], acks).catch(() => undefined);
   }
 
   /** What the drain waits for: this endpoint saw the fence and no write of it is in flight. */

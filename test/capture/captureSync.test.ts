@@ -191,4 +191,29 @@ describe('sync strategy capture, through the capture endpoint', () => {
     expect(ended.warnings.join(' ')).toMatch(/without passing through the capture endpoint/);
     await survivor.stop();
   }, 300_000);
+
+  it('switchover: after SUCCESSFUL the endpoint sends every call to the target', async () => {
+    await resetClusters();
+    await createKeyed(source.uri, 'docs', 50);
+    const job = await createCaptureJob({ switchover: true });
+    const endpoint = await capture(job.jobId);
+    await waitFor(job.jobId, (j) => j.status === 'SYNCING' && j.syncLagSeconds !== null, 'the first sync cycle');
+    await runtime.service.stopSync(job.jobId, { confirmWritesStopped: true });
+    expect((await waitForEnd(job.jobId)).status).toBe('SUCCESSFUL');
+    await sleep(1_500); // the endpoint reads the job twice a second
+
+    const app = appClient(endpoint.address);
+    const written = await app.insert({ collection_name: 'docs', data: [{ id: 7777, tag: 'after-switchover', n: 1, vec: vector(7777) }] } as never);
+    expect(written.status.error_code).toBe('Success');
+    const read = await app.query({ collection_name: 'docs', filter: 'id == 7777', output_fields: ['tag'], consistency_level: 'Strong' } as never);
+    await app.closeConnection();
+    expect(read.data.map((r: Record<string, unknown>) => r.tag)).toEqual(['after-switchover']);
+    const [s, t] = [client(source.uri), client(target.uri)];
+    const onSource = await s.query({ collection_name: 'docs', filter: 'id == 7777', output_fields: ['id'], consistency_level: 'Strong' } as never);
+    const onTarget = await t.query({ collection_name: 'docs', filter: 'id == 7777', output_fields: ['id'], consistency_level: 'Strong' } as never);
+    await Promise.all([s.closeConnection(), t.closeConnection()]);
+    expect(onSource.data).toEqual([]);
+    expect(onTarget.data.length).toBe(1);
+    await endpoint.stop();
+  }, 300_000);
 });
