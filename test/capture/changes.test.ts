@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { requestBodyFromFlags } from '../../cli/requestOptions';
+import { CreateMigrationBody } from '../../lib/api/requests';
 import { entriesFor, MAX_FILTER_BYTES, MAX_KEY_BYTES_PER_ENTRY, MAX_KEYS_PER_ENTRY, splitKeys } from '../../lib/capture/changes';
 import { keysOfDeleteFilter } from '../../lib/capture/deleteKeys';
 import { endpointMode } from '../../lib/capture/writeCapture';
@@ -48,5 +50,20 @@ describe('endpoint mode', () => {
     expect(endpointMode({ status: 'SUCCESSFUL' })).toBe('fenced');
     expect(endpointMode({ status: 'SUCCESSFUL', options: { switchover: true } })).toBe('switched');
     expect(endpointMode({ status: 'FAILED' })).toBe('capture');
+  });
+});
+
+describe('create --sync-strategy capture', () => {
+  const flags = { type: 'online', sourceUri: 'http://s:19530', targetUri: 'http://t:19530', database: 'default' };
+
+  it('asks for the capture strategy and switchover', () => {
+    const body = CreateMigrationBody.parse(requestBodyFromFlags({ ...flags, syncStrategy: 'capture', switchover: true }, {}));
+    expect(body.options).toMatchObject({ syncStrategy: 'capture', switchover: true, captureWriteTimeoutSeconds: 30 });
+    expect(CreateMigrationBody.parse(requestBodyFromFlags(flags, {})).options.syncStrategy).toBe('snapshot-diff');
+  });
+
+  it('refuses switchover without the capture strategy, and capture on an offline job', () => {
+    expect(CreateMigrationBody.safeParse(requestBodyFromFlags({ ...flags, switchover: true }, {})).error?.issues[0]?.message).toMatch(/switchover needs syncStrategy capture/);
+    expect(CreateMigrationBody.safeParse(requestBodyFromFlags({ ...flags, type: 'offline', syncStrategy: 'capture' }, {})).error?.issues[0]?.message).toMatch(/offline migration has no sync/);
   });
 });
