@@ -229,7 +229,7 @@ async function applyCollection({ clusters, job }: CycleContext, w: CollectionWor
   const counts: Applied = { read: 0, written: 0, deleted: 0 };
   const partitioned = hasUserPartitions(sourceSpec);
   const outputFields = [...copiedFields(sourceSpec).map((f) => f.name), ...(sourceSpec.enableDynamicField && targetSpec.enableDynamicField ? [DYNAMIC_FIELD] : [])];
-  const batch = Math.min(KEYS_PER_READ, job.options.batchRows);
+  const batch = Math.min(KEYS_PER_READ, job.options.batchRows ?? KEYS_PER_READ);
   for (const [partition, keySet] of w.keys) {
     const keys = [...keySet].filter((k) => expressibleBound(pk, k) === k);
     for (let i = 0; i < keys.length; i += batch) {
