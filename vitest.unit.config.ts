@@ -12,6 +12,7 @@ export const UNIT_TESTS = [
   'test/api/requests.test.ts',
   'test/api/service.test.ts',
   'test/api/sfnWorkflowStarter.test.ts',
+  'test/capture/changes.test.ts',
   'test/cli/watch.test.ts',
   'test/jobs/credentialStores.test.ts',
   'test/localAws/eventPattern.test.ts',

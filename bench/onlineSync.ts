@@ -6,11 +6,18 @@
  * doing inserts, upserts and deletes at --writes rows/s, creates an online job, samples the job's
  * syncLagSeconds every second while it syncs for --sync-seconds, then stops the writer, confirms
  * stop-sync and measures the cutover's downtime (confirmation to SUCCESSFUL). Prints a table.
+ *
+ * --strategy capture: the job syncs from the capture endpoint's change log; the endpoint runs in
+ * this process (what `milvus-migrate capture` runs), the writer writes through it, and the table
+ * adds the write latency through the endpoint against the same writer straight to the source
+ * (on a collection of its own, at the same time).
  */
 import { startMilvusLite } from '../local/milvusLite';
 import { startLocalRuntime } from '../local/runtime';
 import { countRows, openCluster } from '../lib/milvus';
 import { createWrittenCollection, startMixedWriter } from '../local/mixedWriter';
+import { endpointMode, WriteCapture } from '../lib/capture/writeCapture';
+import { startCaptureProxy } from '../lib/milvus/gateway';
 
 function flag(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);
@@ -21,6 +28,7 @@ const DIM = flag('dim', 128);
 const WRITES = flag('writes', 200);
 const SYNC_SECONDS = flag('sync-seconds', 60);
 const ROWS_PER_SHARD = flag('rows-per-shard', 25_000);
+const STRATEGY = process.argv.includes('--strategy') ? process.argv[process.argv.indexOf('--strategy') + 1]! : 'snapshot-diff';
 const COLLECTION = 'bench_online';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -38,9 +46,20 @@ async function main(): Promise<void> {
     await createWrittenCollection(source.uri, COLLECTION, ROWS, DIM);
     console.log(`seeded ${ROWS} rows of ${DIM}-d in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
-    const writer = startMixedWriter(source.uri, COLLECTION, { existingRows: ROWS, dim: DIM, writesPerSecond: WRITES });
+    const capture = STRATEGY === 'capture';
+    // For the latency the endpoint adds: the same writer straight to the source, during the sync, on
+    // a small collection of the same shape (its keys stay apart; its writes bypass the endpoint, so
+    // the cutover's comparison finds and reports them).
+    if (capture) await createWrittenCollection(source.uri, `${COLLECTION}_direct`, 1_000, DIM);
     t = Date.now();
-    const { jobId } = (await runtime.service.create({ type: 'online', source: { uri: source.uri }, target: { uri: target.uri }, options: { rowsPerShard: ROWS_PER_SHARD } })) as { jobId: string };
+    const { jobId } = (await runtime.service.create({
+      type: 'online',
+      source: { uri: source.uri },
+      target: { uri: target.uri },
+      options: { rowsPerShard: ROWS_PER_SHARD, ...(capture ? { syncStrategy: 'capture' } : {}) },
+    })) as { jobId: string };
+    const endpoint = capture ? await startEndpoint(runtime, jobId, source.uri) : undefined;
+    const writer = startMixedWriter(endpoint?.address ?? source.uri, COLLECTION, { existingRows: ROWS, dim: DIM, writesPerSecond: WRITES });
     let job = (await runtime.service.get(jobId)) as any;
     while (job.status !== 'SYNCING') {
       if (['FAILED', 'CANCELLED'].includes(job.status)) throw new Error(`job ${job.status}: ${job.error?.reason}`);
@@ -48,6 +67,8 @@ async function main(): Promise<void> {
       job = await runtime.service.get(jobId);
     }
     const fullCopySeconds = (Date.now() - t) / 1000;
+    const syncingFrom = writer.stats.latenciesMs.length;
+    const direct = capture ? startMixedWriter(source.uri, `${COLLECTION}_direct`, { existingRows: 1_000, dim: DIM, writesPerSecond: Math.min(WRITES, 50) }) : undefined;
 
     const lags: number[] = [];
     const syncUntil = Date.now() + SYNC_SECONDS * 1000;
@@ -60,6 +81,8 @@ async function main(): Promise<void> {
     const cycles = job.sync.cycles;
     const cycle = job.sync.lastCycle;
     const writes = await writer.stop();
+    const directLatencies = (await direct?.stop())?.latenciesMs ?? [];
+    const endpointLatencies = writes.latenciesMs.slice(syncingFrom);
 
     const confirmed = Date.now();
     await runtime.service.stopSync(jobId, { confirmWritesStopped: true });
@@ -68,6 +91,7 @@ async function main(): Promise<void> {
       job = await runtime.service.get(jobId);
     }
     const observedDowntime = (Date.now() - confirmed) / 1000;
+    await endpoint?.stop();
     if (job.status !== 'SUCCESSFUL') throw new Error(`job ${job.status}: ${job.error?.reason}`);
 
     const [s, tg] = [openCluster({ uri: source.uri }), openCluster({ uri: target.uri })];
@@ -82,6 +106,15 @@ async function main(): Promise<void> {
       ['syncLagSeconds p50 / p95 / max', `${percentile(lags, 50)} / ${percentile(lags, 95)} / ${Math.max(...lags)} s (${lags.length} samples, 1/s)`],
       ['cutover downtime (job cutoverSeconds)', `${job.cutoverSeconds} s`],
       ['cutover downtime (observed, confirm to SUCCESSFUL)', `${observedDowntime.toFixed(1)} s`],
+      ...(capture
+        ? ([
+            ['strategy', 'capture (writer through the capture endpoint; the endpoint in this process)'],
+            [
+              'write latency p50 / p99: direct / through the endpoint',
+              `${percentile(directLatencies, 50).toFixed(1)} / ${percentile(directLatencies, 99).toFixed(1)} ms direct (${directLatencies.length} calls); ${percentile(endpointLatencies, 50).toFixed(1)} / ${percentile(endpointLatencies, 99).toFixed(1)} ms through the endpoint (${endpointLatencies.length} calls), both while syncing`,
+            ],
+          ] as Array<[string, string]>)
+        : []),
       ['verification', `${job.verification?.passed ? 'passed' : 'FAILED'}; source ${sourceRows} rows, target ${targetRows} rows`],
     ];
     const width = Math.max(...rows.map(([k]) => k.length));
@@ -91,6 +124,29 @@ async function main(): Promise<void> {
     await runtime.stop();
     await Promise.all([source.stop(), target.stop()]);
   }
+}
+
+/** The capture endpoint in this process: what `milvus-migrate capture` runs, the job read from the runtime instead of the API. */
+async function startEndpoint(runtime: Awaited<ReturnType<typeof startLocalRuntime>>, jobId: string, sourceUri: string) {
+  const writeTimeoutMs = 30_000;
+  const capture = new WriteCapture({ jobId, log: runtime.services.changeLog!, instanceId: 'bench', writeTimeoutMs });
+  const proxy = await startCaptureProxy({ listen: '127.0.0.1:0', source: { uri: sourceUri }, hooks: capture, writeTimeoutMs });
+  let stopped = false;
+  const polling = (async () => {
+    while (!stopped) {
+      capture.setMode(endpointMode((await runtime.service.get(jobId)) as { status: string }));
+      await capture.heartbeat();
+      await sleep(500);
+    }
+  })();
+  return {
+    address: proxy.address,
+    stop: async () => {
+      stopped = true;
+      await polling;
+      await proxy.close();
+    },
+  };
 }
 
 main().catch((error) => {

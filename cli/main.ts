@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { addApiOptions } from './apiOptions';
 import { cancelCommand, createCommand, eventsCommand, listCommand, resumeCommand, statusCommand, stopSyncCommand, USAGE_ERROR } from './commands/remote';
 import { addRequestOptions } from './requestOptions';
@@ -104,6 +104,23 @@ addApiOptions(
   .option('--confirm-writes-stopped', 'confirm that every writer to the source has stopped (required)')
   .option('--json', 'print the updated job as JSON')
   .action(action(stopSyncCommand));
+
+addApiOptions(
+  program
+    .command('capture')
+    .description('online migration with --sync-strategy capture: serve the Milvus gRPC protocol for the applications, forward every call to the source and log the keys of every write')
+    .argument('<jobId>'),
+)
+  .requiredOption('--listen <host:port>', 'address to serve on, e.g. 0.0.0.0:19530')
+  .addOption(new Option('--table <name>', 'the job table in DynamoDB').default('milvus-migrate-jobs').env('MILVUS_MIGRATE_TABLE'))
+  .addOption(new Option('--dynamodb-endpoint <url>', 'DynamoDB endpoint (DynamoDB Local); default: the AWS one').env('MILVUS_MIGRATE_DYNAMODB_ENDPOINT'))
+  .option('--source-ca-cert <file>', "PEM file of the CA that signed the source's TLS certificate (default: the system roots)")
+  .option('--source-server-name <name>', "name to check the source's certificate against")
+  .option('--target-token <token>', 'switchover: the token calls to the target carry (or env MILVUS_TARGET_TOKEN)')
+  .option('--target-ca-cert <file>', "switchover: PEM file of the CA that signed the target's TLS certificate")
+  .option('--target-server-name <name>', "switchover: name to check the target's certificate against")
+  .addHelpText('after', '\nPrints one line naming the address once it accepts connections; serves until interrupted.')
+  .action(action(async (jobId: string, flags) => (await import('./commands/capture')).captureCommand(jobId, flags)));
 
 addApiOptions(
   program

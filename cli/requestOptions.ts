@@ -20,7 +20,9 @@ export function addRequestOptions(command: Command): Command {
     .option('--database <name>', 'source database to migrate', 'default')
     .option('--target-database <name>', 'database on the target (default: same name)')
     .option('--collection <name[:targetName]>', 'a collection to migrate, optionally renamed; repeat for more (default: all)', collect)
-    .addOption(new Option('--index-policy <policy>', 'vector indexes on the target').choices(['autoindex', 'preserve']));
+    .addOption(new Option('--index-policy <policy>', 'vector indexes on the target').choices(['autoindex', 'preserve']))
+    .addOption(new Option('--sync-strategy <strategy>', 'online: compare snapshots (no proxy), or apply what `milvus-migrate capture` logged').choices(['snapshot-diff', 'capture']))
+    .option('--switchover', 'online, capture: after SUCCESSFUL the capture endpoint forwards every call to the target');
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -44,6 +46,8 @@ export interface RequestFlags {
   targetDatabase?: string;
   collection?: string[];
   indexPolicy?: string;
+  syncStrategy?: string;
+  switchover?: boolean;
 }
 
 /**
@@ -78,7 +82,15 @@ export function requestBodyFromFlags(flags: RequestFlags, env: NodeJS.ProcessEnv
         ...(collections ? { collections } : {}),
       },
     ],
-    ...(flags.indexPolicy ? { options: { indexPolicy: flags.indexPolicy } } : {}),
+    ...(flags.indexPolicy || flags.syncStrategy || flags.switchover
+      ? {
+          options: {
+            ...(flags.indexPolicy ? { indexPolicy: flags.indexPolicy } : {}),
+            ...(flags.syncStrategy ? { syncStrategy: flags.syncStrategy } : {}),
+            ...(flags.switchover ? { switchover: true } : {}),
+          },
+        }
+      : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ChangeLog } from './capture/changes';
 import type { ClusterCredentials } from './cluster';
 import type { CredentialStore } from './credentials/store';
 import type { JobStore } from './jobs/store';
@@ -16,4 +17,6 @@ export interface Services {
   /** Alerts and job outcomes for the operator (EventBridge on AWS; locally the job's event log is enough). */
   notifier: JobNotifier;
   now(): Date;
+  /** The change log the capture endpoints write (sync strategy capture); absent where nothing reads it. */
+  changeLog?: ChangeLog;
 }

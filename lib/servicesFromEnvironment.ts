@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import * as z from 'zod';
+import { DynamoChangeLog } from './capture/dynamoChangeLog';
 import { SecretsManagerCredentialStore } from './credentials/secretsManagerCredentialStore';
 import { createDocumentClient, DynamoJobStore } from './jobs/dynamoJobStore';
 import { EventBridgeNotifier } from './notifications/eventBridgeNotifier';
@@ -34,8 +35,10 @@ export function parseEnvironment<S extends z.ZodType>(schema: S, env: NodeJS.Pro
 export function servicesFromEnvironment(env: NodeJS.ProcessEnv = process.env, who = 'step function', openCluster: Services['openCluster'] = cannotConnect(who)): Services {
   const config = parseEnvironment(ServicesEnvironment, env, who);
   const dynamo = new DynamoDBClient(config.DYNAMODB_ENDPOINT ? { endpoint: config.DYNAMODB_ENDPOINT } : {});
+  const documents = createDocumentClient(dynamo);
   return {
-    jobs: new DynamoJobStore({ client: createDocumentClient(dynamo), tableName: config.JOBS_TABLE }),
+    jobs: new DynamoJobStore({ client: documents, tableName: config.JOBS_TABLE }),
+    changeLog: new DynamoChangeLog(documents, config.JOBS_TABLE),
     credentials: new SecretsManagerCredentialStore({ client: new SecretsManagerClient({}), kmsKeyId: config.CREDENTIALS_KMS_KEY_ID }),
     openCluster,
     notifier: config.EVENT_BUS_NAME ? new EventBridgeNotifier(new EventBridgeClient({}), config.EVENT_BUS_NAME) : new EventLogOnlyNotifier(),

@@ -52,6 +52,8 @@ export interface MixedWriterStats {
   deleted: number;
   failed: number;
   seconds: number;
+  /** Milliseconds of each write call (insert, upsert, delete), in order. */
+  latenciesMs: number[];
 }
 
 /**
@@ -65,7 +67,15 @@ export function startMixedWriter(uri: string, name: string, options: { existingR
   let nextId = options.existingRows;
   let version = 1;
   let stopping = false;
-  const stats: MixedWriterStats = { inserted: 0, upserted: 0, deleted: 0, failed: 0, seconds: 0 };
+  const stats: MixedWriterStats = { inserted: 0, upserted: 0, deleted: 0, failed: 0, seconds: 0, latenciesMs: [] };
+  const timed = async <T>(call: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await call();
+    } finally {
+      stats.latenciesMs.push(performance.now() - t0);
+    }
+  };
   const started = Date.now();
   const perTick = { insert: 4, upsert: 3, delete: 1 };
   const tickMs = (1000 * (perTick.insert + perTick.upsert + perTick.delete)) / (options.writesPerSecond ?? 300);
@@ -77,16 +87,16 @@ export function startMixedWriter(uri: string, name: string, options: { existingR
       version += 1;
       try {
         const fresh = Array.from({ length: perTick.insert }, () => nextId++);
-        const ins = await c.insert({ collection_name: name, data: fresh.map((id) => row(id, dim, version)) as never });
+        const ins = await timed(() => c.insert({ collection_name: name, data: fresh.map((id) => row(id, dim, version)) as never }));
         if (ins.status.error_code !== 'Success') throw new Error(ins.status.reason);
         live.push(...fresh);
         stats.inserted += fresh.length;
         const changed = [...new Set(Array.from({ length: perTick.upsert }, pick))];
-        const up = await c.upsert({ collection_name: name, data: changed.map((id) => row(id, dim, version)) as never });
+        const up = await timed(() => c.upsert({ collection_name: name, data: changed.map((id) => row(id, dim, version)) as never }));
         if (up.status.error_code !== 'Success') throw new Error(up.status.reason);
         stats.upserted += changed.length;
         const gone = live.splice(Math.floor(Math.random() * live.length), 1);
-        const del = await c.delete({ collection_name: name, filter: `id in [${gone.join(',')}]` });
+        const del = await timed(() => c.delete({ collection_name: name, filter: `id in [${gone.join(',')}]` }));
         if (del.status.error_code !== 'Success') throw new Error(del.status.reason);
         stats.deleted += gone.length;
       } catch {

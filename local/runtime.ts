@@ -2,6 +2,7 @@ import './polyfills';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { stepHandlersFor } from '../functions/registry';
 import { MigrationService } from '../lib/api/service';
+import { DynamoChangeLog } from '../lib/capture/dynamoChangeLog';
 import { MemoryCredentialStore } from '../lib/credentials/memoryCredentialStore';
 import { createDocumentClient, DynamoJobStore } from '../lib/jobs/dynamoJobStore';
 import { createJobTable } from '../lib/jobs/table';
@@ -60,11 +61,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
   await createJobTable(dynamoClient, tableName);
-  const jobs = new DynamoJobStore({ client: createDocumentClient(dynamoClient), tableName });
+  const documents = createDocumentClient(dynamoClient);
+  const jobs = new DynamoJobStore({ client: documents, tableName });
   const credentials = new MemoryCredentialStore();
   const clusters = new ClusterPool();
   const notifier = new EventLogOnlyNotifier();
-  const services: Services = { jobs, credentials, openCluster: (c) => clusters.open(c), notifier, now: () => new Date() };
+  const services: Services = { jobs, credentials, openCluster: (c) => clusters.open(c), notifier, now: () => new Date(), changeLog: new DynamoChangeLog(documents, tableName) };
 
   const { definition, functions } = synthesized.value;
   const workflow = new LocalWorkflowStarter({

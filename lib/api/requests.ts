@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { ClusterConnection } from '../cluster';
-import { ExistingTargetPolicy, IndexPolicy, JobOptions, JobType } from '../jobs/model';
+import { ExistingTargetPolicy, IndexPolicy, JobOptions, JobType, SyncStrategyName } from '../jobs/model';
 import { ValidationError, type FieldIssue } from './errors';
 
 /** The routes of the REST API, as data: the Lambda router, the local HTTP server and the stack read them. */
@@ -130,6 +130,12 @@ const OptionsRequest = z.strictObject({
   syncTimeoutSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
   /** Online: seconds the state machine waits between two sync invocations (default 5). */
   lagPollSeconds: z.number().int().min(1).max(300).optional(),
+  /** Online: 'snapshot-diff' (default: compares every row each pass) or 'capture' (applies what the capture endpoint logged). */
+  syncStrategy: SyncStrategyName.optional(),
+  /** Online, capture: after SUCCESSFUL the capture endpoint forwards every call to the target. */
+  switchover: z.boolean().optional(),
+  /** Online, capture: deadline of a write the capture endpoint forwards, seconds (default 30). */
+  captureWriteTimeoutSeconds: z.number().int().min(1).max(600).optional(),
 });
 
 /** Body of `POST /migrations/{id}/stop-sync`: the operator's word that nothing writes to the source any more. */
@@ -165,6 +171,9 @@ export const CreateMigrationBody = z
   })
   .superRefine((body, ctx) => {
     const databases = body.databases ?? [];
+    if (body.type === 'offline' && (body.options?.syncStrategy === 'capture' || body.options?.switchover)) {
+      ctx.addIssue({ code: 'custom', path: ['options', body.options?.switchover ? 'switchover' : 'syncStrategy'], message: 'an offline migration has no sync: syncStrategy capture and switchover are for online migrations' });
+    }
     if (body.type === 'offline' && databases.length > 1) {
       ctx.addIssue({ code: 'custom', path: ['databases'], message: 'an offline migration moves one database; name at most one' });
     }
@@ -172,6 +181,9 @@ export const CreateMigrationBody = z
     if (body.type === 'online') {
       if (body.options?.existingTarget === 'append') {
         ctx.addIssue({ code: 'custom', path: ['options', 'existingTarget'], message: 'an online migration keeps each target collection equal to its source, so it cannot append to one holding rows of its own' });
+      }
+      if (body.options?.switchover && body.options.syncStrategy !== 'capture') {
+        ctx.addIssue({ code: 'custom', path: ['options', 'switchover'], message: 'switchover needs syncStrategy capture: the capture endpoint is what moves the applications to the target' });
       }
       databases.forEach((d, i) =>
         (d.collections ?? []).forEach((c, j) => {

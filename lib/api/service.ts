@@ -483,6 +483,7 @@ export function toJobView(job: JobRecord, collections: CollectionsSummary, now: 
     jobId: job.jobId,
     type: job.type,
     status: job.status,
+    options: job.options,
     phase: job.phase,
     progressPercent: jobProgressPercent(job, collections),
     source: { uri: redactUri(job.source.uri) },

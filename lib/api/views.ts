@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { CollectionProgress, CollectionsSummary, JobError, JobEvent, JobExecution, JobPhase, JobStatus, JobType, SyncState, VerificationReport } from '../jobs/model';
+import { CollectionProgress, CollectionsSummary, JobError, JobEvent, JobExecution, JobOptions, JobPhase, JobStatus, JobType, SyncState, VerificationReport } from '../jobs/model';
 import type { PreflightReport } from '../migration/inspect';
 
 /**
@@ -55,6 +55,7 @@ export const JobView = z
     collectionSummary: CollectionsSummary.describe(
       'What the collections add up to: how many, how many in each status, rows to copy and copied. The collections themselves: GET /migrations/{id}/collections',
     ),
+    options: JobOptions.optional().describe('The options the job runs with (the capture endpoint reads syncStrategy, switchover and captureWriteTimeoutSeconds here)'),
     warnings: z.array(z.string()),
     error: JobErrorView.optional().describe('Why the job failed (status FAILED)'),
     verification: VerificationView.optional(),

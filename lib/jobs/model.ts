@@ -148,6 +148,7 @@ type DatabaseScope = z.infer<typeof DatabaseScope>;
 export const IndexPolicy = z.enum(['autoindex', 'preserve']);
 /** What a job does with a target collection that exists already: refuse (TARGET_COLLECTION_EXISTS), leave it alone, or add the rows to it. */
 export const ExistingTargetPolicy = z.enum(['fail', 'skip', 'append']);
+export const SyncStrategyName = z.enum(['snapshot-diff', 'capture']);
 export type ExistingTargetPolicy = z.infer<typeof ExistingTargetPolicy>;
 export const JobOptions = z.object({
   indexPolicy: IndexPolicy.default('autoindex'),
@@ -175,6 +176,19 @@ export const JobOptions = z.object({
   syncTimeoutSeconds: z.number().int().positive().default(7 * 24 * 3600),
   /** Online: the Wait between two sync invocations of the state machine's loop. */
   lagPollSeconds: z.number().int().min(1).max(300).default(5),
+  /**
+   * Online: how the target is kept in sync. 'snapshot-diff' compares every row on each pass (no
+   * proxy needed); 'capture' applies the change log the capture endpoint keeps (lib/capture), so
+   * the lag follows the write rate, not the data.
+   */
+  syncStrategy: SyncStrategyName.default('snapshot-diff'),
+  /** Online, capture: after SUCCESSFUL the capture endpoint forwards every call to the target. */
+  switchover: z.boolean().default(false),
+  /**
+   * Online, capture: the longest a write forwarded by the capture endpoint may take (its deadline).
+   * A logged write without an outcome is re-read once this has passed (its endpoint died).
+   */
+  captureWriteTimeoutSeconds: z.number().int().min(1).max(600).default(30),
 });
 export type JobOptions = z.infer<typeof JobOptions>;
 
@@ -208,6 +222,8 @@ export const SyncState = z.object({
   lagAlertSentAt: z.string().optional(),
   /** Per shard (`<collectionKey>#<shardIndex>`): digest of what the sync left on the target, to notice writes made there by others. */
   targetDigests: z.record(z.string(), z.string()).optional(),
+  /** Strategy capture: epoch ms from which the next cycle reads the change log (every change logged before it is on the target). */
+  changeLogCheckpoint: z.number().int().nonnegative().optional(),
 });
 export type SyncState = z.infer<typeof SyncState>;
 

@@ -34,13 +34,20 @@ export async function recordCycle(services: Services, job: JobRecord, cycle: Cyc
     deleted: sync.deleted + cycle.deleted,
     ...(alertNow ? { lagAlertSentAt: now.toISOString() } : {}),
     ...(cycle.targetDigests ? { targetDigests: cycle.targetDigests } : {}),
+    ...(cycle.changeLogCheckpoint !== undefined ? { changeLogCheckpoint: cycle.changeLogCheckpoint } : {}),
   };
-  const warnings = cycle.externalWrites.map((where) => `the target was written by something other than this job during sync: ${where}; the sync made it equal to the source again`);
+  const warnings = [
+    ...cycle.externalWrites.map((where) => `the target was written by something other than this job during sync: ${where}; the sync made it equal to the source again`),
+    ...(cycle.bypassedWrites ?? []).map((what) => `writes reached the source without passing through the capture endpoint: ${what}; the final comparison copied them to the target`),
+  ];
   const newWarnings = warnings.filter((w) => !job.warnings.includes(w));
   const updated = await services.jobs.update(job.jobId, { sync: next, ...(newWarnings.length ? { addWarnings: newWarnings } : {}) }, ['SYNCING', 'CUTTING_OVER']);
 
-  if (newWarnings.length) {
+  if (cycle.externalWrites.length && newWarnings.length) {
     await services.jobs.appendEvent(job.jobId, { type: 'TargetWrittenExternally', message: newWarnings.join('; '), details: { where: cycle.externalWrites } });
+  }
+  if (cycle.bypassedWrites?.length) {
+    await services.jobs.appendEvent(job.jobId, { type: 'WritesBypassedCapture', message: cycle.bypassedWrites.join('; '), details: { bypassed: cycle.bypassedWrites } });
   }
   const seconds = Math.round(lagSeconds * 10) / 10;
   if (sync.cycles === 0 || now.getTime() - lastEventAt.at >= CYCLE_EVENT_INTERVAL_MS) {

@@ -11,7 +11,7 @@ export async function startSync(services: Services, { jobId }: JobInput): Promis
   if (job.sync && job.status === 'IN_PROGRESS') return resumeSync(services, job, now);
   if (job.sync) return { deadlineAt: job.sync.deadlineAt };
   const sync: SyncState = {
-    strategy: SNAPSHOT_DIFF,
+    strategy: job.options.syncStrategy ?? SNAPSHOT_DIFF,
     startedAt: now.toISOString(),
     deadlineAt: new Date(now.getTime() + job.options.syncTimeoutSeconds * 1000).toISOString(),
     cycles: 0,

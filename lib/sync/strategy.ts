@@ -8,6 +8,8 @@ import type { Services } from '../services';
  * the Milvus SDK (StartSync never connects: its bundle stays without the SDK).
  */
 export const SNAPSHOT_DIFF = 'snapshot-diff';
+/** The strategy that applies the capture endpoint's change log (lib/sync/captureStrategy.ts). */
+export const CAPTURE = 'capture';
 
 /** What one sync cycle did. */
 export interface CycleOutcome {
@@ -25,6 +27,10 @@ export interface CycleOutcome {
   sampleKeys: string[];
   /** Strategy state to keep for the next cycle (stored on the job's sync record). */
   targetDigests?: Record<string, string>;
+  /** Strategy capture: where the next cycle reads the change log from (epoch ms). */
+  changeLogCheckpoint?: number;
+  /** Rows found different after every captured change was applied: written to the source without passing through the capture endpoint. */
+  bypassedWrites?: string[];
 }
 
 export interface CycleContext {

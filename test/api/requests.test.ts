@@ -20,6 +20,9 @@ describe('CreateMigrationBody', () => {
       lagAlertSeconds: 10,
       syncTimeoutSeconds: 7 * 24 * 3600,
       lagPollSeconds: 5,
+      syncStrategy: 'snapshot-diff',
+      switchover: false,
+      captureWriteTimeoutSeconds: 30,
     });
   });
 

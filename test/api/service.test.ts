@@ -34,6 +34,7 @@ describe('toJobView', () => {
       type: 'offline',
       status: 'IN_PROGRESS',
       phase: 'FULL_COPY',
+      options: job.options,
       // Derived from the rows copied (1 of 3).
       progressPercent: 33,
       source: { uri: 'http://source:19530' },

@@ -8,3 +8,4 @@ export { primaryKeyColumn, type RawFieldData } from './protoWire';
 export { decodeColumnRows, fieldRows, type FieldRows } from './columnRows';
 export type { Row } from './rowCodec';
 export { toFieldType } from './schemaRequest';
+export { startCaptureProxy, WriteRefused, type CaptureHooks, type CapturedWrite, type ForwardedReply } from './captureProxy';

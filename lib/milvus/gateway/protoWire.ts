@@ -140,7 +140,7 @@ export function parseQueryResults(buf: Buffer): QueryReply {
   return { status, fields };
 }
 
-function parseFieldData(buf: Buffer, span: Span): RawFieldData {
+export function parseFieldData(buf: Buffer, span: Span): RawFieldData {
   const r = Reader.create(buf.subarray(0, span.end));
   r.pos = span.start;
   const out: RawFieldData = { name: '', isDynamic: false, chunks: [], bytes: 0, scalars: null, buf };

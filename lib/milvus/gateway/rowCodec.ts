@@ -30,7 +30,7 @@ export const writeTransformers = {
 // The SDK's bundled Milvus protos, loaded as its client loads them. The file is CommonJS with an
 // `exports.default`: Node and tsx hand it over as module.exports or as that default, depending on
 // interop, so take whichever holds the proto root.
-const milvusProtoJson = (() => {
+export const milvusProtoJson = (() => {
   const imported = (milvusProtoModule as { default?: { nested?: unknown; default?: unknown } }).default;
   return imported && 'nested' in imported ? imported : imported?.default;
 })() as Parameters<typeof fromJSON>[0];

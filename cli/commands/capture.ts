@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoChangeLog } from '../../lib/capture/dynamoChangeLog';
+import { endpointMode, WriteCapture, type WriteStage } from '../../lib/capture/writeCapture';
+import { createDocumentClient } from '../../lib/jobs/dynamoJobStore';
+import { startCaptureProxy } from '../../lib/milvus/gateway';
+import { apiClientFrom, type ApiFlags } from '../apiOptions';
+import type { JobView } from '../output';
+import { readCaCert } from '../requestOptions';
+
+export interface CaptureFlags extends ApiFlags {
+  listen: string;
+  table: string;
+  dynamodbEndpoint?: string;
+  sourceCaCert?: string;
+  sourceServerName?: string;
+  targetToken?: string;
+  targetCaCert?: string;
+  targetServerName?: string;
+}
+
+/** How often the endpoint reads the job (the fence, the switchover) and beats its heartbeat. */
+const POLL_MS = 500;
+
+type CaptureJob = JobView & { options: { syncStrategy?: string; switchover?: boolean; captureWriteTimeoutSeconds?: number }; source: { uri: string }; target: { uri: string } };
+
+/**
+ * `milvus-migrate capture JOB_ID`: serves the Milvus gRPC protocol for the applications of an
+ * online job with sync strategy capture. Every call goes to the source as sent (the callers' own
+ * credentials); each write's keys are logged in the job's change log first. Once the job's sync is
+ * stopping, writes are refused naming the job; after SUCCESSFUL with switchover, every call goes
+ * to the target.
+ */
+export async function captureCommand(jobId: string, flags: CaptureFlags): Promise<number> {
+  const api = apiClientFrom(flags);
+  const job = (await api.get(jobId)) as CaptureJob;
+  if (job.type !== 'online' || job.options.syncStrategy !== 'capture') {
+    throw new Error(`job ${jobId} is ${job.type} with sync strategy ${job.options.syncStrategy ?? 'snapshot-diff'}: the capture endpoint serves online jobs created with --sync-strategy capture`);
+  }
+  const dynamo = new DynamoDBClient({
+    ...(flags.dynamodbEndpoint ? { endpoint: flags.dynamodbEndpoint } : {}),
+    // DynamoDB Local takes any credentials; the standard chain may have none on a laptop.
+    ...(flags.dynamodbEndpoint && !process.env.AWS_ACCESS_KEY_ID ? { region: process.env.AWS_REGION ?? 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+  });
+  const log = new DynamoChangeLog(createDocumentClient(dynamo), flags.table);
+  const writeTimeoutMs = (job.options.captureWriteTimeoutSeconds ?? 30) * 1000;
+  const crashAt = process.env.MILVUS_MIGRATE_CAPTURE_CRASH as WriteStage | undefined;
+  const capture = new WriteCapture({
+    jobId,
+    log,
+    instanceId: randomBytes(4).toString('hex'),
+    writeTimeoutMs,
+    // Tests kill the endpoint between the log and the forward, or between the forward and the reply.
+    ...(crashAt ? { onStage: (stage: WriteStage) => stage === crashAt && process.kill(process.pid, 'SIGKILL') } : {}),
+  });
+  capture.setMode(endpointMode(job));
+
+  const targetToken = flags.targetToken ?? process.env.MILVUS_TARGET_TOKEN;
+  const proxy = await startCaptureProxy({
+    listen: flags.listen,
+    source: { uri: job.source.uri, ...tlsOf('--source-ca-cert', flags.sourceCaCert, flags.sourceServerName) },
+    ...(job.options.switchover
+      ? { target: { uri: job.target.uri, ...tlsOf('--target-ca-cert', flags.targetCaCert, flags.targetServerName), ...(targetToken ? { authorization: Buffer.from(targetToken).toString('base64') } : {}) } }
+      : {}),
+    hooks: capture,
+    writeTimeoutMs,
+  });
+
+  let stopped = false;
+  let warned = false;
+  const poll = async () => {
+    while (!stopped) {
+      try {
+        const current = (await api.get(jobId)) as CaptureJob;
+        const mode = endpointMode(current);
+        if (mode !== capture.currentMode) process.stderr.write(`job ${jobId} is ${current.status}: ${describe(mode)}\n`);
+        capture.setMode(mode);
+        await capture.heartbeat();
+        warned = false;
+      } catch (error) {
+        if (!warned) process.stderr.write(`capture: cannot read job ${jobId} (${error instanceof Error ? error.message : String(error)}); retrying\n`);
+        warned = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  };
+  const polling = poll();
+  process.stdout.write(`capture endpoint for job ${jobId} listening on ${proxy.address}, forwarding to ${job.source.uri}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  stopped = true;
+  await polling;
+  await proxy.close();
+  return 0;
+}
+
+function describe(mode: string): string {
+  if (mode === 'fenced') return 'writes are refused from now on';
+  if (mode === 'switched') return 'every call now goes to the target';
+  return 'writes are captured and forwarded to the source';
+}
+
+function tlsOf(flag: string, caFile?: string, serverName?: string): { tls?: { caCert?: string; serverName?: string } } {
+  if (!caFile && !serverName) return {};
+  return { tls: { ...(caFile ? { caCert: readCaCert(flag, caFile) } : {}), ...(serverName ? { serverName } : {}) } };
+}
+

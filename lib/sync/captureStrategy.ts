@@ -1,0 +1,279 @@
+import type { ChangeLog, LoggedChange } from '../capture/changes';
+import { PermanentError } from '../errors';
+import { collectionKey, type CollectionProgress, type JobWithCollections } from '../jobs/model';
+import { describeCollection, expressibleBound } from '../milvus';
+import { ensureLoaded, ensureReadable } from '../milvus/collections';
+import { pkLiteral } from '../milvus/filter';
+import { KeyRangeWriter } from '../milvus/keyRange/writer';
+import { copiedFields, DEFAULT_PARTITION, DYNAMIC_FIELD, hasUserPartitions, primaryField } from '../milvus/spec';
+import { SnapshotDiffStrategy } from './snapshotDiffStrategy';
+import { CAPTURE, type CycleContext, type CycleOutcome, type SyncStrategy } from './strategy';
+
+export { CAPTURE };
+
+/**
+ * Entries are read from this long before the checkpoint: clocks of the endpoints and of the sync
+ * differ, and an entry may become visible a little after its time. Entries seen twice are applied once.
+ */
+const SKEW_MS = 5_000;
+/** An endpoint whose heartbeat is older than this is presumed dead (they beat every 500 ms). */
+const HEARTBEAT_STALE_MS = 5_000;
+const FENCE_POLL_MS = 200;
+/** Keys per source read when re-reading changed keys. */
+const KEYS_PER_READ = 256;
+/** Keys of the target a delete filter may match (one read: Milvus caps a query at 16,384 rows). */
+const FILTER_KEYS_LIMIT = 16_384;
+const READ_TIMEOUT_MS = 120_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The epoch ms an entry id starts with. */
+const idTime = (id: string): number => Number(id.slice(0, 13));
+
+interface CollectionWork {
+  collection: CollectionProgress;
+  /** Keys to re-read per partition ('' = the whole collection). */
+  keys: Map<string, Set<string>>;
+  /** Delete filters to resolve against the target, per partition. */
+  filters: { partition: string; filter: string }[];
+  /** Keys unknown: compare the whole collection. */
+  compare: boolean;
+}
+
+/**
+ * Sync from the capture endpoint's change log (lib/capture): each cycle reads what was logged since
+ * its checkpoint, re-reads those keys from the source and makes them equal on the target (upsert
+ * what the source has, delete what it has not). A cycle's cost follows the writes, not the data.
+ *
+ * - The first cycle compares every row (the snapshot diff): it closes whatever the copy missed, so
+ *   the log is read from that comparison's start on (minus the longest a write stays in flight).
+ * - An entry is applied once its write's outcome is logged, or once its deadline passed without one
+ *   (its endpoint died): re-reading the source before it applied the write would miss it. Entries
+ *   waiting so hold the checkpoint, and the lag counts from the oldest of them.
+ * - Keys the log cannot name (an autoID insert whose endpoint died before the reply, a templated
+ *   filter) make the cycle compare that collection whole.
+ * - The drain (after stop-sync) first waits until every live endpoint says it refuses writes and has
+ *   none in flight (the fence), applies the rest of the log, then compares every row: what differs
+ *   then was written to the source without passing through an endpoint, and is reported so.
+ * - The verification (apply false) is the snapshot diff's comparison.
+ */
+export class CaptureStrategy implements SyncStrategy {
+  readonly name = CAPTURE;
+  private readonly comparison = new SnapshotDiffStrategy();
+  /** Entries applied by this instance (one sync invocation), so the overlap read again is not applied twice. */
+  private readonly applied = new Set<string>();
+
+  async runCycle(context: CycleContext): Promise<CycleOutcome> {
+    if (!context.apply) return this.comparison.runCycle(context);
+    const { services, job } = context;
+    const log = services.changeLog;
+    if (!log) throw new PermanentError('CHANGE_LOG_UNAVAILABLE', `job ${job.jobId} syncs with strategy capture, but this runtime has no change log`);
+    const checkpoint = job.sync?.changeLogCheckpoint;
+    const writeTimeoutMs = job.options.captureWriteTimeoutSeconds * 1000;
+    const draining = job.status === 'CUTTING_OVER';
+
+    if (checkpoint === undefined) {
+      // The first cycle: compare every row; the log is applied from then on.
+      const outcome = await this.comparison.runCycle(context);
+      return { ...outcome, targetDigests: {}, changeLogCheckpoint: outcome.startedAt.getTime() - writeTimeoutMs };
+    }
+    if (draining) await awaitFence(log, job, writeTimeoutMs);
+
+    const readAt = services.now();
+    const entries = await log.read(job.jobId, checkpoint - SKEW_MS);
+    const byKey = new Map(Object.values(job.collections).map((c) => [collectionKey(c.sourceDb, c.sourceName), c]));
+    const work = new Map<string, CollectionWork>();
+    let oldestPending: number | undefined;
+    const ready: LoggedChange[] = [];
+    for (const entry of entries) {
+      if (this.applied.has(entry.id)) continue;
+      const final = entry.outcome !== undefined || draining || readAt.getTime() - entry.at > writeTimeoutMs + SKEW_MS;
+      if (!final) {
+        oldestPending = Math.min(oldestPending ?? entry.at, entry.at);
+        continue;
+      }
+      ready.push(entry);
+      const collection = byKey.get(collectionKey(entry.db, entry.collection));
+      if (!collection) continue; // a collection the job does not move
+      let w = work.get(collection.key);
+      if (!w) work.set(collection.key, (w = { collection, keys: new Map(), filters: [], compare: false }));
+      const partition = entry.partition ?? '';
+      const addKeys = (keys: readonly string[]) => {
+        let set = w.keys.get(partition);
+        if (!set) w.keys.set(partition, (set = new Set()));
+        for (const k of keys) set.add(k);
+      };
+      switch (entry.kind) {
+        case 'upsert-keys':
+        case 'delete-keys':
+          addKeys(entry.keys ?? []);
+          break;
+        case 'autoid-pending':
+          if (entry.ackKeys.length) addKeys(entry.ackKeys);
+          else if (entry.outcome !== 'refused') w.compare = true; // the minted keys are unknown
+          break;
+        case 'delete-filter':
+          w.filters.push({ partition, filter: entry.filter ?? '' });
+          break;
+        case 'compare':
+          w.compare = true;
+          break;
+      }
+    }
+
+    const outcome: CycleOutcome = { startedAt: new Date(Math.min(readAt.getTime(), oldestPending ?? Infinity)), endedAt: readAt, rowsCompared: 0, inserted: 0, updated: 0, deleted: 0, externalWrites: [], sampleKeys: [] };
+    const compareWhole: CollectionProgress[] = [];
+    for (const w of work.values()) {
+      if (w.compare) {
+        compareWhole.push(w.collection);
+        continue;
+      }
+      const counts = await applyCollection(context, w);
+      if (counts === 'compare') {
+        compareWhole.push(w.collection);
+        continue;
+      }
+      outcome.rowsCompared += counts.read;
+      outcome.inserted += counts.written;
+      outcome.deleted += counts.deleted;
+    }
+    if (compareWhole.length) {
+      const compared = await this.comparison.runCycle({ ...context, job: { ...job, collections: Object.fromEntries(compareWhole.map((c) => [c.key, c])) } });
+      add(outcome, compared);
+    }
+    for (const entry of ready) this.applied.add(entry.id);
+    const nextCheckpoint = Math.min(readAt.getTime(), oldestPending ?? Infinity);
+    for (const id of this.applied) if (idTime(id) < nextCheckpoint - 2 * SKEW_MS) this.applied.delete(id);
+
+    if (draining) {
+      // Writes stopped: a comparison of every row finds what reached the source without an endpoint.
+      const final = await this.comparison.runCycle(context);
+      const bypassed = final.inserted + final.updated + final.deleted;
+      return {
+        ...final,
+        targetDigests: {},
+        changeLogCheckpoint: nextCheckpoint,
+        ...(bypassed
+          ? {
+              bypassedWrites: [
+                `${bypassed} row(s) differed after every logged change was applied (${final.inserted} missing on the target, ${final.updated} different, ${final.deleted} extra, e.g. ${final.sampleKeys.slice(0, 3).join(', ')})`,
+              ],
+            }
+          : {}),
+      };
+    }
+    outcome.endedAt = services.now();
+    outcome.changeLogCheckpoint = nextCheckpoint;
+    return outcome;
+  }
+}
+
+function add(outcome: CycleOutcome, other: CycleOutcome): void {
+  outcome.rowsCompared += other.rowsCompared;
+  outcome.inserted += other.inserted;
+  outcome.updated += other.updated;
+  outcome.deleted += other.deleted;
+  for (const k of other.sampleKeys) if (outcome.sampleKeys.length < 10) outcome.sampleKeys.push(k);
+}
+
+/**
+ * The fence: every endpoint that may still forward writes has seen the sync stopping and has none
+ * in flight (its heartbeat says so, beaten after the stop-sync), or is dead and its last writes'
+ * deadlines passed. Bounded: after that long, the drain goes on and the final comparison finds
+ * whatever a silent endpoint let through.
+ */
+async function awaitFence(log: ChangeLog, job: JobWithCollections, writeTimeoutMs: number): Promise<void> {
+  const stoppedAt = job.writesStoppedAt ? Date.parse(job.writesStoppedAt) : Date.now();
+  const giveUpAt = Date.now() + writeTimeoutMs + HEARTBEAT_STALE_MS + SKEW_MS;
+  while (Date.now() < giveUpAt) {
+    const beats = await log.heartbeats(job.jobId);
+    const now = Date.now();
+    const open = beats.filter((b) => {
+      const fencedAfterStop = b.fenced && b.inFlight === 0 && b.at > stoppedAt;
+      const deadAndSettled = now - b.at > HEARTBEAT_STALE_MS && now - b.at > b.writeTimeoutMs + SKEW_MS;
+      return !fencedAfterStop && !deadAndSettled;
+    });
+    if (!open.length) return;
+    await sleep(FENCE_POLL_MS);
+  }
+}
+
+interface Applied {
+  read: number;
+  written: number;
+  deleted: number;
+}
+
+/** Makes the logged keys (and the keys the logged delete filters match on the target) equal on the target to the source. */
+async function applyCollection({ clusters, job }: CycleContext, w: CollectionWork): Promise<Applied | 'compare'> {
+  const { collection } = w;
+  const [sourceSpec, targetSpec] = await Promise.all([
+    describeCollection(clusters.source, collection.sourceDb, collection.sourceName),
+    describeCollection(clusters.target, collection.targetDb, collection.targetName),
+  ]);
+  await ensureReadable(clusters.source, collection.sourceDb, sourceSpec.name);
+  await ensureLoaded(clusters.target, collection.targetDb, targetSpec);
+  const pk = primaryField(targetSpec);
+  // Delete filters: the target's rows they match are re-read from the source like logged keys.
+  for (const { partition, filter } of w.filters) {
+    const keys = await clusters.target
+      .queryKeys(collection.targetDb, targetSpec.name, { pkField: pk.name, filter, limit: FILTER_KEYS_LIMIT, ...(partition ? { partition } : {}) })
+      // A filter the target cannot run (it names something the target lacks): compare the collection instead.
+      .catch(() => null);
+    // More rows than one read holds: comparing the collection is simpler than paging a filter.
+    if (!keys || keys.length >= FILTER_KEYS_LIMIT) return 'compare';
+    let set = w.keys.get(partition);
+    if (!set) w.keys.set(partition, (set = new Set()));
+    for (const k of keys) set.add(k);
+  }
+  const counts: Applied = { read: 0, written: 0, deleted: 0 };
+  const partitioned = hasUserPartitions(sourceSpec);
+  const outputFields = [...copiedFields(sourceSpec).map((f) => f.name), ...(sourceSpec.enableDynamicField && targetSpec.enableDynamicField ? [DYNAMIC_FIELD] : [])];
+  const batch = Math.min(KEYS_PER_READ, job.options.batchRows ?? KEYS_PER_READ);
+  for (const [partition, keySet] of w.keys) {
+    const keys = [...keySet].filter((k) => expressibleBound(pk, k) === k);
+    for (let i = 0; i < keys.length; i += batch) {
+      const chunk = keys.slice(i, i + batch);
+      const filter = `${pk.name} in [${chunk.map((k) => pkLiteral(pk, k)).join(', ')}]`;
+      // A collection with partitions of its own: the row may be in any of them (a write without a partition went to _default).
+      const partitions = partition ? [partition] : partitioned ? (sourceSpec.partitions ?? [DEFAULT_PARTITION]) : [''];
+      const found = new Set<string>();
+      const rowsByPartition: { partition: string; rows: Record<string, unknown>[] }[] = [];
+      for (const p of partitions) {
+        const rows = await clusters.source.queryRows(collection.sourceDb, {
+          collection: sourceSpec.name,
+          pkField: pk.name,
+          filter,
+          outputFields,
+          ...(p ? { partition: p } : {}),
+          limit: chunk.length * 2,
+          offset: 0,
+          timeoutMs: READ_TIMEOUT_MS,
+        });
+        for (const row of rows) found.add(String(row[pk.name]));
+        rowsByPartition.push({ partition: p, rows });
+      }
+      counts.read += chunk.length;
+      const absent = chunk.filter((k) => !found.has(k));
+      // Keys the source no longer has go from the target (from the partition named, or from all of them).
+      if (absent.length) {
+        await new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec, ...(partition ? { partition } : {}) }).deleteKeys(absent.map((k) => pkLiteral(pk, k)));
+        counts.deleted += absent.length;
+      }
+      for (const { partition: p, rows } of rowsByPartition) {
+        if (!rows.length) continue;
+        const writer = new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec, ...(p ? { partition: p } : {}) });
+        if (partitioned && !partition) {
+          // The key may sit in another partition on the target: remove it everywhere, then write it where the source has it.
+          await new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec }).deleteKeys(rows.map((r) => pkLiteral(pk, String(r[pk.name]))));
+          await writer.writeRows(rows, 'insert');
+        } else {
+          await writer.writeRows(rows, 'upsert');
+        }
+        counts.written += rows.length;
+      }
+    }
+  }
+  return counts;
+}
+

@@ -1,0 +1,219 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createApiHandler } from '../../functions/api';
+import { startApiServer, type ApiServer } from '../../functions/localHttpServer';
+import type { JobView } from '../../lib/api/views';
+import { startMilvusLite, type LocalMilvus } from '../../local/milvusLite';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { client, expectSameRows } from '../support/rows';
+import { appClient, createKeyed, startCapture, vector, type CaptureProcess } from './captureSupport';
+
+// Online jobs move every collection of every database: this file runs its own pair of milvus-lite servers.
+let source: LocalMilvus;
+let target: LocalMilvus;
+let runtime: LocalRuntime;
+let api: ApiServer;
+let tableName: string;
+const running: CaptureProcess[] = [];
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(jobId: string, done: (job: JobView) => boolean, what: string, timeoutMs = 90_000): Promise<JobView> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await runtime.service.get(jobId);
+    if (done(job)) return job;
+    if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(job.status)) throw new Error(`job ended ${job.status} while waiting for ${what}: ${JSON.stringify(job.error)}`);
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; job is ${job.status}/${job.phase}, sync ${JSON.stringify(job.sync)}; events: ${(await events(jobId)).slice(-5).map((e) => e.message).join(' | ')}`);
+    await sleep(200);
+  }
+}
+
+async function waitForEnd(jobId: string): Promise<JobView> {
+  for (let i = 0; i < 600; i++) {
+    const job = await runtime.service.get(jobId);
+    if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(job.status)) {
+      const { executionArn } = (await runtime.jobs.get(jobId))!;
+      if (executionArn) await runtime.workflow.wait(executionArn);
+      return job;
+    }
+    await sleep(200);
+  }
+  throw new Error(`job ${jobId} did not end`);
+}
+
+async function resetClusters(): Promise<void> {
+  for (const uri of [source.uri, target.uri]) {
+    const c = client(uri);
+    for (const { name } of (await c.listCollections()).data) await c.dropCollection({ collection_name: name });
+    await c.closeConnection();
+  }
+}
+
+async function createCaptureJob(options: Record<string, unknown> = {}): Promise<JobView> {
+  return runtime.service.create({
+    type: 'online',
+    source: { uri: source.uri },
+    target: { uri: target.uri },
+    options: { rowsPerShard: 400, lagAlertSeconds: 30, syncStrategy: 'capture', captureWriteTimeoutSeconds: 3, ...options },
+  });
+}
+
+async function capture(jobId: string, env: NodeJS.ProcessEnv = {}): Promise<CaptureProcess> {
+  const p = await startCapture(jobId, api.url, { MILVUS_MIGRATE_TABLE: tableName, MILVUS_MIGRATE_DYNAMODB_ENDPOINT: inject('dynamoEndpoint'), ...env });
+  running.push(p);
+  return p;
+}
+
+async function events(jobId: string): Promise<{ type: string; message: string }[]> {
+  const page = (await runtime.service.events(jobId, { limit: '1000' })) as unknown as { items: { type: string; message: string }[] };
+  return page.items;
+}
+
+beforeAll(async () => {
+  process.env.MILVUS_MIGRATE_STEP_LOG = process.env.E2E_STEP_LOG ?? 'off';
+  process.env.SYNC_CHANGES_BUDGET_MS = '2000';
+  tableName = `jobs-capture-${Date.now()}`;
+  [source, target] = await Promise.all([startMilvusLite(), startMilvusLite()]);
+  runtime = await startLocalRuntime({ dynamoEndpoint: inject('dynamoEndpoint'), tableName, waitTimeOverrideMs: 100 });
+  api = await startApiServer({ handler: createApiHandler(() => runtime.service), port: 0 });
+}, 180_000);
+
+afterAll(async () => {
+  delete process.env.SYNC_CHANGES_BUDGET_MS;
+  await Promise.all(running.map((p) => p.stop()));
+  await api?.close();
+  await runtime?.stop();
+  await Promise.all([source?.stop(), target?.stop()]);
+});
+
+describe('sync strategy capture, through the capture endpoint', () => {
+  it('every write kind through the endpoint reaches the target; a write after stop-sync is refused and never reaches the source', async () => {
+    await resetClusters();
+    await createKeyed(source.uri, 'docs', 300);
+    await createKeyed(source.uri, 'auto', 50, { autoId: true });
+    const job = await createCaptureJob();
+    const endpoint = await capture(job.jobId);
+    const app = appClient(endpoint.address);
+
+    // Writes during the full copy are logged too (the first comparison and the log close them).
+    await app.insert({ collection_name: 'docs', data: [{ id: 1001, tag: 'during-copy', n: -1, vec: vector(1001) }] } as never);
+    await waitFor(job.jobId, (j) => j.status === 'SYNCING' && j.syncLagSeconds !== null, 'the first sync cycle');
+
+    // Every kind of write, through the endpoint.
+    await app.insert({ collection_name: 'docs', data: [2001, 2002, 2003].map((id) => ({ id, tag: 'new', n: id, vec: vector(id) })) } as never);
+    await app.upsert({ collection_name: 'docs', data: [{ id: 5, tag: 'upserted', n: 5000, vec: vector(5000) }, { id: 3001, tag: 'upserted-new', n: 1, vec: vector(3001) }] } as never);
+    await app.delete({ collection_name: 'docs', ids: [10, 11, 12] } as never);
+    await app.delete({ collection_name: 'docs', filter: 'n >= 100 and n < 120' } as never);
+    const inserted = await app.insert({ collection_name: 'auto', data: [{ tag: 'auto-new', n: 7, vec: vector(7) }, { tag: 'auto-new', n: 8, vec: vector(8) }] } as never);
+    expect(inserted.IDs).toBeDefined();
+    // A failed write (unknown collection) is answered as the source answers it.
+    const direct = client(source.uri);
+    const viaSource = await direct.insert({ collection_name: 'no_such_collection', data: [{ id: 1, vec: vector(1) }] } as never).then(JSON.stringify, (e: Error) => e.message);
+    await direct.closeConnection();
+    const viaEndpoint = await app.insert({ collection_name: 'no_such_collection', data: [{ id: 1, vec: vector(1) }] } as never).then(JSON.stringify, (e: Error) => e.message);
+    expect(viaEndpoint).toBe(viaSource);
+
+    // The target follows within a few cycles (no full pass needed): the lag comes from the log.
+    await waitFor(job.jobId, (j) => (j.sync?.inserted ?? 0) + (j.sync?.deleted ?? 0) >= 30 + 3 + 2 + 2, 'the logged changes applied');
+    const t = client(target.uri);
+    const upserted = await t.query({ collection_name: 'docs', filter: 'id in [5, 3001, 2001, 10]', output_fields: ['id', 'tag'], consistency_level: 'Strong' } as never);
+    await t.closeConnection();
+    expect(Object.fromEntries(upserted.data.map((r: Record<string, unknown>) => [String(r.id), r.tag]))).toEqual({ '5': 'upserted', '3001': 'upserted-new', '2001': 'new' });
+
+    await runtime.service.stopSync(job.jobId, { confirmWritesStopped: true });
+    // The endpoint reads the job every 500 ms: after that, writes are refused naming the job.
+    await sleep(1_500);
+    const refused = await app.insert({ collection_name: 'docs', data: [{ id: 9999, tag: 'after-fence', n: 0, vec: vector(9999) }] } as never).then(
+      (reply: unknown) => JSON.stringify(reply),
+      (e: Error) => e.message,
+    );
+    expect(refused).toContain(job.jobId);
+    expect(refused).toMatch(/refused/);
+
+    const ended = await waitForEnd(job.jobId);
+    expect(ended.status, JSON.stringify(ended.error)).toBe('SUCCESSFUL');
+    await app.closeConnection();
+    const s = client(source.uri);
+    const after = await s.query({ collection_name: 'docs', filter: 'id == 9999', output_fields: ['id'], consistency_level: 'Strong' } as never);
+    await s.closeConnection();
+    expect(after.data).toEqual([]);
+    expect(await expectSameRows(source.uri, 'docs', target.uri, 'docs')).toBe(300 + 1 + 3 + 1 - 3 - 20);
+    expect(await expectSameRows(source.uri, 'auto', target.uri, 'auto')).toBe(52);
+    expect((await events(job.jobId)).map((e) => e.type)).not.toContain('WritesBypassedCapture');
+    await endpoint.stop();
+  }, 300_000);
+
+  it('loses nothing when endpoints die between the log and the forward or between the forward and the reply; a write that bypassed the endpoint is found and reported', async () => {
+    await resetClusters();
+    await createKeyed(source.uri, 'docs', 100);
+    await createKeyed(source.uri, 'auto', 20, { autoId: true });
+    const job = await createCaptureJob();
+    const survivor = await capture(job.jobId);
+    await waitFor(job.jobId, (j) => j.status === 'SYNCING' && j.syncLagSeconds !== null, 'the first sync cycle');
+
+    /** A write through an endpoint that kills itself at `stage`; the caller sees the connection drop. */
+    const writeThroughDying = async (stage: 'logged' | 'forwarded', write: (app: ReturnType<typeof appClient>) => Promise<unknown>) => {
+      const dying = await capture(job.jobId, { MILVUS_MIGRATE_CAPTURE_CRASH: stage });
+      const app = appClient(dying.address);
+      await Promise.race([write(app).catch(() => undefined), sleep(20_000)]);
+      expect(await dying.exited).toBe('SIGKILL');
+      void app.closeConnection().catch(() => undefined);
+    };
+    // Applied by the source, never acknowledged in the log: re-read once its deadline passed.
+    await writeThroughDying('forwarded', (app) => app.insert({ collection_name: 'docs', data: [{ id: 5001, tag: 'forwarded-then-killed', n: 1, vec: vector(5001) }] } as never));
+    // An autoID insert applied, its minted keys never logged: the marker makes the sync compare the collection.
+    await writeThroughDying('forwarded', (app) => app.insert({ collection_name: 'auto', data: [{ tag: 'auto-killed', n: 2, vec: vector(2) }] } as never));
+    // Logged, never forwarded: the keys are re-read and found unchanged.
+    await writeThroughDying('logged', (app) => app.delete({ collection_name: 'docs', ids: [7] } as never));
+
+    // An application still connected to the source: only the comparisons see its write.
+    const direct = client(source.uri);
+    await direct.upsert({ collection_name: 'docs', data: [{ id: 8, tag: 'bypassed', n: 8, vec: vector(8) }] } as never);
+    await direct.closeConnection();
+
+    const app = appClient(survivor.address);
+    await app.insert({ collection_name: 'docs', data: [{ id: 5003, tag: 'survivor', n: 3, vec: vector(5003) }] } as never);
+    await app.closeConnection();
+    await waitFor(job.jobId, (j) => (j.sync?.inserted ?? 0) >= 3, 'the changes of the dead endpoints applied');
+
+    await runtime.service.stopSync(job.jobId, { confirmWritesStopped: true });
+    const ended = await waitForEnd(job.jobId);
+    expect(ended.status, JSON.stringify(ended.error)).toBe('SUCCESSFUL');
+    const t = client(target.uri);
+    const rows = await t.query({ collection_name: 'docs', filter: 'id in [5001, 5003, 7, 8]', output_fields: ['id', 'tag'], consistency_level: 'Strong' } as never);
+    await t.closeConnection();
+    expect(Object.fromEntries(rows.data.map((r: Record<string, unknown>) => [String(r.id), r.tag]))).toEqual({ '5001': 'forwarded-then-killed', '5003': 'survivor', '7': 'even', '8': 'bypassed' });
+    expect(await expectSameRows(source.uri, 'docs', target.uri, 'docs')).toBe(102);
+    expect(await expectSameRows(source.uri, 'auto', target.uri, 'auto')).toBe(21);
+    const reported = (await events(job.jobId)).filter((e) => e.type === 'WritesBypassedCapture');
+    expect(reported.length).toBe(1);
+    expect(reported[0]!.message).toMatch(/1 row\(s\) differed/);
+    expect(ended.warnings.join(' ')).toMatch(/without passing through the capture endpoint/);
+    await survivor.stop();
+  }, 300_000);
+
+  it('switchover: after SUCCESSFUL the endpoint sends every call to the target', async () => {
+    await resetClusters();
+    await createKeyed(source.uri, 'docs', 50);
+    const job = await createCaptureJob({ switchover: true });
+    const endpoint = await capture(job.jobId);
+    await waitFor(job.jobId, (j) => j.status === 'SYNCING' && j.syncLagSeconds !== null, 'the first sync cycle');
+    await runtime.service.stopSync(job.jobId, { confirmWritesStopped: true });
+    expect((await waitForEnd(job.jobId)).status).toBe('SUCCESSFUL');
+    await sleep(1_500); // the endpoint reads the job twice a second
+
+    const app = appClient(endpoint.address);
+    const written = await app.insert({ collection_name: 'docs', data: [{ id: 7777, tag: 'after-switchover', n: 1, vec: vector(7777) }] } as never);
+    expect(written.status.error_code).toBe('Success');
+    const read = await app.query({ collection_name: 'docs', filter: 'id == 7777', output_fields: ['tag'], consistency_level: 'Strong' } as never);
+    await app.closeConnection();
+    expect(read.data.map((r: Record<string, unknown>) => r.tag)).toEqual(['after-switchover']);
+    const [s, t] = [client(source.uri), client(target.uri)];
+    const onSource = await s.query({ collection_name: 'docs', filter: 'id == 7777', output_fields: ['id'], consistency_level: 'Strong' } as never);
+    const onTarget = await t.query({ collection_name: 'docs', filter: 'id == 7777', output_fields: ['id'], consistency_level: 'Strong' } as never);
+    await Promise.all([s.closeConnection(), t.closeConnection()]);
+    expect(onSource.data).toEqual([]);
+    expect(onTarget.data.length).toBe(1);
+    await endpoint.stop();
+  }, 300_000);
+});

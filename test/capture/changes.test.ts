@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { requestBodyFromFlags } from '../../cli/requestOptions';
+import { CreateMigrationBody } from '../../lib/api/requests';
+import { entriesFor, MAX_FILTER_BYTES, MAX_KEY_BYTES_PER_ENTRY, MAX_KEYS_PER_ENTRY, splitKeys } from '../../lib/capture/changes';
+import { keysOfDeleteFilter } from '../../lib/capture/deleteKeys';
+import { endpointMode } from '../../lib/capture/writeCapture';
+
+describe('change entries', () => {
+  it('split a big write into bounded entries, every key kept once, in order', () => {
+    const keys = Array.from({ length: 2 * MAX_KEYS_PER_ENTRY + 5 }, (_, i) => String(i));
+    const entries = entriesFor({ db: 'default', collection: 'c', kind: 'upsert-keys', keys });
+    expect(entries.length).toBe(3);
+    expect(entries.every((e) => (e.keys?.length ?? 0) <= MAX_KEYS_PER_ENTRY)).toBe(true);
+    expect(entries.flatMap((e) => e.keys)).toEqual(keys);
+  });
+
+  it('bound an entry by the bytes of its keys (long VarChar keys)', () => {
+    const long = 'k'.repeat(60_000);
+    const groups = splitKeys([long, long, long, long, long, long, long, long, long, long]);
+    expect(groups.length).toBeGreaterThan(1);
+    for (const g of groups) expect(g.reduce((n, k) => n + k.length, 0)).toBeLessThanOrEqual(MAX_KEY_BYTES_PER_ENTRY);
+  });
+
+  it('log a filter too long for an item as a comparison of the collection', () => {
+    const [entry] = entriesFor({ db: 'default', collection: 'c', kind: 'delete-filter', filter: `n > ${'1'.repeat(MAX_FILTER_BYTES)}` });
+    expect(entry).toEqual({ db: 'default', collection: 'c', kind: 'compare' });
+  });
+});
+
+describe('keys of a delete filter', () => {
+  it('read the forms the SDKs send for a delete by ids', () => {
+    expect(keysOfDeleteFilter('id in [1, 2, -3]', 'id')).toEqual(['1', '2', '-3']);
+    expect(keysOfDeleteFilter('id in ["a", \'b\\\'c\']', 'id')).toEqual(['a', "b'c"]);
+    expect(keysOfDeleteFilter('id == 7', 'id')).toEqual(['7']);
+    expect(keysOfDeleteFilter('(id in [9223372036854775807])', 'id')).toEqual(['9223372036854775807']);
+  });
+
+  it('leave any other filter to be logged as a filter', () => {
+    expect(keysOfDeleteFilter('id in [1, 2] or n > 3', 'id')).toBeNull();
+    expect(keysOfDeleteFilter('other in [1]', 'id')).toBeNull();
+    expect(keysOfDeleteFilter('id > 5', 'id')).toBeNull();
+    expect(keysOfDeleteFilter('id in [1, x]', 'id')).toBeNull();
+  });
+});
+
+describe('endpoint mode', () => {
+  it('fences once the sync is stopping, switches over only when asked', () => {
+    expect(endpointMode({ status: 'SYNCING' })).toBe('capture');
+    expect(endpointMode({ status: 'CUTTING_OVER', options: { switchover: true } })).toBe('fenced');
+    expect(endpointMode({ status: 'SUCCESSFUL' })).toBe('fenced');
+    expect(endpointMode({ status: 'SUCCESSFUL', options: { switchover: true } })).toBe('switched');
+    expect(endpointMode({ status: 'FAILED' })).toBe('capture');
+  });
+});
+
+describe('create --sync-strategy capture', () => {
+  const flags = { type: 'online', sourceUri: 'http://s:19530', targetUri: 'http://t:19530', database: 'default' };
+
+  it('asks for the capture strategy and switchover', () => {
+    const body = CreateMigrationBody.parse(requestBodyFromFlags({ ...flags, syncStrategy: 'capture', switchover: true }, {}));
+    expect(body.options).toMatchObject({ syncStrategy: 'capture', switchover: true, captureWriteTimeoutSeconds: 30 });
+    expect(CreateMigrationBody.parse(requestBodyFromFlags(flags, {})).options.syncStrategy).toBe('snapshot-diff');
+  });
+
+  it('refuses switchover without the capture strategy, and capture on an offline job', () => {
+    expect(CreateMigrationBody.safeParse(requestBodyFromFlags({ ...flags, switchover: true }, {})).error?.issues[0]?.message).toMatch(/switchover needs syncStrategy capture/);
+    expect(CreateMigrationBody.safeParse(requestBodyFromFlags({ ...flags, type: 'offline', syncStrategy: 'capture' }, {})).error?.issues[0]?.message).toMatch(/offline migration has no sync/);
+  });
+});
