@@ -62,12 +62,28 @@ beforeAll(async () => {
   names = await seedSampleCollections(sourceUri, { prefix, sizes: { products: 80, articles: 60, clicks: 40 } });
 });
 
+/** Clean-up is bounded: once (in a full CI run) this hook outlived its 120 s, the tests themselves having passed. */
+const within = (ms: number, work: Promise<unknown>) => Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+
 afterAll(async () => {
-  await Promise.all([...running].map((child) => new Promise((resolve) => (child.once('close', resolve), child.kill('SIGTERM')))));
-  await Promise.all([source?.stop(), target?.stop()]);
+  await within(
+    15_000,
+    Promise.all(
+      [...running].map(
+        (child) =>
+          new Promise((resolve) => {
+            child.once('close', resolve);
+            child.kill('SIGTERM');
+            setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
+          }),
+      ),
+    ),
+  );
+  await within(15_000, Promise.all([source?.stop(), target?.stop()]));
   sourceCa?.remove();
   targetCa?.remove();
-  await dropCollectionsWithPrefix(prefix, sourceUri, targetUri);
+  // Collections of a random prefix: left behind if the servers are too busy to drop them in time.
+  await within(30_000, dropCollectionsWithPrefix(prefix, sourceUri, targetUri));
 });
 
 const clusters = (withSourceCa: boolean, withTargetCa: boolean) => [
