@@ -1,5 +1,5 @@
-import { BatchWriteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { TransientError } from '../errors';
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BATCH_WRITE_SIZE, batchWriteAll, type WriteRequest } from '../jobs/batchWrite';
 import { JOB_TABLE, tableKeys } from '../jobs/table';
 import type { ChangeAck, ChangeEntry, ChangeKind, ChangeLog, EndpointHeartbeat, LoggedChange, WriteOutcome } from './changes';
 
@@ -16,8 +16,6 @@ const CHANGE_PREFIX = 'CHANGE#';
 const ACK_MARK = '#ACK#';
 const HEARTBEAT_PREFIX = 'CAPTURE#';
 const LOG_RETENTION_DAYS = 30;
-const BATCH_WRITE_SIZE = 25;
-const BATCH_WRITE_ATTEMPTS = 8;
 
 /** The 13-digit epoch ms an entry id starts with. */
 export const idTime = (ms: number): string => String(Math.max(0, Math.floor(ms))).padStart(13, '0');
@@ -137,14 +135,8 @@ export class DynamoChangeLog implements ChangeLog {
     }));
   }
 
-  private async batchWrite(writes: { PutRequest: { Item: Record<string, unknown> } }[]): Promise<void> {
-    let pending = writes;
-    for (let attempt = 1; pending.length; attempt++) {
-      if (attempt > BATCH_WRITE_ATTEMPTS) throw new TransientError('BATCH_WRITE_UNPROCESSED', `${pending.length} change log writes stayed unprocessed after ${BATCH_WRITE_ATTEMPTS} attempts`);
-      if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.min(25 * 2 ** attempt, 1_000)));
-      const { UnprocessedItems } = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
-      pending = (UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
-    }
+  private async batchWrite(writes: WriteRequest[]): Promise<void> {
+    await batchWriteAll(this.client, this.tableName, writes, { what: 'change log writes', baseMs: 25, maxMs: 1_000 });
   }
 }
 

@@ -8,7 +8,6 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import {
-  BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -20,6 +19,7 @@ import {
 import * as z from 'zod';
 import { CopyBatch } from '../copyBatches';
 import { ConflictError, JobNotFoundError, PermanentError, TransientError } from '../errors';
+import { batchWriteAll, type WriteRequest } from './batchWrite';
 import { DynamoIdempotency } from './dynamoIdempotency';
 import { DynamoTargetLocks } from './dynamoTargetLocks';
 import type { IdempotencyRecord } from './errors';
@@ -45,8 +45,6 @@ export function createDocumentClient(client: DynamoDBClient): DynamoDBDocumentCl
 const JOBS_PAGE = { default: 20, max: 100 };
 const EVENTS_PAGE = { default: 100, max: 1000 };
 const COLLECTIONS_PAGE = { default: 100, max: 1000 };
-const BATCH_WRITE_SIZE = 25;
-const BATCH_WRITE_ATTEMPTS = 8;
 /** Tries of a checkpoint transaction that collides with another shard's. */
 const CONTENTION_ATTEMPTS = 12;
 
@@ -478,19 +476,8 @@ export class DynamoJobStore implements JobStore {
     return items;
   }
 
-  /** BatchWriteItem in groups of 25, resending unprocessed requests with backoff. */
-  private async batchWrite(requests: Array<{ PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }>): Promise<void> {
-    for (let start = 0; start < requests.length; start += BATCH_WRITE_SIZE) {
-      let pending = requests.slice(start, start + BATCH_WRITE_SIZE);
-      for (let attempt = 1; pending.length > 0; attempt += 1) {
-        if (attempt > BATCH_WRITE_ATTEMPTS) {
-          throw new TransientError('BATCH_WRITE_UNPROCESSED', `${pending.length} writes stayed unprocessed after ${BATCH_WRITE_ATTEMPTS} attempts`);
-        }
-        if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 2_000)));
-        const { UnprocessedItems } = await this.client.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending } }));
-        pending = (UnprocessedItems?.[this.tableName] ?? []) as typeof pending;
-      }
-    }
+  private async batchWrite(requests: WriteRequest[]): Promise<void> {
+    await batchWriteAll(this.client, this.tableName, requests, { what: 'writes', baseMs: 50, maxMs: 2_000 });
   }
 }
 

@@ -4,6 +4,7 @@ import { collectionKey, type CollectionProgress, type JobWithCollections } from 
 import { describeCollection, expressibleBound } from '../milvus';
 import { ensureLoaded, ensureReadable } from '../milvus/collections';
 import { pkLiteral } from '../milvus/filter';
+import { sleep } from '../milvus/backoff';
 import { KeyRangeWriter } from '../milvus/keyRange/writer';
 import { copiedFields, DEFAULT_PARTITION, DYNAMIC_FIELD, hasUserPartitions, primaryField } from '../milvus/spec';
 import { SnapshotDiffStrategy } from './snapshotDiffStrategy';
@@ -25,7 +26,6 @@ const KEYS_PER_READ = 256;
 const FILTER_KEYS_LIMIT = 16_384;
 const READ_TIMEOUT_MS = 120_000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The epoch ms an entry id starts with. */
 const idTime = (id: string): number => Number(id.slice(0, 13));
