@@ -106,8 +106,20 @@ async function killTargetMidCopy(jobId: string, key: string): Promise<ShardRecor
   return atFailure;
 }
 
+/** Restarts the target on its data file and waits until it answers, as a user resumes once the cluster is back. */
 async function restartTarget(): Promise<void> {
   target = await startMilvusLite({ port: target.port, dataDir: targetDir });
+  await waitFor('the restarted target answers', 60, async () => {
+    const c = client(target.uri);
+    try {
+      await c.listCollections();
+      return true;
+    } catch {
+      return undefined;
+    } finally {
+      await c.closeConnection();
+    }
+  });
 }
 
 async function targetCount(name: string): Promise<number> {
