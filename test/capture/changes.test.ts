@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { requestBodyFromFlags } from '../../cli/requestOptions';
 import { CreateMigrationBody } from '../../lib/api/requests';
-import { entriesFor, MAX_FILTER_BYTES, MAX_KEY_BYTES_PER_ENTRY, MAX_KEYS_PER_ENTRY, splitKeys } from '../../lib/capture/changes';
+import { entriesFor, type ChangeEntry, type ChangeLog, MAX_FILTER_BYTES, MAX_KEY_BYTES_PER_ENTRY, MAX_KEYS_PER_ENTRY, splitKeys } from '../../lib/capture/changes';
 import { keysOfDeleteFilter } from '../../lib/capture/deleteKeys';
+import { GroupCommit } from '../../lib/capture/groupCommit';
 import { endpointMode } from '../../lib/capture/writeCapture';
 
 describe('change entries', () => {
@@ -65,5 +66,60 @@ describe('create --sync-strategy capture', () => {
   it('refuses switchover without the capture strategy, and capture on an offline job', () => {
     expect(CreateMigrationBody.safeParse(requestBodyFromFlags({ ...flags, switchover: true }, {})).error?.issues[0]?.message).toMatch(/switchover needs syncStrategy capture/);
     expect(CreateMigrationBody.safeParse(requestBodyFromFlags({ ...flags, type: 'offline', syncStrategy: 'capture' }, {})).error?.issues[0]?.message).toMatch(/offline migration has no sync/);
+  });
+});
+
+describe('group commit', () => {
+  /** A log that records its calls and answers when told: the grouping alone is under test here (DynamoDB's side: captureSync.test.ts). */
+  function recordingLog() {
+    const calls: { entries: number; acks: number; done: () => void }[] = [];
+    const log: ChangeLog = {
+      append: (_jobId, entries, acks) => new Promise<void>((resolve) => calls.push({ entries: entries.length, acks: acks.length, done: resolve })),
+      read: async () => [],
+      heartbeat: async () => undefined,
+      heartbeats: async () => [],
+    };
+    return { log, calls };
+  }
+  const entry = (n: number): ChangeEntry => ({ id: `000000000000${n}-e-${n}`, at: n, db: 'default', collection: 'c', kind: 'upsert-keys', keys: [String(n)] });
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('writes a lone entry as soon as the event loop turns, with no window to wait out', async () => {
+    const { log, calls } = recordingLog();
+    const commit = new GroupCommit(log, 'job');
+    let durable = false;
+    const added = commit.add([entry(1)]).then(() => (durable = true));
+    await turn();
+    // With a fixed window (3 ms before), nothing was written yet at this point.
+    expect(calls.map((c) => c.entries)).toEqual([1]);
+    expect(durable).toBe(false);
+    calls[0]!.done();
+    await added;
+    expect(durable).toBe(true);
+  });
+
+  it('shares one call among the writes of one turn; a full group goes at once', async () => {
+    const { log, calls } = recordingLog();
+    const commit = new GroupCommit(log, 'job');
+    const first = [commit.add([entry(1)]), commit.add([entry(2)]), commit.add([entry(3)])];
+    await turn();
+    expect(calls.map((c) => c.entries)).toEqual([3]);
+    const full = Array.from({ length: 100 }, (_, i) => entry(10 + i));
+    const big = commit.add(full);
+    expect(calls.map((c) => c.entries)).toEqual([3, 100]);
+    for (const c of calls) c.done();
+    await Promise.all([...first, big]);
+  });
+
+  it('gathers acknowledgements over its window', async () => {
+    const { log, calls } = recordingLog();
+    const commit = new GroupCommit(log, 'job', 20);
+    const acks = [commit.add([], [{ id: 'a', outcome: 'applied' }]), commit.add([], [{ id: 'b', outcome: 'applied' }])];
+    await turn();
+    expect(calls).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(calls.map((c) => c.acks)).toEqual([2]);
+    calls[0]!.done();
+    await Promise.all(acks);
   });
 });
