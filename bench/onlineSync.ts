@@ -38,7 +38,7 @@ const percentile = (values: number[], p: number) => {
 };
 
 async function main(): Promise<void> {
-  process.env.MILVUS_MIGRATE_STEP_LOG = 'off';
+  process.env.MILVUS_MIGRATE_STEP_LOG ??= 'off';
   const [source, target] = await Promise.all([startMilvusLite(), startMilvusLite()]);
   const runtime = await startLocalRuntime({ waitTimeOverrideMs: 1000 });
   try {
@@ -117,6 +117,15 @@ async function main(): Promise<void> {
         : []),
       ['verification', `${job.verification?.passed ? 'passed' : 'FAILED'}; source ${sourceRows} rows, target ${targetRows} rows`],
     ];
+    // Where the cutover's time went: the job's events from the confirmation on.
+    const events = [];
+    for (let nextToken: string | undefined, first = true; first || nextToken; first = false) {
+      const page = await runtime.service.events(jobId, { limit: '1000', ...(nextToken ? { nextToken } : {}) });
+      events.push(...page.items.filter((e) => Date.parse(e.at) >= confirmed));
+      nextToken = page.nextToken;
+    }
+    console.log('\ncutover timeline (s after the stop-sync confirmation):');
+    for (const e of events) console.log(`  +${((Date.parse(e.at) - confirmed) / 1000).toFixed(1).padStart(5)}  ${e.type}: ${e.message.slice(0, 140)}`);
     const width = Math.max(...rows.map(([k]) => k.length));
     console.log(`\n| ${'measure'.padEnd(width)} | value |\n|${'-'.repeat(width + 2)}|-------|`);
     for (const [k, v] of rows) console.log(`| ${k.padEnd(width)} | ${v} |`);

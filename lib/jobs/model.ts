@@ -200,8 +200,15 @@ const SyncCycle = z.object({
   inserted: z.number().int().nonnegative(),
   updated: z.number().int().nonnegative(),
   deleted: z.number().int().nonnegative(),
+  /**
+   * A comparison of every row: the shards (`<collectionKey>#<shardIndex>`) where it changed rows,
+   * when they are at most MAX_RECORDED_CHANGED_SHARDS (the item stays small); absent when more.
+   */
+  changedShards: z.array(z.string()).optional(),
 });
 type SyncCycle = z.infer<typeof SyncCycle>;
+/** More changed shards than this are not listed on the job (lastCycle.changedShards). */
+export const MAX_RECORDED_CHANGED_SHARDS = 200;
 
 /** Online: the incremental sync's state, written only by the sync steps. */
 export const SyncState = z.object({

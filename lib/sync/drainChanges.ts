@@ -8,7 +8,8 @@ import { syncStrategyFor } from './syncStrategies';
 /**
  * Online, after stop-sync: one last cycle, started after the writes stopped, brings the target to
  * the source's final state. When it finds nothing to change it was also a full comparison with
- * writes stopped, and VerifySync only counts; otherwise VerifySync compares once more.
+ * writes stopped, and VerifySync only counts; otherwise VerifySync compares again the shards the
+ * drain changed.
  */
 export async function drainChanges(services: Services, { jobId }: JobInput): Promise<{ rowsCompared: number; changed: number }> {
   const job = await loadActiveJob(services, jobId);

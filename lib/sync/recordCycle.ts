@@ -1,4 +1,4 @@
-import type { JobRecord, SyncState } from '../jobs/model';
+import { MAX_RECORDED_CHANGED_SHARDS, type JobRecord, type SyncState } from '../jobs/model';
 import { notify } from '../notifications/notify';
 import type { Services } from '../services';
 import type { CycleOutcome } from './strategy';
@@ -28,6 +28,7 @@ export async function recordCycle(services: Services, job: JobRecord, cycle: Cyc
       inserted: cycle.inserted,
       updated: cycle.updated,
       deleted: cycle.deleted,
+      ...(cycle.changedShards && cycle.changedShards.length <= MAX_RECORDED_CHANGED_SHARDS ? { changedShards: cycle.changedShards } : {}),
     },
     inserted: sync.inserted + cycle.inserted,
     updated: sync.updated + cycle.updated,

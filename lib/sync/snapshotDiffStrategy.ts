@@ -35,13 +35,13 @@ export class SnapshotDiffStrategy implements SyncStrategy {
   /** Shards do not change during sync; read once per invocation. */
   private shards = new Map<string, ShardRecord[]>();
 
-  async runCycle({ services, job, clusters, apply, abandon }: CycleContext): Promise<CycleOutcome> {
+  async runCycle({ services, job, clusters, apply, abandon, onlyShards }: CycleContext): Promise<CycleOutcome> {
     const startedAt = services.now();
     const plans = await this.plan(services, job, clusters);
     const previous = job.sync?.targetDigests ?? {};
-    const outcome: CycleOutcome = { startedAt, endedAt: startedAt, rowsCompared: 0, inserted: 0, updated: 0, deleted: 0, externalWrites: [], sampleKeys: [], targetDigests: {} };
+    const outcome: CycleOutcome = { startedAt, endedAt: startedAt, rowsCompared: 0, inserted: 0, updated: 0, deleted: 0, externalWrites: [], sampleKeys: [], targetDigests: {}, changedShards: [] };
 
-    const work = plans.flatMap((plan) => plan.shards.map((shard) => ({ plan, shard })));
+    const work = plans.flatMap((plan) => plan.shards.map((shard) => ({ plan, shard }))).filter(({ shard }) => !onlyShards || onlyShards.has(shardDigestKey(shard)));
     const concurrency = Math.max(1, job.options.shardConcurrency);
     let next = 0;
     let abandoned = false;
@@ -78,6 +78,7 @@ export class SnapshotDiffStrategy implements SyncStrategy {
         const expected = previous[key];
         if (expected !== undefined && expected !== result.targetDigestBefore) outcome.externalWrites.push(`${collection.targetDb}.${collection.targetName} (shard ${shard.index})`);
         outcome.targetDigests![key] = apply ? result.sourceDigest : result.targetDigestBefore;
+        if (result.inserted + result.updated + result.deleted > 0) outcome.changedShards!.push(key);
         outcome.rowsCompared += result.rowsCompared;
         outcome.inserted += result.inserted;
         outcome.updated += result.updated;

@@ -189,6 +189,9 @@ describe('sync strategy capture, through the capture endpoint', () => {
     expect(reported.length).toBe(1);
     expect(reported[0]!.message).toMatch(/1 row\(s\) differed/);
     expect(ended.warnings.join(' ')).toMatch(/without passing through the capture endpoint/);
+    // The verification looked again at the one shard the drain repaired, not at every row a second time.
+    const verified = (await events(job.jobId)).find((e) => e.type === 'VerificationPassed');
+    expect(verified?.message).toMatch(/the 1 shard\(s\) the drain changed compared twice/);
     await survivor.stop();
   }, 300_000);
 
