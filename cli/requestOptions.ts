@@ -22,7 +22,8 @@ export function addRequestOptions(command: Command): Command {
     .option('--collection <name[:targetName]>', 'a collection to migrate, optionally renamed; repeat for more (default: all)', collect)
     .addOption(new Option('--index-policy <policy>', 'vector indexes on the target').choices(['autoindex', 'preserve']))
     .addOption(new Option('--sync-strategy <strategy>', 'online: compare snapshots (no proxy), or apply what `milvus-migrate capture` logged').choices(['snapshot-diff', 'capture']))
-    .option('--switchover', 'online, capture: after SUCCESSFUL the capture endpoint forwards every call to the target');
+    .option('--switchover', 'online, capture: after SUCCESSFUL the capture endpoint forwards every call to the target')
+    .option('--comparison-interval <seconds>', 'online, capture: seconds between two comparisons of every row during the sync, which find writes that bypassed the endpoint (default 21600)', Number);
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -48,6 +49,7 @@ export interface RequestFlags {
   indexPolicy?: string;
   syncStrategy?: string;
   switchover?: boolean;
+  comparisonInterval?: number;
 }
 
 /**
@@ -82,12 +84,13 @@ export function requestBodyFromFlags(flags: RequestFlags, env: NodeJS.ProcessEnv
         ...(collections ? { collections } : {}),
       },
     ],
-    ...(flags.indexPolicy || flags.syncStrategy || flags.switchover
+    ...(flags.indexPolicy || flags.syncStrategy || flags.switchover || flags.comparisonInterval !== undefined
       ? {
           options: {
             ...(flags.indexPolicy ? { indexPolicy: flags.indexPolicy } : {}),
             ...(flags.syncStrategy ? { syncStrategy: flags.syncStrategy } : {}),
             ...(flags.switchover ? { switchover: true } : {}),
+            ...(flags.comparisonInterval !== undefined ? { comparisonIntervalSeconds: flags.comparisonInterval } : {}),
           },
         }
       : {}),

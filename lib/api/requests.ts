@@ -136,6 +136,8 @@ const OptionsRequest = z.strictObject({
   switchover: z.boolean().optional(),
   /** Online, capture: deadline of a write the capture endpoint forwards, seconds (default 30). */
   captureWriteTimeoutSeconds: z.number().int().min(1).max(600).optional(),
+  /** Online, capture: seconds between two comparisons of every row during the sync, which find writes that bypassed the endpoint (default 6 hours; the snapshot-diff strategy compares every row on each pass and ignores it). */
+  comparisonIntervalSeconds: z.number().int().min(1).max(30 * 24 * 3600).optional(),
 });
 
 /** Body of `POST /migrations/{id}/stop-sync`: the operator's word that nothing writes to the source any more. */

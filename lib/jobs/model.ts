@@ -189,6 +189,12 @@ export const JobOptions = z.object({
    * A logged write without an outcome is re-read once this has passed (its endpoint died).
    */
   captureWriteTimeoutSeconds: z.number().int().min(1).max(600).default(30),
+  /**
+   * Online, capture: seconds between two comparisons of every row during the sync. A comparison finds
+   * writes that reached the source without passing through a capture endpoint (and copies them);
+   * between two, the sync reads only the change log. Its cost grows with the data: hours apart.
+   */
+  comparisonIntervalSeconds: z.number().int().min(1).max(30 * 24 * 3600).default(6 * 3600),
 });
 export type JobOptions = z.infer<typeof JobOptions>;
 
@@ -231,6 +237,8 @@ export const SyncState = z.object({
   targetDigests: z.record(z.string(), z.string()).optional(),
   /** Strategy capture: epoch ms from which the next cycle reads the change log (every change logged before it is on the target). */
   changeLogCheckpoint: z.number().int().nonnegative().optional(),
+  /** Strategy capture: when the last comparison of every row started (the next is due options.comparisonIntervalSeconds later). */
+  lastComparisonAt: z.string().optional(),
 });
 export type SyncState = z.infer<typeof SyncState>;
 

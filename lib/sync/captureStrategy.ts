@@ -7,6 +7,7 @@ import { pkLiteral } from '../milvus/filter';
 import { sleep } from '../milvus/backoff';
 import { KeyRangeWriter } from '../milvus/keyRange/writer';
 import { copiedFields, DEFAULT_PARTITION, DYNAMIC_FIELD, hasUserPartitions, primaryField } from '../milvus/spec';
+import { DifferingKeys } from './bypassedWrites';
 import { SnapshotDiffStrategy } from './snapshotDiffStrategy';
 import { CAPTURE, type CycleContext, type CycleOutcome, type SyncStrategy } from './strategy';
 
@@ -77,6 +78,7 @@ export class CaptureStrategy implements SyncStrategy {
       const outcome = await this.comparison.runCycle(context);
       return { ...outcome, targetDigests: {}, changeLogCheckpoint: outcome.startedAt.getTime() - writeTimeoutMs };
     }
+    if (!draining && comparisonDue(job, services.now())) return this.periodicComparison(context, log, checkpoint, writeTimeoutMs);
     if (draining) await awaitFence(log, job, writeTimeoutMs);
 
     const readAt = services.now();
@@ -166,6 +168,27 @@ export class CaptureStrategy implements SyncStrategy {
     outcome.changeLogCheckpoint = nextCheckpoint;
     return outcome;
   }
+
+  /**
+   * A cycle that compares every row (options.comparisonIntervalSeconds apart): it copies whatever
+   * reached the source without an endpoint, and reports the rows it found different that the log
+   * does not name (writes logged meanwhile also differ, until their cycle applies them). The log is
+   * not applied here: the checkpoint stays, the next cycle applies it.
+   */
+  private async periodicComparison(context: CycleContext, log: ChangeLog, checkpoint: number, writeTimeoutMs: number): Promise<CycleOutcome> {
+    const differing = new DifferingKeys();
+    const outcome = await this.comparison.runCycle({ ...context, onDifference: differing.onDifference });
+    // Every write that may explain a difference: logged since the checkpoint, or in flight when the comparison started.
+    const logged = await log.read(context.job.jobId, Math.min(checkpoint, outcome.startedAt.getTime() - writeTimeoutMs) - SKEW_MS);
+    const bypassed = differing.unexplained(context.job, logged);
+    return { ...outcome, targetDigests: {}, changeLogCheckpoint: checkpoint, ...(bypassed ? { bypassedWrites: [`${bypassed} (periodic comparison)`] } : {}) };
+  }
+}
+
+/** The periodic comparison is due: options.comparisonIntervalSeconds since the last one started. */
+function comparisonDue(job: JobWithCollections, now: Date): boolean {
+  const last = job.sync?.lastComparisonAt ?? job.sync?.startedAt;
+  return last !== undefined && now.getTime() - Date.parse(last) >= job.options.comparisonIntervalSeconds * 1000;
 }
 
 function add(outcome: CycleOutcome, other: CycleOutcome): void {

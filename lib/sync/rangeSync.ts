@@ -46,6 +46,8 @@ export interface RangeSyncArgs extends RangePair {
   batchRows?: number;
   /** false: compare only and write nothing (the cutover's verification); the counts then say what differs. */
   apply: boolean;
+  /** Told each primary key that differs, as the merge meets it. */
+  onDifference?: (pk: string) => void;
   /** Asked every few pages' worth of rows: true gives the range up (CycleAbandoned); writes already sent stay. */
   abandon?: () => Promise<boolean>;
 }
@@ -105,6 +107,7 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
   const result = { rowsCompared: 0, inserted: 0, updated: 0, deleted: 0 };
   const sampleKeys: string[] = [];
   const sample = (key: string) => {
+    args.onDifference?.(key);
     if (sampleKeys.length < SAMPLE_KEYS && !sampleKeys.includes(key)) sampleKeys.push(key);
   };
   const cmp = (a: string, b: string) => (a === b ? 0 : comparePks(pk, a, b));

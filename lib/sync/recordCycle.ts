@@ -36,10 +36,11 @@ export async function recordCycle(services: Services, job: JobRecord, cycle: Cyc
     ...(alertNow ? { lagAlertSentAt: now.toISOString() } : {}),
     ...(cycle.targetDigests ? { targetDigests: cycle.targetDigests } : {}),
     ...(cycle.changeLogCheckpoint !== undefined ? { changeLogCheckpoint: cycle.changeLogCheckpoint } : {}),
+    ...(cycle.comparedEveryRowAt ? { lastComparisonAt: cycle.comparedEveryRowAt.toISOString() } : {}),
   };
   const warnings = [
     ...cycle.externalWrites.map((where) => `the target was written by something other than this job during sync: ${where}; the sync made it equal to the source again`),
-    ...(cycle.bypassedWrites ?? []).map((what) => `writes reached the source without passing through the capture endpoint: ${what}; the final comparison copied them to the target`),
+    ...(cycle.bypassedWrites ?? []).map((what) => `writes reached the source without passing through the capture endpoint: ${what}; a comparison of every row copied them to the target`),
   ];
   const newWarnings = warnings.filter((w) => !job.warnings.includes(w));
   const updated = await services.jobs.update(job.jobId, { sync: next, ...(newWarnings.length ? { addWarnings: newWarnings } : {}) }, ['SYNCING', 'CUTTING_OVER']);

@@ -35,7 +35,7 @@ export class SnapshotDiffStrategy implements SyncStrategy {
   /** Shards do not change during sync; read once per invocation. */
   private shards = new Map<string, ShardRecord[]>();
 
-  async runCycle({ services, job, clusters, apply, abandon, onlyShards }: CycleContext): Promise<CycleOutcome> {
+  async runCycle({ services, job, clusters, apply, abandon, onlyShards, onDifference }: CycleContext): Promise<CycleOutcome> {
     const startedAt = services.now();
     const plans = await this.plan(services, job, clusters);
     const previous = job.sync?.targetDigests ?? {};
@@ -69,6 +69,7 @@ export class SnapshotDiffStrategy implements SyncStrategy {
           batchRows: job.options.batchRows,
           apply,
           // Another worker failed or gave up: this one stops too.
+          ...(onDifference ? { onDifference: (pk: string) => onDifference(collection.key, pk) } : {}),
           abandon: async () => abandoned || (abandon !== undefined && (abandoned = await abandon())),
         }).catch((error: unknown) => {
           abandoned = true;
@@ -92,6 +93,7 @@ export class SnapshotDiffStrategy implements SyncStrategy {
     if (failure) throw failure.reason;
     if (abandoned || settled.some((r) => r.status === 'rejected')) throw new CycleAbandoned();
     outcome.endedAt = services.now();
+    if (!onlyShards) outcome.comparedEveryRowAt = startedAt;
     return outcome;
   }
 

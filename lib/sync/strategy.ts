@@ -29,6 +29,8 @@ export interface CycleOutcome {
   targetDigests?: Record<string, string>;
   /** Strategy capture: where the next cycle reads the change log from (epoch ms). */
   changeLogCheckpoint?: number;
+  /** The cycle compared every row (started then): the capture strategy's periodic comparison is timed from it. */
+  comparedEveryRowAt?: Date;
   /** Shards (`<collectionKey>#<shardIndex>`) in which the cycle changed or found different rows (a comparison of every row only). */
   changedShards?: string[];
   /** Rows found different after every captured change was applied: written to the source without passing through the capture endpoint. */
@@ -43,6 +45,8 @@ export interface CycleContext {
   apply: boolean;
   /** Compare only these shards (`<collectionKey>#<shardIndex>`): the verification's second look at what the drain changed. */
   onlyShards?: ReadonlySet<string>;
+  /** Told each primary key found different (`collectionKey`, pk), as the comparison meets it. */
+  onDifference?: (collectionKey: string, pk: string) => void;
   /**
    * Asked between parts of a cycle: true abandons the cycle (CycleAbandoned), so a stop-sync that
    * arrives mid-cycle starts the drain at once instead of after a whole pass.

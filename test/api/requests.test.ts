@@ -23,6 +23,7 @@ describe('CreateMigrationBody', () => {
       syncStrategy: 'snapshot-diff',
       switchover: false,
       captureWriteTimeoutSeconds: 30,
+      comparisonIntervalSeconds: 21_600,
     });
   });
 

@@ -195,6 +195,41 @@ describe('sync strategy capture, through the capture endpoint', () => {
     await survivor.stop();
   }, 300_000);
 
+  it('a periodic comparison during the sync copies a write that bypassed the endpoint and reports it, not the writes the endpoint logged', async () => {
+    await resetClusters();
+    await createKeyed(source.uri, 'docs', 60);
+    const job = await createCaptureJob({ comparisonIntervalSeconds: 2 });
+    const endpoint = await capture(job.jobId);
+    const app = appClient(endpoint.address);
+    await waitFor(job.jobId, (j) => j.status === 'SYNCING' && j.syncLagSeconds !== null, 'the first sync cycle');
+    const firstComparison = (await runtime.jobs.get(job.jobId))!.sync!.lastComparisonAt!;
+
+    const direct = client(source.uri);
+    await direct.upsert({ collection_name: 'docs', data: [{ id: 7, tag: 'bypassed', n: 7, vec: vector(7) }] } as never);
+    await direct.closeConnection();
+    // Writes through the endpoint go on meanwhile: logged, so never reported as bypassing.
+    for (let i = 0; i < 10; i++) {
+      await app.upsert({ collection_name: 'docs', data: [{ id: 3000 + i, tag: 'logged', n: i, vec: vector(3000 + i) }] } as never);
+      await sleep(300);
+    }
+    const warned = await waitFor(job.jobId, (j) => j.warnings.some((w) => w.includes('(periodic comparison)')), 'the periodic comparison');
+    expect(warned.status).toBe('SYNCING');
+    const warning = warned.warnings.find((w) => w.includes('(periodic comparison)'))!;
+    expect(warning).toMatch(/1 row\(s\) differed that no capture endpoint logged, e\.g\. default\.docs:7/);
+    expect(Date.parse((await runtime.jobs.get(job.jobId))!.sync!.lastComparisonAt!)).toBeGreaterThan(Date.parse(firstComparison));
+    const t = client(target.uri);
+    const row = await t.query({ collection_name: 'docs', filter: 'id == 7', output_fields: ['tag'], consistency_level: 'Strong' } as never);
+    await t.closeConnection();
+    expect(row.data.map((r: Record<string, unknown>) => r.tag)).toEqual(['bypassed']);
+
+    await runtime.service.stopSync(job.jobId, { confirmWritesStopped: true });
+    const ended = await waitForEnd(job.jobId);
+    expect(ended.status, JSON.stringify(ended.error)).toBe('SUCCESSFUL');
+    await app.closeConnection();
+    expect(await expectSameRows(source.uri, 'docs', target.uri, 'docs')).toBe(70);
+    await endpoint.stop();
+  }, 300_000);
+
   it('switchover: after SUCCESSFUL the endpoint sends every call to the target', async () => {
     await resetClusters();
     await createKeyed(source.uri, 'docs', 50);

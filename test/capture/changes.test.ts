@@ -63,6 +63,13 @@ describe('create --sync-strategy capture', () => {
     expect(CreateMigrationBody.parse(requestBodyFromFlags(flags, {})).options.syncStrategy).toBe('snapshot-diff');
   });
 
+  it('sets the periodic comparison interval, and refuses a non-number naming the option', () => {
+    expect(CreateMigrationBody.parse(requestBodyFromFlags({ ...flags, syncStrategy: 'capture' }, {})).options.comparisonIntervalSeconds).toBe(21_600);
+    expect(CreateMigrationBody.parse(requestBodyFromFlags({ ...flags, syncStrategy: 'capture', comparisonInterval: 3600 }, {})).options.comparisonIntervalSeconds).toBe(3600);
+    const notANumber = CreateMigrationBody.safeParse(requestBodyFromFlags({ ...flags, syncStrategy: 'capture', comparisonInterval: Number('hourly') }, {})).error?.issues[0];
+    expect(notANumber?.path).toEqual(['options', 'comparisonIntervalSeconds']);
+  });
+
   it('refuses switchover without the capture strategy, and capture on an offline job', () => {
     expect(CreateMigrationBody.safeParse(requestBodyFromFlags({ ...flags, switchover: true }, {})).error?.issues[0]?.message).toMatch(/switchover needs syncStrategy capture/);
     expect(CreateMigrationBody.safeParse(requestBodyFromFlags({ ...flags, type: 'offline', syncStrategy: 'capture' }, {})).error?.issues[0]?.message).toMatch(/offline migration has no sync/);
