@@ -193,7 +193,8 @@ export const CreateMigrationBody = z
           // Switchover rewrites names, never rows: a target that drops what callers send or filter on
           // would answer the applications differently from the source. Of the mapping's changes, only
           // dropping the dynamic field loses data callers name (the autoID change is refused above;
-          // nullable, defaults, partition key, shards and description accept what the source accepted).
+          // nullable, defaults, partition key, shards and description keep every field and key callers name).
+          // Known from the request alone: no need to wait for the source schema (Preflight).
           if (body.options?.switchover && c.mapping?.dynamicField === false) {
             ctx.addIssue({
               code: 'custom',

@@ -165,7 +165,7 @@ function safely<T>(rewrite: () => T | undefined): T | undefined {
  * when nothing changed. `db` is the database of the enclosing scope; the message's own scope field
  * (db_name), when set, replaces it for the names inside. Fields are copied as raw spans otherwise.
  */
-export function rewriteNames(bytes: Buffer, fields: NameFields, db: string, translate: Translate): Buffer | undefined {
+function rewriteNames(bytes: Buffer, fields: NameFields, db: string, translate: Translate): Buffer | undefined {
   let scope = db;
   if (fields.scope.length) {
     const own = readScope(bytes, fields.scope);
