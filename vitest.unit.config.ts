@@ -13,6 +13,7 @@ export const UNIT_TESTS = [
   'test/api/service.test.ts',
   'test/api/sfnWorkflowStarter.test.ts',
   'test/capture/changes.test.ts',
+  'test/capture/nameRewrite.test.ts',
   'test/cli/watch.test.ts',
   'test/jobs/credentialStores.test.ts',
   'test/localAws/eventPattern.test.ts',

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoChangeLog } from '../../lib/capture/dynamoChangeLog';
-import { endpointMode, WriteCapture, type WriteStage } from '../../lib/capture/writeCapture';
+import { targetNamesOf } from '../../lib/capture/targetNames';
+import { endpointMode, WriteCapture, type EndpointMode, type WriteStage } from '../../lib/capture/writeCapture';
 import { createDocumentClient } from '../../lib/jobs/dynamoJobStore';
-import { startCaptureProxy } from '../../lib/milvus/gateway';
+import { startCaptureProxy, type TargetNames } from '../../lib/milvus/gateway';
+import type { CollectionView } from '../../lib/api/views';
+import type { ApiClient } from '../apiClient';
 import { apiClientFrom, type ApiFlags } from '../apiOptions';
 import type { JobView } from '../output';
 import { readCaCert } from '../requestOptions';
@@ -29,7 +32,8 @@ type CaptureJob = JobView & { options: { syncStrategy?: string; switchover?: boo
  * online job with sync strategy capture. Every call goes to the source as sent (the callers' own
  * credentials); each write's keys are logged in the job's change log first. Once the job's sync is
  * stopping, writes are refused naming the job; after SUCCESSFUL with switchover, every call goes
- * to the target.
+ * to the target, with the names of the databases and collections the job moved elsewhere mapped
+ * (read once from the job's collections before the first call is switched).
  */
 export async function captureCommand(jobId: string, flags: CaptureFlags): Promise<number> {
   const api = apiClientFrom(flags);
@@ -53,7 +57,14 @@ export async function captureCommand(jobId: string, flags: CaptureFlags): Promis
     // Tests kill the endpoint between the log and the forward, or between the forward and the reply.
     ...(crashAt ? { onStage: (stage: WriteStage) => stage === crashAt && process.kill(process.pid, 'SIGKILL') } : {}),
   });
-  capture.setMode(endpointMode(job));
+  /** Set once, before the mode turns 'switched': no call reaches the target with the source's names. */
+  let targetNames: TargetNames | undefined;
+  const modeOf = async (current: CaptureJob): Promise<EndpointMode> => {
+    const mode = endpointMode(current);
+    if (mode === 'switched' && !targetNames) targetNames = targetNamesOf(await allCollections(api, jobId));
+    return mode;
+  };
+  capture.setMode(await modeOf(job));
 
   const targetToken = flags.targetToken ?? process.env.MILVUS_TARGET_TOKEN;
   const proxy = await startCaptureProxy({
@@ -63,6 +74,7 @@ export async function captureCommand(jobId: string, flags: CaptureFlags): Promis
       ? { target: { uri: job.target.uri, ...tlsOf('--target-ca-cert', flags.targetCaCert, flags.targetServerName), ...(targetToken ? { authorization: Buffer.from(targetToken).toString('base64') } : {}) } }
       : {}),
     hooks: capture,
+    targetNames: () => targetNames,
     writeTimeoutMs,
   });
 
@@ -72,7 +84,8 @@ export async function captureCommand(jobId: string, flags: CaptureFlags): Promis
     while (!stopped) {
       try {
         const current = (await api.get(jobId)) as CaptureJob;
-        const mode = endpointMode(current);
+        // Until the names are read the endpoint stays as it was (fenced once the job cuts over).
+        const mode = await modeOf(current);
         if (mode !== capture.currentMode) process.stderr.write(`job ${jobId} is ${current.status}: ${describe(mode)}\n`);
         capture.setMode(mode);
         await capture.heartbeat();
@@ -94,6 +107,18 @@ export async function captureCommand(jobId: string, flags: CaptureFlags): Promis
   await polling;
   await proxy.close();
   return 0;
+}
+
+/** Every collection of the job, page after page (names only travel: the API never shows a credential). */
+async function allCollections(api: ApiClient, jobId: string): Promise<CollectionView[]> {
+  const all: CollectionView[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await api.collections(jobId, { limit: 1000, ...(nextToken ? { nextToken } : {}) });
+    all.push(...(page.items as CollectionView[]));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return all;
 }
 
 function describe(mode: string): string {

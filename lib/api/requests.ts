@@ -192,6 +192,18 @@ export const CreateMigrationBody = z
           if (c.mapping?.autoId === true) {
             ctx.addIssue({ code: 'custom', path: ['databases', i, 'collections', j, 'mapping', 'autoId'], message: 'an online migration matches rows by primary key, so the target cannot generate its own keys' });
           }
+          // Switchover rewrites names, never rows: a target that drops what callers send or filter on
+          // would answer the applications differently from the source. Of the mapping's changes, only
+          // dropping the dynamic field loses data callers name (the autoID change is refused above;
+          // nullable, defaults, partition key, shards and description keep every field and key callers name).
+          // Known from the request alone: no need to wait for the source schema (Preflight).
+          if (body.options?.switchover && c.mapping?.dynamicField === false) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['databases', i, 'collections', j, 'mapping', 'dynamicField'],
+              message: `collection ${d.name}.${c.name}: switchover cannot be transparent when the mapping turns the dynamic field off: the target drops the dynamic keys that inserts, filters and output fields sent through the capture endpoint name (leave dynamicField out, or switchover off)`,
+            });
+          }
         }),
       );
     }

@@ -42,6 +42,24 @@ describe('CreateMigrationBody', () => {
     expect(bad({ renameTo: 'x' })).toEqual(['databases[0].collections[0].mapping: unknown field renameTo']);
   });
 
+  it('refuses switchover with a mapping that turns the dynamic field off, naming the collection; renames and other mappings switch over', () => {
+    const online = (mapping: unknown, options: Record<string, unknown> = { syncStrategy: 'capture', switchover: true }) => ({
+      type: 'online',
+      source,
+      target,
+      databases: [{ name: 'shop', targetName: 'shop2', collections: [{ name: 'keep' }, { name: 'docs', targetName: 'docs_v2', mapping }] }],
+      options,
+    });
+    expect(issuesOf(online({ dynamicField: false }))).toEqual([
+      'databases[0].collections[1].mapping.dynamicField: collection shop.docs: switchover cannot be transparent when the mapping turns the dynamic field off: the target drops the dynamic keys that inserts, filters and output fields sent through the capture endpoint name (leave dynamicField out, or switchover off)',
+    ]);
+    // Without switchover the applications never see the target through the endpoint.
+    expect(parseRequest(CreateMigrationBody, online({ dynamicField: false }, { syncStrategy: 'capture' }), 'body').databases[0]?.collections?.[1]?.mapping).toEqual({ dynamicField: false });
+    const accepted = parseRequest(CreateMigrationBody, online({ dynamicField: true, description: 'd', shardsNum: 2, fields: { title: { nullable: true } } }), 'body');
+    expect(accepted.options.switchover).toBe(true);
+    expect(accepted.databases[0]?.collections?.[1]?.targetName).toBe('docs_v2');
+  });
+
   it("takes options.existingTarget 'fail', 'skip' or 'append', and refuses anything else naming the field", () => {
     for (const existingTarget of ['fail', 'skip', 'append'] as const) {
       expect(parseRequest(CreateMigrationBody, { type: 'offline', source, target, options: { existingTarget } }, 'body').options.existingTarget).toBe(existingTarget);

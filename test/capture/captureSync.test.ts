@@ -254,4 +254,53 @@ describe('sync strategy capture, through the capture endpoint', () => {
     expect(onTarget.data.length).toBe(1);
     await endpoint.stop();
   }, 300_000);
+
+  it('switchover with names mapped: calls naming the source collection reach the renamed target collection; others pass unchanged', async () => {
+    await resetClusters();
+    await createKeyed(source.uri, 'docs', 40);
+    await createKeyed(source.uri, 'other', 5);
+    // milvus-lite has no databases: only the collection is renamed (the database rewriting is unit-tested in nameRewrite.test.ts).
+    const job = await runtime.service.create({
+      type: 'online',
+      source: { uri: source.uri },
+      target: { uri: target.uri },
+      databases: [{ name: 'default', collections: [{ name: 'docs', targetName: 'docs_v2' }] }],
+      options: { rowsPerShard: 400, lagAlertSeconds: 30, syncStrategy: 'capture', captureWriteTimeoutSeconds: 3, switchover: true },
+    });
+    const endpoint = await capture(job.jobId);
+    await waitFor(job.jobId, (j) => j.status === 'SYNCING' && j.syncLagSeconds !== null, 'the first sync cycle');
+    await runtime.service.stopSync(job.jobId, { confirmWritesStopped: true });
+    expect((await waitForEnd(job.jobId)).status).toBe('SUCCESSFUL');
+    // A collection of the target's own that the job does not move, with a name the source also has.
+    await createKeyed(target.uri, 'other', 3);
+    await sleep(1_500); // the endpoint reads the job twice a second
+
+    const app = appClient(endpoint.address);
+    const written = await app.insert({ collection_name: 'docs', data: [{ id: 7777, tag: 'after-switchover', n: 1, vec: vector(7777) }] } as never);
+    expect(written.status.error_code).toBe('Success');
+    const read = await app.query({ collection_name: 'docs', filter: 'id in [1, 7777]', output_fields: ['id', 'tag'], consistency_level: 'Strong' } as never);
+    expect(Object.fromEntries(read.data.map((r: Record<string, unknown>) => [String(r.id), r.tag]))).toEqual({ '1': 'even', '7777': 'after-switchover' });
+    const found = await app.search({ collection_name: 'docs', data: [vector(7777)], limit: 1, output_fields: ['id', 'tag'], consistency_level: 'Strong' } as never);
+    expect(found.results.map((r: Record<string, unknown>) => [String(r.id), r.tag])).toEqual([['7777', 'after-switchover']]);
+    // Replies name the collection as the application knows it.
+    const described = await app.describeCollection({ collection_name: 'docs' });
+    // (milvus-lite leaves the reply's collection_name empty; the schema names the collection.)
+    expect(described.schema.name).toBe('docs');
+    expect(described.collection_name).not.toBe('docs_v2');
+    expect((await app.listCollections()).data.map((c) => c.name).sort()).toEqual(['docs', 'other']);
+    // A collection the job does not move: forwarded under its own name, to the target's collection of that name.
+    const other = await app.query({ collection_name: 'other', filter: 'id > 0', output_fields: ['id'], consistency_level: 'Strong' } as never);
+    expect(other.data.map((r: Record<string, unknown>) => String(r.id)).sort()).toEqual(['1', '2', '3']);
+    await app.closeConnection();
+
+    const [s, t] = [client(source.uri), client(target.uri)];
+    const onSource = await s.query({ collection_name: 'docs', filter: 'id == 7777', output_fields: ['id'], consistency_level: 'Strong' } as never);
+    const onTarget = await t.query({ collection_name: 'docs_v2', filter: 'id == 7777', output_fields: ['tag'], consistency_level: 'Strong' } as never);
+    const targetCollections = (await t.listCollections()).data.map((c) => c.name).sort();
+    await Promise.all([s.closeConnection(), t.closeConnection()]);
+    expect(onSource.data).toEqual([]);
+    expect(onTarget.data.map((r: Record<string, unknown>) => r.tag)).toEqual(['after-switchover']);
+    expect(targetCollections).toEqual(['docs_v2', 'other']);
+    await endpoint.stop();
+  }, 300_000);
 });

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { fromJSON, type MethodDefinition } from '@grpc/proto-loader';
 import { LOADER_OPTIONS } from '@zilliz/milvus2-sdk-node';
 import protobuf from 'protobufjs/minimal.js';
+import { methodNameFields, NameTranslator, type TargetNames } from './nameRewrite';
 import { parseFieldData, primaryKeyColumn } from './protoWire';
 import { milvusProtoJson } from './rowCodec';
 
@@ -9,7 +10,8 @@ import { milvusProtoJson } from './rowCodec';
  * The capture endpoint's wire half: a gRPC server speaking Milvus's protocol (every method of
  * `milvus.proto.milvus.MilvusService` the SDK's protos know) that forwards each call as bytes to
  * an upstream cluster, the caller's metadata (authorization, dbname) as given. Nothing is
- * re-encoded: requests and replies pass through with identity serializers. Only the writes
+ * re-encoded: requests and replies pass through with identity serializers (after a switchover to
+ * a target whose names differ, their name fields are rewritten in place: nameRewrite.ts). Only the writes
  * (Insert, Upsert, Delete) are read, to tell the capture hooks what they touch, before they are
  * forwarded; and their replies, for the keys an autoID insert minted.
  *
@@ -82,6 +84,12 @@ export interface CaptureProxyOptions<T> {
   source: Upstream;
   /** Where calls go once hooks.route() says 'target'. */
   target?: Upstream;
+  /**
+   * The databases and collections the job moved under other names, read at each call sent to the
+   * target: such calls are rewritten to the target's names and their replies back. Undefined or
+   * empty: calls pass as bytes.
+   */
+  targetNames?: () => TargetNames | undefined;
   hooks: CaptureHooks<T>;
   /** Deadline of a forwarded write whose caller set none (or a later one), ms: bounds how long a write can stay in flight. */
   writeTimeoutMs: number;
@@ -107,6 +115,18 @@ export async function startCaptureProxy<T>(options: CaptureProxyOptions<T>): Pro
     target: options.target ? connect(options.target) : undefined,
   };
   const upstream = (): UpstreamClient => upstreams[options.hooks.route()] ?? upstreams.source!;
+  const nameFields = methodNameFields();
+  let translated: { names: TargetNames; translator?: NameTranslator } | undefined;
+  /** The translator of the job's current names, built once per names object; undefined when nothing is renamed. */
+  const translator = (): NameTranslator | undefined => {
+    const names = options.targetNames?.();
+    if (!names) return undefined;
+    if (translated?.names !== names) {
+      const t = new NameTranslator(names);
+      translated = { names, ...(t.empty ? {} : { translator: t }) };
+    }
+    return translated.translator;
+  };
   /** Key facts per database and collection name, cached: a write is not preceded by a describe each time. */
   const described = new Map<string, Promise<KeyFacts>>();
 
@@ -149,8 +169,15 @@ export async function startCaptureProxy<T>(options: CaptureProxyOptions<T>): Pro
       const up = upstream();
       const metadata = forwardedMetadata(call.metadata, up.authorization);
       const deadline = callDeadline(call);
+      const names = up === upstreams.target ? translator() : undefined;
+      if (names) {
+        const fields = nameFields.get(name);
+        const sent = names.request(fields?.request, call.request, metadata);
+        forward(up, path, call, sent.bytes, sent.metadata, deadline, callback, fields?.response && ((reply) => names.reply(fields.response, reply, sent.targetDb)));
+        return;
+      }
       if (!WRITE_METHODS.has(name) || options.hooks.route() === 'target') {
-        forward(up, path, call, metadata, deadline, callback);
+        forward(up, path, call, call.request, metadata, deadline, callback);
         return;
       }
       void (async () => {
@@ -228,10 +255,19 @@ function callDeadline(call: grpc.ServerUnaryCall<Buffer, Buffer> | grpc.ServerWr
   return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
-function forward(up: UpstreamClient, path: string, call: grpc.ServerUnaryCall<Buffer, Buffer>, metadata: grpc.Metadata, deadline: number | undefined, callback: grpc.sendUnaryData<Buffer>): void {
-  const upstreamCall = up.client.makeUnaryRequest(path, identity, identity, call.request, metadata, deadline ? { deadline } : {}, (error, reply) => {
+function forward(
+  up: UpstreamClient,
+  path: string,
+  call: grpc.ServerUnaryCall<Buffer, Buffer>,
+  request: Buffer,
+  metadata: grpc.Metadata,
+  deadline: number | undefined,
+  callback: grpc.sendUnaryData<Buffer>,
+  mapReply?: (reply: Buffer) => Buffer,
+): void {
+  const upstreamCall = up.client.makeUnaryRequest(path, identity, identity, request, metadata, deadline ? { deadline } : {}, (error, reply) => {
     if (error) callback(passError(error));
-    else callback(null, reply);
+    else callback(null, mapReply ? mapReply(reply!) : reply);
   });
   upstreamCall.on('metadata', (headers) => call.sendMetadata(headers));
   call.on('cancelled', () => upstreamCall.cancel());

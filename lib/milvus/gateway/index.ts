@@ -9,3 +9,4 @@ export { decodeColumnRows, fieldRows, type FieldRows } from './columnRows';
 export type { Row } from './rowCodec';
 export { toFieldType } from './schemaRequest';
 export { startCaptureProxy, WriteRefused, type CaptureHooks, type CapturedWrite, type ForwardedReply } from './captureProxy';
+export type { TargetNames } from './nameRewrite';
