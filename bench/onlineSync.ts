@@ -1,5 +1,5 @@
 /**
- * npm run bench:online [-- --rows 100000 --dim 128 --writes 200 --sync-seconds 60 --rows-per-shard 25000]
+ * npm run bench:online [-- --rows 100000 --dim 128 --writes 200 --sync-seconds 60 --rows-per-shard 25000 --writers 1 --strategy capture]
  *
  * The online mode under a steady write load, end to end through the local runtime (the CDK
  * state machine, DynamoDB Local, two milvus-lite servers): seeds a collection, starts a writer
@@ -28,6 +28,8 @@ const DIM = flag('dim', 128);
 const WRITES = flag('writes', 200);
 const SYNC_SECONDS = flag('sync-seconds', 60);
 const ROWS_PER_SHARD = flag('rows-per-shard', 25_000);
+/** Write loops at once: one loop waits for each call, so a rate of hundreds of rows/s needs several. */
+const WRITERS = flag('writers', 1);
 const STRATEGY = process.argv.includes('--strategy') ? process.argv[process.argv.indexOf('--strategy') + 1]! : 'snapshot-diff';
 const COLLECTION = 'bench_online';
 
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
       options: { rowsPerShard: ROWS_PER_SHARD, ...(capture ? { syncStrategy: 'capture' } : {}) },
     })) as { jobId: string };
     const endpoint = capture ? await startEndpoint(runtime, jobId, source.uri) : undefined;
-    const writer = startMixedWriter(endpoint?.address ?? source.uri, COLLECTION, { existingRows: ROWS, dim: DIM, writesPerSecond: WRITES });
+    const writer = startMixedWriter(endpoint?.address ?? source.uri, COLLECTION, { existingRows: ROWS, dim: DIM, writesPerSecond: WRITES, concurrency: WRITERS });
     let job = (await runtime.service.get(jobId)) as any;
     while (job.status !== 'SYNCING') {
       if (['FAILED', 'CANCELLED'].includes(job.status)) throw new Error(`job ${job.status}: ${job.error?.reason}`);
@@ -100,7 +102,7 @@ async function main(): Promise<void> {
 
     const rows: Array<[string, string]> = [
       ['collection', `${ROWS.toLocaleString('en-US')} rows, ${DIM}-d float vectors, JSON, dynamic field; ${Math.ceil(ROWS / ROWS_PER_SHARD)} shards of ${ROWS_PER_SHARD}`],
-      ['write load', `${(writes.inserted + writes.upserted + writes.deleted) / writes.seconds | 0} rows/s (${writes.inserted} inserts, ${writes.upserted} upserts, ${writes.deleted} deletes, ${writes.failed} failed)`],
+      ['write load', `${(writes.inserted + writes.upserted + writes.deleted) / writes.seconds | 0} rows/s, ${writes.latenciesMs.length / writes.seconds | 0} calls/s from ${WRITERS} loop(s) (${writes.inserted} inserts, ${writes.upserted} upserts, ${writes.deleted} deletes, ${writes.failed} failed)`],
       ['full copy (create to SYNCING)', `${fullCopySeconds.toFixed(1)} s`],
       ['sync cycles', `${cycles} in ${SYNC_SECONDS} s; last: ${cycle ? ((Date.parse(cycle.endedAt) - Date.parse(cycle.startedAt)) / 1000).toFixed(1) : '?'} s for ${cycle?.rowsCompared} rows`],
       ['syncLagSeconds p50 / p95 / max', `${percentile(lags, 50)} / ${percentile(lags, 95)} / ${Math.max(...lags)} s (${lags.length} samples, 1/s)`],

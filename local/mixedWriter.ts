@@ -59,8 +59,9 @@ export interface MixedWriterStats {
 /**
  * Writes to the collection until stopped: each tick inserts new keys, upserts existing ones (new
  * vector, scalar, JSON and dynamic values) and deletes one, about `writesPerSecond` rows in all.
+ * `concurrency` loops write at once (an application's many requests in flight), sharing the rate.
  */
-export function startMixedWriter(uri: string, name: string, options: { existingRows: number; dim?: number; writesPerSecond?: number }) {
+export function startMixedWriter(uri: string, name: string, options: { existingRows: number; dim?: number; writesPerSecond?: number; concurrency?: number }) {
   const dim = options.dim ?? 8;
   const c: MilvusClient = client(uri);
   const live: number[] = Array.from({ length: options.existingRows }, (_, i) => i);
@@ -78,10 +79,11 @@ export function startMixedWriter(uri: string, name: string, options: { existingR
   };
   const started = Date.now();
   const perTick = { insert: 4, upsert: 3, delete: 1 };
-  const tickMs = (1000 * (perTick.insert + perTick.upsert + perTick.delete)) / (options.writesPerSecond ?? 300);
+  const concurrency = Math.max(1, options.concurrency ?? 1);
+  const tickMs = (1000 * (perTick.insert + perTick.upsert + perTick.delete) * concurrency) / (options.writesPerSecond ?? 300);
   const pick = () => live[Math.floor(Math.random() * live.length)]!;
 
-  const loop = (async () => {
+  const writeLoop = async () => {
     while (!stopping) {
       const tickStarted = Date.now();
       version += 1;
@@ -105,7 +107,8 @@ export function startMixedWriter(uri: string, name: string, options: { existingR
       const rest = tickMs - (Date.now() - tickStarted);
       if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
     }
-  })();
+  };
+  const loop = Promise.all(Array.from({ length: concurrency }, writeLoop));
 
   let stopped: Promise<MixedWriterStats> | undefined;
   return {

@@ -4,6 +4,7 @@ import { startApiServer, type ApiServer } from '../../functions/localHttpServer'
 import type { JobView } from '../../lib/api/views';
 import { startMilvusLite, type LocalMilvus } from '../../local/milvusLite';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { jobEvents, waitForJob, waitForJobEnd } from '../support/jobs';
 import { client, expectSameRows } from '../support/rows';
 import { appClient, createKeyed, startCapture, vector, type CaptureProcess } from './captureSupport';
 
@@ -17,29 +18,8 @@ const running: CaptureProcess[] = [];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(jobId: string, done: (job: JobView) => boolean, what: string, timeoutMs = 90_000): Promise<JobView> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await runtime.service.get(jobId);
-    if (done(job)) return job;
-    if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(job.status)) throw new Error(`job ended ${job.status} while waiting for ${what}: ${JSON.stringify(job.error)}`);
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; job is ${job.status}/${job.phase}, sync ${JSON.stringify(job.sync)}; events: ${(await events(jobId)).slice(-5).map((e) => e.message).join(' | ')}`);
-    await sleep(200);
-  }
-}
-
-async function waitForEnd(jobId: string): Promise<JobView> {
-  for (let i = 0; i < 600; i++) {
-    const job = await runtime.service.get(jobId);
-    if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(job.status)) {
-      const { executionArn } = (await runtime.jobs.get(jobId))!;
-      if (executionArn) await runtime.workflow.wait(executionArn);
-      return job;
-    }
-    await sleep(200);
-  }
-  throw new Error(`job ${jobId} did not end`);
-}
+const waitFor = (jobId: string, done: (job: JobView) => boolean, what: string, timeoutMs = 90_000) => waitForJob(runtime, jobId, done, what, timeoutMs);
+const waitForEnd = (jobId: string) => waitForJobEnd(runtime, jobId);
 
 async function resetClusters(): Promise<void> {
   for (const uri of [source.uri, target.uri]) {
@@ -64,10 +44,7 @@ async function capture(jobId: string, env: NodeJS.ProcessEnv = {}): Promise<Capt
   return p;
 }
 
-async function events(jobId: string): Promise<{ type: string; message: string }[]> {
-  const page = (await runtime.service.events(jobId, { limit: '1000' })) as unknown as { items: { type: string; message: string }[] };
-  return page.items;
-}
+const events = (jobId: string) => jobEvents(runtime, jobId);
 
 beforeAll(async () => {
   process.env.MILVUS_MIGRATE_STEP_LOG = process.env.E2E_STEP_LOG ?? 'off';

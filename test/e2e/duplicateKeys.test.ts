@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startMilvusLite, type LocalMilvus } from '../../local/milvusLite';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import type { JobView } from '../../lib/api/views';
+import { jobEvents, waitForJob, waitForJobEnd } from '../support/jobs';
 import { client } from '../support/rows';
 import { countAll, createCollectionWithDuplicateKeys, distinctRows, insertAgain, spreadKeys } from '../support/duplicateKeys';
 
@@ -18,29 +19,10 @@ const ROWS = 1_000;
 /** 10 keys spread over the key space: every shard of 300 rows holds some. */
 const DUPLICATED = spreadKeys(10, 97);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor(jobId: string, done: (job: JobView) => boolean, what: string, timeoutMs = 120_000): Promise<JobView> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await runtime.service.get(jobId);
-    if (done(job)) return job;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; job is ${job.status}/${job.phase}`);
-    await sleep(200);
-  }
-}
-
-/** The job once it ended and its execution too (the last step appends its event after the status). */
-async function waitForEnd(jobId: string): Promise<JobView> {
-  const job = await waitFor(jobId, (j) => ['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(j.status), 'the end', 240_000);
-  const { executionArn } = (await runtime.jobs.get(jobId))!;
-  if (executionArn) await runtime.workflow.wait(executionArn);
-  return job;
-}
-
-async function events(jobId: string): Promise<Array<{ type: string; message: string; details?: Record<string, unknown> }>> {
-  return (await runtime.service.events(jobId, { limit: '1000' })).items as never;
-}
+const waitFor = (jobId: string, done: (job: JobView) => boolean, what: string, timeoutMs = 120_000) => waitForJob(runtime, jobId, done, what, timeoutMs);
+const waitForEnd = (jobId: string) => waitForJobEnd(runtime, jobId);
+const events = (jobId: string) => jobEvents(runtime, jobId);
 
 async function resetClusters(): Promise<void> {
   for (const uri of [source.uri, target.uri]) {

@@ -5,6 +5,7 @@ import { seedSampleCollections } from '../../local/sampleData';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy';
 import { allRows, client, dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
 import type { JobView } from '../../lib/api/views';
+import { waitForJobEnd } from '../support/jobs';
 
 /**
  * Whole offline migrations through fault-injecting proxies in front of both clusters: transient
@@ -31,14 +32,7 @@ async function proxy(upstream: string, options: Partial<Parameters<typeof startF
   return p;
 }
 
-async function waitForEnd(jobId: string, seconds: number): Promise<JobView> {
-  for (let i = 0; i < seconds * 10; i++) {
-    const view = (await runtime.service.get(jobId)) as unknown as JobView;
-    if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(view.status)) return view;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`job ${jobId} did not end within ${seconds} s`);
-}
+const waitForEnd = (jobId: string, seconds: number) => waitForJobEnd(runtime, jobId, seconds * 1000);
 
 function migrate(source: FaultProxy, target: FaultProxy, collections: string[], options: Record<string, unknown> = {}) {
   return runtime.service.create({

@@ -4,6 +4,7 @@ import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { seedSampleCollections } from '../../local/sampleData';
 import { client, expectSameRows, dropCollectionsWithPrefix } from '../support/rows';
 import type { JobView } from '../../lib/api/views';
+import { jobEvents, waitForJobEnd } from '../support/jobs';
 
 
 const sourceUri = inject('milvusSourceUri');
@@ -18,23 +19,8 @@ let names: string[];
  * The job once it ended and its execution too: the status is final before the last step appends
  * its event (JobSucceeded, JobFailed), which the tests look for.
  */
-async function waitForEnd(jobId: string): Promise<JobView> {
-  for (let i = 0; i < 1200; i++) {
-    const view = (await runtime.service.get(jobId)) as unknown as JobView;
-    if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(view.status)) {
-      const { executionArn } = (await runtime.jobs.get(jobId))!;
-      if (executionArn) await runtime.workflow.wait(executionArn);
-      return view;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`job ${jobId} did not end`);
-}
-
-async function events(jobId: string): Promise<Array<{ type: string; message: string }>> {
-  const page = (await runtime.service.events(jobId, { limit: '1000' })) as unknown as { items: Array<{ type: string; message: string }> };
-  return page.items;
-}
+const waitForEnd = (jobId: string) => waitForJobEnd(runtime, jobId, 300_000);
+const events = (jobId: string) => jobEvents(runtime, jobId);
 
 beforeAll(async () => {
   process.env.MILVUS_MIGRATE_STEP_LOG = process.env.E2E_STEP_LOG ?? 'off';

@@ -8,6 +8,7 @@ import { allRows, client, expectSameRows } from '../support/rows';
 import { startFaultProxy } from '../support/faultProxy';
 import { createWrittenCollection, startMixedWriter } from '../../local/mixedWriter';
 import type { JobView } from '../../lib/api/views';
+import { jobEvents, waitForJob, waitForJobEnd } from '../support/jobs';
 
 // An online job moves every collection of every database: this file runs its own pair of
 // milvus-lite servers, so collections other test files create on the shared ones stay out of it.
@@ -17,44 +18,11 @@ let target: LocalMilvus;
 let runtime: LocalRuntime;
 let run = 0;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const view = (jobId: string): Promise<JobView> => runtime.service.get(jobId);
 
-async function view(jobId: string): Promise<JobView> {
-  return runtime.service.get(jobId);
-}
-
-async function waitFor(jobId: string, done: (job: JobView) => boolean, what: string, timeoutMs = 120_000): Promise<JobView> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await view(jobId);
-    if (done(job)) return job;
-    if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(job.status)) throw new Error(`job ended ${job.status} while waiting for ${what}: ${JSON.stringify(job.error)}`);
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; job is ${job.status}/${job.phase}`);
-    await sleep(200);
-  }
-}
-
-/**
- * The job once it ended and its execution too: the status is final before the last step appends
- * its event and publishes its notification (on a busy machine the test saw SUCCESSFUL first).
- */
-async function waitForEnd(jobId: string): Promise<JobView> {
-  for (let i = 0; i < 1200; i++) {
-    const job = await view(jobId);
-    if (['SUCCESSFUL', 'FAILED', 'CANCELLED'].includes(job.status)) {
-      const { executionArn } = (await runtime.jobs.get(jobId))!;
-      if (executionArn) await runtime.workflow.wait(executionArn);
-      return job;
-    }
-    await sleep(200);
-  }
-  throw new Error(`job ${jobId} did not end`);
-}
-
-async function eventTypes(jobId: string): Promise<string[]> {
-  const page = (await runtime.service.events(jobId, { limit: '1000' })) as unknown as { items: Array<{ type: string }> };
-  return page.items.map((e) => e.type);
-}
+const waitFor = (jobId: string, done: (job: JobView) => boolean, what: string, timeoutMs = 120_000) => waitForJob(runtime, jobId, done, what, timeoutMs);
+const waitForEnd = (jobId: string) => waitForJobEnd(runtime, jobId);
+const eventTypes = async (jobId: string) => (await jobEvents(runtime, jobId)).map((e) => e.type);
 
 /** Drops every collection on both servers: each test starts from empty clusters. */
 async function resetClusters(): Promise<void> {
