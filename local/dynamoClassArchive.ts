@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
@@ -80,7 +80,8 @@ function launch(cacheRoot: string): ClassArchiveLaunch | undefined {
   const javaArgs = (archiveFlag: string[]) => [...archiveFlag, `-Djava.library.path=${prepared.libraryPath}`, '-cp', prepared.classPath.join(delimiter), prepared.mainClass];
   const archive = readdirSync(dir).find((name) => /^classes\.\d+\.jsa$/.test(name));
   // The size in the name: a truncated archive makes the JVM crash (SIGBUS) instead of ignoring it.
-  if (archive && statSync(join(dir, archive)).size === Number(archive.split('.')[1])) {
+  // Something else than an archive the JVM ignores, and would never be written anew: it is checked too.
+  if (archive && statSync(join(dir, archive)).size === Number(archive.split('.')[1]) && startsWithMagic(join(dir, archive))) {
     const path = join(dir, archive);
     return {
       javaArgs: javaArgs([`-XX:SharedArchiveFile=${path}`]),
@@ -208,5 +209,16 @@ function stale(lock: string): boolean {
     return false;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** A dynamic archive of this JVM starts with 0xf00baba8 (little-endian). */
+function startsWithMagic(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    return readSync(fd, head, 0, 4, 0) === 4 && head.readUInt32LE(0) === 0xf00baba8;
+  } finally {
+    closeSync(fd);
   }
 }
