@@ -56,15 +56,12 @@ addRequestOptions(program.command('run').description('run one migration locally 
       const dynamo = flags.artifacts || dynamoEndpointFromEnvironment() ? undefined : startDynamoLocal();
       dynamo?.catch(() => {}); // A failed start is reported where the runtime awaits it.
       const release = dynamo ? cleanupOnSignal(async () => (await dynamo).stop()) : () => {};
-      let run: typeof import('./commands/run');
-      try {
-        run = await import('./commands/run');
-      } catch (error) {
-        await dynamo?.then((started) => started.stop(), () => {});
-        throw error;
-      } finally {
-        release();
-      }
+      const run = await import('./commands/run')
+        .catch(async (error: unknown) => {
+          await dynamo?.then((started) => started.stop(), () => {});
+          throw error;
+        })
+        .finally(release);
       return run.runCommand(flags, dynamo);
     }),
   );
