@@ -1,3 +1,4 @@
+import type { LocalDynamo } from '../local/dynamoLocal';
 import { startLocalRuntime, type LocalRuntime } from '../local/runtime';
 import { ApiClient } from './apiClient';
 
@@ -23,9 +24,10 @@ export interface LocalRuntimeFlags {
 /**
  * The in-process runtime (the handlers' TypeScript, called directly), or with --artifacts the
  * deployed artifacts: every step and the API are the bundled assets run as Lambda runs them, and
- * the job is driven through the HTTP API.
+ * the job is driven through the HTTP API. `dynamo`: DynamoDB Local started already for the
+ * in-process runtime, which then stops it.
  */
-export async function startRuntime(flags: LocalRuntimeFlags): Promise<RunningRuntime> {
+export async function startRuntime(flags: LocalRuntimeFlags, dynamo?: Promise<LocalDynamo>): Promise<RunningRuntime> {
   if (flags.artifacts) {
     const { startArtifactRuntime } = await import('../local/artifactRuntime');
     const runtime = await startArtifactRuntime({ assemblyDir: flags.artifacts, log: stepLogSink() });
@@ -40,7 +42,7 @@ export async function startRuntime(flags: LocalRuntimeFlags): Promise<RunningRun
       },
     };
   }
-  return inProcess(await startLocalRuntime());
+  return inProcess(await startLocalRuntime({ dynamo }));
 }
 
 export function inProcess(runtime: LocalRuntime): RunningRuntime {

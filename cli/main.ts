@@ -1,6 +1,9 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { dynamoEndpointFromEnvironment, startDynamoLocal } from '../local/dynamoLocal';
 import { addApiOptions } from './apiOptions';
 import { cancelCommand, createCommand, eventsCommand, listCommand, resumeCommand, statusCommand, stopSyncCommand, USAGE_ERROR } from './commands/remote';
+import type { RunFlags } from './commands/run';
+import { cleanupOnSignal } from './interrupt';
 import { addRequestOptions } from './requestOptions';
 
 // Step logs are for CloudWatch; on a terminal the progress lines say what happens.
@@ -45,7 +48,23 @@ const positiveInteger = (value: string): number => {
 addRequestOptions(program.command('run').description('run one migration locally (DynamoDB Local, state machine in process) and wait for it'))
   .option('--json', 'print only the final job as JSON on stdout')
   .option('--artifacts <dir>', 'run the Lambda assets of this `cdk synth --output` folder as Lambda runs them, instead of the handlers in process')
-  .action(action(async (flags) => (await import('./commands/run')).runCommand(flags)));
+  .action(
+    action(async (flags: RunFlags) => {
+      // DynamoDB Local's JVM takes a second or more to answer, and the modules of the local runtime
+      // about as long to load: it starts first, so both run side by side (on two cores) instead of
+      // one after the other. The run command owns it from then on (stops it with the runtime).
+      const dynamo = flags.artifacts || dynamoEndpointFromEnvironment() ? undefined : startDynamoLocal();
+      dynamo?.catch(() => {}); // A failed start is reported where the runtime awaits it.
+      const release = dynamo ? cleanupOnSignal(async () => (await dynamo).stop()) : () => {};
+      const run = await import('./commands/run')
+        .catch(async (error: unknown) => {
+          await dynamo?.then((started) => started.stop(), () => {});
+          throw error;
+        })
+        .finally(release);
+      return run.runCommand(flags, dynamo);
+    }),
+  );
 
 program
   .command('serve')

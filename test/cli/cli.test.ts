@@ -167,7 +167,9 @@ describe('milvus-migrate run', () => {
   });
 
   it('refuses a bad request with one line naming the problem, exit code 2', async () => {
-    const { code, stdout, stderr } = await cli(['run', '--source-uri', 'not a uri', '--target-uri', targetUri]);
+    // Without the shared DynamoDB Local: the run starts its own before the request is read (while
+    // its modules load), and must stop it, or the process would not exit.
+    const { code, stdout, stderr } = await cli(['run', '--source-uri', 'not a uri', '--target-uri', targetUri], { MILVUS_MIGRATE_DYNAMODB_ENDPOINT: undefined });
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr.trim().split('\n')).toHaveLength(1);
