@@ -42,11 +42,19 @@ const HIDDEN_ENTRY = 'META-INF/MANIFEST.XX';
 /** A lock older than this belongs to a start that died without releasing it. */
 const STALE_LOCK_MS = 10 * 60_000;
 
+/**
+ * What the manifest said, kept beside the jar's copy. Names only, no paths: the same folder is
+ * reached by other paths (a symlinked node_modules, a moved checkout), and a path written by one
+ * would send the next start to a folder that is gone.
+ */
 interface Prepared {
-  classPath: string[];
+  /** The manifest's Class-Path jars, relative to DynamoDB Local's folder, in its order. */
+  jars: string[];
   mainClass: string;
-  libraryPath: string;
 }
+
+/** Versioned: a folder prepared by an earlier layout of this file is prepared again. */
+const LAUNCH_FILE = 'launch.v2.json';
 
 /** The launch with an archive, or undefined (then start DynamoDB Local as its package does). */
 export function classArchiveLaunch(cacheRoot: string): ClassArchiveLaunch | undefined {
@@ -75,9 +83,11 @@ function launch(cacheRoot: string): ClassArchiveLaunch | undefined {
     .digest('hex')
     .slice(0, 16);
   const dir = join(cacheRoot, `dynamodb-local-${key}`);
-  const prepared = prepare(dir, jar, libDir);
+  const prepared = prepare(dir, jar);
+  const classPath = [join(dir, 'DynamoDBLocal.jar'), ...prepared.jars.map((entry) => join(libDir, entry))];
+  if (!classPath.every((entry) => existsSync(entry))) throw new Error('a jar of the class path is missing');
 
-  const javaArgs = (archiveFlag: string[]) => [...archiveFlag, `-Djava.library.path=${prepared.libraryPath}`, '-cp', prepared.classPath.join(delimiter), prepared.mainClass];
+  const javaArgs = (archiveFlag: string[]) => [...archiveFlag, `-Djava.library.path=${join(libDir, 'DynamoDBLocal_lib')}`, '-cp', classPath.join(delimiter), prepared.mainClass];
   const archive = readdirSync(dir).find((name) => /^classes\.\d+\.jsa$/.test(name));
   // The size in the name: a truncated archive makes the JVM crash (SIGBUS) instead of ignoring it.
   // Something else than an archive the JVM ignores, and would never be written anew: it is checked too.
@@ -95,7 +105,9 @@ function launch(cacheRoot: string): ClassArchiveLaunch | undefined {
   if (archive) rmSync(join(dir, archive), { force: true });
 
   const lock = join(dir, 'writing.lock');
-  if (!claim(lock)) return { javaArgs: javaArgs([]), cwd: dir, usesArchive: false, writesArchive: false, exited: () => {}, discard: () => {} };
+  // A start without an archive that fails: the folder itself may be wrong, the next start prepares it again.
+  const discardFolder = () => rmSync(dir, { recursive: true, force: true });
+  if (!claim(lock)) return { javaArgs: javaArgs([]), cwd: dir, usesArchive: false, writesArchive: false, exited: () => {}, discard: discardFolder };
   // Left by a start that died while its JVM wrote: only the lock's holder writes.
   for (const name of readdirSync(dir)) if (name.endsWith('.jsa.tmp')) rmSync(join(dir, name), { force: true });
   const writing = join(dir, `classes.${process.pid}.jsa.tmp`);
@@ -116,14 +128,19 @@ function launch(cacheRoot: string): ClassArchiveLaunch | undefined {
     usesArchive: false,
     writesArchive: true,
     exited: (cleanly) => release(cleanly),
-    discard: () => release(false),
+    discard: () => {
+      release(false);
+      discardFolder();
+    },
   };
 }
 
 /** The jar without its manifest and what the manifest said, written once per folder. */
-function prepare(dir: string, jar: string, libDir: string): Prepared {
-  const file = join(dir, 'launch.json');
+function prepare(dir: string, jar: string): Prepared {
+  const file = join(dir, LAUNCH_FILE);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Prepared;
+  // Prepared by an earlier layout (or half removed): made again.
+  rmSync(dir, { recursive: true, force: true });
   // Built aside and renamed, so a start never sees half of it.
   const building = `${dir}.${process.pid}.building`;
   rmSync(building, { recursive: true, force: true });
@@ -135,12 +152,8 @@ function prepare(dir: string, jar: string, libDir: string): Prepared {
   const entries = attribute('Class-Path')?.split(' ').filter((entry) => entry.endsWith('.jar'));
   if (!mainClass || !entries) throw new Error('DynamoDBLocal.jar has no Main-Class or Class-Path');
   // The manifest's order, which decides which of two copies of a class loads; "." and the other files go.
-  const prepared: Prepared = {
-    classPath: [join(dir, 'DynamoDBLocal.jar'), ...entries.map((entry) => join(libDir, entry))],
-    mainClass,
-    libraryPath: join(libDir, 'DynamoDBLocal_lib'),
-  };
-  writeFileSync(join(building, 'launch.json'), JSON.stringify(prepared));
+  const prepared: Prepared = { jars: entries, mainClass };
+  writeFileSync(join(building, LAUNCH_FILE), JSON.stringify(prepared));
   try {
     renameSync(building, dir);
   } catch (error) {

@@ -1,6 +1,6 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { classArchiveLaunch } from '../../local/dynamoClassArchive';
@@ -43,6 +43,27 @@ describe('DynamoDB Local with a class data sharing archive', () => {
     expect(launch.javaArgs.join(' ')).toContain('-XX:SharedArchiveFile=');
     await startAnswerStop(cacheDir);
     expect(archives(cacheDir)).toHaveLength(1);
+  });
+
+  it('uses a folder prepared through another path (a symlinked node_modules, a moved checkout) once that path is gone', async () => {
+    // The cache's parent reached through a link first (as a worktree's symlinked node_modules), then directly.
+    const realParent = join(cacheRoot, 'project');
+    const linkParent = join(cacheRoot, 'worktree');
+    mkdirSync(realParent);
+    symlinkSync(realParent, linkParent);
+    const link = join(linkParent, 'cache');
+    const real = join(realParent, 'cache');
+    classArchiveLaunch(link)!.exited(false);
+    rmSync(linkParent);
+    const launch = classArchiveLaunch(real)!;
+    expect(launch.writesArchive).toBe(true);
+    expect(launch.javaArgs.join(' ')).not.toContain(link);
+    const classPath = launch.javaArgs[launch.javaArgs.indexOf('-cp') + 1]!.split(delimiter);
+    expect(classPath.filter((entry) => !existsSync(entry))).toEqual([]);
+    launch.exited(false);
+    // The archive is written only by a start that ran with its launch (the package's own start writes none).
+    await startAnswerStop(real);
+    expect(archives(real)).toHaveLength(1);
   });
 
   it('starts when the archive is truncated (the JVM would crash on it) or garbage', async () => {
