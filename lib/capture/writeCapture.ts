@@ -14,9 +14,6 @@ export function endpointMode(job: { status: string; options?: { switchover?: boo
   return 'capture';
 }
 
-/** How long acknowledgements gather before they are written together. */
-const ACK_WINDOW_MS = 10;
-
 /** Stages of one write, for tests that kill the endpoint between them. */
 export type WriteStage = 'logged' | 'forwarded';
 
@@ -46,15 +43,11 @@ export class WriteCapture implements CaptureHooks<Ticket> {
   private mode: EndpointMode = 'capture';
   private inFlight = 0;
   private sequence = 0;
-  /** Entries, which writes wait for: each group as soon as the event loop turns. */
   private readonly commit: GroupCommit;
-  /** Acknowledgements, which nobody waits for: grouped over a few milliseconds, fewer calls under load. */
-  private readonly ackCommit: GroupCommit;
   private readonly now: () => number;
 
   constructor(private readonly options: WriteCaptureOptions) {
     this.commit = new GroupCommit(options.log, options.jobId);
-    this.ackCommit = new GroupCommit(options.log, options.jobId, ACK_WINDOW_MS);
     this.now = options.now ?? Date.now;
   }
 
@@ -101,7 +94,8 @@ export class WriteCapture implements CaptureHooks<Ticket> {
         acks.push({ id: entry.id, outcome: reply.outcome });
       }
     }
-    this.ackCommit.add([], acks).catch(() => undefined);
+    // Nobody waits for it: it rides with the next write's entry (lib/capture/groupCommit.ts).
+    this.commit.later(acks).catch(() => undefined);
   }
 
   /** What the drain waits for: this endpoint saw the fence and no write of it is in flight. */

@@ -118,15 +118,21 @@ describe('group commit', () => {
     await Promise.all([...first, big]);
   });
 
-  it('gathers acknowledgements over its window', async () => {
+  it('sends acknowledgements with the next entries, or on their own after their window', async () => {
     const { log, calls } = recordingLog();
     const commit = new GroupCommit(log, 'job', 20);
-    const acks = [commit.add([], [{ id: 'a', outcome: 'applied' }]), commit.add([], [{ id: 'b', outcome: 'applied' }])];
+    const acks = [commit.later([{ id: 'a', outcome: 'applied' }]), commit.later([{ id: 'b', outcome: 'applied' }])];
     await turn();
     expect(calls).toEqual([]);
+    const write = commit.add([entry(1)]);
+    await turn();
+    expect(calls.map((c) => [c.entries, c.acks])).toEqual([[1, 2]]);
+    const alone = commit.later([{ id: 'c', outcome: 'applied' }]);
+    await turn();
+    expect(calls).toHaveLength(1);
     await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(calls.map((c) => c.acks)).toEqual([2]);
-    calls[0]!.done();
-    await Promise.all(acks);
+    expect(calls.map((c) => [c.entries, c.acks])).toEqual([[1, 2], [0, 1]]);
+    for (const c of calls) c.done();
+    await Promise.all([...acks, write, alone]);
   });
 });
