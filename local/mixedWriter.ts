@@ -5,13 +5,16 @@ import { DataType, MilvusClient } from '@zilliz/milvus2-sdk-node';
  * `npm run bench:online` migrate under load.
  */
 
-function client(uri: string): MilvusClient {
-  return new MilvusClient({ address: uri, telemetry: { enabled: false }, logLevel: 'warn' } as never);
+/** Seeding a large collection builds its index and loads it in calls far longer than the SDK's 15 s default. */
+const SEED_TIMEOUT_MS = 30 * 60_000;
+
+function client(uri: string, timeout?: number): MilvusClient {
+  return new MilvusClient({ address: uri, telemetry: { enabled: false }, logLevel: 'warn', ...(timeout ? { timeout } : {}) } as never);
 }
 
 /** A collection an application keeps writing to: explicit Int64 keys, a vector, a scalar, JSON and dynamic keys. */
 export async function createWrittenCollection(uri: string, name: string, rows: number, dim = 8): Promise<void> {
-  const c = client(uri);
+  const c = client(uri, SEED_TIMEOUT_MS);
   try {
     const created = await c.createCollection({
       collection_name: name,
