@@ -73,13 +73,15 @@ export class CaptureStrategy implements SyncStrategy {
     const writeTimeoutMs = job.options.captureWriteTimeoutSeconds * 1000;
     const draining = job.status === 'CUTTING_OVER';
 
+    // Writes stopped: the endpoints refuse them before the drain reads anything, even when the sync
+    // is stopped before its first cycle ended (the drain is then that first comparison).
+    if (draining) await awaitFence(log, job, writeTimeoutMs);
     if (checkpoint === undefined) {
       // The first cycle: compare every row; the log is applied from then on.
       const outcome = await this.comparison.runCycle(context);
       return { ...outcome, targetDigests: {}, changeLogCheckpoint: outcome.startedAt.getTime() - writeTimeoutMs };
     }
     if (!draining && comparisonDue(job, services.now())) return this.periodicComparison(context, log, checkpoint, writeTimeoutMs);
-    if (draining) await awaitFence(log, job, writeTimeoutMs);
 
     const readAt = services.now();
     const entries = await log.read(job.jobId, checkpoint - SKEW_MS);
