@@ -61,7 +61,7 @@ export async function captureCommand(jobId: string, flags: CaptureFlags): Promis
   let targetNames: TargetNames | undefined;
   const modeOf = async (current: CaptureJob): Promise<EndpointMode> => {
     const mode = endpointMode(current);
-    if (mode === 'switched' && !targetNames) targetNames = targetNamesOf(await allCollections(api, jobId));
+    if ((mode === 'switched' || mode === 'moved') && !targetNames) targetNames = targetNamesOf(await allCollections(api, jobId));
     return mode;
   };
   capture.setMode(await modeOf(job));
@@ -123,7 +123,8 @@ async function allCollections(api: ApiClient, jobId: string): Promise<Collection
 
 function describe(mode: string): string {
   if (mode === 'fenced') return 'writes are refused from now on';
-  if (mode === 'switched') return 'every call now goes to the target';
+  if (mode === 'switched') return 'every call now goes to the target (writes still recorded until the verification ends)';
+  if (mode === 'moved') return 'every call goes to the target';
   return 'writes are captured and forwarded to the source';
 }
 

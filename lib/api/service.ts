@@ -174,7 +174,7 @@ export class MigrationService {
   async resume(jobId: unknown, body: unknown): Promise<JobView> {
     const job = await this.requireJob(jobId);
     const request = parseRequest(ResumeMigrationBody, body ?? {}, 'body');
-    if (job.status !== 'FAILED') throw new ConflictError(resumeRefusal(job));
+    if (job.status !== 'FAILED' || job.sync?.switchedAt) throw new ConflictError(resumeRefusal(job));
     const connections = resumeConnections(job, request);
     const executions = executionsOf(job);
     const run = executions.length + 1;
@@ -434,6 +434,10 @@ function resumeRefusal(job: JobRecord): string {
   const only = `only a FAILED job can be resumed`;
   if (job.status === 'SUCCESSFUL') return `job ${job.jobId} is SUCCESSFUL; ${only}: it has nothing left to do`;
   if (job.status === 'CANCELLED') return `job ${job.jobId} is CANCELLED; ${only}: a cancelled job stays cancelled, create a new job instead`;
+  if (job.sync?.switchedAt) {
+    // A resume starts over from the copy and the sync, which would write the source's rows over the applications' writes since the switch.
+    return `job ${job.jobId} failed after its switchover (${job.sync.switchedAt}): its capture endpoints send every call to the target, and a resume would copy the source over the applications' writes since; compare the collections its error names instead`;
+  }
   return `job ${job.jobId} is ${job.status} (phase ${job.phase}); ${only}: this one has not ended`;
 }
 

@@ -25,6 +25,12 @@ export interface NewChange {
   /** Primary keys as strings (Int64 in decimal); at most MAX_KEYS_PER_ENTRY per entry. */
   keys?: string[];
   filter?: string;
+  /**
+   * Logged after the switchover: the write went to the target, not the source. The sync never
+   * applies it (the source has not got it); the verification after the switch counts its keys as
+   * written by the applications, not as differences.
+   */
+  toTarget?: boolean;
 }
 
 export interface ChangeEntry extends NewChange {
@@ -61,7 +67,7 @@ export interface EndpointHeartbeat {
   instanceId: string;
   /** Epoch ms of the heartbeat. */
   at: number;
-  /** The endpoint refuses writes (it saw the job's sync stopping). */
+  /** The endpoint refuses every write (it saw the job's sync stopping, or the verification after the switch fencing them). */
   fenced: boolean;
   /** Writes logged and forwarded whose reply has not come. */
   inFlight: number;

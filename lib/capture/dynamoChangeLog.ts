@@ -42,6 +42,7 @@ export class DynamoChangeLog implements ChangeLog {
         ...(e.partition ? { partition: e.partition } : {}),
         ...(e.keys?.length ? { keys: e.keys } : {}),
         ...(e.filter !== undefined ? { filter: e.filter } : {}),
+        ...(e.toTarget ? { toTarget: true } : {}),
       })),
       ...acks.map((a, n) => ({
         [JOB_TABLE.partitionKey]: pk,
@@ -84,6 +85,7 @@ export class DynamoChangeLog implements ChangeLog {
             ...(item.partition ? { partition: String(item.partition) } : {}),
             ...(item.keys ? { keys: item.keys as string[] } : {}),
             ...(item.filter !== undefined ? { filter: String(item.filter) } : {}),
+            ...(item.toTarget ? { toTarget: true } : {}),
             ackKeys: known?.ackKeys ?? [],
             ...(known?.outcome ? { outcome: known.outcome } : {}),
           });

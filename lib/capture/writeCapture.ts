@@ -4,12 +4,31 @@ import { idTime } from './dynamoChangeLog';
 import { keysOfDeleteFilter } from './deleteKeys';
 import { GroupCommit } from './groupCommit';
 
-/** Where the job is, as the capture endpoint sees it (polled from the API). */
-export type EndpointMode = 'capture' | 'fenced' | 'switched';
+/**
+ * Where the job is, as the capture endpoint sees it (polled from the API):
+ * - `capture`: writes are recorded, then forwarded to the source;
+ * - `fenced`: writes are refused (stop-sync; or, after the switchover, while the verification copies rows that bypassed the endpoints);
+ * - `switched`: every call goes to the target; writes are still recorded (the verification after the switch tells them from differences);
+ * - `moved`: the job ended after the switchover: every call goes to the target as it came.
+ */
+export type EndpointMode = 'capture' | 'fenced' | 'switched' | 'moved';
 
-/** The job's status and options decide the mode: stop-sync fences; SUCCESSFUL with switchover sends everything to the target. */
-export function endpointMode(job: { status: string; options?: { switchover?: boolean } }): EndpointMode {
-  if (job.status === 'SUCCESSFUL') return job.options?.switchover ? 'switched' : 'fenced';
+/** What the endpoint reads of the job to choose its mode. */
+export interface EndpointJob {
+  status: string;
+  options?: { switchover?: boolean };
+  sync?: { switchedAt?: string; repairFencedAt?: string };
+}
+
+/**
+ * The job decides the mode: stop-sync fences; with switchover, the drain's end switches every call
+ * to the target (sync.switchedAt), for good: a job that fails afterwards leaves the applications on
+ * the target, which holds their writes since. The verification after the switch fences writes
+ * again, briefly, only to copy rows that bypassed the endpoints (sync.repairFencedAt).
+ */
+export function endpointMode(job: EndpointJob): EndpointMode {
+  if (job.status === 'SUCCESSFUL') return job.options?.switchover ? 'moved' : 'fenced';
+  if (job.sync?.switchedAt) return job.sync.repairFencedAt && job.status === 'CUTTING_OVER' ? 'fenced' : 'switched';
   if (job.status === 'CUTTING_OVER') return 'fenced';
   return 'capture';
 }
@@ -41,6 +60,8 @@ interface Ticket {
  */
 export class WriteCapture implements CaptureHooks<Ticket> {
   private mode: EndpointMode = 'capture';
+  /** Once switched, calls go to the target for good (reads too, while a repair fences writes). */
+  private switched = false;
   private inFlight = 0;
   private sequence = 0;
   private readonly commit: GroupCommit;
@@ -53,6 +74,11 @@ export class WriteCapture implements CaptureHooks<Ticket> {
 
   setMode(mode: EndpointMode): void {
     this.mode = mode;
+    if (mode === 'switched' || mode === 'moved') this.switched = true;
+  }
+
+  records(): boolean {
+    return this.mode !== 'moved';
   }
 
   get currentMode(): EndpointMode {
@@ -60,7 +86,7 @@ export class WriteCapture implements CaptureHooks<Ticket> {
   }
 
   route(): 'source' | 'target' {
-    return this.mode === 'switched' ? 'target' : 'source';
+    return this.switched ? 'target' : 'source';
   }
 
   async beforeWrite(write: CapturedWrite): Promise<Ticket> {
@@ -103,20 +129,23 @@ export class WriteCapture implements CaptureHooks<Ticket> {
     return this.options.log.heartbeat(this.options.jobId, {
       instanceId: this.options.instanceId,
       at: this.now(),
-      fenced: this.mode !== 'capture',
+      fenced: this.mode === 'fenced',
       inFlight: this.inFlight,
       writeTimeoutMs: this.options.writeTimeoutMs,
     });
   }
 
   private assertOpen(): void {
-    if (this.mode === 'fenced') {
-      throw new WriteRefused(`milvus-migrate capture: writes are refused: migration job ${this.options.jobId} is cutting over (stop-sync confirmed that writes stopped)`);
-    }
+    if (this.mode !== 'fenced') return;
+    throw new WriteRefused(
+      this.switched
+        ? `milvus-migrate capture: writes are refused for a few seconds: migration job ${this.options.jobId} copies rows that were written to the source without this endpoint; retry`
+        : `milvus-migrate capture: writes are refused: migration job ${this.options.jobId} is cutting over (stop-sync confirmed that writes stopped)`,
+    );
   }
 
   private entriesOf(write: CapturedWrite): ChangeEntry[] {
-    const base = { db: write.db, collection: write.collection, ...(write.partition ? { partition: write.partition } : {}) };
+    const base = { db: write.db, collection: write.collection, ...(write.partition ? { partition: write.partition } : {}), ...(this.switched ? { toTarget: true } : {}) };
     const changes: NewChange[] = [];
     if (!write.pkField) {
       // The collection could not be described: its keys are unknown, the sync compares it whole.

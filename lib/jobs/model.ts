@@ -89,6 +89,11 @@ const CollectionVerification = z.object({
   /** Source rows beyond one per key (duplicate keys): the target is expected to hold sourceRows minus these. */
   duplicateKeys: z.number().int().nonnegative().optional(),
   match: z.boolean(),
+  /**
+   * Online with switchover: applications wrote to the target after the switch, so the counts may
+   * differ rightly; the rows compared (less the keys written after the switch) decide `match`.
+   */
+  writtenAfterSwitch: z.boolean().optional(),
 });
 /** Entries a verification report lists: every collection of a small job, the mismatches of a large one (the report is on the job item). */
 export const VERIFICATION_ENTRIES_LISTED = 100;
@@ -239,6 +244,13 @@ export const SyncState = z.object({
   changeLogCheckpoint: z.number().int().nonnegative().optional(),
   /** Strategy capture: when the last comparison of every row started (the next is due options.comparisonIntervalSeconds later). */
   lastComparisonAt: z.string().optional(),
+  /**
+   * Strategy capture with switchover: when the drain ended and the capture endpoints were told to
+   * send every call to the target. The verification runs after it, while applications write to the target.
+   */
+  switchedAt: z.string().optional(),
+  /** Set while the verification after the switch fences writes to copy rows that bypassed the endpoints. */
+  repairFencedAt: z.string().optional(),
 });
 export type SyncState = z.infer<typeof SyncState>;
 

@@ -30,11 +30,11 @@ export class DifferingKeys {
   };
 
   /**
-   * What of the differences the log does not explain, as a sentence for the job's warning, or
-   * undefined. A logged key explains itself; a logged write whose keys are unknown (an autoID
-   * insert without its reply, a delete by filter, a templated filter) explains its whole collection.
+   * The differences the log does not explain, per collection. A logged key explains itself; a
+   * logged write whose keys are unknown (an autoID insert without its reply, a delete by filter, a
+   * templated filter) explains its whole collection (`wholly`: no difference there is attributed).
    */
-  unexplained(job: JobWithCollections, logged: readonly LoggedChange[]): string | undefined {
+  unexplainedKeys(job: JobWithCollections, logged: readonly LoggedChange[]): Unexplained {
     const byName = new Map(Object.values(job.collections).map((c) => [collectionKey(c.sourceDb, c.sourceName), c.key]));
     const explained = new Map<string, Set<string>>();
     const wholly = new Set<string>();
@@ -50,13 +50,46 @@ export class DifferingKeys {
       if (!set) explained.set(key, (set = new Set()));
       for (const k of keys) set.add(k);
     }
-    const bypassed: string[] = [];
-    for (const [collection, keys] of this.keys) {
-      if (wholly.has(collection)) continue;
-      for (const k of keys) if (!explained.get(collection)?.has(k)) bypassed.push(`${collection}:${k}`);
+    const keys = new Map<string, Set<string>>();
+    let count = 0;
+    let excused = 0;
+    for (const [collection, found] of this.keys) {
+      if (wholly.has(collection)) {
+        excused += found.size;
+        continue;
+      }
+      for (const k of found) {
+        if (explained.get(collection)?.has(k)) continue;
+        let set = keys.get(collection);
+        if (!set) keys.set(collection, (set = new Set()));
+        set.add(k);
+        count += 1;
+      }
     }
-    if (!bypassed.length && !this.untracked) return undefined;
-    const more = this.untracked ? ` (and ${this.untracked} more row(s) differed that were not checked against the log)` : '';
-    return `${bypassed.length} row(s) differed that no capture endpoint logged${more}, e.g. ${bypassed.slice(0, EXAMPLES).join(', ') || 'none listed'}`;
+    return { keys, count, excused, untracked: this.untracked };
   }
+
+  /** What of the differences the log does not explain, as a sentence for the job's warning, or undefined. */
+  unexplained(job: JobWithCollections, logged: readonly LoggedChange[]): string | undefined {
+    const found = this.unexplainedKeys(job, logged);
+    return describeUnexplained(found);
+  }
+}
+
+export interface Unexplained {
+  /** Per collection key, the primary keys no logged write names. */
+  keys: Map<string, Set<string>>;
+  count: number;
+  /** Differences in collections a logged write without keys explains wholly: not attributed. */
+  excused: number;
+  /** Differences found beyond what is tracked: counted, not attributed. */
+  untracked: number;
+}
+
+/** A sentence for the job's warning, or undefined when every difference is explained. */
+export function describeUnexplained({ keys, count, untracked }: Unexplained): string | undefined {
+  if (!count && !untracked) return undefined;
+  const examples = [...keys].flatMap(([collection, set]) => [...set].slice(0, EXAMPLES).map((k) => `${collection}:${k}`)).slice(0, EXAMPLES);
+  const more = untracked ? ` (and ${untracked} more row(s) differed that were not checked against the log)` : '';
+  return `${count} row(s) differed that no capture endpoint logged${more}, e.g. ${examples.join(', ') || 'none listed'}`;
 }

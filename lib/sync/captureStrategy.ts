@@ -4,23 +4,15 @@ import { collectionKey, type CollectionProgress, type JobWithCollections } from 
 import { describeCollection, expressibleBound } from '../milvus';
 import { ensureLoaded, ensureReadable } from '../milvus/collections';
 import { pkLiteral } from '../milvus/filter';
-import { sleep } from '../milvus/backoff';
 import { KeyRangeWriter } from '../milvus/keyRange/writer';
 import { copiedFields, DEFAULT_PARTITION, DYNAMIC_FIELD, hasUserPartitions, primaryField } from '../milvus/spec';
 import { DifferingKeys } from './bypassedWrites';
+import { awaitFence, CLOCK_SKEW_MS as SKEW_MS } from './fence';
 import { SnapshotDiffStrategy } from './snapshotDiffStrategy';
 import { CAPTURE, type CycleContext, type CycleOutcome, type SyncStrategy } from './strategy';
 
 export { CAPTURE };
 
-/**
- * Entries are read from this long before the checkpoint: clocks of the endpoints and of the sync
- * differ, and an entry may become visible a little after its time. Entries seen twice are applied once.
- */
-const SKEW_MS = 5_000;
-/** An endpoint whose heartbeat is older than this is presumed dead (they beat every 500 ms). */
-const HEARTBEAT_STALE_MS = 5_000;
-const FENCE_POLL_MS = 200;
 /** Keys per source read when re-reading changed keys. */
 const KEYS_PER_READ = 256;
 /** Keys of the target a delete filter may match (one read: Milvus caps a query at 16,384 rows). */
@@ -55,7 +47,10 @@ interface CollectionWork {
  *   filter) make the cycle compare that collection whole.
  * - The drain (after stop-sync) first waits until every live endpoint says it refuses writes and has
  *   none in flight (the fence), applies the rest of the log, then compares every row: what differs
- *   then was written to the source without passing through an endpoint, and is reported so.
+ *   then was written to the source without passing through an endpoint, and is reported so. With
+ *   switchover the drain ends once the log is applied, and that comparison runs after the switch
+ *   (lib/sync/switchover.ts), so the applications' downtime does not grow with the data.
+ * - Entries logged after the switchover (toTarget) are never applied: those writes went to the target.
  * - The verification (apply false) is the snapshot diff's comparison.
  */
 export class CaptureStrategy implements SyncStrategy {
@@ -75,7 +70,7 @@ export class CaptureStrategy implements SyncStrategy {
 
     // Writes stopped: the endpoints refuse them before the drain reads anything, even when the sync
     // is stopped before its first cycle ended (the drain is then that first comparison).
-    if (draining) await awaitFence(log, job, writeTimeoutMs);
+    if (draining) await awaitFence(log, job.jobId, job.writesStoppedAt ? Date.parse(job.writesStoppedAt) : Date.now(), writeTimeoutMs);
     if (checkpoint === undefined) {
       // The first cycle: compare every row; the log is applied from then on.
       const outcome = await this.comparison.runCycle(context);
@@ -90,7 +85,9 @@ export class CaptureStrategy implements SyncStrategy {
     let oldestPending: number | undefined;
     const ready: LoggedChange[] = [];
     for (const entry of entries) {
-      if (this.applied.has(entry.id)) continue;
+      // Entries read from SKEW_MS before the checkpoint may have been applied already; entries
+      // logged after the switchover are writes to the target, which the source never had.
+      if (this.applied.has(entry.id) || entry.toTarget) continue;
       const final = entry.outcome !== undefined || draining || readAt.getTime() - entry.at > writeTimeoutMs + SKEW_MS;
       if (!final) {
         oldestPending = Math.min(oldestPending ?? entry.at, entry.at);
@@ -149,8 +146,9 @@ export class CaptureStrategy implements SyncStrategy {
     const nextCheckpoint = Math.min(readAt.getTime(), oldestPending ?? Infinity);
     for (const id of this.applied) if (idTime(id) < nextCheckpoint - 2 * SKEW_MS) this.applied.delete(id);
 
-    if (draining) {
+    if (draining && !job.options.switchover) {
       // Writes stopped: a comparison of every row finds what reached the source without an endpoint.
+      // (With switchover that comparison runs after the switch, outside the applications' downtime: lib/sync/switchover.ts.)
       const final = await this.comparison.runCycle(context);
       const bypassed = final.inserted + final.updated + final.deleted;
       return {
@@ -201,29 +199,14 @@ function add(outcome: CycleOutcome, other: CycleOutcome): void {
   for (const k of other.sampleKeys) if (outcome.sampleKeys.length < 10) outcome.sampleKeys.push(k);
 }
 
-/**
- * The fence: every endpoint that may still forward writes has seen the sync stopping and has none
- * in flight (its heartbeat says so, beaten after the stop-sync), or is dead and its last writes'
- * deadlines passed. Bounded: after that long, the drain goes on and the final comparison finds
- * whatever a silent endpoint let through.
- */
-async function awaitFence(log: ChangeLog, job: JobWithCollections, writeTimeoutMs: number): Promise<void> {
-  const stoppedAt = job.writesStoppedAt ? Date.parse(job.writesStoppedAt) : Date.now();
-  const giveUpAt = Date.now() + writeTimeoutMs + HEARTBEAT_STALE_MS + SKEW_MS;
-  while (Date.now() < giveUpAt) {
-    const beats = await log.heartbeats(job.jobId);
-    const now = Date.now();
-    const open = beats.filter((b) => {
-      const fencedAfterStop = b.fenced && b.inFlight === 0 && b.at > stoppedAt;
-      const deadAndSettled = now - b.at > HEARTBEAT_STALE_MS && now - b.at > b.writeTimeoutMs + SKEW_MS;
-      return !fencedAfterStop && !deadAndSettled;
-    });
-    if (!open.length) return;
-    await sleep(FENCE_POLL_MS);
-  }
+/** Makes these keys of a collection equal on the target to the source, in whichever partition the source holds them. */
+export async function copyKeys(context: CycleContext, collection: CollectionProgress, keys: ReadonlySet<string>): Promise<Applied> {
+  const counts = await applyCollection(context, { collection, keys: new Map([['', new Set(keys)]]), filters: [], compare: false });
+  // Only a delete filter answers 'compare', and there is none here.
+  return counts === 'compare' ? { read: 0, written: 0, deleted: 0 } : counts;
 }
 
-interface Applied {
+export interface Applied {
   read: number;
   written: number;
   deleted: number;

@@ -4,25 +4,31 @@ import type { JobInput } from '../workflow/steps';
 import { recordCycle } from './recordCycle';
 import { assertSourceUnchanged, explainedBySourceChange } from './sourceGuard';
 import { syncStrategyFor } from './syncStrategies';
+import { switchesOver, switchOver } from './switchover';
 
 /**
  * Online, after stop-sync: one last cycle, started after the writes stopped, brings the target to
  * the source's final state. When it finds nothing to change it was also a full comparison with
  * writes stopped, and VerifySync only counts; otherwise VerifySync compares again the shards the
- * drain changed.
+ * drain changed. With switchover (strategy capture) the drain applies the change log only, then
+ * switches the capture endpoints to the target; VerifySync compares every row after that
+ * (lib/sync/switchover.ts).
  */
 export async function drainChanges(services: Services, { jobId }: JobInput): Promise<{ rowsCompared: number; changed: number }> {
   const job = await loadActiveJob(services, jobId);
+  // A retry after the switch: the drain is done, and the log now holds writes made to the target.
+  if (job.sync?.switchedAt) return { rowsCompared: 0, changed: 0 };
   return withClusters(services, job, async (clusters) => {
     await assertSourceUnchanged(clusters.source, job, services.now());
     const cycle = await explainedBySourceChange(clusters.source, job, () => services.now(), () => syncStrategyFor(job).runCycle({ services, job, clusters, apply: true }));
-    await recordCycle(services, job, cycle, { at: 0 });
+    const recorded = await recordCycle(services, job, cycle, { at: 0 });
     const changed = cycle.inserted + cycle.updated + cycle.deleted;
     await services.jobs.appendEvent(jobId, {
       type: 'SyncDrained',
       message: `last cycle after the writes stopped: ${cycle.rowsCompared} row(s) compared, ${cycle.inserted} inserted, ${cycle.updated} updated, ${cycle.deleted} deleted`,
       details: { rowsCompared: cycle.rowsCompared, inserted: cycle.inserted, updated: cycle.updated, deleted: cycle.deleted },
     });
+    if (switchesOver(job)) await switchOver(services, recorded);
     return { rowsCompared: cycle.rowsCompared, changed };
   });
 }

@@ -8,6 +8,7 @@ import type { Services } from '../services';
 import type { JobInput } from '../workflow/steps';
 import type { CycleOutcome } from './strategy';
 import { syncStrategyFor } from './syncStrategies';
+import { compareAfterSwitch, type SwitchedComparison } from './switchover';
 
 /**
  * What is left to compare after the drain. The drain's cycle, started after the writes stopped,
@@ -72,11 +73,18 @@ export async function verifySync(services: Services, { jobId }: JobInput): Promi
   await services.jobs.update(jobId, { phase: 'VERIFICATION' });
   const collections = Object.values(job.collections);
   const found: CollectionDuplicates[] = [];
+  let switched: SwitchedComparison | undefined;
+  let writtenCollections = 0;
   const { report, comparison, scope } = await withClusters(services, job, async (clusters) => {
     const scope = leftToCompare(job);
     const drained = { rowsCompared: job.sync?.lastCycle?.rowsCompared ?? 0, inserted: 0, updated: 0, deleted: 0, sampleKeys: [] };
-    const comparison: Pick<CycleOutcome, 'rowsCompared' | 'inserted' | 'updated' | 'deleted' | 'sampleKeys'> =
-      scope === 'none'
+    if (job.sync?.switchedAt) {
+      // Switched over: applications write to the target meanwhile (lib/sync/switchover.ts).
+      switched = await compareAfterSwitch(services, job, clusters);
+    }
+    const comparison: Pick<CycleOutcome, 'rowsCompared' | 'inserted' | 'updated' | 'deleted' | 'sampleKeys'> = switched
+      ? { ...drained, rowsCompared: switched.rowsCompared }
+      : scope === 'none'
         ? drained
         : scope === 'all'
           ? await syncStrategyFor(job).runCycle({ services, job, clusters, apply: false })
@@ -85,9 +93,20 @@ export async function verifySync(services: Services, { jobId }: JobInput): Promi
     const entries = [];
     for (const c of collections) {
       const [sourceRows, targetRows] = await Promise.all([countRows(clusters.source, c.sourceDb, c.sourceName, { readOnly: true }), countRows(clusters.target, c.targetDb, c.targetName)]);
+      if (switched) {
+        // Judged below, once the log says which collections the applications wrote since the switch.
+        entries.push({ key: c.key, sourceRows, targetRows, match: sourceRows === targetRows });
+        continue;
+      }
       const duplicateKeys = differences === 0 && sourceRows > targetRows ? await sourceDuplicates(services, job, clusters, c, sourceRows - targetRows) : null;
       if (duplicateKeys) found.push({ key: c.key, ...duplicateKeys });
       entries.push({ key: c.key, sourceRows, targetRows, ...(duplicateKeys ? { duplicateKeys: duplicateKeys.rows } : {}), match: sourceRows - (duplicateKeys?.rows ?? 0) === targetRows });
+    }
+    if (switched) {
+      // Read after every count: a write a count saw was logged before it was forwarded.
+      const written = await switched.writtenAfterSwitch();
+      for (const e of entries) if (written.has(e.key)) Object.assign(e, { match: true, writtenAfterSwitch: true });
+      writtenCollections = written.size;
     }
     const report: VerificationReport = verificationReport(
       { at: services.now().toISOString(), sourceCollections: collections.length, targetCollections: collections.length, passed: differences === 0 && entries.every((e) => e.match) },
@@ -110,12 +129,26 @@ export async function verifySync(services: Services, { jobId }: JobInput): Promi
     await services.jobs.appendEvent(jobId, { type: 'VerificationFailed', message: `entity counts differ: ${counts.join(', ')}` });
     throw new PermanentError('VERIFICATION_MISMATCH', `every row compared equal but entity counts differ: ${counts.join(', ')}`);
   }
+  if (switched?.bypassed) {
+    await services.jobs.update(jobId, { addWarnings: [`writes reached the source without passing through the capture endpoint: ${switched.bypassed}`] });
+    await services.jobs.appendEvent(jobId, { type: 'WritesBypassedCapture', message: switched.bypassed, details: { bypassed: [switched.bypassed], repaired: switched.repaired } });
+  }
   await reportDuplicateKeys(services, job, found);
   for (const c of collections) await services.jobs.updateCollection(jobId, c.key, { status: 'VERIFIED' });
   await services.jobs.appendEvent(jobId, {
     type: 'VerificationPassed',
-    message: `${collections.length} collection(s): all ${comparison.rowsCompared} row(s) compared equal field by field${typeof scope === 'object' ? ` (the ${scope.size} shard(s) the drain changed compared twice)` : ''}, every entity count matches`,
+    message: switched
+      ? verifiedAfterSwitch(collections.length, switched, writtenCollections)
+      : `${collections.length} collection(s): all ${comparison.rowsCompared} row(s) compared equal field by field${typeof scope === 'object' ? ` (the ${scope.size} shard(s) the drain changed compared twice)` : ''}, every entity count matches`,
     details: { rowsCompared: comparison.rowsCompared, collections: report.collections },
   });
   return { passed: true, rowsCompared: comparison.rowsCompared };
+}
+
+function verifiedAfterSwitch(collections: number, s: SwitchedComparison, written: number): string {
+  const parts = [`${collections} collection(s), compared after the switchover: all ${s.rowsCompared} row(s) equal field by field but those the applications wrote to the target since`];
+  if (s.repaired) parts.push(`${s.repaired} row(s) that bypassed the capture endpoints copied from the source`);
+  if (s.unattributed) parts.push(`${s.unattributed} row(s) differ in collections where a delete by filter or an autoID insert after the switch leaves them unattributable`);
+  parts.push(written ? `entity counts match in the ${collections - written} collection(s) nothing was written to since the switch` : 'every entity count matches');
+  return parts.join('; ');
 }

@@ -167,6 +167,16 @@ describe('POST /migrations/{id}/resume', () => {
     expect(successful.body.error.message).toMatch(/is SUCCESSFUL; only a FAILED job can be resumed/);
   });
 
+  it('409 for a job that failed after its switchover: a resume would copy the source over the writes made to the target since', async () => {
+    const jobId = await failedJob('switched');
+    const at = new Date().toISOString();
+    await api.jobs.update(jobId, { sync: { strategy: 'capture', startedAt: at, deadlineAt: at, cycles: 3, inserted: 0, updated: 0, deleted: 0, switchedAt: at } });
+    const refused = await call('POST', `/migrations/${jobId}/resume`, { source: { token: 'a' }, target: { token: 'b' } });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toMatch(/failed after its switchover .*would copy the source over the applications' writes/);
+    expect((await api.jobs.get(jobId))?.status).toBe('FAILED');
+  });
+
   it('takes the target locks again: refused while another job writes the collection, held once resumed', async () => {
     const jobId = await failedJob('locked_again');
     // The failure released the lock: another job may take the collection meanwhile.

@@ -232,6 +232,65 @@ describe('sync strategy capture, through the capture endpoint', () => {
     await endpoint.stop();
   }, 300_000);
 
+  it('switchover: the endpoint sends writes to the target once the log is drained, before the verification; a write that bypassed it is copied under a short fence, a write after the switch is kept', async () => {
+    await resetClusters();
+    await createKeyed(source.uri, 'docs', 80);
+    const job = await createCaptureJob({ switchover: true });
+    const endpoint = await capture(job.jobId);
+    const app = appClient(endpoint.address);
+    await waitFor(job.jobId, (j) => j.status === 'SYNCING' && j.syncLagSeconds !== null, 'the first sync cycle');
+    await app.upsert({ collection_name: 'docs', data: [{ id: 3, tag: 'logged-before-stop', n: 3, vec: vector(3) }] } as never);
+    // An application still connected to the source: two rows only the comparison after the switch finds.
+    const direct = client(source.uri);
+    await direct.upsert({ collection_name: 'docs', data: [{ id: 8, tag: 'bypassed', n: 8, vec: vector(8) }, { id: 9, tag: 'bypassed', n: 9, vec: vector(9) }] } as never);
+    await direct.closeConnection();
+
+    await runtime.service.stopSync(job.jobId, { confirmWritesStopped: true });
+    /** Writes until the endpoint answers as `until` wants (a write refused is not applied anywhere). */
+    const writeUntil = async (write: () => Promise<{ status: { error_code: string | number; reason: string } }>, until: (accepted: boolean) => boolean) => {
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const reply = await write();
+        if (until(reply.status.error_code === 'Success')) return reply;
+        await sleep(100);
+      }
+      throw new Error('the endpoint never answered as expected');
+    };
+    // Until the endpoint has seen the fence, a write that changes nothing (row 4 as it is).
+    const refused = await writeUntil(() => app.upsert({ collection_name: 'docs', data: [{ id: 4, tag: 'odd', n: 3, vec: vector(3) }] } as never), (accepted) => !accepted);
+    expect(refused.status.reason).toContain(job.jobId);
+    // Then until it takes writes again: sent to the target from now on.
+    await writeUntil(() => app.upsert({ collection_name: 'docs', data: [{ id: 9, tag: 'after-switch', n: 9, vec: vector(9) }] } as never), (accepted) => accepted);
+    // (The verification may fence writes briefly while it copies the rows that bypassed the endpoint.)
+    await writeUntil(() => app.insert({ collection_name: 'docs', data: [{ id: 9001, tag: 'after-switch', n: 1, vec: vector(9001) }] } as never), (accepted) => accepted);
+
+    const ended = await waitForEnd(job.jobId);
+    expect(ended.status, JSON.stringify(ended.error)).toBe('SUCCESSFUL');
+    await app.closeConnection();
+    const record = (await runtime.jobs.get(job.jobId))!;
+    expect(record.sync!.switchedAt).toBeDefined();
+    expect(record.sync!.repairFencedAt).toBeUndefined();
+    // The switch came before the verification: the applications' downtime does not include the comparison of every row.
+    const types = (await events(job.jobId)).map((e) => e.type);
+    expect(types.indexOf('SwitchedOver')).toBeGreaterThan(-1);
+    expect(types.indexOf('SwitchedOver')).toBeLessThan(types.indexOf('VerificationPassed'));
+
+    const [s, t] = [client(source.uri), client(target.uri)];
+    const read = async (c: ReturnType<typeof client>) =>
+      Object.fromEntries(
+        (await c.query({ collection_name: 'docs', filter: 'id in [3, 4, 8, 9, 9001]', output_fields: ['id', 'tag'], consistency_level: 'Strong' } as never)).data.map((r: Record<string, unknown>) => [String(r.id), r.tag]),
+      );
+    const [onSource, onTarget] = [await read(s), await read(t)];
+    await Promise.all([s.closeConnection(), t.closeConnection()]);
+    // 8 bypassed the endpoint: copied. 9 bypassed it too, then the application wrote it after the switch: the application's write stands.
+    expect(onTarget).toEqual({ '3': 'logged-before-stop', '4': 'odd', '8': 'bypassed', '9': 'after-switch', '9001': 'after-switch' });
+    expect(onSource).toEqual({ '3': 'logged-before-stop', '4': 'odd', '8': 'bypassed', '9': 'bypassed' });
+    const verified = (await events(job.jobId)).find((e) => e.type === 'VerificationPassed')!;
+    expect(verified.message).toMatch(/compared after the switchover/);
+    expect(ended.verification).toMatchObject({ passed: true, collections: [{ key: 'default.docs', match: true }] });
+    await endpoint.stop();
+  }, 300_000);
+
   it('switchover with names mapped: calls naming the source collection reach the renamed target collection; others pass unchanged', async () => {
     await resetClusters();
     await createKeyed(source.uri, 'docs', 40);

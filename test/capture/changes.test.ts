@@ -49,8 +49,17 @@ describe('endpoint mode', () => {
     expect(endpointMode({ status: 'SYNCING' })).toBe('capture');
     expect(endpointMode({ status: 'CUTTING_OVER', options: { switchover: true } })).toBe('fenced');
     expect(endpointMode({ status: 'SUCCESSFUL' })).toBe('fenced');
-    expect(endpointMode({ status: 'SUCCESSFUL', options: { switchover: true } })).toBe('switched');
+    expect(endpointMode({ status: 'SUCCESSFUL', options: { switchover: true } })).toBe('moved');
     expect(endpointMode({ status: 'FAILED' })).toBe('capture');
+  });
+
+  it('switches when the drain ends, fences again only while the verification repairs, and stays on the target if the job fails after the switch', () => {
+    const options = { switchover: true };
+    const switchedAt = '2026-12-04T12:00:00.000Z';
+    expect(endpointMode({ status: 'CUTTING_OVER', options, sync: { switchedAt } })).toBe('switched');
+    expect(endpointMode({ status: 'CUTTING_OVER', options, sync: { switchedAt, repairFencedAt: switchedAt } })).toBe('fenced');
+    expect(endpointMode({ status: 'FAILED', options, sync: { switchedAt, repairFencedAt: switchedAt } })).toBe('switched');
+    expect(endpointMode({ status: 'SUCCESSFUL', options, sync: { switchedAt } })).toBe('moved');
   });
 });
 

@@ -64,9 +64,11 @@ export class WriteRefused extends Error {
 export interface CaptureHooks<T = unknown> {
   /** Where calls go now. */
   route(): 'source' | 'target';
-  /** Before a write is forwarded to the source: record it (durably) or refuse it (WriteRefused). */
+  /** false: writes pass as they come, unrecorded (the job ended after the switchover: nobody reads the log). */
+  records(): boolean;
+  /** Before a write is forwarded (to the source, or to the target after the switchover): record it (durably) or refuse it (WriteRefused). */
   beforeWrite(write: CapturedWrite): Promise<T>;
-  /** After the source replied (or the call failed). */
+  /** After the upstream replied (or the call failed). */
   afterWrite(ticket: T, reply: ForwardedReply): Promise<void>;
 }
 
@@ -169,22 +171,22 @@ export async function startCaptureProxy<T>(options: CaptureProxyOptions<T>): Pro
       const up = upstream();
       const metadata = forwardedMetadata(call.metadata, up.authorization);
       const deadline = callDeadline(call);
+      // After the switchover, calls naming what the job renamed go out with the target's names, and their replies come back with the callers'.
       const names = up === upstreams.target ? translator() : undefined;
-      if (names) {
-        const fields = nameFields.get(name);
-        const sent = names.request(fields?.request, call.request, metadata);
-        forward(up, path, call, sent.bytes, sent.metadata, deadline, callback, fields?.response && ((reply) => names.reply(fields.response, reply, sent.targetDb)));
-        return;
-      }
-      if (!WRITE_METHODS.has(name) || options.hooks.route() === 'target') {
-        forward(up, path, call, call.request, metadata, deadline, callback);
+      const fields = names ? nameFields.get(name) : undefined;
+      const sent = names ? names.request(fields?.request, call.request, metadata) : { bytes: call.request, metadata, targetDb: undefined };
+      const mapReply = names && fields?.response ? (reply: Buffer) => names.reply(fields.response, reply, sent.targetDb!) : undefined;
+      if (!WRITE_METHODS.has(name) || !options.hooks.records()) {
+        forward(up, path, call, sent.bytes, sent.metadata, deadline, callback, mapReply);
         return;
       }
       void (async () => {
         let ticket: T;
         try {
+          // Recorded under the names the application uses (the source's): those the sync and the verification know.
           const write = readWrite(name as CapturedWrite['method'], call.request, call.metadata, methods);
-          const facts = await describe(write.db, write.collection, metadata);
+          // The source is described with the caller's own credentials, also once calls go to the target.
+          const facts = await describe(write.db, write.collection, forwardedMetadata(call.metadata));
           ticket = await options.hooks.beforeWrite(withKeys(write, facts, call.request));
         } catch (error) {
           // Refused as Milvus refuses a write: a reply whose status says why (the SDKs' retry of a
@@ -194,7 +196,7 @@ export async function startCaptureProxy<T>(options: CaptureProxyOptions<T>): Pro
         }
         const writeDeadline = Math.min(deadline ?? Infinity, Date.now() + options.writeTimeoutMs);
         const reply = await new Promise<{ error: grpc.ServiceError | null; bytes?: Buffer; headers?: grpc.Metadata }>((resolve) => {
-          const upstreamCall = up.client.makeUnaryRequest(path, identity, identity, call.request, metadata, { deadline: writeDeadline }, (error, bytes) => resolve({ error, bytes, headers }));
+          const upstreamCall = up.client.makeUnaryRequest(path, identity, identity, sent.bytes, sent.metadata, { deadline: writeDeadline }, (error, bytes) => resolve({ error, bytes, headers }));
           let headers: grpc.Metadata | undefined;
           upstreamCall.on('metadata', (m) => (headers = m));
         });
@@ -206,7 +208,7 @@ export async function startCaptureProxy<T>(options: CaptureProxyOptions<T>): Pro
         }
         if (reply.headers) call.sendMetadata(reply.headers);
         if (reply.error) callback(passError(reply.error));
-        else callback(null, reply.bytes);
+        else callback(null, mapReply ? mapReply(reply.bytes!) : reply.bytes);
       })();
     };
   }
