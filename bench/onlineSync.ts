@@ -1,5 +1,5 @@
 /**
- * npm run bench:online [-- --rows 100000 --dim 128 --writes 200 --sync-seconds 60 --rows-per-shard 25000 --writers 1 --strategy capture]
+ * npm run bench:online [-- --rows 100000 --dim 128 --writes 200 --sync-seconds 60 --rows-per-shard 25000 --writers 1 --strategy capture [--switchover]]
  *
  * The online mode under a steady write load, end to end through the local runtime (the CDK
  * state machine, DynamoDB Local, two milvus-lite servers): seeds a collection, starts a writer
@@ -10,12 +10,17 @@
  * --strategy capture: the job syncs from the capture endpoint's change log; the endpoint is
  * `milvus-migrate capture` in a process of its own, the writer writes through it, and the table
  * adds the write latency through the endpoint against the same writer straight to the source
- * (on a collection of its own, at the same time).
+ * (on a collection of its own, at the same time, which the job does not move).
+ *
+ * --switchover (with --strategy capture): the writers go on writing through the endpoint across
+ * the cutover, and a probe upserts one row through it every 50 ms from the stop-sync on: the
+ * windows in which it was refused are the downtime the applications see (the fence until the
+ * switch, and a repair fence if the verification found rows that bypassed the endpoint).
  */
 import { startMilvusLite } from '../local/milvusLite';
 import { startLocalRuntime } from '../local/runtime';
 import { countRows, openCluster } from '../lib/milvus';
-import { createWrittenCollection, startMixedWriter } from '../local/mixedWriter';
+import { createWrittenCollection, startMixedWriter, startProbe } from '../local/mixedWriter';
 import { createApiHandler } from '../functions/api';
 import { startApiServer } from '../functions/localHttpServer';
 import { startCapture } from '../local/captureProcess';
@@ -32,6 +37,8 @@ const ROWS_PER_SHARD = flag('rows-per-shard', 25_000);
 /** Write loops at once: one loop waits for each call, so a rate of hundreds of rows/s needs several. */
 const WRITERS = flag('writers', 1);
 const STRATEGY = process.argv.includes('--strategy') ? process.argv[process.argv.indexOf('--strategy') + 1]! : 'snapshot-diff';
+const SWITCHOVER = process.argv.includes('--switchover');
+const PROBE_MS = 50;
 const COLLECTION = 'bench_online';
 const TABLE = 'milvus-migrate-bench-online';
 
@@ -51,16 +58,17 @@ async function main(): Promise<void> {
     console.log(`seeded ${ROWS} rows of ${DIM}-d in ${((Date.now() - t) / 1000).toFixed(1)} s`);
 
     const capture = STRATEGY === 'capture';
+    if (SWITCHOVER && !capture) throw new Error('--switchover needs --strategy capture');
     // For the latency the endpoint adds: the same writer straight to the source, during the sync, on
-    // a small collection of the same shape (its keys stay apart; its writes bypass the endpoint, so
-    // the cutover's comparison finds and reports them).
+    // a small collection of the same shape that the job does not move.
     if (capture) await createWrittenCollection(source.uri, `${COLLECTION}_direct`, 1_000, DIM);
     t = Date.now();
     const { jobId } = (await runtime.service.create({
       type: 'online',
       source: { uri: source.uri },
       target: { uri: target.uri },
-      options: { rowsPerShard: ROWS_PER_SHARD, ...(capture ? { syncStrategy: 'capture' } : {}) },
+      ...(capture ? { databases: [{ name: 'default', collections: [{ name: COLLECTION }] }] } : {}),
+      options: { rowsPerShard: ROWS_PER_SHARD, ...(capture ? { syncStrategy: 'capture' } : {}), ...(SWITCHOVER ? { switchover: true } : {}) },
     })) as { jobId: string };
     const endpoint = capture ? await startEndpoint(runtime, jobId) : undefined;
     const writer = startMixedWriter(endpoint?.address ?? source.uri, COLLECTION, { existingRows: ROWS, dim: DIM, writesPerSecond: WRITES, concurrency: WRITERS });
@@ -89,9 +97,10 @@ async function main(): Promise<void> {
     }
     const cycles = job.sync.cycles;
     const cycle = job.sync.lastCycle;
-    const writes = await writer.stop();
     const directLatencies = (await direct?.stop())?.latenciesMs ?? [];
-    const endpointLatencies = writes.latenciesMs.slice(syncingFrom);
+    // Without switchover the applications stop writing before the confirmation, as the operator is told to.
+    const endpointLatencies = (SWITCHOVER ? writer.stats : await writer.stop()).latenciesMs.slice(syncingFrom);
+    const probe = SWITCHOVER ? startProbe(endpoint!.address, COLLECTION, { dim: DIM, everyMs: PROBE_MS }) : undefined;
 
     const confirmed = Date.now();
     await runtime.service.stopSync(jobId, { confirmWritesStopped: true });
@@ -100,6 +109,8 @@ async function main(): Promise<void> {
       job = await runtime.service.get(jobId);
     }
     const observedDowntime = (Date.now() - confirmed) / 1000;
+    const refusals = await probe?.stop(confirmed);
+    const writes = await writer.stop();
     await endpoint?.stop();
     if (job.status !== 'SUCCESSFUL') throw new Error(`job ${job.status}: ${job.error?.reason}`);
 
@@ -115,7 +126,17 @@ async function main(): Promise<void> {
       ['syncLagSeconds p50 / p95 / max', `${percentile(lags, 50)} / ${percentile(lags, 95)} / ${Math.max(...lags)} s (${lags.length} samples, 1/s)`],
       ['  after the first cycle (steady state)', steadyLags.length ? `${percentile(steadyLags, 50)} / ${percentile(steadyLags, 95)} / ${Math.max(...steadyLags)} s (${steadyLags.length} samples)` : 'no sample: the first cycle outlasted the sync window'],
       ['cutover downtime (job cutoverSeconds)', `${job.cutoverSeconds} s`],
-      ['cutover downtime (observed, confirm to SUCCESSFUL)', `${observedDowntime.toFixed(1)} s`],
+      [SWITCHOVER ? 'cutover (observed, confirm to SUCCESSFUL; writes accepted meanwhile once switched)' : 'cutover downtime (observed, confirm to SUCCESSFUL)', `${observedDowntime.toFixed(1)} s`],
+      ...(refusals
+        ? ([
+            [
+              'writes refused (probe every 50 ms through the endpoint)',
+              refusals.windows.length
+                ? refusals.windows.map((w) => `${w.seconds.toFixed(2)} s from +${w.from.toFixed(2)} s`).join('; ') + ` (${refusals.refused} of ${refusals.sent} probes refused)`
+                : `none (${refusals.sent} probes)`,
+            ],
+          ] as Array<[string, string]>)
+        : []),
       ...(capture
         ? ([
             ['strategy', 'capture (writer through the capture endpoint: `milvus-migrate capture` in a process of its own)'],

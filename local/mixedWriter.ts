@@ -129,3 +129,42 @@ export function startMixedWriter(uri: string, name: string, options: { existingR
     },
   };
 }
+
+/**
+ * Upserts one row (key 0) every `everyMs` until stopped, each call waited for: `stop` answers the
+ * windows (seconds after `from`) in which every call was refused, the downtime an application sees.
+ */
+export function startProbe(uri: string, name: string, options: { dim?: number; everyMs: number }) {
+  const c = client(uri);
+  const results: Array<{ at: number; ok: boolean }> = [];
+  let stopping = false;
+  const loop = (async () => {
+    for (let version = 1; !stopping; version++) {
+      const at = Date.now();
+      const ok = await c.upsert({ collection_name: name, data: [row(0, options.dim ?? 8, version)] as never }).then(
+        (r) => r.status.error_code === 'Success',
+        () => false,
+      );
+      results.push({ at, ok });
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, options.everyMs - (Date.now() - at))));
+    }
+  })();
+  return {
+    async stop(from: number): Promise<{ windows: Array<{ from: number; seconds: number }>; sent: number; refused: number }> {
+      stopping = true;
+      await loop;
+      await c.closeConnection();
+      const windows: Array<{ from: number; seconds: number }> = [];
+      let open: number | undefined;
+      for (const r of results) {
+        if (!r.ok && open === undefined) open = r.at;
+        if (r.ok && open !== undefined) {
+          windows.push({ from: (open - from) / 1000, seconds: (r.at - open) / 1000 });
+          open = undefined;
+        }
+      }
+      if (open !== undefined) windows.push({ from: (open - from) / 1000, seconds: (results[results.length - 1]!.at - open) / 1000 });
+      return { windows, sent: results.length, refused: results.filter((r) => !r.ok).length };
+    },
+  };
+}
