@@ -68,6 +68,8 @@ export interface MigrationStateMachineProps {
  *  7. Online:  StartSync -> SyncChanges ($.sync, runs cycles for up to ~13 minutes)
  *              -> SyncState?: SYNCING -> WaitForNextSync ($.sync.waitSeconds) -> SyncChanges
  *                             WRITES_STOPPED (stop-sync confirmed) -> DrainChanges -> VerifySync -> Finalize
+ *              (capture with switchover: DrainChanges ends by switching the capture endpoints to
+ *              the target, and VerifySync compares while applications write there)
  *     The sync deadline (7 days by default) and schema changes on the source are failures of
  *     SyncChanges. One loop turn is 9 history events and at least ~13 minutes on AWS: 7 days
  *     take about 7,000 of the 25,000 events an execution may have.
