@@ -64,13 +64,19 @@ export class CaptureStrategy implements SyncStrategy {
     const { services, job } = context;
     const log = services.changeLog;
     if (!log) throw new PermanentError('CHANGE_LOG_UNAVAILABLE', `job ${job.jobId} syncs with strategy capture, but this runtime has no change log`);
-    const checkpoint = job.sync?.changeLogCheckpoint;
+    let checkpoint = job.sync?.changeLogCheckpoint;
     const writeTimeoutMs = job.options.captureWriteTimeoutSeconds * 1000;
     const draining = job.status === 'CUTTING_OVER';
 
     // Writes stopped: the endpoints refuse them before the drain reads anything, even when the sync
     // is stopped before its first cycle ended (the drain is then that first comparison).
     if (draining) await awaitFence(log, job.jobId, job.writesStoppedAt ? Date.parse(job.writesStoppedAt) : Date.now(), writeTimeoutMs);
+    if (checkpoint === undefined && draining && job.options.switchover) {
+      // Stopped before the first comparison ended: with switchover the comparison after the switch
+      // does its work (and finds what the log lacks), so the drain applies the log from the copy's
+      // start instead of comparing every row while writes are refused.
+      checkpoint = Date.parse(job.startedAt ?? job.createdAt) - writeTimeoutMs;
+    }
     if (checkpoint === undefined) {
       // The first cycle: compare every row; the log is applied from then on.
       const outcome = await this.comparison.runCycle(context);

@@ -291,6 +291,34 @@ describe('sync strategy capture, through the capture endpoint', () => {
     await endpoint.stop();
   }, 300_000);
 
+  it('switchover, stopped before the first comparison of every row ended: the drain applies the log from the copy on instead, and the comparison after the switch finds the rest', async () => {
+    await resetClusters();
+    await createKeyed(source.uri, 'docs', 12_000);
+    const job = await createCaptureJob({ switchover: true });
+    const endpoint = await capture(job.jobId);
+    const app = appClient(endpoint.address);
+    // Written during the copy: in the log, and applied by the drain.
+    await app.upsert({ collection_name: 'docs', data: [{ id: 5, tag: 'during-copy', n: 5, vec: vector(5) }] } as never);
+    await waitFor(job.jobId, (j) => j.status === 'SYNCING', 'the sync', 120_000);
+    // An application still on the source, in the last shard (the comparison, were it to run, would meet it last).
+    const direct = client(source.uri);
+    await direct.upsert({ collection_name: 'docs', data: [{ id: 11_999, tag: 'bypassed', n: 6, vec: vector(6) }] } as never);
+    await direct.closeConnection();
+    await runtime.service.stopSync(job.jobId, { confirmWritesStopped: true });
+    const ended = await waitForEnd(job.jobId);
+    expect(ended.status, JSON.stringify(ended.error)).toBe('SUCCESSFUL');
+    await app.closeConnection();
+    // 12,000 rows take seconds to compare: the stop came first, and the drain read only the logged keys.
+    const drained = (await events(job.jobId)).find((e) => e.type === 'SyncDrained')!;
+    expect((drained.details as { rowsCompared: number }).rowsCompared).toBeLessThan(100);
+    expect(await expectSameRows(source.uri, 'docs', target.uri, 'docs')).toBe(12_000);
+    const t = client(target.uri);
+    const rows = await t.query({ collection_name: 'docs', filter: 'id in [5, 11999]', output_fields: ['id', 'tag'], consistency_level: 'Strong' } as never);
+    await t.closeConnection();
+    expect(Object.fromEntries(rows.data.map((r: Record<string, unknown>) => [String(r.id), r.tag]))).toEqual({ '5': 'during-copy', '11999': 'bypassed' });
+    await endpoint.stop();
+  }, 300_000);
+
   it('switchover with names mapped: calls naming the source collection reach the renamed target collection; others pass unchanged', async () => {
     await resetClusters();
     await createKeyed(source.uri, 'docs', 40);
