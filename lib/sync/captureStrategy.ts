@@ -269,23 +269,31 @@ async function applyCollection({ clusters, job }: CycleContext, w: CollectionWor
       }
       counts.read += chunk.length;
       const absent = chunk.filter((k) => !found.has(k));
-      // Keys the source no longer has go from the target (from the partition named, or from all of them).
-      if (absent.length) {
-        await new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec, ...(partition ? { partition } : {}) }).deleteKeys(absent.map((k) => pkLiteral(pk, k)));
-        counts.deleted += absent.length;
-      }
-      for (const { partition: p, rows } of rowsByPartition) {
-        if (!rows.length) continue;
-        const writer = new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec, ...(p ? { partition: p } : {}) });
-        if (partitioned && !partition) {
-          // The key may sit in another partition on the target: remove it everywhere, then write it where the source has it.
-          await new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec }).deleteKeys(rows.map((r) => pkLiteral(pk, String(r[pk.name]))));
-          await writer.writeRows(rows, 'insert');
-        } else {
-          await writer.writeRows(rows, 'upsert');
+      // Keys the source no longer has go from the target (from the partition named, or from all of
+      // them), while the rows it has are written: the two key sets are disjoint, so they need no
+      // order, and a write to Milvus costs a round trip (on milvus-lite, a scan of the collection).
+      const removal = absent.length
+        ? new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec, ...(partition ? { partition } : {}) }).deleteKeys(absent.map((k) => pkLiteral(pk, k)))
+        : Promise.resolve();
+      const writes = (async () => {
+        // One partition after another: a key the source holds in two partitions is rewritten in each, in turn.
+        for (const { partition: p, rows } of rowsByPartition) {
+          if (!rows.length) continue;
+          const writer = new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec, ...(p ? { partition: p } : {}) });
+          if (partitioned && !partition) {
+            // The key may sit in another partition on the target: remove it everywhere, then write it where the source has it.
+            await new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec }).deleteKeys(rows.map((r) => pkLiteral(pk, String(r[pk.name]))));
+            await writer.writeRows(rows, 'insert');
+          } else {
+            await writer.writeRows(rows, 'upsert');
+          }
+          counts.written += rows.length;
         }
-        counts.written += rows.length;
-      }
+      })();
+      // Both settle before the cycle goes on or fails: no write of a failed cycle lands after its retry's.
+      const settled = await Promise.allSettled([removal, writes]);
+      for (const r of settled) if (r.status === 'rejected') throw r.reason;
+      counts.deleted += absent.length;
     }
   }
   return counts;
