@@ -24,6 +24,12 @@ export interface CaptureFlags extends ApiFlags {
 
 /** How often the endpoint reads the job (the fence, the switchover) and beats its heartbeat. */
 const POLL_MS = 500;
+/**
+ * While a cutover refuses writes, the applications wait on every read of the job: the fence's
+ * acknowledgement (which the drain waits for) and the switch are seen this fast. Only for those
+ * seconds: a job that ended fenced (no switchover) is read at POLL_MS.
+ */
+const FENCED_POLL_MS = 100;
 
 type CaptureJob = JobView & { options: { syncStrategy?: string; switchover?: boolean; captureWriteTimeoutSeconds?: number }; source: { uri: string }; target: { uri: string } };
 
@@ -80,10 +86,12 @@ export async function captureCommand(jobId: string, flags: CaptureFlags): Promis
 
   let stopped = false;
   let warned = false;
+  let cuttingOver = false;
   const poll = async () => {
     while (!stopped) {
       try {
         const current = (await api.get(jobId)) as CaptureJob;
+        cuttingOver = current.status === 'CUTTING_OVER';
         // Until the names are read the endpoint stays as it was (fenced once the job cuts over).
         const mode = await modeOf(current);
         if (mode !== capture.currentMode) process.stderr.write(`job ${jobId} is ${current.status}: ${describe(mode)}\n`);
@@ -94,7 +102,7 @@ export async function captureCommand(jobId: string, flags: CaptureFlags): Promis
         if (!warned) process.stderr.write(`capture: cannot read job ${jobId} (${error instanceof Error ? error.message : String(error)}); retrying\n`);
         warned = true;
       }
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      await new Promise((resolve) => setTimeout(resolve, cuttingOver && capture.currentMode === 'fenced' ? FENCED_POLL_MS : POLL_MS));
     }
   };
   const polling = poll();
