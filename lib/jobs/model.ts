@@ -381,3 +381,8 @@ export const JobEvent = z.object({
 export type JobEvent = z.infer<typeof JobEvent>;
 
 export const collectionKey = (db: string, name: string): string => `${db}.${name}`;
+
+/** The job's collections by the source's database and collection name (what a capture endpoint logs), for mapping a logged write to its collection. */
+export function collectionsBySourceName(job: JobWithCollections): Map<string, CollectionProgress> {
+  return new Map(Object.values(job.collections).map((c) => [collectionKey(c.sourceDb, c.sourceName), c]));
+}

@@ -1,5 +1,5 @@
 import type { LoggedChange } from '../capture/changes';
-import { collectionKey, type JobWithCollections } from '../jobs/model';
+import { collectionKey, collectionsBySourceName, type JobWithCollections } from '../jobs/model';
 
 /** Keys found different are kept up to this many (a comparison after a long outage may find millions). */
 const MAX_TRACKED_KEYS = 10_000;
@@ -35,11 +35,11 @@ export class DifferingKeys {
    * templated filter) explains its whole collection (`wholly`: no difference there is attributed).
    */
   unexplainedKeys(job: JobWithCollections, logged: readonly LoggedChange[]): Unexplained {
-    const byName = new Map(Object.values(job.collections).map((c) => [collectionKey(c.sourceDb, c.sourceName), c.key]));
+    const byName = collectionsBySourceName(job);
     const explained = new Map<string, Set<string>>();
     const wholly = new Set<string>();
     for (const entry of logged) {
-      const key = byName.get(collectionKey(entry.db, entry.collection));
+      const key = byName.get(collectionKey(entry.db, entry.collection))?.key;
       if (!key) continue;
       const keys = entry.kind === 'upsert-keys' || entry.kind === 'delete-keys' ? (entry.keys ?? []) : entry.kind === 'autoid-pending' && entry.ackKeys.length ? entry.ackKeys : null;
       if (!keys) {
@@ -92,4 +92,9 @@ export function describeUnexplained({ keys, count, untracked }: Unexplained): st
   const examples = [...keys].flatMap(([collection, set]) => [...set].slice(0, EXAMPLES).map((k) => `${collection}:${k}`)).slice(0, EXAMPLES);
   const more = untracked ? ` (and ${untracked} more row(s) differed that were not checked against the log)` : '';
   return `${count} row(s) differed that no capture endpoint logged${more}, e.g. ${examples.join(', ') || 'none listed'}`;
+}
+
+/** The job's warning for rows that reached the source without passing through an endpoint (`what`: how many, how found, how copied). */
+export function bypassedWarning(what: string): string {
+  return `writes reached the source without passing through the capture endpoint: ${what}`;
 }

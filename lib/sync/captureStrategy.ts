@@ -1,6 +1,6 @@
 import type { ChangeLog, LoggedChange } from '../capture/changes';
 import { PermanentError } from '../errors';
-import { collectionKey, type CollectionProgress, type JobWithCollections } from '../jobs/model';
+import { collectionKey, collectionsBySourceName, type CollectionProgress, type JobWithCollections } from '../jobs/model';
 import { describeCollection, expressibleBound } from '../milvus';
 import { ensureLoaded, ensureReadable } from '../milvus/collections';
 import { pkLiteral } from '../milvus/filter';
@@ -86,7 +86,7 @@ export class CaptureStrategy implements SyncStrategy {
 
     const readAt = services.now();
     const entries = await log.read(job.jobId, checkpoint - SKEW_MS);
-    const byKey = new Map(Object.values(job.collections).map((c) => [collectionKey(c.sourceDb, c.sourceName), c]));
+    const byKey = collectionsBySourceName(job);
     const work = new Map<string, CollectionWork>();
     let oldestPending: number | undefined;
     const ready: LoggedChange[] = [];

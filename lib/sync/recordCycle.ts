@@ -1,6 +1,7 @@
 import { MAX_RECORDED_CHANGED_SHARDS, type JobRecord, type SyncState } from '../jobs/model';
 import { notify } from '../notifications/notify';
 import type { Services } from '../services';
+import { bypassedWarning } from './bypassedWrites';
 import type { CycleOutcome } from './strategy';
 
 /** A cycle event at most this often (a steady writer makes a cycle every few seconds for days). */
@@ -40,7 +41,7 @@ export async function recordCycle(services: Services, job: JobRecord, cycle: Cyc
   };
   const warnings = [
     ...cycle.externalWrites.map((where) => `the target was written by something other than this job during sync: ${where}; the sync made it equal to the source again`),
-    ...(cycle.bypassedWrites ?? []).map((what) => `writes reached the source without passing through the capture endpoint: ${what}; a comparison of every row copied them to the target`),
+    ...(cycle.bypassedWrites ?? []).map((what) => bypassedWarning(`${what}; a comparison of every row copied them to the target`)),
   ];
   const newWarnings = warnings.filter((w) => !job.warnings.includes(w));
   const updated = await services.jobs.update(job.jobId, { sync: next, ...(newWarnings.length ? { addWarnings: newWarnings } : {}) }, ['SYNCING', 'CUTTING_OVER']);

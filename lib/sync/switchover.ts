@@ -1,6 +1,6 @@
 import type { ChangeLog, LoggedChange } from '../capture/changes';
 import { PermanentError } from '../errors';
-import { collectionKey, type JobRecord, type JobWithCollections, type SyncState } from '../jobs/model';
+import { collectionKey, collectionsBySourceName, type JobRecord, type JobWithCollections, type SyncState } from '../jobs/model';
 import type { JobClusters } from '../migration/jobContext';
 import type { Services } from '../services';
 import { describeUnexplained, DifferingKeys } from './bypassedWrites';
@@ -106,10 +106,10 @@ async function writesAfterSwitch(log: ChangeLog, jobId: string, switchedAt: numb
 }
 
 function collectionsWritten(job: JobWithCollections, logged: readonly LoggedChange[]): Set<string> {
-  const byName = new Map(Object.values(job.collections).map((c) => [collectionKey(c.sourceDb, c.sourceName), c.key]));
+  const byName = collectionsBySourceName(job);
   const written = new Set<string>();
   for (const e of logged) {
-    const key = byName.get(collectionKey(e.db, e.collection));
+    const key = byName.get(collectionKey(e.db, e.collection))?.key;
     if (key) written.add(key);
   }
   return written;

@@ -8,6 +8,7 @@ import type { Services } from '../services';
 import type { JobInput } from '../workflow/steps';
 import type { CycleOutcome } from './strategy';
 import { syncStrategyFor } from './syncStrategies';
+import { bypassedWarning } from './bypassedWrites';
 import { compareAfterSwitch, type SwitchedComparison } from './switchover';
 
 /**
@@ -130,7 +131,7 @@ export async function verifySync(services: Services, { jobId }: JobInput): Promi
     throw new PermanentError('VERIFICATION_MISMATCH', `every row compared equal but entity counts differ: ${counts.join(', ')}`);
   }
   if (switched?.bypassed) {
-    await services.jobs.update(jobId, { addWarnings: [`writes reached the source without passing through the capture endpoint: ${switched.bypassed}`] });
+    await services.jobs.update(jobId, { addWarnings: [bypassedWarning(switched.bypassed)] });
     await services.jobs.appendEvent(jobId, { type: 'WritesBypassedCapture', message: switched.bypassed, details: { bypassed: [switched.bypassed], repaired: switched.repaired } });
   }
   await reportDuplicateKeys(services, job, found);

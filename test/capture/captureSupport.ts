@@ -37,3 +37,14 @@ export async function createKeyed(uri: string, name: string, rows: number, optio
 export function appClient(address: string): MilvusClient {
   return client(address);
 }
+
+/** The `tag` of each of these keys that `uri` holds (a read with Strong consistency), by key. */
+export async function tagsById(uri: string, collection: string, ids: readonly number[]): Promise<Record<string, unknown>> {
+  const c = client(uri);
+  try {
+    const rows = await c.query({ collection_name: collection, filter: `id in [${ids.join(', ')}]`, output_fields: ['id', 'tag'], consistency_level: 'Strong' } as never);
+    return Object.fromEntries(rows.data.map((r: Record<string, unknown>) => [String(r.id), r.tag]));
+  } finally {
+    await c.closeConnection();
+  }
+}

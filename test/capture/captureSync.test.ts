@@ -6,7 +6,7 @@ import { startMilvusLite, type LocalMilvus } from '../../local/milvusLite';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { jobEvents, waitForJob, waitForJobEnd } from '../support/jobs';
 import { client, expectSameRows } from '../support/rows';
-import { appClient, createKeyed, startCapture, vector, type CaptureProcess } from './captureSupport';
+import { appClient, createKeyed, startCapture, tagsById, vector, type CaptureProcess } from './captureSupport';
 
 // Online jobs move every collection of every database: this file runs its own pair of milvus-lite servers.
 let source: LocalMilvus;
@@ -92,10 +92,7 @@ describe('sync strategy capture, through the capture endpoint', () => {
 
     // The target follows within a few cycles (no full pass needed): the lag comes from the log.
     await waitFor(job.jobId, (j) => (j.sync?.inserted ?? 0) + (j.sync?.deleted ?? 0) >= 30 + 3 + 2 + 2, 'the logged changes applied');
-    const t = client(target.uri);
-    const upserted = await t.query({ collection_name: 'docs', filter: 'id in [5, 3001, 2001, 10]', output_fields: ['id', 'tag'], consistency_level: 'Strong' } as never);
-    await t.closeConnection();
-    expect(Object.fromEntries(upserted.data.map((r: Record<string, unknown>) => [String(r.id), r.tag]))).toEqual({ '5': 'upserted', '3001': 'upserted-new', '2001': 'new' });
+    expect(await tagsById(target.uri, 'docs', [5, 3001, 2001, 10])).toEqual({ '5': 'upserted', '3001': 'upserted-new', '2001': 'new' });
 
     await runtime.service.stopSync(job.jobId, { confirmWritesStopped: true });
     // The endpoint reads the job every 500 ms: after that, writes are refused naming the job.
@@ -156,10 +153,7 @@ describe('sync strategy capture, through the capture endpoint', () => {
     await runtime.service.stopSync(job.jobId, { confirmWritesStopped: true });
     const ended = await waitForEnd(job.jobId);
     expect(ended.status, JSON.stringify(ended.error)).toBe('SUCCESSFUL');
-    const t = client(target.uri);
-    const rows = await t.query({ collection_name: 'docs', filter: 'id in [5001, 5003, 7, 8]', output_fields: ['id', 'tag'], consistency_level: 'Strong' } as never);
-    await t.closeConnection();
-    expect(Object.fromEntries(rows.data.map((r: Record<string, unknown>) => [String(r.id), r.tag]))).toEqual({ '5001': 'forwarded-then-killed', '5003': 'survivor', '7': 'even', '8': 'bypassed' });
+    expect(await tagsById(target.uri, 'docs', [5001, 5003, 7, 8])).toEqual({ '5001': 'forwarded-then-killed', '5003': 'survivor', '7': 'even', '8': 'bypassed' });
     expect(await expectSameRows(source.uri, 'docs', target.uri, 'docs')).toBe(102);
     expect(await expectSameRows(source.uri, 'auto', target.uri, 'auto')).toBe(21);
     const reported = (await events(job.jobId)).filter((e) => e.type === 'WritesBypassedCapture');
@@ -275,13 +269,8 @@ describe('sync strategy capture, through the capture endpoint', () => {
     expect(types.indexOf('SwitchedOver')).toBeGreaterThan(-1);
     expect(types.indexOf('SwitchedOver')).toBeLessThan(types.indexOf('VerificationPassed'));
 
-    const [s, t] = [client(source.uri), client(target.uri)];
-    const read = async (c: ReturnType<typeof client>) =>
-      Object.fromEntries(
-        (await c.query({ collection_name: 'docs', filter: 'id in [3, 4, 8, 9, 9001]', output_fields: ['id', 'tag'], consistency_level: 'Strong' } as never)).data.map((r: Record<string, unknown>) => [String(r.id), r.tag]),
-      );
-    const [onSource, onTarget] = [await read(s), await read(t)];
-    await Promise.all([s.closeConnection(), t.closeConnection()]);
+    const keys = [3, 4, 8, 9, 9001];
+    const [onSource, onTarget] = [await tagsById(source.uri, 'docs', keys), await tagsById(target.uri, 'docs', keys)];
     // 8 bypassed the endpoint: copied. 9 bypassed it too, then the application wrote it after the switch: the application's write stands.
     expect(onTarget).toEqual({ '3': 'logged-before-stop', '4': 'odd', '8': 'bypassed', '9': 'after-switch', '9001': 'after-switch' });
     expect(onSource).toEqual({ '3': 'logged-before-stop', '4': 'odd', '8': 'bypassed', '9': 'bypassed' });
@@ -312,10 +301,7 @@ describe('sync strategy capture, through the capture endpoint', () => {
     const drained = (await events(job.jobId)).find((e) => e.type === 'SyncDrained')!;
     expect((drained.details as { rowsCompared: number }).rowsCompared).toBeLessThan(100);
     expect(await expectSameRows(source.uri, 'docs', target.uri, 'docs')).toBe(12_000);
-    const t = client(target.uri);
-    const rows = await t.query({ collection_name: 'docs', filter: 'id in [5, 11999]', output_fields: ['id', 'tag'], consistency_level: 'Strong' } as never);
-    await t.closeConnection();
-    expect(Object.fromEntries(rows.data.map((r: Record<string, unknown>) => [String(r.id), r.tag]))).toEqual({ '5': 'during-copy', '11999': 'bypassed' });
+    expect(await tagsById(target.uri, 'docs', [5, 11999])).toEqual({ '5': 'during-copy', '11999': 'bypassed' });
     await endpoint.stop();
   }, 300_000);
 
