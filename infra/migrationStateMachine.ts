@@ -35,7 +35,7 @@ export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.TooManyRequestsException',
 ] as const;
 
-/** A CopyShard or SyncChanges invocation killed by a timeout resumes from its checkpoint (or next cycle), so it is retried too. */
+/** A CopyShard, SyncChanges, DrainChanges or VerifySync invocation killed by a timeout resumes from its checkpoint (or next cycle), so it is retried too. */
 const STEP_TIMEOUT_ERRORS = ['States.Timeout', 'Sandbox.Timedout'] as const;
 const RETRY_ON_TIMEOUT = { errors: [...STEP_TIMEOUT_ERRORS], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 3, jitterStrategy: JitterType.FULL };
 
@@ -67,7 +67,9 @@ export interface MigrationStateMachineProps {
  *                                             PASSED -> Finalize -> MigrationSucceeded
  *  7. Online:  StartSync -> SyncChanges ($.sync, runs cycles for up to ~13 minutes)
  *              -> SyncState?: SYNCING -> WaitForNextSync ($.sync.waitSeconds) -> SyncChanges
- *                             WRITES_STOPPED (stop-sync confirmed) -> DrainChanges -> VerifySync -> Finalize
+ *                             WRITES_STOPPED (stop-sync confirmed) -> DrainChanges ($.drain) <-> Drained?
+ *                             -> VerifySync ($.verification) <-> Verified? -> Finalize
+ *              (each compares every row, checkpointed per shard, and is called again until done)
  *              (capture with switchover: DrainChanges ends by switching the capture endpoints to
  *              the target, and VerifySync compares while applications write there)
  *     The sync deadline (7 days by default) and schema changes on the source are failures of
@@ -176,8 +178,22 @@ export class MigrationStateMachine extends Construct {
     const waitForNextSync = new Wait(this, 'WaitForNextSync', { time: WaitTime.secondsPath('$.sync.waitSeconds') });
     const drainChanges = task('DrainChanges', 'drainChanges', job, '$.drain');
     const verifySync = task('VerifySync', 'verifySync', job, '$.verification');
+    // Both compare every row, checkpointed per shard: one killed by its timeout goes on from there.
+    drainChanges.addRetry(RETRY_ON_TIMEOUT);
+    verifySync.addRetry(RETRY_ON_TIMEOUT);
+    // A comparison longer than one invocation: the step is called again until it says done.
+    const drained = new Choice(this, 'Drained?')
+      .when(Condition.booleanEquals('$.drain.done', true), verifySync)
+      .when(Condition.booleanEquals('$.drain.done', false), drainChanges)
+      .otherwise(this.unexpected('UnknownDrainState', 'DrainChanges answered {}', '$.drain', recordFailure));
+    const verified = new Choice(this, 'Verified?')
+      .when(Condition.booleanEquals('$.verification.done', true), finalize)
+      .when(Condition.booleanEquals('$.verification.done', false), verifySync)
+      .otherwise(this.unexpected('UnknownVerificationState', 'VerifySync answered {}', '$.verification', recordFailure));
+    drainChanges.next(drained);
+    verifySync.next(verified);
     const syncState = new Choice(this, 'SyncState?')
-      .when(Condition.stringEquals('$.sync.state', 'WRITES_STOPPED'), drainChanges.next(verifySync).next(finalize))
+      .when(Condition.stringEquals('$.sync.state', 'WRITES_STOPPED'), drainChanges)
       .when(Condition.stringEquals('$.sync.state', 'SYNCING'), waitForNextSync.next(syncChanges))
       .otherwise(this.unexpected('UnknownSyncState', 'SyncChanges answered {}', '$.sync', recordFailure));
     startSync.next(syncChanges).next(syncState);

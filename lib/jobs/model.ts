@@ -221,6 +221,38 @@ type SyncCycle = z.infer<typeof SyncCycle>;
 /** More changed shards than this are not listed on the job (lastCycle.changedShards). */
 export const MAX_RECORDED_CHANGED_SHARDS = 200;
 
+/**
+ * A comparison of every row in progress, when it spans step invocations (lib/sync/comparisonPass.ts):
+ * a Lambda invocation ends after 15 minutes, and reading every row of both clusters may take longer.
+ * Shards are taken in one fixed order (collections by key, shards by index).
+ */
+export const PassCheckpoint = z.object({
+  /** Which comparison: a sync cycle's, the drain's, the verification's, the verification's after a switchover. */
+  purpose: z.enum(['sync', 'drain', 'verify', 'afterSwitch']),
+  /** When the pass started: on completion every change committed on the source before it is on the target (when it applies). */
+  startedAt: z.string(),
+  /** How many shards the pass compares: a checkpoint over another number of shards is not resumed. */
+  shards: z.number().int().nonnegative(),
+  /** Every shard before this position is compared. */
+  next: z.number().int().nonnegative(),
+  /** Positions at or after `next` compared too (out of order: shards are compared concurrently). */
+  ahead: z.array(z.number().int().nonnegative()),
+  invocations: z.number().int().positive(),
+  rowsCompared: z.number().int().nonnegative(),
+  inserted: z.number().int().nonnegative(),
+  updated: z.number().int().nonnegative(),
+  deleted: z.number().int().nonnegative(),
+  sampleKeys: z.array(z.string()),
+  /** Shards where rows differed; MAX_RECORDED_CHANGED_SHARDS + 1 entries at most (then the list means "too many"). */
+  changedShards: z.array(z.string()),
+  externalWrites: z.array(z.string()),
+  /** After a switchover: rows copied from the source so far, differences that could not be attributed, what bypassed the endpoints. */
+  repaired: z.number().int().nonnegative().optional(),
+  unattributed: z.number().int().nonnegative().optional(),
+  bypassed: z.array(z.string()).optional(),
+});
+export type PassCheckpoint = z.infer<typeof PassCheckpoint>;
+
 /** Online: the incremental sync's state, written only by the sync steps. */
 export const SyncState = z.object({
   /** Which SyncStrategy runs (lib/sync/strategy.ts). */
@@ -251,6 +283,8 @@ export const SyncState = z.object({
   switchedAt: z.string().optional(),
   /** Set while the verification after the switch fences writes to copy rows that bypassed the endpoints. */
   repairFencedAt: z.string().optional(),
+  /** A comparison of every row that has not ended yet (it continues in the next invocation). */
+  pass: PassCheckpoint.optional(),
 });
 export type SyncState = z.infer<typeof SyncState>;
 

@@ -7,6 +7,7 @@ import { pkLiteral } from '../milvus/filter';
 import { KeyRangeWriter } from '../milvus/keyRange/writer';
 import { copiedFields, DEFAULT_PARTITION, DYNAMIC_FIELD, hasUserPartitions, primaryField } from '../milvus/spec';
 import { DifferingKeys } from './bypassedWrites';
+import { HeldProgress, PassPaused } from './comparisonPass';
 import { awaitFence, CLOCK_SKEW_MS as SKEW_MS } from './fence';
 import { SnapshotDiffStrategy } from './snapshotDiffStrategy';
 import { CAPTURE, type CycleContext, type CycleOutcome, type SyncStrategy } from './strategy';
@@ -145,7 +146,8 @@ export class CaptureStrategy implements SyncStrategy {
       outcome.deleted += counts.deleted;
     }
     if (compareWhole.length) {
-      const compared = await this.comparison.runCycle({ ...context, job: { ...job, collections: Object.fromEntries(compareWhole.map((c) => [c.key, c])) } });
+      // Over some collections, inside a cycle that applies the log: not a pass to resume later.
+      const compared = await this.comparison.runCycle({ ...context, resumable: undefined, job: { ...job, collections: Object.fromEntries(compareWhole.map((c) => [c.key, c])) } });
       add(outcome, compared);
     }
     for (const entry of ready) this.applied.add(entry.id);
@@ -183,11 +185,27 @@ export class CaptureStrategy implements SyncStrategy {
    */
   private async periodicComparison(context: CycleContext, log: ChangeLog, checkpoint: number, writeTimeoutMs: number): Promise<CycleOutcome> {
     const differing = new DifferingKeys();
-    const outcome = await this.comparison.runCycle({ ...context, onDifference: differing.onDifference });
+    // A pass over several invocations saves its progress once this invocation's differences are judged.
+    const held = new HeldProgress();
+    let outcome: CycleOutcome | undefined;
+    let paused: PassPaused | undefined;
+    try {
+      outcome = await this.comparison.runCycle({ ...context, onDifference: differing.onDifference, ...(context.resumable ? { resumable: { ...context.resumable, onProgress: held.onProgress } } : {}) });
+    } catch (error) {
+      if (!(error instanceof PassPaused)) throw error;
+      paused = error;
+    }
+    const startedAt = outcome?.startedAt.getTime() ?? Date.parse(paused!.checkpoint.startedAt);
     // Every write that may explain a difference: logged since the checkpoint, or in flight when the comparison started.
-    const logged = await log.read(context.job.jobId, Math.min(checkpoint, outcome.startedAt.getTime() - writeTimeoutMs) - SKEW_MS);
-    const bypassed = differing.unexplained(context.job, logged);
-    return { ...outcome, targetDigests: {}, changeLogCheckpoint: checkpoint, ...(bypassed ? { bypassedWrites: [`${bypassed} (periodic comparison)`] } : {}) };
+    const logged = await log.read(context.job.jobId, Math.min(checkpoint, startedAt - writeTimeoutMs) - SKEW_MS);
+    const found = differing.unexplained(context.job, logged);
+    const progress = paused?.checkpoint ?? held.last;
+    const bypassed = [...(progress?.bypassed ?? []), ...(found ? [`${found} (periodic comparison)`] : [])].slice(0, 10);
+    if (paused) {
+      await context.resumable!.onProgress({ ...paused.checkpoint, bypassed });
+      throw paused;
+    }
+    return { ...outcome!, targetDigests: {}, changeLogCheckpoint: checkpoint, ...(bypassed.length ? { bypassedWrites: bypassed } : {}) };
   }
 }
 

@@ -18,8 +18,10 @@ export async function recordCycle(services: Services, job: JobRecord, cycle: Cyc
   const lagSeconds = Math.max(0, (now.getTime() - cycle.startedAt.getTime()) / 1000);
   // Only while SYNCING: once writes are confirmed stopped, telling the operator to stop them is noise.
   const alertNow = job.status === 'SYNCING' && !sync.lagAlertSentAt && lagSeconds < job.options.lagAlertSeconds;
+  // The cycle's comparison of every row, if it had one, ended: its checkpoint goes.
+  const { pass: _ended, ...kept } = sync;
   const next: SyncState = {
-    ...sync,
+    ...kept,
     syncedThrough: cycle.startedAt.toISOString(),
     cycles: sync.cycles + 1,
     lastCycle: {

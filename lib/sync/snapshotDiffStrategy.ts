@@ -1,4 +1,5 @@
-import type { CollectionProgress, JobWithCollections, ShardRecord } from '../jobs/model';
+import type { CollectionProgress, JobWithCollections, PassCheckpoint, ShardRecord } from '../jobs/model';
+import { comparedBefore, PassPaused, startPass, withShard } from './comparisonPass';
 import { describeCollection, type CollectionSpec } from '../milvus';
 import { syncRange, type RangeSyncResult } from './rangeSync';
 import { CycleAbandoned, SNAPSHOT_DIFF, type CycleContext, type CycleOutcome, type SyncStrategy } from './strategy';
@@ -35,26 +36,48 @@ export class SnapshotDiffStrategy implements SyncStrategy {
   /** Shards do not change during sync; read once per invocation. */
   private shards = new Map<string, ShardRecord[]>();
 
-  async runCycle({ services, job, clusters, apply, abandon, onlyShards, onDifference }: CycleContext): Promise<CycleOutcome> {
-    const startedAt = services.now();
+  async runCycle({ services, job, clusters, apply, abandon, onlyShards, onDifference, resumable }: CycleContext): Promise<CycleOutcome> {
     const plans = await this.plan(services, job, clusters);
     const previous = job.sync?.targetDigests ?? {};
+    // One fixed order (collections by key, shards by index), so a checkpoint's positions name the same shards in every invocation.
+    const work = plans
+      .flatMap((plan) => plan.shards.map((shard) => ({ plan, shard })))
+      .filter(({ shard }) => !onlyShards || onlyShards.has(shardDigestKey(shard)))
+      .sort((a, b) => (a.plan.collection.key < b.plan.collection.key ? -1 : a.plan.collection.key > b.plan.collection.key ? 1 : a.shard.index - b.shard.index));
+    const resumed = resumable?.checkpoint?.purpose === resumable?.purpose && resumable?.checkpoint?.shards === work.length ? resumable?.checkpoint : undefined;
+    const startedAt = resumed ? new Date(resumed.startedAt) : services.now();
+    // Kept only for a pass that may span invocations.
+    let progress: PassCheckpoint | undefined = resumed ? { ...resumed, invocations: resumed.invocations + 1 } : resumable ? startPass(resumable.purpose, startedAt, work.length) : undefined;
     const outcome: CycleOutcome = { startedAt, endedAt: startedAt, rowsCompared: 0, inserted: 0, updated: 0, deleted: 0, externalWrites: [], sampleKeys: [], targetDigests: {}, changedShards: [] };
+    // The digests of shards compared by earlier invocations were saved as they came (comparisonPass.savingProgress).
+    if (resumed) for (const [i, { shard }] of work.entries()) if (comparedBefore(resumed, i) && previous[shardDigestKey(shard)] !== undefined) outcome.targetDigests![shardDigestKey(shard)] = previous[shardDigestKey(shard)]!;
+    const pending = [...work.keys()].filter((i) => !resumed || !comparedBefore(resumed, i));
 
-    const work = plans.flatMap((plan) => plan.shards.map((shard) => ({ plan, shard }))).filter(({ shard }) => !onlyShards || onlyShards.has(shardDigestKey(shard)));
     const concurrency = Math.max(1, job.options.shardConcurrency);
     let next = 0;
+    let started = 0;
+    let slowestMs = 0;
     let abandoned = false;
+    let paused = false;
+    let saved: Promise<void> = Promise.resolve();
     const worker = async () => {
-      while (next < work.length && !abandoned) {
+      while (next < pending.length && !abandoned && !paused) {
         if (abandon && (await abandon())) {
           abandoned = true;
           break;
         }
+        // No shard starts that would not end by the deadline, judged by the slowest one of this
+        // invocation; but each invocation compares at least one: the pass always advances.
+        if (resumable && started > 0 && Date.now() + slowestMs >= resumable.deadline) {
+          paused = true;
+          break;
+        }
         // Another worker may have taken the last shard while this one asked.
-        const item = work[next++];
-        if (!item) break;
-        const { plan, shard } = item;
+        const position = pending[next++];
+        if (position === undefined) break;
+        started += 1;
+        const shardStartedAt = Date.now();
+        const { plan, shard } = work[position]!;
         const { collection, sourceSpec, targetSpec } = plan;
         const result: RangeSyncResult = await syncRange({
           source: clusters.source,
@@ -75,25 +98,45 @@ export class SnapshotDiffStrategy implements SyncStrategy {
           abandoned = true;
           throw error;
         });
+        slowestMs = Math.max(slowestMs, Date.now() - shardStartedAt);
         const key = shardDigestKey(shard);
         const expected = previous[key];
-        if (expected !== undefined && expected !== result.targetDigestBefore) outcome.externalWrites.push(`${collection.targetDb}.${collection.targetName} (shard ${shard.index})`);
-        outcome.targetDigests![key] = apply ? result.sourceDigest : result.targetDigestBefore;
+        const externalWrite = expected !== undefined && expected !== result.targetDigestBefore ? `${collection.targetDb}.${collection.targetName} (shard ${shard.index})` : undefined;
+        if (externalWrite) outcome.externalWrites.push(externalWrite);
+        const digest = apply ? result.sourceDigest : result.targetDigestBefore;
+        outcome.targetDigests![key] = digest;
         if (result.inserted + result.updated + result.deleted > 0) outcome.changedShards!.push(key);
         outcome.rowsCompared += result.rowsCompared;
         outcome.inserted += result.inserted;
         outcome.updated += result.updated;
         outcome.deleted += result.deleted;
         for (const pk of result.sampleKeys) if (outcome.sampleKeys.length < 10) outcome.sampleKeys.push(`${collection.key}:${pk}`);
+        if (resumable && progress) {
+          progress = withShard(progress, { position, key, ...result, sampleKeys: result.sampleKeys.map((pk) => `${collection.key}:${pk}`), ...(externalWrite ? { externalWrite } : {}) });
+          const checkpoint = progress;
+          // One save at a time, in order: a later checkpoint never lands before an earlier one.
+          saved = saved.then(() => resumable.onProgress(checkpoint, apply ? { shard: key, value: digest } : undefined));
+          // A checkpoint that cannot be saved (the job was cancelled meanwhile) stops the pass; its error is thrown below.
+          saved.catch(() => (paused = true));
+        }
       }
     };
     // Every worker ends before the cycle does (none left writing behind an abandoned or failed cycle).
-    const settled = await Promise.allSettled(Array.from({ length: Math.min(concurrency, work.length) }, worker));
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(concurrency, pending.length) }, worker));
+    // The checkpoints settle too (one may fail when the job was cancelled meanwhile): none is left unawaited.
+    const saveFailure = await saved.then(() => undefined, (error: unknown) => ({ error }));
     const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(r.reason instanceof CycleAbandoned));
     if (failure) throw failure.reason;
     if (abandoned || settled.some((r) => r.status === 'rejected')) throw new CycleAbandoned();
+    if (saveFailure) throw saveFailure.error;
+    if (paused && progress && progress.next < work.length) throw new PassPaused(progress);
     outcome.endedAt = services.now();
+    if (resumed && progress) {
+      // The pass's totals, over every invocation.
+      Object.assign(outcome, { rowsCompared: progress.rowsCompared, inserted: progress.inserted, updated: progress.updated, deleted: progress.deleted, sampleKeys: progress.sampleKeys, changedShards: progress.changedShards, externalWrites: progress.externalWrites });
+    }
     if (!onlyShards) outcome.comparedEveryRowAt = startedAt;
+    if (progress) outcome.invocations = progress.invocations;
     return outcome;
   }
 

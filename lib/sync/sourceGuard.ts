@@ -1,3 +1,4 @@
+import { PassPaused } from './comparisonPass';
 import { MigrationError, PermanentError } from '../errors';
 import type { JobWithCollections } from '../jobs/model';
 import type { MilvusGateway } from '../milvus';
@@ -43,7 +44,7 @@ export async function explainedBySourceChange<T>(source: MilvusGateway, job: Job
   try {
     return await pass();
   } catch (error) {
-    if (error instanceof CycleAbandoned) throw error;
+    if (error instanceof CycleAbandoned || error instanceof PassPaused) throw error;
     const change = await assertSourceUnchanged(source, job, now()).then(
       () => null,
       (guard: unknown) => (guard instanceof MigrationError && guard.code === 'SOURCE_CHANGED' ? guard : null),

@@ -1,6 +1,7 @@
 import type { JobWithCollections } from '../jobs/model';
 import type { JobClusters } from '../migration/jobContext';
 import type { Services } from '../services';
+import type { ResumablePass } from './comparisonPass';
 
 /**
  * The strategy that compares snapshots (lib/sync/snapshotDiffStrategy.ts). Named here, beside the
@@ -33,6 +34,8 @@ export interface CycleOutcome {
   comparedEveryRowAt?: Date;
   /** Shards (`<collectionKey>#<shardIndex>`) in which the cycle changed or found different rows (a comparison of every row only). */
   changedShards?: string[];
+  /** A comparison of every row that could span invocations: how many step invocations it took (lib/sync/comparisonPass.ts). */
+  invocations?: number;
   /** Rows found different after every captured change was applied: written to the source without passing through the capture endpoint. */
   bypassedWrites?: string[];
 }
@@ -52,6 +55,12 @@ export interface CycleContext {
    * arrives mid-cycle starts the drain at once instead of after a whole pass.
    */
   abandon?: () => Promise<boolean>;
+  /**
+   * A comparison of every row may span invocations: it resumes from the checkpoint, stops taking
+   * shards at the deadline (PassPaused) and reports each shard compared (lib/sync/comparisonPass.ts).
+   * Without it a comparison runs whole, however long it takes.
+   */
+  resumable?: ResumablePass;
 }
 
 /** A cycle given up because `abandon` said so: nothing of it is recorded, the next cycle starts over. */

@@ -6,8 +6,9 @@ import type { Services } from '../services';
 import { describeUnexplained, DifferingKeys } from './bypassedWrites';
 import { copyKeys } from './captureStrategy';
 import { awaitFence, CLOCK_SKEW_MS } from './fence';
+import { HeldProgress, passOf, PassPaused, savingProgress } from './comparisonPass';
 import { SnapshotDiffStrategy } from './snapshotDiffStrategy';
-import { CAPTURE } from './strategy';
+import { CAPTURE, type CycleOutcome } from './strategy';
 
 /**
  * Switchover (options.switchover, strategy capture): the applications' downtime is the fenced
@@ -60,14 +61,28 @@ const fail = (what: string) =>
     `${what} after the switchover, more than the verification can tell from the applications' writes since the switch: writes reached the source without passing through the capture endpoints; the endpoints keep sending calls to the target; compare the collections named in the job's events before retiring the source`,
   );
 
-/** Step 2 and 3 of the switchover (see above), for VerifySync. */
-export async function compareAfterSwitch(services: Services, job: JobWithCollections, clusters: JobClusters): Promise<SwitchedComparison> {
+/**
+ * Step 2 and 3 of the switchover (see above), for VerifySync. The comparison checkpoints per shard
+ * (lib/sync/comparisonPass.ts): an invocation compares shards until `deadline`, attributes and
+ * repairs the differences it found, and only then saves its checkpoint, with the repairs counted;
+ * PassPaused then says the next invocation goes on.
+ */
+export async function compareAfterSwitch(services: Services, job: JobWithCollections, clusters: JobClusters, deadline = Infinity): Promise<SwitchedComparison> {
   const log = services.changeLog;
   if (!log) throw new PermanentError('CHANGE_LOG_UNAVAILABLE', `job ${job.jobId} switched over, but this runtime has no change log`);
   const switchedAt = Date.parse(job.sync!.switchedAt!);
   const writeTimeoutMs = job.options.captureWriteTimeoutSeconds * 1000;
   const differing = new DifferingKeys();
-  const compared = await new SnapshotDiffStrategy().runCycle({ services, job, clusters, apply: false, onDifference: differing.onDifference });
+  const earlier = passOf(job, 'afterSwitch');
+  const held = new HeldProgress();
+  let compared: CycleOutcome | undefined;
+  let paused: PassPaused | undefined;
+  try {
+    compared = await new SnapshotDiffStrategy().runCycle({ services, job, clusters, apply: false, onDifference: differing.onDifference, resumable: { purpose: 'afterSwitch', deadline, checkpoint: earlier, onProgress: held.onProgress } });
+  } catch (error) {
+    if (!(error instanceof PassPaused)) throw error;
+    paused = error;
+  }
   // Read after the comparison: a write the comparison saw on the target was logged before it was forwarded.
   let logged = await writesAfterSwitch(log, job.jobId, switchedAt);
   let found = differing.unexplainedKeys(job, logged);
@@ -92,12 +107,21 @@ export async function compareAfterSwitch(services: Services, job: JobWithCollect
       await setSync(services, job, { repairFencedAt: undefined });
     }
   }
+  // This invocation's repairs join those of the earlier ones, and the checkpoint is saved with them.
+  const progress = paused?.checkpoint ?? held.last ?? earlier;
+  const totals = {
+    repaired: (progress?.repaired ?? 0) + repaired,
+    unattributed: (progress?.unattributed ?? 0) + found.excused,
+    bypassed: [...(progress?.bypassed ?? []), ...(bypassed ? [bypassed] : [])].slice(0, 10),
+  };
+  if (progress) await savingProgress(services, job.jobId, ['CUTTING_OVER'])({ ...progress, ...totals });
+  if (paused) throw paused;
   return {
-    rowsCompared: compared.rowsCompared,
-    repaired,
-    unattributed: found.excused,
+    rowsCompared: compared!.rowsCompared,
+    repaired: totals.repaired,
+    unattributed: totals.unattributed,
     writtenAfterSwitch: async () => collectionsWritten(job, await writesAfterSwitch(log, job.jobId, switchedAt)),
-    ...(bypassed ? { bypassed } : {}),
+    ...(totals.bypassed.length ? { bypassed: totals.bypassed.join('; ') } : {}),
   };
 }
 

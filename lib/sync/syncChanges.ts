@@ -5,6 +5,7 @@ import type { JobInput, SyncChangesOutput } from '../workflow/steps';
 import { syncLagSeconds } from './lag';
 import { recordCycle } from './recordCycle';
 import { assertSourceUnchanged, explainedBySourceChange } from './sourceGuard';
+import { passOf, PassPaused, savingProgress } from './comparisonPass';
 import { CycleAbandoned } from './strategy';
 import { syncStrategyFor } from './syncStrategies';
 
@@ -59,9 +60,11 @@ export async function syncChanges(services: Services, { jobId }: JobInput, budge
       let cycle;
       try {
         cycle = await explainedBySourceChange(clusters.source, job, () => services.now(), () =>
-          strategy.runCycle({ services, job, clusters, apply: true, abandon: stopRequested(services, jobId) }),
+          strategy.runCycle({ services, job, clusters, apply: true, abandon: stopRequested(services, jobId), resumable: { purpose: 'sync', deadline: budget.deadline, checkpoint: passOf(job, 'sync'), onProgress: savingProgress(services, jobId, ['SYNCING', 'CUTTING_OVER']) } }),
         );
       } catch (error) {
+        // A comparison of every row longer than this invocation: the next one goes on from its checkpoint.
+        if (error instanceof PassPaused) return { state: 'SYNCING', syncLagSeconds: syncLagSeconds(job, services.now()), waitSeconds };
         if (!(error instanceof CycleAbandoned)) throw error;
         // Part of the pass was written: the shard digests no longer say what the sync left on the
         // target, so the next pass does not compare with them (no false "written by others").

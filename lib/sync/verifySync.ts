@@ -5,7 +5,8 @@ import { countRange, DUPLICATE_EXAMPLES, findDuplicateKeys, type Duplicates } fr
 import { reportDuplicateKeys, type CollectionDuplicates } from '../migration/duplicateKeys';
 import { loadActiveJob, withClusters } from '../migration/jobContext';
 import type { Services } from '../services';
-import type { JobInput } from '../workflow/steps';
+import type { JobInput, StepBudget, VerifySyncOutput } from '../workflow/steps';
+import { passOf, PassPaused, savingProgress } from './comparisonPass';
 import type { CycleOutcome } from './strategy';
 import { syncStrategyFor } from './syncStrategies';
 import { bypassedWarning } from './bypassedWrites';
@@ -69,27 +70,33 @@ async function sourceDuplicates(services: Services, job: JobRecord, { source, ta
  * source still changed after the confirmation (WRITES_NOT_STOPPED) or the counts disagree
  * (VERIFICATION_MISMATCH): the job fails naming it.
  */
-export async function verifySync(services: Services, { jobId }: JobInput): Promise<{ passed: true; rowsCompared: number }> {
+export async function verifySync(services: Services, { jobId }: JobInput, budget: StepBudget = { deadline: Infinity }): Promise<VerifySyncOutput> {
   const job = await loadActiveJob(services, jobId);
   await services.jobs.update(jobId, { phase: 'VERIFICATION' });
   const collections = Object.values(job.collections);
   const found: CollectionDuplicates[] = [];
   let switched: SwitchedComparison | undefined;
   let writtenCollections = 0;
-  const { report, comparison, scope } = await withClusters(services, job, async (clusters) => {
+  const verified = await withClusters(services, job, async (clusters) => {
     const scope = leftToCompare(job);
     const drained = { rowsCompared: job.sync?.lastCycle?.rowsCompared ?? 0, inserted: 0, updated: 0, deleted: 0, sampleKeys: [] };
-    if (job.sync?.switchedAt) {
+    // The comparison goes on over several invocations when it needs longer than one (lib/sync/comparisonPass.ts).
+    const resumable = { purpose: 'verify' as const, deadline: budget.deadline, checkpoint: passOf(job, 'verify'), onProgress: savingProgress(services, jobId, ['CUTTING_OVER']) };
+    let comparison: Pick<CycleOutcome, 'rowsCompared' | 'inserted' | 'updated' | 'deleted' | 'sampleKeys'>;
+    try {
       // Switched over: applications write to the target meanwhile (lib/sync/switchover.ts).
-      switched = await compareAfterSwitch(services, job, clusters);
+      if (job.sync?.switchedAt) switched = await compareAfterSwitch(services, job, clusters, budget.deadline);
+      comparison = switched
+        ? { ...drained, rowsCompared: switched.rowsCompared }
+        : scope === 'none'
+          ? drained
+          : scope === 'all'
+            ? await syncStrategyFor(job).runCycle({ services, job, clusters, apply: false, resumable })
+            : { ...(await syncStrategyFor(job).runCycle({ services, job, clusters, apply: false, onlyShards: scope, resumable })), rowsCompared: drained.rowsCompared };
+    } catch (error) {
+      if (error instanceof PassPaused) return { paused: error.checkpoint };
+      throw error;
     }
-    const comparison: Pick<CycleOutcome, 'rowsCompared' | 'inserted' | 'updated' | 'deleted' | 'sampleKeys'> = switched
-      ? { ...drained, rowsCompared: switched.rowsCompared }
-      : scope === 'none'
-        ? drained
-        : scope === 'all'
-          ? await syncStrategyFor(job).runCycle({ services, job, clusters, apply: false })
-          : { ...(await syncStrategyFor(job).runCycle({ services, job, clusters, apply: false, onlyShards: scope })), rowsCompared: drained.rowsCompared };
     const differences = comparison.inserted + comparison.updated + comparison.deleted;
     const entries = [];
     for (const c of collections) {
@@ -113,8 +120,10 @@ export async function verifySync(services: Services, { jobId }: JobInput): Promi
       { at: services.now().toISOString(), sourceCollections: collections.length, targetCollections: collections.length, passed: differences === 0 && entries.every((e) => e.match) },
       entries,
     );
-    return { report, comparison, scope };
+    return { paused: undefined, report, comparison, scope };
   });
+  if (verified.paused) return { done: false, rowsCompared: verified.paused.rowsCompared };
+  const { report, comparison, scope } = verified;
   await services.jobs.update(jobId, { verification: report });
   const differences = comparison.inserted + comparison.updated + comparison.deleted;
   if (differences > 0) {
@@ -143,7 +152,7 @@ export async function verifySync(services: Services, { jobId }: JobInput): Promi
       : `${collections.length} collection(s): all ${comparison.rowsCompared} row(s) compared equal field by field${typeof scope === 'object' ? ` (the ${scope.size} shard(s) the drain changed compared twice)` : ''}, every entity count matches`,
     details: { rowsCompared: comparison.rowsCompared, collections: report.collections },
   });
-  return { passed: true, rowsCompared: comparison.rowsCompared };
+  return { done: true, passed: true, rowsCompared: comparison.rowsCompared };
 }
 
 function verifiedAfterSwitch(collections: number, s: SwitchedComparison, written: number): string {

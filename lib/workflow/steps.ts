@@ -78,6 +78,21 @@ export interface SyncChangesOutput {
   waitSeconds: number;
 }
 
+/** How long a step may work: it stops at `deadline` (epoch ms) and answers done: false, and the state machine calls it again. */
+export interface StepBudget {
+  deadline: number;
+}
+
+/** DrainChanges: done false when its comparison of every row goes on in the next invocation. */
+export interface DrainChangesOutput {
+  done: boolean;
+  rowsCompared: number;
+  changed: number;
+}
+
+/** VerifySync: done false when its comparison of every row goes on in the next invocation; passed once done (a failure is an error). */
+export type VerifySyncOutput = { done: false; rowsCompared: number } | { done: true; passed: true; rowsCompared: number };
+
 /** What a Catch puts at $.error: locally Cause is the message, on AWS a JSON string. */
 export interface CaughtError {
   Error: string;

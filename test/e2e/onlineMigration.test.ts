@@ -58,12 +58,15 @@ beforeAll(async () => {
   process.env.MILVUS_MIGRATE_STEP_LOG = process.env.E2E_STEP_LOG ?? 'off';
   // SyncChanges hands back to the state machine every 2 s, so the loop (and its Wait) runs many times.
   process.env.SYNC_CHANGES_BUDGET_MS = '2000';
+  // DrainChanges and VerifySync compare a shard an invocation: their comparisons go on over many (lib/sync/comparisonPass.ts).
+  process.env.COMPARISON_BUDGET_MS = '1';
   [source, target] = await Promise.all([startMilvusLite(), startMilvusLite()]);
   runtime = await startLocalRuntime({ dynamoEndpoint: inject('dynamoEndpoint'), tableName: `jobs-online-${Date.now()}`, waitTimeOverrideMs: 100 });
 }, 120_000);
 
 afterAll(async () => {
   delete process.env.SYNC_CHANGES_BUDGET_MS;
+  delete process.env.COMPARISON_BUDGET_MS;
   await runtime?.stop();
   await Promise.all([source?.stop(), target?.stop()]);
 });
@@ -111,6 +114,13 @@ describe('an online migration through the synthesized state machine', () => {
     expect(done.verification?.passed).toBe(true);
     const types = await eventTypes(created.jobId);
     expect(types).toEqual(expect.arrayContaining(['SyncStarted', 'WritesStopConfirmed', 'SyncDrained', 'VerificationPassed', 'JobSucceeded']));
+    // The drain compared every row, shard after shard, one invocation each (COMPARISON_BUDGET_MS).
+    const shards = (await Promise.all((await runtime.jobs.allCollections(created.jobId)).map((c) => runtime.jobs.listShards(created.jobId, c.key)))).flat();
+    expect(shards.length).toBeGreaterThan(4);
+    const drained = (await jobEvents(runtime, created.jobId)).find((e) => e.type === 'SyncDrained');
+    expect(drained?.details).toMatchObject({ rowsCompared: 2_000 + stats.inserted - stats.deleted + 450, invocations: shards.length });
+    // A comparison resumed across invocations reads the digests it saved as it went: no false "written by others".
+    expect(types).not.toContain('TargetWrittenExternally');
     expect(runtime.notifier.published.filter((n) => n.jobId === created.jobId).map((n) => n.kind)).toEqual(['lagBelowThreshold', 'succeeded']);
 
     // The source token is nowhere: not in the job, its shards, events, notifications or views.

@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { COMPARISON_BUDGET, SYNC_BUDGET } from '../../functions/stepBudget';
+import { STEP_SIZING } from '../../infra/migrationFunctions';
 import { stateMachineDefinition, synthesizeTemplate, type LocalStateMachineDefinition } from '../../infra/synth';
 import { COPY_BATCH_LIMITS, copyBatchItems, planCopyBatches, type CopyBatch, type CopyBatchLimits, type PlannedCollection } from '../../lib/copyBatches';
 import { shardCountFor } from '../../lib/shardPlan';
@@ -84,12 +86,19 @@ interface Scenario {
 const JOB_ID = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
 const SHARD_CONCURRENCY = 4;
 
-async function runLocally(synthesized: LocalStateMachineDefinition, scenario: Scenario, turnsPerShard: number): Promise<{ observed: Observed; batches: CopyBatch[]; plan: PlanShardsOutput }> {
+/** An online run: SyncChanges answers SYNCING `sync - 1` times, DrainChanges and VerifySync answer done on their `drain`th and `verify`th call. */
+interface OnlineTurns {
+  sync: number;
+  drain: number;
+  verify: number;
+}
+
+async function runLocally(synthesized: LocalStateMachineDefinition, scenario: Scenario, turnsPerShard: number, online?: OnlineTurns): Promise<{ observed: Observed; batches: CopyBatch[]; plan: PlanShardsOutput }> {
   const batches = planCopyBatches(scenario.collections, scenario.limits);
   const plan: PlanShardsOutput = { batches: batches.map((b) => b.number), shardConcurrency: SHARD_CONCURRENCY };
   const turns = new Map<string, number>();
   const handlers: Record<StepId, LocalStepHandler> = {
-    preflight: async () => ({ type: 'offline', collections: scenario.collections.length, rows: 1 }),
+    preflight: async () => ({ type: online ? 'online' : 'offline', collections: scenario.collections.length, rows: 1 }),
     planShards: async () => plan,
     loadCopyBatch: async ({ batch }) => copyBatchItems(batches[batch]!),
     createTargetCollection: async () => null,
@@ -104,9 +113,9 @@ async function runLocally(synthesized: LocalStateMachineDefinition, scenario: Sc
     recordFailure: async () => null,
     copyAccessControl: async () => ({ skipped: true, users: 0, roles: 0, grants: 0 }),
     startSync: async () => null,
-    syncChanges: async () => ({ state: 'WRITES_STOPPED', syncLagSeconds: 0, waitSeconds: 0 }),
-    drainChanges: async () => null,
-    verifySync: async () => null,
+    syncChanges: async () => ({ state: bump(turns, 'sync').get('sync')! >= (online?.sync ?? 1) ? 'WRITES_STOPPED' : 'SYNCING', syncLagSeconds: 0, waitSeconds: 0 }),
+    drainChanges: async () => ({ done: bump(turns, 'drain').get('drain')! >= (online?.drain ?? 1), rowsCompared: 1, changed: 0 }),
+    verifySync: async () => (bump(turns, 'verify').get('verify')! >= (online?.verify ?? 1) ? { done: true, passed: true, rowsCompared: 1 } : { done: false, rowsCompared: 1 }),
   };
   const observed: Observed = { entered: new Map(), retried: new Map(), iterations: new Map(), largestOutput: new Map() };
   const result = await createLocalStateMachine({
@@ -281,5 +290,52 @@ describe('limits of one execution (synthesized definition, projected to the size
         `assumed ${TURNS_PER_SHARD} turns and ${RETRIES_PER_SHARD} retries a shard, ${RETRIES_PER_COLLECTION} retries a collection, 3 passes (two RECOPY loops); budget ${HISTORY_BUDGET} events, ${PAYLOAD_BUDGET} B\n` +
         lines.join('\n'),
     );
+  });
+
+  /**
+   * Seconds a comparison of every row took per million rows of 128-d on milvus-lite (2 cores), by
+   * `npm run bench:online -- --strategy capture [--switchover] --rows 1000000 --dim 128 --writes 500 --writers 2`
+   * (session 8, docs/online-design.md): 155.6 s with writes fenced (the drain), 938 s for the
+   * verification after a switchover while the applications wrote to the target. Shards were
+   * compared four at a time (options.shardConcurrency).
+   */
+  const FENCED_SECONDS_PER_MILLION = 155.6;
+  const UNDER_WRITES_SECONDS_PER_MILLION = 938;
+  const SYNC_DAYS = 7;
+
+  it('projects the online execution under 25,000 events: 7 days of sync, then the drain and the verification of a billion rows over as many invocations as their comparison needs', async () => {
+    // Measured: the events one more turn of each loop writes (SyncChanges, DrainChanges, VerifySync).
+    const parent = async (turns: OnlineTurns) => eventsOf(states, (await runLocally(synthesized, small, 1, turns)).observed, 'parent');
+    const base: OnlineTurns = { sync: 2, drain: 2, verify: 2 };
+    const atBase = await parent(base);
+    const perTurn = { sync: (await parent({ ...base, sync: 3 })) - atBase, drain: (await parent({ ...base, drain: 3 })) - atBase, verify: (await parent({ ...base, verify: 3 })) - atBase };
+    expect(perTurn).toEqual({ sync: 9, drain: 7, verify: 7 }); // Task + Choice (+ Wait for the sync)
+    const fixed = atBase - 2 * (perTurn.sync + perTurn.drain + perTurn.verify);
+
+    // An invocation works until the Lambda's timeout less its margin; the sync loop waits at least a second between turns.
+    const budgetSeconds = (step: 'syncChanges' | 'drainChanges' | 'verifySync', marginMs: number) => STEP_SIZING[step].timeout.toSeconds() - marginMs / 1000;
+    const comparisonSeconds = Math.min(budgetSeconds('drainChanges', COMPARISON_BUDGET.safetyMarginMs), budgetSeconds('verifySync', COMPARISON_BUDGET.safetyMarginMs));
+    const syncTurns = Math.ceil((SYNC_DAYS * 24 * 3600) / (budgetSeconds('syncChanges', SYNC_BUDGET.safetyMarginMs) + 1));
+    const comparisonTurns = (rows: number, secondsPerMillion: number) => Math.ceil(((rows / 1e6) * secondsPerMillion) / comparisonSeconds);
+    const RETRIES = 10 * EVENTS_PER_RETRY; // timeouts and throttles, per loop
+    const billion = 1_000_000_000;
+    const scenarios = {
+      // The drain compares every row fenced, the verification once more (the worst: every shard changed).
+      'no switchover': fixed + syncTurns * perTurn.sync + comparisonTurns(billion, FENCED_SECONDS_PER_MILLION) * (perTurn.drain + perTurn.verify) + 3 * RETRIES,
+      // The drain applies the log in one turn; the verification compares while the applications write.
+      switchover: fixed + syncTurns * perTurn.sync + perTurn.drain + comparisonTurns(billion, UNDER_WRITES_SECONDS_PER_MILLION) * perTurn.verify + 3 * RETRIES,
+    };
+    console.log(
+      `online, ${SYNC_DAYS} days of sync (${syncTurns} turns) then a billion rows: ${comparisonTurns(billion, FENCED_SECONDS_PER_MILLION)} comparison turns fenced, ` +
+        `${comparisonTurns(billion, UNDER_WRITES_SECONDS_PER_MILLION)} under writes; history ${JSON.stringify(scenarios)} of ${HISTORY_LIMIT}`,
+    );
+    expect(scenarios['no switchover']).toBeLessThan(HISTORY_BUDGET);
+    // At milvus-lite's rate under writes the margin is under 2x; a real cluster reads faster.
+    expect(scenarios.switchover).toBeLessThan(HISTORY_LIMIT);
+
+    // A shard is compared within one invocation: at the planner's default size, shards four at a time, at either rate.
+    const shardSeconds = (secondsPerMillion: number) => (200_000 / 1e6) * secondsPerMillion * SHARD_CONCURRENCY;
+    expect(shardSeconds(FENCED_SECONDS_PER_MILLION)).toBeLessThan(comparisonSeconds);
+    expect(shardSeconds(UNDER_WRITES_SECONDS_PER_MILLION)).toBeLessThan(comparisonSeconds);
   });
 });

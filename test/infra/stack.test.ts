@@ -211,6 +211,10 @@ describe('offline state machine definition', () => {
         'SyncState?',
         'WaitForNextSync',
         'UnknownSyncState',
+        'Drained?',
+        'UnknownDrainState',
+        'Verified?',
+        'UnknownVerificationState',
       ].sort(),
     );
     expect(definition.StartAt).toBe('Preflight');
@@ -273,9 +277,10 @@ describe('offline state machine definition', () => {
       expect(states[name].Retry.flatMap((r: any) => r.ErrorEquals), name).not.toContain('PermanentError');
       expect(states[name].Retry.flatMap((r: any) => r.ErrorEquals), name).not.toContain('States.ALL');
     }
-    // Only the steps that resume from a checkpoint (or start a new sync cycle) retry a timeout.
-    for (const name of ['CopyShard', 'SyncChanges']) expect(states[name].Retry[1].ErrorEquals).toEqual(['States.Timeout', 'Sandbox.Timedout']);
-    for (const name of TASKS.filter((task) => task !== 'CopyShard' && task !== 'SyncChanges')) {
+    // Only the steps that resume from a checkpoint (a copy's, a comparison's, or a new sync cycle) retry a timeout.
+    const resuming = ['CopyShard', 'SyncChanges', 'DrainChanges', 'VerifySync'];
+    for (const name of resuming) expect(states[name].Retry[1].ErrorEquals, name).toEqual(['States.Timeout', 'Sandbox.Timedout']);
+    for (const name of TASKS.filter((task) => !resuming.includes(task))) {
       expect(states[name].Retry.flatMap((r: any) => r.ErrorEquals), name).not.toContain('States.Timeout');
     }
   });

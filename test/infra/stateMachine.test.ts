@@ -75,8 +75,8 @@ function recordingHandlers(options: {
     copyAccessControl: async () => ({ skipped: true, users: 0, roles: 0, grants: 0 }),
     startSync: async () => ({ deadlineAt: '2026-11-29T00:00:00.000Z' }),
     syncChanges: async () => ({ state: syncStates.length > 1 ? syncStates.shift() : syncStates[0], syncLagSeconds: 3, waitSeconds: 5 }),
-    drainChanges: async () => ({ cycles: 2, rowsCompared: 300 }),
-    verifySync: async () => ({ passed: true, rowsCompared: 300 }),
+    drainChanges: async () => ({ done: true, rowsCompared: 300, changed: 0 }),
+    verifySync: async () => ({ done: true, passed: true, rowsCompared: 300 }),
   };
   const handlers = {} as Record<StepId, LocalStepHandler>;
   for (const stepId of Object.keys(defaults) as StepId[]) {
@@ -436,8 +436,19 @@ function allStates(definition: any): Record<string, { Type: string }> {
 const HISTORY_LIMIT = 25_000;
 
 describe('online state machine (synthesized definition, local runtime)', () => {
-  it('copies, then loops SyncChanges -> SyncState? -> WaitForNextSync until writes stop, then drains, verifies and finishes', async () => {
-    const { handlers, stepsCalled } = recordingHandlers({ type: 'online', invocationsPerShard: 1, syncStates: ['SYNCING', 'SYNCING', 'SYNCING', 'WRITES_STOPPED'] });
+  it('copies, then loops SyncChanges -> SyncState? -> WaitForNextSync until writes stop, then drains, verifies and finishes, calling each again until done', async () => {
+    // A comparison longer than one invocation: the drain answers done on its second call, the verification on its third.
+    let drains = 0;
+    let verifications = 0;
+    const { handlers, stepsCalled } = recordingHandlers({
+      type: 'online',
+      invocationsPerShard: 1,
+      syncStates: ['SYNCING', 'SYNCING', 'SYNCING', 'WRITES_STOPPED'],
+      overrides: {
+        drainChanges: async () => ({ done: ++drains >= 2, rowsCompared: 100 * drains, changed: 0 }),
+        verifySync: async () => (++verifications >= 3 ? { done: true, passed: true, rowsCompared: 300 } : { done: false, rowsCompared: 100 * verifications }),
+      },
+    });
     const events: LocalExecutionEvent[] = [];
 
     const result = await machine(handlers, { onEvent: (event) => events.push(event) }).start({ jobId: 'job-online' }).result;
@@ -446,7 +457,7 @@ describe('online state machine (synthesized definition, local runtime)', () => {
     const steps = stepsCalled();
     expect(steps).not.toContain('verify'); // the offline count check would race the writers
     const fromCopy = steps.slice(steps.indexOf('copyAccessControl'));
-    expect(fromCopy).toEqual(['copyAccessControl', 'startSync', 'syncChanges', 'syncChanges', 'syncChanges', 'syncChanges', 'drainChanges', 'verifySync', 'finalize']);
+    expect(fromCopy).toEqual(['copyAccessControl', 'startSync', 'syncChanges', 'syncChanges', 'syncChanges', 'syncChanges', 'drainChanges', 'drainChanges', 'verifySync', 'verifySync', 'verifySync', 'finalize']);
     // The event log is read asynchronously: let its last events arrive.
     for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
     const waits = events.filter((event) => event.type === 'StateEntered' && (event as any).state?.name === 'WaitForNextSync');

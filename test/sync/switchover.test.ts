@@ -72,4 +72,47 @@ describe('the verification after a switchover', () => {
     expect(await tagsById(targetUri, name, [7, 8, 1001])).toEqual({ '7': 'after-switch', '8': 'bypassed', '1001': 'after-switch' });
     expect(await tagsById(sourceUri, name, [7, 8, 1001])).toEqual({ '7': 'even', '8': 'bypassed' });
   });
+
+  it('goes on over several invocations when its comparison outlasts one: a shard each, repairs counted across them, every row compared once', async () => {
+    const name = `${prefix}long`;
+    await createKeyed(sourceUri, name, 50);
+    const { jobId } = (await service.create({
+      type: 'online',
+      source: { uri: sourceUri },
+      target: { uri: targetUri },
+      databases: [{ name: 'default', collections: [{ name }] }],
+      options: { syncStrategy: 'capture', switchover: true, rowsPerShard: 10, shardConcurrency: 1 },
+    })) as unknown as { jobId: string };
+    await preflight(services, { jobId });
+    await copyAll(services, jobId);
+    const shards = (await services.jobs.listShards(jobId, `default.${name}`)).length;
+    expect(shards).toBeGreaterThanOrEqual(4);
+    const at = new Date().toISOString();
+    await services.jobs.update(jobId, {
+      status: 'CUTTING_OVER',
+      writesStoppedAt: at,
+      sync: { strategy: 'capture', startedAt: at, deadlineAt: at, cycles: 1, inserted: 0, updated: 0, deleted: 0, switchedAt: at },
+    });
+    // Two writes that bypassed the endpoints, in the first shard and in the last.
+    const s = client(sourceUri);
+    await s.upsert({ collection_name: name, data: [2, 49].map((id) => ({ id, tag: 'bypassed', n: id, vec: vector(id) })) } as never);
+    await s.closeConnection();
+
+    // A deadline already passed: each invocation compares the one shard it must, and says it is not done.
+    const answers = [];
+    for (let call = 0; call < shards + 2; call++) {
+      const answer = await verifySync(services, { jobId }, { deadline: 0 });
+      answers.push(answer);
+      if (answer.done) break;
+    }
+    expect(answers).toHaveLength(shards);
+    expect(answers.slice(0, -1).every((a) => !a.done)).toBe(true);
+    expect(answers.map((a) => a.rowsCompared)).toEqual(Array.from({ length: shards }, (_, i) => Math.min(50, (i + 1) * Math.ceil(50 / shards))));
+    expect(answers.at(-1)).toEqual({ done: true, passed: true, rowsCompared: 50 });
+    const job = (await services.jobs.get(jobId))!;
+    expect(job.sync!.pass).toMatchObject({ purpose: 'afterSwitch', invocations: shards, next: shards, repaired: 2 });
+    // Both repairs, made in different invocations, are reported.
+    expect(job.warnings.join(' ')).toMatch(new RegExp(`default\\.${name}:2.*default\\.${name}:49`));
+    expect(await tagsById(targetUri, name, [2, 49])).toEqual({ '2': 'bypassed', '49': 'bypassed' });
+  });
 });
