@@ -27,6 +27,8 @@ function keysPerRequest(job: JobWithCollections, spec: CollectionSpec): number {
 /** Keys of the target a delete filter may match (one read: Milvus caps a query at 16,384 rows). */
 const FILTER_KEYS_LIMIT = 16_384;
 const READ_TIMEOUT_MS = 120_000;
+/** How long a collection's described sides are reused by the cycles of one invocation. */
+const SIDES_TTL_MS = 30_000;
 
 
 /** The epoch ms an entry id starts with. */
@@ -67,6 +69,8 @@ export class CaptureStrategy implements SyncStrategy {
   private readonly comparison = new SnapshotDiffStrategy();
   /** Entries applied by this instance (one sync invocation), so the overlap read again is not applied twice. */
   private readonly applied = new Set<string>();
+  /** Each collection's sides, as last prepared (see applyCollection). */
+  private readonly sides = new Map<string, { at: number; sides: Sides }>();
 
   async runCycle(context: CycleContext): Promise<CycleOutcome> {
     if (!context.apply) return this.comparison.runCycle(context);
@@ -144,7 +148,7 @@ export class CaptureStrategy implements SyncStrategy {
         compareWhole.push(w.collection);
         continue;
       }
-      const counts = await applyCollection(context, w);
+      const counts = await this.applyCollection(context, w);
       if (counts === 'compare') {
         compareWhole.push(w.collection);
         continue;
@@ -183,6 +187,26 @@ export class CaptureStrategy implements SyncStrategy {
     outcome.endedAt = services.now();
     outcome.changeLogCheckpoint = nextCheckpoint;
     return outcome;
+  }
+
+  /**
+   * Applies a collection's logged keys with its sides as prepared at most SIDES_TTL_MS ago: four
+   * calls fewer in most cycles, each of which waits its turn on a loaded server (a change of schema
+   * is the guards' to find, beside every cycle). A failure prepares them afresh next time.
+   */
+  private async applyCollection(context: CycleContext, w: CollectionWork): Promise<Applied | 'compare'> {
+    const key = w.collection.key;
+    let prepared = this.sides.get(key);
+    if (!prepared || Date.now() - prepared.at > SIDES_TTL_MS) {
+      prepared = { at: Date.now(), sides: await prepareSides(context.clusters, w.collection) };
+      this.sides.set(key, prepared);
+    }
+    try {
+      return await applyCollection(context, w, prepared.sides);
+    } catch (error) {
+      this.sides.delete(key);
+      throw error;
+    }
   }
 
   /**
@@ -233,7 +257,7 @@ function add(outcome: CycleOutcome, other: CycleOutcome): void {
 
 /** Makes these keys of a collection equal on the target to the source, in whichever partition the source holds them. */
 export async function copyKeys(context: CycleContext, collection: CollectionProgress, keys: ReadonlySet<string>): Promise<Applied> {
-  const counts = await applyCollection(context, { collection, keys: new Map([['', new Set(keys)]]), filters: [], compare: false });
+  const counts = await applyCollection(context, { collection, keys: new Map([['', new Set(keys)]]), filters: [], compare: false }, await prepareSides(context.clusters, collection));
   // Only a delete filter answers 'compare', and there is none here.
   return counts === 'compare' ? { read: 0, written: 0, deleted: 0 } : counts;
 }
@@ -261,15 +285,24 @@ export interface Applied {
   deleted: number;
 }
 
-/** Makes the logged keys (and the keys the logged delete filters match on the target) equal on the target to the source. */
-async function applyCollection({ clusters, job }: CycleContext, w: CollectionWork): Promise<Applied | 'compare'> {
-  const { collection } = w;
+interface Sides {
+  sourceSpec: CollectionSpec;
+  targetSpec: CollectionSpec;
+}
+
+/** Both sides of a collection described, the source readable and the target loaded: four calls. */
+async function prepareSides(clusters: CycleContext['clusters'], collection: CollectionProgress): Promise<Sides> {
   const [sourceSpec, targetSpec] = await Promise.all([
     describeCollection(clusters.source, collection.sourceDb, collection.sourceName),
     describeCollection(clusters.target, collection.targetDb, collection.targetName),
   ]);
-  await ensureReadable(clusters.source, collection.sourceDb, sourceSpec.name);
-  await ensureLoaded(clusters.target, collection.targetDb, targetSpec);
+  await Promise.all([ensureReadable(clusters.source, collection.sourceDb, sourceSpec.name), ensureLoaded(clusters.target, collection.targetDb, targetSpec)]);
+  return { sourceSpec, targetSpec };
+}
+
+/** Makes the logged keys (and the keys the logged delete filters match on the target) equal on the target to the source. */
+async function applyCollection({ clusters, job }: CycleContext, w: CollectionWork, { sourceSpec, targetSpec }: Sides): Promise<Applied | 'compare'> {
+  const { collection } = w;
   const pk = primaryField(targetSpec);
   // Delete filters: the target's rows they match are re-read from the source like logged keys.
   for (const { partition, filter } of w.filters) {

@@ -3,7 +3,7 @@ import type { Services } from '../services';
 import type { DrainChangesOutput, JobInput, StepBudget } from '../workflow/steps';
 import { passOf, PassPaused, savingProgress } from './comparisonPass';
 import { recordCycle } from './recordCycle';
-import { assertSourceUnchanged, explainedBySourceChange } from './sourceGuard';
+import { guardedCycle } from './sourceGuard';
 import { syncStrategyFor } from './syncStrategies';
 import { switchesOver, switchOver } from './switchover';
 
@@ -20,11 +20,10 @@ export async function drainChanges(services: Services, { jobId }: JobInput, budg
   // A retry after the switch: the drain is done, and the log now holds writes made to the target.
   if (job.sync?.switchedAt) return { done: true, rowsCompared: 0, changed: 0 };
   return withClusters(services, job, async (clusters) => {
-    await assertSourceUnchanged(clusters.source, job, services.now());
     const resumable = { purpose: 'drain' as const, deadline: budget.deadline, checkpoint: passOf(job, 'drain'), onProgress: savingProgress(services, jobId, ['CUTTING_OVER']) };
     let cycle;
     try {
-      cycle = await explainedBySourceChange(clusters.source, job, () => services.now(), () => syncStrategyFor(job).runCycle({ services, job, clusters, apply: true, resumable }));
+      cycle = await guardedCycle(clusters.source, job, () => services.now(), () => syncStrategyFor(job).runCycle({ services, job, clusters, apply: true, resumable }));
     } catch (error) {
       // Its comparison of every row goes on in the next invocation (the state machine calls the step again).
       if (error instanceof PassPaused) return { done: false, rowsCompared: error.checkpoint.rowsCompared, changed: error.checkpoint.inserted + error.checkpoint.updated + error.checkpoint.deleted };

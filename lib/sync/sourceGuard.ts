@@ -52,3 +52,17 @@ export async function explainedBySourceChange<T>(source: MilvusGateway, job: Job
     throw change ?? error;
   }
 }
+
+/**
+ * A sync cycle guarded by a check of the source against the baseline, the two run side by side:
+ * the check is half a dozen calls (databases, collections, schemas, aliases, partitions, imports)
+ * and on a loaded source they would add their time to every cycle, that is to the lag. A change
+ * the check finds fails the job whatever the cycle did (the cycle is not recorded); one made while
+ * the cycle runs is found by the next check either way, so checking first guarded nothing more.
+ */
+export async function guardedCycle<T>(source: MilvusGateway, job: JobWithCollections, now: () => Date, pass: () => Promise<T>): Promise<T> {
+  const [guard, cycle] = await Promise.allSettled([assertSourceUnchanged(source, job, now()), explainedBySourceChange(source, job, now, pass)]);
+  if (guard.status === 'rejected') throw guard.reason;
+  if (cycle.status === 'rejected') throw cycle.reason;
+  return cycle.value;
+}

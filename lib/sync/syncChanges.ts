@@ -4,7 +4,7 @@ import type { Services } from '../services';
 import type { JobInput, SyncChangesOutput } from '../workflow/steps';
 import { syncLagSeconds } from './lag';
 import { recordCycle } from './recordCycle';
-import { assertSourceUnchanged, explainedBySourceChange } from './sourceGuard';
+import { guardedCycle } from './sourceGuard';
 import { passOf, PassPaused, savingProgress } from './comparisonPass';
 import { CycleAbandoned } from './strategy';
 import { syncStrategyFor } from './syncStrategies';
@@ -35,8 +35,8 @@ function stopRequested(services: Services, jobId: string): () => Promise<boolean
 
 /**
  * Online: runs sync cycles back to back until the time budget is spent, the operator confirms that
- * writes stopped (status CUTTING_OVER), or the sync deadline passes (the job fails). Before every
- * cycle the source is checked against the baseline taken at the job's start.
+ * writes stopped (status CUTTING_OVER), or the sync deadline passes (the job fails). Beside every
+ * cycle the source is checked against the baseline taken at the job's start (sourceGuard.guardedCycle).
  */
 export async function syncChanges(services: Services, { jobId }: JobInput, budget: SyncBudget): Promise<SyncChangesOutput> {
   const first = await loadActiveJob(services, jobId);
@@ -56,10 +56,9 @@ export async function syncChanges(services: Services, { jobId }: JobInput, budge
           `sync ran from ${job.sync.startedAt} to its deadline ${job.sync.deadlineAt} (options.syncTimeoutSeconds ${job.options.syncTimeoutSeconds}) without confirmation that writes to the source stopped; the target was left as last synced`,
         );
       }
-      await assertSourceUnchanged(clusters.source, job, now);
       let cycle;
       try {
-        cycle = await explainedBySourceChange(clusters.source, job, () => services.now(), () =>
+        cycle = await guardedCycle(clusters.source, job, () => services.now(), () =>
           strategy.runCycle({ services, job, clusters, apply: true, abandon: stopRequested(services, jobId), resumable: { purpose: 'sync', deadline: budget.deadline, checkpoint: passOf(job, 'sync'), onProgress: savingProgress(services, jobId, ['SYNCING', 'CUTTING_OVER']) } }),
         );
       } catch (error) {
