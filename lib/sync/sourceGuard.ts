@@ -28,7 +28,7 @@ function concernsJob(job: JobWithCollections, change: SourceChange): boolean {
  * aliases, partitions, collections or databases differ from the baseline taken at the job's
  * start, or a bulk import started: the sync copies rows, not such changes.
  */
-export async function assertSourceUnchanged(source: MilvusGateway, job: JobWithCollections, now: Date): Promise<void> {
+async function assertSourceUnchanged(source: MilvusGateway, job: JobWithCollections, now: Date): Promise<void> {
   if (!job.sourceBaseline) return;
   const current = await takeSourceBaseline(source, baselineScope(job), now);
   const changes = detectSourceChanges(job.sourceBaseline, current).filter((change) => concernsJob(job, change));
