@@ -3,7 +3,7 @@ import { isTerminal } from '../jobs/model';
 import { ALLOW_INSERT_AUTO_ID, copyShard as copyShardRange, countRows, describeCollection, primaryField, type CollectionSpec } from '../milvus';
 import { describeExamples, duplicatesInRange, type Duplicates } from '../milvus/duplicates';
 import type { Services } from '../services';
-import type { CopyShardOutput, ShardInput } from '../workflow/steps';
+import type { CopyShardOutput, ShardInput, StepBudget } from '../workflow/steps';
 import { loadActiveCollection, withClusters } from './jobContext';
 
 const nullabilityDiffers = (source: CollectionSpec, target: CollectionSpec): boolean =>
@@ -23,9 +23,8 @@ const CANCEL_CHECK_INTERVAL_MS = 5_000;
  */
 const CHECKPOINT_INTERVAL_MS = 1_000;
 
-export interface CopyShardBudget {
-  /** Epoch ms after which no new batch starts; the step returns done=false and is called again. */
-  deadline: number;
+/** `deadline`: no new batch starts after it; the step returns done=false and is called again. */
+export interface CopyShardBudget extends StepBudget {
   /** Save the checkpoint at most this often (default CHECKPOINT_INTERVAL_MS; 0: after every batch). */
   checkpointIntervalMs?: number;
 }

@@ -44,7 +44,8 @@ export class SnapshotDiffStrategy implements SyncStrategy {
       .flatMap((plan) => plan.shards.map((shard) => ({ plan, shard })))
       .filter(({ shard }) => !onlyShards || onlyShards.has(shardDigestKey(shard)))
       .sort((a, b) => (a.plan.collection.key < b.plan.collection.key ? -1 : a.plan.collection.key > b.plan.collection.key ? 1 : a.shard.index - b.shard.index));
-    const resumed = resumable?.checkpoint?.purpose === resumable?.purpose && resumable?.checkpoint?.shards === work.length ? resumable?.checkpoint : undefined;
+    // The caller gives the pass of its own purpose (comparisonPass.passOf); one over other shards is not resumed.
+    const resumed = resumable?.checkpoint?.shards === work.length ? resumable.checkpoint : undefined;
     const startedAt = resumed ? new Date(resumed.startedAt) : services.now();
     // Kept only for a pass that may span invocations.
     let progress: PassCheckpoint | undefined = resumed ? { ...resumed, invocations: resumed.invocations + 1 } : resumable ? startPass(resumable.purpose, startedAt, work.length) : undefined;

@@ -1,7 +1,7 @@
 import { PermanentError } from '../errors';
 import { loadActiveJob, withClusters } from '../migration/jobContext';
 import type { Services } from '../services';
-import type { JobInput, SyncChangesOutput } from '../workflow/steps';
+import type { JobInput, StepBudget, SyncChangesOutput } from '../workflow/steps';
 import { syncLagSeconds } from './lag';
 import { recordCycle } from './recordCycle';
 import { guardedCycle } from './sourceGuard';
@@ -9,9 +9,8 @@ import { passOf, PassPaused, savingProgress } from './comparisonPass';
 import { CycleAbandoned } from './strategy';
 import { syncStrategyFor } from './syncStrategies';
 
-export interface SyncBudget {
-  /** Epoch ms after which no new cycle starts; the state machine waits, then calls the step again. */
-  deadline: number;
+/** `deadline`: no new cycle (or comparison shard) starts after it; the state machine waits, then calls the step again. */
+export interface SyncBudget extends StepBudget {
   /** Told the lag after every recorded cycle, with the cycle's number (one invocation runs many: the caller's metric samples each). */
   onCycleRecorded?: (syncLagSeconds: number, cycle: number) => void;
 }

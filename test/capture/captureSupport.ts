@@ -1,5 +1,9 @@
 import { DataType, type MilvusClient } from '@zilliz/milvus2-sdk-node';
+import type { MigrationService } from '../../lib/api/service';
+import { preflight } from '../../lib/migration/preflight';
+import type { Services } from '../../lib/services';
 import { client } from '../support/rows';
+import { copyAll } from '../support/steps';
 
 export { startCapture, type CaptureProcess } from '../../local/captureProcess';
 
@@ -47,4 +51,26 @@ export async function tagsById(uri: string, collection: string, ids: readonly nu
   } finally {
     await c.closeConnection();
   }
+}
+
+/**
+ * An online job over one keyed collection of `rows` rows on `sourceUri`, created through the
+ * service and driven through Preflight and the full copy step by step (no state machine): what
+ * the sync steps' tests start from.
+ */
+export async function copiedOnlineJob(
+  { services, service }: { services: Services; service: MigrationService },
+  { sourceUri, targetUri, name, rows, options }: { sourceUri: string; targetUri: string; name: string; rows: number; options: Record<string, unknown> },
+): Promise<string> {
+  await createKeyed(sourceUri, name, rows);
+  const { jobId } = (await service.create({
+    type: 'online',
+    source: { uri: sourceUri },
+    target: { uri: targetUri },
+    databases: [{ name: 'default', collections: [{ name }] }],
+    options,
+  })) as unknown as { jobId: string };
+  await preflight(services, { jobId });
+  await copyAll(services, jobId);
+  return jobId;
 }

@@ -3,13 +3,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MigrationService } from '../../lib/api/service';
 import { openCluster } from '../../lib/milvus';
 import { loadActiveJob, withClusters } from '../../lib/migration/jobContext';
-import { preflight } from '../../lib/migration/preflight';
 import type { Services } from '../../lib/services';
 import { copyKeys } from '../../lib/sync/captureStrategy';
-import { createKeyed, tagsById, vector } from '../capture/captureSupport';
+import { copiedOnlineJob, tagsById, vector } from '../capture/captureSupport';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy';
 import { client, dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
-import { copyAll } from '../support/steps';
 import { stepServices } from '../support/stepServices';
 
 /**
@@ -39,16 +37,7 @@ afterAll(async () => {
 describe('the capture strategy applying logged keys', () => {
   it('re-reads and writes 600 changed keys in one request each way, as many rows as options.batchBytes holds', async () => {
     const name = `${prefix}docs`;
-    await createKeyed(sourceUri, name, 700);
-    const { jobId } = (await service.create({
-      type: 'online',
-      source: { uri: sourceUri },
-      target: { uri: target.uri },
-      databases: [{ name: 'default', collections: [{ name }] }],
-      options: { syncStrategy: 'capture' },
-    })) as unknown as { jobId: string };
-    await preflight(services, { jobId });
-    await copyAll(services, jobId);
+    const jobId = await copiedOnlineJob({ services, service }, { sourceUri, targetUri: target.uri, name, rows: 700, options: { syncStrategy: 'capture' } });
     // 600 rows change on the source, 50 go.
     const s = client(sourceUri);
     const changed = Array.from({ length: 600 }, (_, i) => i + 1);

@@ -3,12 +3,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { MigrationService } from '../../lib/api/service';
 import type { ChangeLog } from '../../lib/capture/changes';
 import { openCluster } from '../../lib/milvus';
-import { preflight } from '../../lib/migration/preflight';
 import type { Services } from '../../lib/services';
 import { verifySync } from '../../lib/sync/verifySync';
-import { createKeyed, tagsById, vector } from '../capture/captureSupport';
+import { copiedOnlineJob, tagsById, vector } from '../capture/captureSupport';
 import { client, dropCollectionsWithPrefix } from '../support/rows';
-import { copyAll } from '../support/steps';
 import { stepServices } from '../support/stepServices';
 
 /**
@@ -29,6 +27,16 @@ beforeAll(async () => {
   ({ services, service, changeLog } = await stepServices(`jobs-${prefix}`, openCluster));
 });
 
+/** The job as DrainChanges leaves it after a switchover: writes confirmed stopped, the endpoints switched. */
+async function switchedOver(jobId: string): Promise<void> {
+  const at = new Date().toISOString();
+  await services.jobs.update(jobId, {
+    status: 'CUTTING_OVER',
+    writesStoppedAt: at,
+    sync: { strategy: 'capture', startedAt: at, deadlineAt: at, cycles: 1, inserted: 0, updated: 0, deleted: 0, switchedAt: at },
+  });
+}
+
 afterAll(async () => {
   await dropCollectionsWithPrefix(prefix, sourceUri, targetUri);
 });
@@ -36,22 +44,8 @@ afterAll(async () => {
 describe('the verification after a switchover', () => {
   it('counts a collection the applications wrote since the switch as matching, keeps their rows, and repairs only what no endpoint logged', async () => {
     const name = `${prefix}docs`;
-    await createKeyed(sourceUri, name, 50);
-    const { jobId } = (await service.create({
-      type: 'online',
-      source: { uri: sourceUri },
-      target: { uri: targetUri },
-      databases: [{ name: 'default', collections: [{ name }] }],
-      options: { syncStrategy: 'capture', switchover: true, rowsPerShard: 100 },
-    })) as unknown as { jobId: string };
-    await preflight(services, { jobId });
-    await copyAll(services, jobId);
-    const at = new Date().toISOString();
-    await services.jobs.update(jobId, {
-      status: 'CUTTING_OVER',
-      writesStoppedAt: at,
-      sync: { strategy: 'capture', startedAt: at, deadlineAt: at, cycles: 1, inserted: 0, updated: 0, deleted: 0, switchedAt: at },
-    });
+    const jobId = await copiedOnlineJob({ services, service }, { sourceUri, targetUri, name, rows: 50, options: { syncStrategy: 'capture', switchover: true, rowsPerShard: 100 } });
+    await switchedOver(jobId);
 
     // An application's writes through a switched endpoint: logged (toTarget), then sent to the target.
     const now = Date.now();
@@ -75,24 +69,10 @@ describe('the verification after a switchover', () => {
 
   it('goes on over several invocations when its comparison outlasts one: a shard each, repairs counted across them, every row compared once', async () => {
     const name = `${prefix}long`;
-    await createKeyed(sourceUri, name, 50);
-    const { jobId } = (await service.create({
-      type: 'online',
-      source: { uri: sourceUri },
-      target: { uri: targetUri },
-      databases: [{ name: 'default', collections: [{ name }] }],
-      options: { syncStrategy: 'capture', switchover: true, rowsPerShard: 10, shardConcurrency: 1 },
-    })) as unknown as { jobId: string };
-    await preflight(services, { jobId });
-    await copyAll(services, jobId);
+    const jobId = await copiedOnlineJob({ services, service }, { sourceUri, targetUri, name, rows: 50, options: { syncStrategy: 'capture', switchover: true, rowsPerShard: 10, shardConcurrency: 1 } });
     const shards = (await services.jobs.listShards(jobId, `default.${name}`)).length;
     expect(shards).toBeGreaterThanOrEqual(4);
-    const at = new Date().toISOString();
-    await services.jobs.update(jobId, {
-      status: 'CUTTING_OVER',
-      writesStoppedAt: at,
-      sync: { strategy: 'capture', startedAt: at, deadlineAt: at, cycles: 1, inserted: 0, updated: 0, deleted: 0, switchedAt: at },
-    });
+    await switchedOver(jobId);
     // Two writes that bypassed the endpoints, in the first shard and in the last.
     const s = client(sourceUri);
     await s.upsert({ collection_name: name, data: [2, 49].map((id) => ({ id, tag: 'bypassed', n: id, vec: vector(id) })) } as never);
