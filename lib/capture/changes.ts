@@ -31,6 +31,12 @@ export interface NewChange {
    * written by the applications, not as differences.
    */
   toTarget?: boolean;
+  /**
+   * Appended by the sync, not by an endpoint: keys its comparison of every row found different
+   * (lib/sync/backgroundComparison.ts), for the log's cycles to make equal like any logged write.
+   * No write waits behind it (it is final at once), and it explains no difference: it is one.
+   */
+  found?: boolean;
 }
 
 export interface ChangeEntry extends NewChange {

@@ -43,6 +43,7 @@ export class DynamoChangeLog implements ChangeLog {
         ...(e.keys?.length ? { keys: e.keys } : {}),
         ...(e.filter !== undefined ? { filter: e.filter } : {}),
         ...(e.toTarget ? { toTarget: true } : {}),
+        ...(e.found ? { found: true } : {}),
       })),
       ...acks.map((a, n) => ({
         [JOB_TABLE.partitionKey]: pk,
@@ -86,6 +87,7 @@ export class DynamoChangeLog implements ChangeLog {
             ...(item.keys ? { keys: item.keys as string[] } : {}),
             ...(item.filter !== undefined ? { filter: String(item.filter) } : {}),
             ...(item.toTarget ? { toTarget: true } : {}),
+            ...(item.found ? { found: true } : {}),
             ackKeys: known?.ackKeys ?? [],
             ...(known?.outcome ? { outcome: known.outcome } : {}),
           });

@@ -34,32 +34,18 @@ export class DifferingKeys {
    * logged write whose keys are unknown (an autoID insert without its reply, a delete by filter, a
    * templated filter) explains its whole collection (`wholly`: no difference there is attributed).
    */
-  unexplainedKeys(job: JobWithCollections, logged: readonly LoggedChange[]): Unexplained {
-    const byName = collectionsBySourceName(job);
-    const explained = new Map<string, Set<string>>();
-    const wholly = new Set<string>();
-    for (const entry of logged) {
-      const key = byName.get(collectionKey(entry.db, entry.collection))?.key;
-      if (!key) continue;
-      const keys = entry.kind === 'upsert-keys' || entry.kind === 'delete-keys' ? (entry.keys ?? []) : entry.kind === 'autoid-pending' && entry.ackKeys.length ? entry.ackKeys : null;
-      if (!keys) {
-        wholly.add(key);
-        continue;
-      }
-      let set = explained.get(key);
-      if (!set) explained.set(key, (set = new Set()));
-      for (const k of keys) set.add(k);
-    }
+  unexplainedKeys(job: JobWithCollections, logged: readonly LoggedChange[] | LoggedKeys): Unexplained {
+    const index = logged instanceof LoggedKeys ? logged : new LoggedKeys(job).add(logged);
     const keys = new Map<string, Set<string>>();
     let count = 0;
     let excused = 0;
     for (const [collection, found] of this.keys) {
-      if (wholly.has(collection)) {
+      if (index.explainsWhole(collection)) {
         excused += found.size;
         continue;
       }
       for (const k of found) {
-        if (explained.get(collection)?.has(k)) continue;
+        if (index.explains(collection, k)) continue;
         let set = keys.get(collection);
         if (!set) keys.set(collection, (set = new Set()));
         set.add(k);
@@ -70,9 +56,49 @@ export class DifferingKeys {
   }
 
   /** What of the differences the log does not explain, as a sentence for the job's warning, or undefined. */
-  unexplained(job: JobWithCollections, logged: readonly LoggedChange[]): string | undefined {
+  unexplained(job: JobWithCollections, logged: readonly LoggedChange[] | LoggedKeys): string | undefined {
     const found = this.unexplainedKeys(job, logged);
     return describeUnexplained(found);
+  }
+}
+
+/**
+ * What logged writes name, per collection of the job: built as entries are read, so a caller that
+ * reads the log in many small cycles keeps keys, not entries. Entries the sync appended itself
+ * (`found`: differences a comparison found) explain nothing.
+ */
+export class LoggedKeys {
+  private readonly keys = new Map<string, Set<string>>();
+  private readonly wholly = new Set<string>();
+  private readonly byName;
+
+  constructor(job: JobWithCollections) {
+    this.byName = collectionsBySourceName(job);
+  }
+
+  add(entries: readonly LoggedChange[]): this {
+    for (const entry of entries) {
+      if (entry.found) continue;
+      const key = this.byName.get(collectionKey(entry.db, entry.collection))?.key;
+      if (!key) continue;
+      const keys = entry.kind === 'upsert-keys' || entry.kind === 'delete-keys' ? (entry.keys ?? []) : entry.kind === 'autoid-pending' && entry.ackKeys.length ? entry.ackKeys : null;
+      if (!keys) {
+        this.wholly.add(key);
+        continue;
+      }
+      let set = this.keys.get(key);
+      if (!set) this.keys.set(key, (set = new Set()));
+      for (const k of keys) set.add(k);
+    }
+    return this;
+  }
+
+  explains(collection: string, pk: string): boolean {
+    return this.keys.get(collection)?.has(pk) ?? false;
+  }
+
+  explainsWhole(collection: string): boolean {
+    return this.wholly.has(collection);
   }
 }
 

@@ -1,4 +1,4 @@
-import type { ChangeLog, LoggedChange } from '../capture/changes';
+import type { LoggedChange } from '../capture/changes';
 import { PermanentError } from '../errors';
 import { collectionKey, collectionsBySourceName, type CollectionProgress, type JobWithCollections } from '../jobs/model';
 import { describeCollection, expressibleBound, type CollectionSpec } from '../milvus';
@@ -7,8 +7,7 @@ import { pkLiteral } from '../milvus/filter';
 import { estimateRowBytes, rowsForBudget } from '../milvus/keyRange/rowSize';
 import { KeyRangeWriter, MAX_DELETE_EXPR_BYTES, MAX_DELETE_KEYS } from '../milvus/keyRange/writer';
 import { copiedFields, DEFAULT_PARTITION, DYNAMIC_FIELD, hasUserPartitions, primaryField } from '../milvus/spec';
-import { DifferingKeys } from './bypassedWrites';
-import { HeldProgress, PassPaused } from './comparisonPass';
+import { BackgroundComparison } from './backgroundComparison';
 import { awaitFence, CLOCK_SKEW_MS as SKEW_MS } from './fence';
 import { SnapshotDiffStrategy } from './snapshotDiffStrategy';
 import { CAPTURE, type CycleContext, type CycleOutcome, type SyncStrategy } from './strategy';
@@ -49,8 +48,11 @@ interface CollectionWork {
  * its checkpoint, re-reads those keys from the source and makes them equal on the target (upsert
  * what the source has, delete what it has not). A cycle's cost follows the writes, not the data.
  *
- * - The first cycle compares every row (the snapshot diff): it closes whatever the copy missed, so
- *   the log is read from that comparison's start on (minus the longest a write stays in flight).
+ * - The log is applied from the job's start (the copy's writes were logged). A comparison of every
+ *   row runs beside the cycles (lib/sync/backgroundComparison.ts): the first one closes whatever
+ *   reached the source without an endpoint before the applications moved to one; then one every
+ *   options.comparisonIntervalSeconds. It writes nothing: the keys it finds go into the log, and
+ *   the cycles apply them; those the log does not explain are reported as bypassing the endpoints.
  * - An entry is applied once its write's outcome is logged, or once its deadline passed without one
  *   (its endpoint died): re-reading the source before it applied the write would miss it. Entries
  *   waiting so hold the checkpoint, and the lag counts from the oldest of them.
@@ -71,6 +73,8 @@ export class CaptureStrategy implements SyncStrategy {
   private readonly applied = new Set<string>();
   /** Each collection's sides, as last prepared (see applyCollection). */
   private readonly sides = new Map<string, { at: number; sides: Sides }>();
+  /** The comparison of every row running beside this invocation's cycles, if one is due or resumed. */
+  private background?: BackgroundComparison;
 
   async runCycle(context: CycleContext): Promise<CycleOutcome> {
     if (!context.apply) return this.comparison.runCycle(context);
@@ -81,24 +85,30 @@ export class CaptureStrategy implements SyncStrategy {
     const writeTimeoutMs = job.options.captureWriteTimeoutSeconds * 1000;
     const draining = job.status === 'CUTTING_OVER';
 
-    // Writes stopped: the endpoints refuse them before the drain reads anything, even when the sync
-    // is stopped before its first cycle ended (the drain is then that first comparison).
+    // Writes stopped: the endpoints refuse them before the drain reads anything.
     if (draining) await awaitFence(log, job.jobId, job.writesStoppedAt ? Date.parse(job.writesStoppedAt) : Date.now(), writeTimeoutMs);
-    if (checkpoint === undefined && draining && job.options.switchover) {
-      // Stopped before the first comparison ended: with switchover the comparison after the switch
-      // does its work (and finds what the log lacks), so the drain applies the log from the copy's
-      // start instead of comparing every row while writes are refused.
+    if (checkpoint === undefined) {
+      // No cycle recorded yet: the log is applied from the job's start (the copy's writes were
+      // logged), less the longest a write stays in flight.
       checkpoint = Date.parse(job.startedAt ?? job.createdAt) - writeTimeoutMs;
     }
-    if (checkpoint === undefined) {
-      // The first cycle: compare every row; the log is applied from then on.
-      const outcome = await this.comparison.runCycle(context);
-      return { ...outcome, targetDigests: {}, changeLogCheckpoint: outcome.startedAt.getTime() - writeTimeoutMs };
+    // The first comparison of every row, then one every options.comparisonIntervalSeconds, runs beside the cycles.
+    if (!draining && context.resumable && (!this.background || !this.background.busy) && (context.resumable.checkpoint || comparisonDue(job, services.now()))) {
+      this.background = new BackgroundComparison(this.comparison, context, log);
     }
-    if (!draining && comparisonDue(job, services.now())) return this.periodicComparison(context, log, checkpoint, writeTimeoutMs);
+    const background = this.background;
+    if (background) {
+      // The invocation's budget is spent: its comparison stops between shards, and this cycle records where.
+      if (context.resumable && Date.now() >= context.resumable.deadline) await background.settle();
+      await background.appended();
+    }
+    const readAfterEnd = background?.settled ?? false;
 
     const readAt = services.now();
     const entries = await log.read(job.jobId, checkpoint - SKEW_MS);
+    background?.read(entries);
+    // Thrown here, before this cycle writes anything: a comparison that failed fails the step.
+    const report = background?.report(readAfterEnd);
     const byKey = collectionsBySourceName(job);
     const work = new Map<string, CollectionWork>();
     let oldestPending: number | undefined;
@@ -107,7 +117,7 @@ export class CaptureStrategy implements SyncStrategy {
       // Entries read from SKEW_MS before the checkpoint may have been applied already; entries
       // logged after the switchover are writes to the target, which the source never had.
       if (this.applied.has(entry.id) || entry.toTarget) continue;
-      const final = entry.outcome !== undefined || draining || readAt.getTime() - entry.at > writeTimeoutMs + SKEW_MS;
+      const final = entry.outcome !== undefined || entry.found || draining || readAt.getTime() - entry.at > writeTimeoutMs + SKEW_MS;
       if (!final) {
         oldestPending = Math.min(oldestPending ?? entry.at, entry.at);
         continue;
@@ -186,7 +196,25 @@ export class CaptureStrategy implements SyncStrategy {
     }
     outcome.endedAt = services.now();
     outcome.changeLogCheckpoint = nextCheckpoint;
+    if (report) {
+      outcome.rowsCompared += report.rowsCompared;
+      if (report.pass) outcome.pass = report.pass;
+      if (report.comparedEveryRowAt) outcome.comparedEveryRowAt = report.comparedEveryRowAt;
+      if (report.bypassedWrites) outcome.bypassedWrites = report.bypassedWrites;
+    }
+    // Until the first comparison ends, rows that bypassed the endpoints may still differ: the lag says nothing of them.
+    if (!job.sync?.lastComparisonAt && !report?.comparedEveryRowAt) outcome.firstComparisonPending = true;
     return outcome;
+  }
+
+  /** The comparison beside the cycles runs, or has something left for a cycle to record: the step runs another cycle before it returns. */
+  busy(): boolean {
+    return this.background?.busy ?? false;
+  }
+
+  /** Stops the comparison beside the cycles between shards, and waits for it (the step returns or fails: nothing may run on behind it). */
+  async stop(): Promise<void> {
+    await this.background?.stop();
   }
 
   /**
@@ -208,43 +236,12 @@ export class CaptureStrategy implements SyncStrategy {
       throw error;
     }
   }
-
-  /**
-   * A cycle that compares every row (options.comparisonIntervalSeconds apart): it copies whatever
-   * reached the source without an endpoint, and reports the rows it found different that the log
-   * does not name (writes logged meanwhile also differ, until their cycle applies them). The log is
-   * not applied here: the checkpoint stays, the next cycle applies it.
-   */
-  private async periodicComparison(context: CycleContext, log: ChangeLog, checkpoint: number, writeTimeoutMs: number): Promise<CycleOutcome> {
-    const differing = new DifferingKeys();
-    // A pass over several invocations saves its progress once this invocation's differences are judged.
-    const held = new HeldProgress();
-    let outcome: CycleOutcome | undefined;
-    let paused: PassPaused | undefined;
-    try {
-      outcome = await this.comparison.runCycle({ ...context, onDifference: differing.onDifference, ...(context.resumable ? { resumable: { ...context.resumable, onProgress: held.onProgress } } : {}) });
-    } catch (error) {
-      if (!(error instanceof PassPaused)) throw error;
-      paused = error;
-    }
-    const startedAt = outcome?.startedAt.getTime() ?? Date.parse(paused!.checkpoint.startedAt);
-    // Every write that may explain a difference: logged since the checkpoint, or in flight when the comparison started.
-    const logged = await log.read(context.job.jobId, Math.min(checkpoint, startedAt - writeTimeoutMs) - SKEW_MS);
-    const found = differing.unexplained(context.job, logged);
-    const progress = paused?.checkpoint ?? held.last;
-    const bypassed = [...(progress?.bypassed ?? []), ...(found ? [`${found} (periodic comparison)`] : [])].slice(0, 10);
-    if (paused) {
-      await context.resumable!.onProgress({ ...paused.checkpoint, bypassed });
-      throw paused;
-    }
-    return { ...outcome!, targetDigests: {}, changeLogCheckpoint: checkpoint, ...(bypassed.length ? { bypassedWrites: bypassed } : {}) };
-  }
 }
 
-/** The periodic comparison is due: options.comparisonIntervalSeconds since the last one started. */
+/** A comparison of every row is due: none ended yet (the first), or options.comparisonIntervalSeconds passed since the last one started. */
 function comparisonDue(job: JobWithCollections, now: Date): boolean {
-  const last = job.sync?.lastComparisonAt ?? job.sync?.startedAt;
-  return last !== undefined && now.getTime() - Date.parse(last) >= job.options.comparisonIntervalSeconds * 1000;
+  const last = job.sync?.lastComparisonAt;
+  return last === undefined || now.getTime() - Date.parse(last) >= job.options.comparisonIntervalSeconds * 1000;
 }
 
 function add(outcome: CycleOutcome, other: CycleOutcome): void {

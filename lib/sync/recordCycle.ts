@@ -17,11 +17,13 @@ export async function recordCycle(services: Services, job: JobRecord, cycle: Cyc
   const now = services.now();
   const lagSeconds = Math.max(0, (now.getTime() - cycle.startedAt.getTime()) / 1000);
   // Only while SYNCING: once writes are confirmed stopped, telling the operator to stop them is noise.
-  const alertNow = job.status === 'SYNCING' && !sync.lagAlertSentAt && lagSeconds < job.options.lagAlertSeconds;
-  // The cycle's comparison of every row, if it had one, ended: its checkpoint goes.
+  // Nor before the first comparison of every row ended: the target may still lack writes that bypassed the capture endpoints.
+  const alertNow = job.status === 'SYNCING' && !sync.lagAlertSentAt && lagSeconds < job.options.lagAlertSeconds && !cycle.firstComparisonPending;
+  // The cycle's comparison of every row, if it had one, ended (its checkpoint goes) or goes on beside the cycles (`cycle.pass`).
   const { pass: _ended, ...kept } = sync;
   const next: SyncState = {
     ...kept,
+    ...(cycle.pass ? { pass: cycle.pass } : {}),
     syncedThrough: cycle.startedAt.toISOString(),
     cycles: sync.cycles + 1,
     lastCycle: {

@@ -1,4 +1,4 @@
-import type { JobWithCollections } from '../jobs/model';
+import type { JobWithCollections, PassCheckpoint } from '../jobs/model';
 import type { JobClusters } from '../migration/jobContext';
 import type { Services } from '../services';
 import type { ResumablePass } from './comparisonPass';
@@ -38,6 +38,13 @@ export interface CycleOutcome {
   invocations?: number;
   /** Rows found different after every captured change was applied: written to the source without passing through the capture endpoint. */
   bypassedWrites?: string[];
+  /** A comparison of every row running beside the cycles (strategy capture): its checkpoint, recorded with this cycle. */
+  pass?: PassCheckpoint;
+  /**
+   * The first comparison of every row has not ended: rows written to the source without passing
+   * through an endpoint may still differ, whatever the lag says (the lag alert waits for it).
+   */
+  firstComparisonPending?: boolean;
 }
 
 export interface CycleContext {
@@ -83,4 +90,8 @@ export class CycleAbandoned extends Error {
 export interface SyncStrategy {
   readonly name: string;
   runCycle(context: CycleContext): Promise<CycleOutcome>;
+  /** Work a cycle left running beside the next ones, or left for the next cycle to record: the step runs another cycle before it returns. */
+  busy?(): boolean;
+  /** Stops work left running beside the cycles and waits for it (called before the step returns or fails: nothing runs on behind it). */
+  stop?(): Promise<void>;
 }

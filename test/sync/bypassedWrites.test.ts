@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LoggedChange } from '../../lib/capture/changes';
 import type { JobWithCollections } from '../../lib/jobs/model';
-import { DifferingKeys } from '../../lib/sync/bypassedWrites';
+import { DifferingKeys, LoggedKeys } from '../../lib/sync/bypassedWrites';
 
 const job = {
   collections: {
@@ -30,5 +30,18 @@ describe('differences the change log does not explain', () => {
       ['default.auto', ['8']],
     ]);
     expect(differing.unexplained(job, [entry('docs', { keys: ['1', '2', '3'] }), entry('auto', { kind: 'delete-filter', filter: 'n > 1' })])).toBeUndefined();
+  });
+
+  it('are judged against keys gathered cycle by cycle, where the entries a comparison appended itself explain nothing', () => {
+    const differing = new DifferingKeys();
+    for (const k of ['1', '2']) differing.onDifference('default.docs', k);
+    const logged = new LoggedKeys(job);
+    logged.add([entry('docs', { keys: ['1'] })]);
+    // The comparison's own entry for key 2 (a difference it found, handed to the log): not an endpoint's write.
+    logged.add([entry('docs', { keys: ['2'], found: true })]);
+    expect(differing.unexplained(job, logged)).toBe('1 row(s) differed that no capture endpoint logged, e.g. default.docs:2');
+    // A later cycle reads an endpoint's write of key 2.
+    logged.add([entry('docs', { keys: ['2'] })]);
+    expect(differing.unexplained(job, logged)).toBeUndefined();
   });
 });
