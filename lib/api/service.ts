@@ -505,8 +505,8 @@ export function toJobView(job: JobRecord, collections: CollectionsSummary, now: 
   };
 }
 
-/** The sync as the API shows it: its per-shard digests are internal. */
-function toSyncView({ targetDigests: _internal, ...sync }: NonNullable<JobRecord['sync']>): SyncView {
+/** The sync as the API shows it: its digest epoch is internal. */
+function toSyncView({ digestEpoch: _internal, ...sync }: NonNullable<JobRecord['sync']>): SyncView {
   return sync;
 }
 

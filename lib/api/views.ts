@@ -27,7 +27,7 @@ export const CollectionView = CollectionProgress.pick({
 export type CollectionView = z.output<typeof CollectionView>;
 
 /** What the API shows of the job's sync state: everything but the internal per shard digests. */
-export const SyncView = SyncState.omit({ targetDigests: true });
+export const SyncView = SyncState.omit({ digestEpoch: true });
 export type SyncView = z.output<typeof SyncView>;
 
 /** The verification of a finished job, as the job records it. */

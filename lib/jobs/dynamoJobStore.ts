@@ -330,6 +330,24 @@ export class DynamoJobStore implements JobStore {
     return items.map((item) => readRecord(ShardRecord, item, `shard of ${collectionKey} of job ${jobId}`));
   }
 
+  async setShardDigest(jobId: string, collectionKey: string, index: number, attempt: number, digest: { epoch: string; value: string }): Promise<void> {
+    const e = new Expressions();
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: shardKey(jobId, collectionKey, index),
+          UpdateExpression: `SET ${e.name('targetDigest')} = ${e.value(digest)}`,
+          ConditionExpression: `attribute_exists(${e.name(JOB_TABLE.partitionKey)}) AND ${e.name('attempt')} = ${e.value(attempt)}`,
+          ...e.attributes(),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ConflictError(`shard ${collectionKey}#${index} (attempt ${attempt}) of job ${jobId} is gone or re-planned; its digest was not kept`, { cause: error });
+      throw error;
+    }
+  }
+
   async checkpointShard(update: ShardCheckpoint): Promise<void> {
     const u = validPatch(ShardCheckpointSchema, update, 'shard checkpoint');
     const now = this.now();

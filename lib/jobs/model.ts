@@ -218,8 +218,12 @@ const SyncCycle = z.object({
   changedShards: z.array(z.string()).optional(),
 });
 type SyncCycle = z.infer<typeof SyncCycle>;
-/** More changed shards than this are not listed on the job (lastCycle.changedShards). */
-export const MAX_RECORDED_CHANGED_SHARDS = 200;
+/**
+ * More changed shards than this are not listed on the job (lastCycle.changedShards, and a pass's):
+ * a shard's name may be 520 bytes, and both lists sit on the job item beside the largest request
+ * (test/jobs/itemSize.test.ts). More than this, the verification compares every shard again.
+ */
+export const MAX_RECORDED_CHANGED_SHARDS = 20;
 
 /**
  * A comparison of every row in progress, when it spans step invocations (lib/sync/comparisonPass.ts):
@@ -270,8 +274,13 @@ export const SyncState = z.object({
   deleted: z.number().int().nonnegative(),
   /** When the lag first dropped under options.lagAlertSeconds (the alert goes out once). */
   lagAlertSentAt: z.string().optional(),
-  /** Per shard (`<collectionKey>#<shardIndex>`): digest of what the sync left on the target, to notice writes made there by others. */
-  targetDigests: z.record(z.string(), z.string()).optional(),
+  /**
+   * The shard digests (ShardRecord.targetDigest) of this sync: one stamped otherwise is forgotten.
+   * A new epoch forgets every digest in one write of the job item (a sync resumed, a pass abandoned
+   * half written), whatever the number of shards. The digests live on the shard items: one per
+   * shard on the job item passed DynamoDB's 400 KB at about 10,000 collections.
+   */
+  digestEpoch: z.string().optional(),
   /** Strategy capture: epoch ms from which the next cycle reads the change log (every change logged before it is on the target). */
   changeLogCheckpoint: z.number().int().nonnegative().optional(),
   /** Strategy capture: when the last comparison of every row started (the next is due options.comparisonIntervalSeconds later). */
@@ -400,6 +409,8 @@ export const ShardRecord = z.object({
   duplicateRows: z.number().int().nonnegative().optional(),
   /** A few of those duplicated keys (lib/milvus/duplicates.ts bounds them). */
   duplicateExamples: z.array(z.string()).optional(),
+  /** Online, snapshot diff: digest of what the sync left in the range on the target, to notice writes made there by others (valid in its epoch: SyncState.digestEpoch). */
+  targetDigest: z.object({ epoch: z.string(), value: z.string() }).optional(),
   updatedAt: z.string(),
 });
 export type ShardRecord = z.infer<typeof ShardRecord>;

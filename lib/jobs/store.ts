@@ -117,6 +117,12 @@ export interface JobStore {
    * job item is not written, so shards of different collections never contend).
    */
   checkpointShard(update: ShardCheckpoint): Promise<void>;
+  /**
+   * Online, snapshot diff: keeps the digest of what the sync left in the shard's range on the
+   * target (ShardRecord.targetDigest), on the shard's item only. A shard of another attempt (the
+   * collection was re-planned) is a ConflictError.
+   */
+  setShardDigest(jobId: string, collectionKey: string, index: number, attempt: number, digest: { epoch: string; value: string }): Promise<void>;
   appendEvent(jobId: string, event: Omit<JobEvent, 'jobId' | 'at'> & { at?: string }): Promise<JobEvent>;
   /** Oldest first. */
   listEvents(jobId: string, query?: ListJobsQuery): Promise<Page<JobEvent>>;

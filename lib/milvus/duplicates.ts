@@ -1,4 +1,5 @@
 import { PermanentError } from '../errors';
+import { EXAMPLE_CHARS } from '../exampleKeys';
 import type { MilvusGateway } from './gateway';
 import type { PkRange } from './copy';
 import { comparePks, expressibleBound, pkRangeFilter } from './filter';
@@ -21,7 +22,7 @@ import { primaryField, type CollectionSpec } from './spec';
 /** Example keys kept per collection (messages, the collection item): a bounded size whatever the data. */
 export const DUPLICATE_EXAMPLES = 5;
 /** Example keys are cut to this many characters (a VarChar key may hold 64 KB). */
-export const EXAMPLE_CHARS = 64;
+export { EXAMPLE_CHARS };
 
 export interface KeySide {
   cluster: MilvusGateway;

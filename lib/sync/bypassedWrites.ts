@@ -1,3 +1,4 @@
+import { exampleKey } from '../exampleKeys';
 import type { LoggedChange } from '../capture/changes';
 import { collectionKey, collectionsBySourceName, type JobWithCollections } from '../jobs/model';
 
@@ -115,7 +116,7 @@ export interface Unexplained {
 /** A sentence for the job's warning, or undefined when every difference is explained. */
 export function describeUnexplained({ keys, count, untracked }: Unexplained): string | undefined {
   if (!count && !untracked) return undefined;
-  const examples = [...keys].flatMap(([collection, set]) => [...set].slice(0, EXAMPLES).map((k) => `${collection}:${k}`)).slice(0, EXAMPLES);
+  const examples = [...keys].flatMap(([collection, set]) => [...set].slice(0, EXAMPLES).map((k) => `${collection}:${exampleKey(k)}`)).slice(0, EXAMPLES);
   const more = untracked ? ` (and ${untracked} more row(s) differed that were not checked against the log)` : '';
   return `${count} row(s) differed that no capture endpoint logged${more}, e.g. ${examples.join(', ') || 'none listed'}`;
 }

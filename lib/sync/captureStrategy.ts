@@ -68,7 +68,7 @@ interface CollectionWork {
  */
 export class CaptureStrategy implements SyncStrategy {
   readonly name = CAPTURE;
-  private readonly comparison = new SnapshotDiffStrategy();
+  private readonly comparison = new SnapshotDiffStrategy({ targetDigests: false });
   /** Entries applied by this instance (one sync invocation), so the overlap read again is not applied twice. */
   private readonly applied = new Set<string>();
   /** Each collection's sides, as last prepared (see applyCollection). */
@@ -183,7 +183,6 @@ export class CaptureStrategy implements SyncStrategy {
       const bypassed = final.inserted + final.updated + final.deleted;
       return {
         ...final,
-        targetDigests: {},
         changeLogCheckpoint: nextCheckpoint,
         ...(bypassed
           ? {

@@ -22,8 +22,8 @@ export interface ResumablePass {
   deadline: number;
   /** Where an earlier invocation stopped: resumed only when it is a pass of this purpose over the same shards. */
   checkpoint?: PassCheckpoint;
-  /** Told after each shard compared, in order of completion, one call at a time; `digest` (when the pass applies) is the shard's target digest. */
-  onProgress(checkpoint: PassCheckpoint, digest?: { shard: string; value: string }): Promise<void>;
+  /** Told after each shard compared, in order of completion, one call at a time. */
+  onProgress(checkpoint: PassCheckpoint): Promise<void>;
 }
 
 /** The pass stopped at its deadline with shards left; its checkpoint is saved, the step is called again. */
@@ -63,8 +63,8 @@ export interface ShardCompared {
 }
 
 const SAMPLE_KEYS = 10;
-/** External writes are named per shard; a few dozen tell the story (the job item stays small). */
-const EXTERNAL_WRITES = 50;
+/** External writes are named per shard; ten tell the story (the job item stays small: test/jobs/itemSize.test.ts). */
+const EXTERNAL_WRITES = 10;
 
 /** The checkpoint with one more shard compared (a new object: the previous one may be being saved). */
 export function withShard(checkpoint: PassCheckpoint, shard: ShardCompared): PassCheckpoint {
@@ -91,15 +91,12 @@ export function withShard(checkpoint: PassCheckpoint, shard: ShardCompared): Pas
 /** Whether the shard at this position was compared by an earlier invocation of the pass. */
 export const comparedBefore = (checkpoint: PassCheckpoint, position: number): boolean => position < checkpoint.next || checkpoint.ahead.includes(position);
 
-/**
- * Saves each checkpoint on the job as it comes (`sync.pass`, and the shard's target digest into
- * `sync.targetDigests`), one write at a time. Only sync steps write the sync state, one at a time.
- */
+/** Saves each checkpoint on the job as it comes (`sync.pass`), one write at a time. Only sync steps write the sync state, one at a time. */
 export function savingProgress(services: Services, jobId: string, allowedFrom: readonly JobStatus[]): ResumablePass['onProgress'] {
-  return async (checkpoint, digest) => {
+  return async (checkpoint) => {
     const current = (await services.jobs.get(jobId))?.sync;
     if (!current) return;
-    const next: SyncState = { ...current, pass: checkpoint, ...(digest ? { targetDigests: { ...current.targetDigests, [digest.shard]: digest.value } } : {}) };
+    const next: SyncState = { ...current, pass: checkpoint };
     await services.jobs.update(jobId, { sync: next }, allowedFrom);
   };
 }

@@ -11,6 +11,7 @@ import { KeyRangeWriter, MAX_DELETE_EXPR_BYTES, MAX_DELETE_KEYS } from '../milvu
 import { ALLOW_INSERT_AUTO_ID, keyOrigin, primaryField, type FieldSpec } from '../milvus/spec';
 import { columnHasher, rowHasher, RowDigest, type Row } from './rowDigest';
 import { CycleAbandoned } from './strategy';
+import { exampleKey } from '../exampleKeys';
 
 /**
  * The row-level sync of one primary key range (the online mode's snapshot diff): reads the
@@ -108,7 +109,7 @@ export async function syncRange(args: RangeSyncArgs): Promise<RangeSyncResult> {
   const sampleKeys: string[] = [];
   const sample = (key: string) => {
     args.onDifference?.(key);
-    if (sampleKeys.length < SAMPLE_KEYS && !sampleKeys.includes(key)) sampleKeys.push(key);
+    if (sampleKeys.length < SAMPLE_KEYS && !sampleKeys.includes(exampleKey(key))) sampleKeys.push(exampleKey(key));
   };
   const cmp = (a: string, b: string) => (a === b ? 0 : comparePks(pk, a, b));
 

@@ -6,10 +6,27 @@ import type { CycleOutcome } from './strategy';
 
 /** A cycle event at most this often (a steady writer makes a cycle every few seconds for days). */
 const CYCLE_EVENT_INTERVAL_MS = 60_000;
+/**
+ * Warnings the sync adds to the job item at most: a sync runs for days over up to thousands of
+ * collections, and the job item holds 400 KB in all (test/jobs/itemSize.test.ts). The events keep
+ * every cycle's findings.
+ */
+export const MAX_SYNC_WARNINGS = 20;
+/** Shards written by others named in a warning, and in an event's details. */
+const PLACES_IN_WARNING = 5;
+const PLACES_IN_EVENT = 50;
+const EXTERNAL_WRITE = 'the target was written by something other than this job during sync';
+const BYPASSED = bypassedWarning('');
+
+/** The first places of a list, and how many more. */
+function named(places: readonly string[], shown: number): string {
+  const more = places.length - shown;
+  return places.slice(0, shown).join(', ') + (more > 0 ? ` and ${more} more shard(s)` : '');
+}
 
 /**
  * Stores a completed cycle on the job: `syncedThrough` moves to the cycle's start (what makes the
- * lag), counters add up, the target digests are kept. The first time the lag is under the job's
+ * lag), counters add up. The first time the lag is under the job's
  * threshold, the `Migration Sync Lag Below Threshold` alert goes out (and is logged on the job).
  */
 export async function recordCycle(services: Services, job: JobRecord, cycle: CycleOutcome, lastEventAt: { at: number }): Promise<JobRecord> {
@@ -39,19 +56,23 @@ export async function recordCycle(services: Services, job: JobRecord, cycle: Cyc
     updated: sync.updated + cycle.updated,
     deleted: sync.deleted + cycle.deleted,
     ...(alertNow ? { lagAlertSentAt: now.toISOString() } : {}),
-    ...(cycle.targetDigests ? { targetDigests: cycle.targetDigests } : {}),
     ...(cycle.changeLogCheckpoint !== undefined ? { changeLogCheckpoint: cycle.changeLogCheckpoint } : {}),
     ...(cycle.comparedEveryRowAt ? { lastComparisonAt: cycle.comparedEveryRowAt.toISOString() } : {}),
   };
   const warnings = [
-    ...cycle.externalWrites.map((where) => `the target was written by something other than this job during sync: ${where}; the sync made it equal to the source again`),
+    ...(cycle.externalWrites.length ? [`${EXTERNAL_WRITE}: ${named(cycle.externalWrites, PLACES_IN_WARNING)}; the sync made it equal to the source again`] : []),
     ...(cycle.bypassedWrites ?? []).map((what) => bypassedWarning(`${what}; a comparison of every row copied them to the target`)),
   ];
-  const newWarnings = warnings.filter((w) => !job.warnings.includes(w));
+  const fromSync = job.warnings.filter((w) => w.startsWith(EXTERNAL_WRITE) || w.startsWith(BYPASSED)).length;
+  const newWarnings = warnings.filter((w) => !job.warnings.includes(w)).slice(0, Math.max(0, MAX_SYNC_WARNINGS - fromSync));
   const updated = await services.jobs.update(job.jobId, { sync: next, ...(newWarnings.length ? { addWarnings: newWarnings } : {}) }, ['SYNCING', 'CUTTING_OVER']);
 
-  if (cycle.externalWrites.length && newWarnings.length) {
-    await services.jobs.appendEvent(job.jobId, { type: 'TargetWrittenExternally', message: newWarnings.join('; '), details: { where: cycle.externalWrites } });
+  if (cycle.externalWrites.length) {
+    await services.jobs.appendEvent(job.jobId, {
+      type: 'TargetWrittenExternally',
+      message: `${EXTERNAL_WRITE}: ${named(cycle.externalWrites, PLACES_IN_WARNING)}; the sync made it equal to the source again`,
+      details: { shards: cycle.externalWrites.length, where: cycle.externalWrites.slice(0, PLACES_IN_EVENT) },
+    });
   }
   if (cycle.bypassedWrites?.length) {
     await services.jobs.appendEvent(job.jobId, { type: 'WritesBypassedCapture', message: cycle.bypassedWrites.join('; '), details: { bypassed: cycle.bypassedWrites } });

@@ -14,7 +14,7 @@ export { SNAPSHOT_DIFF };
  */
 const SYNC_PAGE_BYTES = 1024 * 1024;
 
-/** The key of a shard's digest in SyncState.targetDigests. */
+/** A shard's name in messages and in a pass's changed shards. */
 const shardDigestKey = (shard: Pick<ShardRecord, 'collectionKey' | 'index'>): string => `${shard.collectionKey}#${shard.index}`;
 
 interface CollectionPlan {
@@ -35,10 +35,23 @@ export class SnapshotDiffStrategy implements SyncStrategy {
   readonly name = SNAPSHOT_DIFF;
   /** Shards do not change during sync; read once per invocation. */
   private shards = new Map<string, ShardRecord[]>();
+  /** Digests this instance kept since it read the shards, by shard: newer than the shard items it read. */
+  private readonly digests = new Map<string, { epoch: string; value: string }>();
+
+  /**
+   * `targetDigests: false`: keep no shard digest and compare with none (the capture strategy's
+   * comparisons: its log cycles write the target between two of them, so a digest would say nothing).
+   */
+  constructor(private readonly options: { targetDigests: boolean } = { targetDigests: true }) {}
 
   async runCycle({ services, job, clusters, apply, abandon, onlyShards, onDifference, resumable }: CycleContext): Promise<CycleOutcome> {
     const plans = await this.plan(services, job, clusters);
-    const previous = job.sync?.targetDigests ?? {};
+    // Digests of another epoch (an earlier sync, a pass abandoned half written) are forgotten.
+    const epoch = this.options.targetDigests ? job.sync?.digestEpoch : undefined;
+    const keptDigest = (shard: ShardRecord): string | undefined => {
+      const kept = this.digests.get(shardDigestKey(shard)) ?? shard.targetDigest;
+      return epoch !== undefined && kept?.epoch === epoch ? kept.value : undefined;
+    };
     // One fixed order (collections by key, shards by index), so a checkpoint's positions name the same shards in every invocation.
     const work = plans
       .flatMap((plan) => plan.shards.map((shard) => ({ plan, shard })))
@@ -49,9 +62,7 @@ export class SnapshotDiffStrategy implements SyncStrategy {
     const startedAt = resumed ? new Date(resumed.startedAt) : services.now();
     // Kept only for a pass that may span invocations.
     let progress: PassCheckpoint | undefined = resumed ? { ...resumed, invocations: resumed.invocations + 1 } : resumable ? startPass(resumable.purpose, startedAt, work.length) : undefined;
-    const outcome: CycleOutcome = { startedAt, endedAt: startedAt, rowsCompared: 0, inserted: 0, updated: 0, deleted: 0, externalWrites: [], sampleKeys: [], targetDigests: {}, changedShards: [] };
-    // The digests of shards compared by earlier invocations were saved as they came (comparisonPass.savingProgress).
-    if (resumed) for (const [i, { shard }] of work.entries()) if (comparedBefore(resumed, i) && previous[shardDigestKey(shard)] !== undefined) outcome.targetDigests![shardDigestKey(shard)] = previous[shardDigestKey(shard)]!;
+    const outcome: CycleOutcome = { startedAt, endedAt: startedAt, rowsCompared: 0, inserted: 0, updated: 0, deleted: 0, externalWrites: [], sampleKeys: [], changedShards: [] };
     const pending = [...work.keys()].filter((i) => !resumed || !comparedBefore(resumed, i));
 
     const concurrency = Math.max(1, job.options.shardConcurrency);
@@ -101,11 +112,15 @@ export class SnapshotDiffStrategy implements SyncStrategy {
         });
         slowestMs = Math.max(slowestMs, Date.now() - shardStartedAt);
         const key = shardDigestKey(shard);
-        const expected = previous[key];
+        const expected = keptDigest(shard);
         const externalWrite = expected !== undefined && expected !== result.targetDigestBefore ? `${collection.targetDb}.${collection.targetName} (shard ${shard.index})` : undefined;
         if (externalWrite) outcome.externalWrites.push(externalWrite);
-        const digest = apply ? result.sourceDigest : result.targetDigestBefore;
-        outcome.targetDigests![key] = digest;
+        if (apply && epoch !== undefined) {
+          // What the sync left in the range, on the shard's own item (before the checkpoint that says the shard is compared).
+          const digest = { epoch, value: result.sourceDigest };
+          await services.jobs.setShardDigest(job.jobId, shard.collectionKey, shard.index, shard.attempt, digest);
+          this.digests.set(key, digest);
+        }
         if (result.inserted + result.updated + result.deleted > 0) outcome.changedShards!.push(key);
         outcome.rowsCompared += result.rowsCompared;
         outcome.inserted += result.inserted;
@@ -116,7 +131,7 @@ export class SnapshotDiffStrategy implements SyncStrategy {
           progress = withShard(progress, { position, key, ...result, sampleKeys: result.sampleKeys.map((pk) => `${collection.key}:${pk}`), ...(externalWrite ? { externalWrite } : {}) });
           const checkpoint = progress;
           // One save at a time, in order: a later checkpoint never lands before an earlier one.
-          saved = saved.then(() => resumable.onProgress(checkpoint, apply ? { shard: key, value: digest } : undefined));
+          saved = saved.then(() => resumable.onProgress(checkpoint));
           // A checkpoint that cannot be saved (the job was cancelled meanwhile) stops the pass; its error is thrown below.
           saved.catch(() => (paused = true));
         }

@@ -2,7 +2,7 @@ import type { JobRecord, SyncState } from '../jobs/model';
 import { loadActiveJob } from '../migration/jobContext';
 import type { Services } from '../services';
 import type { JobInput } from '../workflow/steps';
-import { SNAPSHOT_DIFF } from './strategy';
+import { newDigestEpoch, SNAPSHOT_DIFF } from './strategy';
 
 /** Online: the full copy is done; the job becomes SYNCING and its sync deadline starts. Idempotent. */
 export async function startSync(services: Services, { jobId }: JobInput): Promise<{ deadlineAt: string }> {
@@ -18,6 +18,7 @@ export async function startSync(services: Services, { jobId }: JobInput): Promis
     inserted: 0,
     updated: 0,
     deleted: 0,
+    digestEpoch: newDigestEpoch(),
   };
   await services.jobs.update(jobId, { status: 'SYNCING', phase: 'INCREMENTAL_SYNC', sync }, ['IN_PROGRESS']);
   await services.jobs.appendEvent(jobId, {
@@ -30,11 +31,11 @@ export async function startSync(services: Services, { jobId }: JobInput): Promis
 
 /**
  * A resumed job (its sync had started, it is IN_PROGRESS again): SYNCING once more, with a new
- * deadline (the old one may be why it failed), and without the shard digests, which a failure in
- * the middle of a cycle left saying less than what is on the target (lib/sync/syncChanges.ts).
+ * deadline (the old one may be why it failed), and a new digest epoch: the shard digests a
+ * failure in the middle of a cycle left may say less than what is on the target (lib/sync/syncChanges.ts).
  */
 async function resumeSync(services: Services, job: JobRecord, now: Date): Promise<{ deadlineAt: string }> {
-  const sync: SyncState = { ...(job.sync as SyncState), deadlineAt: new Date(now.getTime() + job.options.syncTimeoutSeconds * 1000).toISOString(), targetDigests: {} };
+  const sync: SyncState = { ...(job.sync as SyncState), deadlineAt: new Date(now.getTime() + job.options.syncTimeoutSeconds * 1000).toISOString(), digestEpoch: newDigestEpoch() };
   await services.jobs.update(job.jobId, { status: 'SYNCING', phase: 'INCREMENTAL_SYNC', sync }, ['IN_PROGRESS']);
   await services.jobs.appendEvent(job.jobId, {
     type: 'SyncResumed',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { JobWithCollections, PassCheckpoint } from '../jobs/model';
 import type { JobClusters } from '../migration/jobContext';
 import type { Services } from '../services';
@@ -11,6 +12,9 @@ import type { ResumablePass } from './comparisonPass';
 export const SNAPSHOT_DIFF = 'snapshot-diff';
 /** The strategy that applies the capture endpoint's change log (lib/sync/captureStrategy.ts). */
 export const CAPTURE = 'capture';
+
+/** A new SyncState.digestEpoch: every shard digest kept before it is forgotten. */
+export const newDigestEpoch = (): string => randomBytes(6).toString('hex');
 
 /** What one sync cycle did. */
 export interface CycleOutcome {
@@ -26,8 +30,6 @@ export interface CycleOutcome {
   externalWrites: string[];
   /** A few primary keys that differed (`<collectionKey>:<pk>`), for messages. */
   sampleKeys: string[];
-  /** Strategy state to keep for the next cycle (stored on the job's sync record). */
-  targetDigests?: Record<string, string>;
   /** Strategy capture: where the next cycle reads the change log from (epoch ms). */
   changeLogCheckpoint?: number;
   /** The cycle compared every row (started then): the capture strategy's periodic comparison is timed from it. */

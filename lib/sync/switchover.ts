@@ -78,7 +78,7 @@ export async function compareAfterSwitch(services: Services, job: JobWithCollect
   let compared: CycleOutcome | undefined;
   let paused: PassPaused | undefined;
   try {
-    compared = await new SnapshotDiffStrategy().runCycle({ services, job, clusters, apply: false, onDifference: differing.onDifference, resumable: { purpose: 'afterSwitch', deadline, checkpoint: earlier, onProgress: held.onProgress } });
+    compared = await new SnapshotDiffStrategy({ targetDigests: false }).runCycle({ services, job, clusters, apply: false, onDifference: differing.onDifference, resumable: { purpose: 'afterSwitch', deadline, checkpoint: earlier, onProgress: held.onProgress } });
   } catch (error) {
     if (!(error instanceof PassPaused)) throw error;
     paused = error;

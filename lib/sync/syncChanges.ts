@@ -5,8 +5,9 @@ import type { JobInput, StepBudget, SyncChangesOutput } from '../workflow/steps'
 import { syncLagSeconds } from './lag';
 import { recordCycle } from './recordCycle';
 import { guardedCycle } from './sourceGuard';
+
 import { passOf, PassPaused, savingProgress } from './comparisonPass';
-import { CycleAbandoned } from './strategy';
+import { CycleAbandoned, newDigestEpoch } from './strategy';
 import { syncStrategyFor } from './syncStrategies';
 
 /** `deadline`: no new cycle (or comparison shard) starts after it; the state machine waits, then calls the step again. */
@@ -72,9 +73,9 @@ export async function syncChanges(services: Services, { jobId }: JobInput, budge
           // A comparison of every row longer than this invocation: the next one goes on from its checkpoint.
           if (error instanceof PassPaused) return { state: 'SYNCING', syncLagSeconds: syncLagSeconds(job, services.now()), waitSeconds };
           if (!(error instanceof CycleAbandoned)) throw error;
-          // Part of the pass was written: the shard digests no longer say what the sync left on the
-          // target, so the next pass does not compare with them (no false "written by others").
-          await services.jobs.update(jobId, { sync: { ...job.sync, targetDigests: {} } }, ['SYNCING', 'CUTTING_OVER']).catch(() => undefined);
+          // Part of a shard may have been written: the shard digests no longer say what the sync left
+          // on the target, so the next pass does not compare with them (no false "written by others").
+          await services.jobs.update(jobId, { sync: { ...job.sync, digestEpoch: newDigestEpoch() } }, ['SYNCING', 'CUTTING_OVER']).catch(() => undefined);
           continue; // the loop's next turn sees CUTTING_OVER (or the cancel)
         }
         job = { ...(await recordCycle(services, job, cycle, lastEventAt)), collections: job.collections };

@@ -351,7 +351,7 @@ describe('OpenAPI document', () => {
         updated: 2,
         deleted: 3,
         lagAlertSentAt: now,
-        targetDigests: { 'default.books#0': 'digest' },
+        digestEpoch: 'e1',
       },
       writesStoppedAt: now,
     };

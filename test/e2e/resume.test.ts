@@ -162,8 +162,9 @@ async function expectResumedOnce(jobId: string, key: string, name: string, atFai
   const counted = await rowsCounted(jobId, key);
   expect({ shards: counted.shards, collection: counted.collection, shardCopiedEvents: counted.shardCopiedEvents }).toEqual({ shards: ROWS, collection: ROWS, shardCopiedEvents: ROWS });
 
-  // Shards copied before the failure were not copied again: their records did not move.
-  const after = await runtime.jobs.listShards(jobId, key);
+  // Shards copied before the failure were not copied again: their copy records did not move (an
+  // online sync keeps its digest of the shard's range on the same item: that is not the copy's).
+  const after = (await runtime.jobs.listShards(jobId, key)).map(({ targetDigest: _sync, ...copy }) => copy);
   const copiedBefore = atFailure.filter((s) => s.done);
   expect(copiedBefore.length).toBeGreaterThan(0);
   for (const shard of copiedBefore) expect(after.find((s) => s.index === shard.index)).toEqual(shard);

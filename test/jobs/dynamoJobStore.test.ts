@@ -239,6 +239,22 @@ describe('DynamoJobStore shards', () => {
     expect((await store.get(job.jobId))!.version).toBe(0);
   });
 
+  it('keeps a shard digest on the shard item only, and refuses one for another attempt of the shard', async () => {
+    const job = await store.create(newJob());
+    const key = 'default.digests';
+    await store.putCollections(job.jobId, [collection(key)]);
+    await store.replaceShards(job.jobId, key, [shard(job.jobId, key, 0), shard(job.jobId, key, 1)]);
+
+    await store.setShardDigest(job.jobId, key, 1, 1, { epoch: 'e1', value: 'abc' });
+    await store.setShardDigest(job.jobId, key, 1, 1, { epoch: 'e2', value: 'def' });
+    expect((await store.listShards(job.jobId, key)).map((s) => s.targetDigest)).toEqual([undefined, { epoch: 'e2', value: 'def' }]);
+    // The job item is not written: a sync of any number of shards leaves it the same size.
+    expect((await store.get(job.jobId))!.version).toBe(0);
+    await expect(store.setShardDigest(job.jobId, key, 0, 2, { epoch: 'e2', value: 'x' })).rejects.toBeInstanceOf(ConflictError);
+    await expect(store.setShardDigest(job.jobId, key, 5, 1, { epoch: 'e2', value: 'x' })).rejects.toThrow(/gone or re-planned/);
+    expect((await store.getShard(job.jobId, key, 0))!.targetDigest).toBeUndefined();
+  });
+
   it('refuses a stale expected checkpoint and changes nothing', async () => {
     const job = await store.create(newJob());
     const key = 'default.books';

@@ -5,9 +5,14 @@ import { CreateMigrationBody, MAX_BODY_BYTES } from '../../lib/api/requests';
 import { createDocumentClient, DynamoJobStore } from '../../lib/jobs/dynamoJobStore';
 import { DUPLICATE_EXAMPLES, EXAMPLE_CHARS } from '../../lib/milvus/duplicates';
 import { duplicatesWarning, DUPLICATE_WARNINGS } from '../../lib/migration/duplicateKeys';
-import { JOB_SCHEMA_VERSION, JobOptions, verificationReport, type CollectionProgress, type JobRecord } from '../../lib/jobs/model';
+import { JOB_SCHEMA_VERSION, JobOptions, MAX_RECORDED_CHANGED_SHARDS, verificationReport, type CollectionProgress, type JobRecord } from '../../lib/jobs/model';
 import { createJobTable, JOB_TABLE, tableKeys } from '../../lib/jobs/table';
 import { DYNAMO_ITEM_LIMIT_BYTES, dynamoItemBytes } from '../support/dynamoItemSize';
+import type { Services } from '../../lib/services';
+import { DifferingKeys } from '../../lib/sync/bypassedWrites';
+import { startPass, withShard } from '../../lib/sync/comparisonPass';
+import { MAX_SYNC_WARNINGS, recordCycle } from '../../lib/sync/recordCycle';
+import { exampleKey } from '../../lib/exampleKeys';
 
 /**
  * DynamoDB refuses an item over 400 KB. Each record is built here at its largest (the longest
@@ -118,6 +123,58 @@ describe('job records at their largest, against the 400 KB item limit', () => {
     console.info(`job item at its largest: ${(bytes / 1024).toFixed(1)} KB of ${DYNAMO_ITEM_LIMIT_BYTES / 1024} KB`);
     expect(bytes).toBeLessThan(BUDGET);
     expect(await store.summarizeCollections(job.jobId)).toMatchObject({ total: COLLECTIONS, byStatus: expect.objectContaining({ RECOPY: COLLECTIONS }) });
+  }, 300_000);
+});
+
+describe('an online job item at its largest', () => {
+  it('after days of sync over 10,000 collections: a pass at its limits, the longest keys Milvus allows, the sync warnings at their cap', async () => {
+    const request = { ...largestRequest(), type: 'online' as const };
+    const job = await store.create(jobOf('size-online', request));
+    await store.putCollections(job.jobId, Array.from({ length: COLLECTIONS }, (_, i) => largestCollection(i)));
+    const at = new Date().toISOString();
+    const longestKey = (i: number) => `${i}`.padEnd(65_535, 'k'); // a VarChar primary key at its longest
+    const shard = (i: number) => `${largestCollection(i).key}#999999`;
+    const place = (i: number) => `${largestCollection(i).targetDb}.${largestCollection(i).targetName} (shard 999999)`;
+    // A comparison over every shard of every collection, each one different and written by others: what the checkpoint keeps is bounded.
+    let pass = startPass('sync', new Date(), COLLECTIONS);
+    for (let i = 0; i < COLLECTIONS; i++) {
+      const max = Math.floor(Number.MAX_SAFE_INTEGER / COLLECTIONS); // the totals at their largest
+      pass = withShard(pass, { position: i, key: shard(i), rowsCompared: max, inserted: max, updated: max, deleted: max, sampleKeys: [`${largestCollection(i).key}:${exampleKey(longestKey(i))}`], externalWrite: place(i) });
+    }
+    const differing = new DifferingKeys();
+    for (let i = 0; i < 3; i++) differing.onDifference(largestCollection(i).key, longestKey(i));
+    const jobWithCollections = { ...job, collections: Object.fromEntries([0, 1, 2].map((i) => [largestCollection(i).key, largestCollection(i)])) };
+    const bypassed = (n: number) => Array.from({ length: 10 }, (_, b) => `${differing.unexplained(jobWithCollections, [])} (periodic comparison ${n}.${b})`);
+    pass = { ...pass, bypassed: bypassed(0), repaired: Number.MAX_SAFE_INTEGER, unattributed: Number.MAX_SAFE_INTEGER };
+    await store.update(job.jobId, {
+      status: 'SYNCING',
+      phase: 'INCREMENTAL_SYNC',
+      startedAt: at,
+      sync: { strategy: 'capture', startedAt: at, deadlineAt: at, cycles: 0, inserted: 0, updated: 0, deleted: 0, lagAlertSentAt: at, digestEpoch: 'e'.repeat(12), changeLogCheckpoint: Date.now(), lastComparisonAt: at },
+    });
+
+    // Cycles that each find every shard written by others and ten new sets of bypassed writes: far more warnings than the cap.
+    const services = { jobs: store, now: () => new Date() } as unknown as Services;
+    let record = (await store.get(job.jobId))!;
+    for (let n = 0; n < 10; n++) {
+      const changedShards = Array.from({ length: MAX_RECORDED_CHANGED_SHARDS }, (_, i) => shard(i));
+      const externalWrites = Array.from({ length: COLLECTIONS }, (_, i) => place((i + n) % COLLECTIONS));
+      const cycle = { startedAt: new Date(), endedAt: new Date(), rowsCompared: 1, inserted: 1, updated: 1, deleted: 1, externalWrites, sampleKeys: [], changedShards, pass, bypassedWrites: bypassed(n + 1) };
+      record = await recordCycle(services, record, cycle, { at: Date.now() });
+    }
+    expect(record.warnings.length).toBe(MAX_SYNC_WARNINGS);
+    expect(record.sync!.pass!.changedShards.length).toBeLessThanOrEqual(MAX_RECORDED_CHANGED_SHARDS + 1);
+    expect(record.sync!.lastCycle!.changedShards).toHaveLength(MAX_RECORDED_CHANGED_SHARDS);
+
+    const bytes = dynamoItemBytes(await rawItem(job.jobId, tableKeys.jobSk));
+    console.info(`online job item at its largest: ${(bytes / 1024).toFixed(1)} KB of ${DYNAMO_ITEM_LIMIT_BYTES / 1024} KB`);
+    expect(bytes).toBeLessThan(BUDGET);
+    // An event names at most 50 of the shards written by others, and counts them all.
+    const { items: events } = await store.listEvents(job.jobId, { limit: 100 });
+    const external = events.filter((e) => e.type === 'TargetWrittenExternally');
+    expect(external).toHaveLength(10);
+    expect(external[0]!.details).toMatchObject({ shards: COLLECTIONS });
+    expect((external[0]!.details!.where as string[]).length).toBe(50);
   }, 300_000);
 });
 

@@ -36,10 +36,15 @@ describe('SnapshotDiffStrategy.runCycle', () => {
     const shards = bounds.slice(1).map(
       (upper, index): ShardRecord => ({ jobId: 'j', collectionKey: 'k', index, lowerExclusive: bounds[index] ?? null, upperInclusive: upper, checkpoint: null, rowsCopied: 0, done: true, attempt: 1, updatedAt: '' }),
     );
-    const services = { jobs: { listShards: async () => shards }, now: () => new Date().toISOString() } as unknown as Services;
+    const kept: string[] = [];
+    const services = {
+      jobs: { listShards: async () => shards, setShardDigest: async (_job: string, key: string, index: number, _attempt: number, digest: { epoch: string }) => void kept.push(`${key}#${index}@${digest.epoch}`) },
+      now: () => new Date().toISOString(),
+    } as unknown as Services;
     const job = {
       jobId: 'j',
       options: JobOptions.parse({ shardConcurrency: 4 }),
+      sync: { digestEpoch: 'e1' },
       collections: { k: { key: 'k', sourceDb: DB, sourceName: name, targetDb: DB, targetName: `${name}_t`, status: 'COPIED', rowsTotal: 90, rowsCopied: 90, shardCount: 9, attempt: 1 } },
     } as unknown as JobWithCollections;
     let asked = 0;
@@ -52,7 +57,8 @@ describe('SnapshotDiffStrategy.runCycle', () => {
     const outcome = await new SnapshotDiffStrategy().runCycle({ services, job, clusters: { source, target } as never, apply: true, abandon });
     expect(outcome.rowsCompared).toBe(90);
     expect(outcome.inserted).toBe(90);
-    expect(Object.keys(outcome.targetDigests ?? {})).toHaveLength(9);
+    // Each shard's digest kept once, on its own item, in the sync's epoch.
+    expect(kept.sort()).toEqual(shards.map((s) => `k#${s.index}@e1`).sort());
     await expectSameRows(sourceUri, name, targetUri, `${name}_t`);
   });
 });
