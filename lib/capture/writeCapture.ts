@@ -1,6 +1,6 @@
 import { WriteRefused, type CaptureHooks, type CapturedWrite, type ForwardedReply } from '../milvus/gateway';
 import { entriesFor, splitKeys, type ChangeAck, type ChangeEntry, type ChangeLog, type NewChange } from './changes';
-import { idTime } from './dynamoChangeLog';
+import { entryId } from './dynamoChangeLog';
 import { keysOfDeleteFilter } from './deleteKeys';
 import { GroupCommit } from './groupCommit';
 
@@ -162,6 +162,6 @@ export class WriteCapture implements CaptureHooks<Ticket> {
       if (write.autoId || !write.keys?.length) changes.push({ ...base, kind: 'autoid-pending' });
     }
     const at = this.now();
-    return changes.flatMap(entriesFor).map((change) => ({ ...change, at, id: `${idTime(at)}-${this.options.instanceId}-${(this.sequence++).toString(36).padStart(8, '0')}` }));
+    return changes.flatMap(entriesFor).map((change) => ({ ...change, at, id: entryId(at, this.options.instanceId, this.sequence++) }));
   }
 }

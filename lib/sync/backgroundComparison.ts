@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { splitKeys, type ChangeEntry, type ChangeLog, type LoggedChange } from '../capture/changes';
-import { idTime } from '../capture/dynamoChangeLog';
+import { entriesFor, type ChangeEntry, type ChangeLog, type LoggedChange } from '../capture/changes';
+import { entryId } from '../capture/dynamoChangeLog';
 import type { JobWithCollections, PassCheckpoint } from '../jobs/model';
 import { DifferingKeys, LoggedKeys } from './bypassedWrites';
 import { PassPaused } from './comparisonPass';
@@ -41,7 +41,7 @@ interface ComparisonReport {
 export class BackgroundComparison {
   private readonly differing = new DifferingKeys();
   /** What every cycle of this invocation read from the log (the comparison's own entries excepted). */
-  readonly logged: LoggedKeys;
+  private readonly logged: LoggedKeys;
   private buffered = new Map<string, string[]>();
   private bufferedCount = 0;
   private appending: Promise<void> = Promise.resolve();
@@ -51,7 +51,7 @@ export class BackgroundComparison {
   private result?: { outcome: CycleOutcome } | { paused: PassCheckpoint } | { error: unknown };
   private reported = false;
   private stopped = false;
-  readonly done: Promise<void>;
+  private readonly done: Promise<void>;
 
   constructor(
     comparison: SnapshotDiffStrategy,
@@ -164,8 +164,8 @@ export class BackgroundComparison {
       for (const [key, keys] of batch) {
         const collection = job.collections[key];
         if (!collection) continue;
-        for (const group of splitKeys([...new Set(keys)])) {
-          entries.push({ id: `${idTime(at)}-${this.instanceId}-${(this.sequence++).toString(36).padStart(8, '0')}`, at, db: collection.sourceDb, collection: collection.sourceName, kind: 'upsert-keys', keys: group, found: true });
+        for (const change of entriesFor({ db: collection.sourceDb, collection: collection.sourceName, kind: 'upsert-keys', keys: [...new Set(keys)], found: true })) {
+          entries.push({ ...change, at, id: entryId(at, this.instanceId, this.sequence++) });
         }
       }
       if (entries.length) await this.log.append(job.jobId, entries, []);

@@ -59,18 +59,19 @@ export async function recordCycle(services: Services, job: JobRecord, cycle: Cyc
     ...(cycle.changeLogCheckpoint !== undefined ? { changeLogCheckpoint: cycle.changeLogCheckpoint } : {}),
     ...(cycle.comparedEveryRowAt ? { lastComparisonAt: cycle.comparedEveryRowAt.toISOString() } : {}),
   };
+  const external = cycle.externalWrites.length ? `${EXTERNAL_WRITE}: ${named(cycle.externalWrites, PLACES_IN_WARNING)}; the sync made it equal to the source again` : undefined;
   const warnings = [
-    ...(cycle.externalWrites.length ? [`${EXTERNAL_WRITE}: ${named(cycle.externalWrites, PLACES_IN_WARNING)}; the sync made it equal to the source again`] : []),
+    ...(external ? [external] : []),
     ...(cycle.bypassedWrites ?? []).map((what) => bypassedWarning(`${what}; a comparison of every row copied them to the target`)),
   ];
   const fromSync = job.warnings.filter((w) => w.startsWith(EXTERNAL_WRITE) || w.startsWith(BYPASSED)).length;
   const newWarnings = warnings.filter((w) => !job.warnings.includes(w)).slice(0, Math.max(0, MAX_SYNC_WARNINGS - fromSync));
   const updated = await services.jobs.update(job.jobId, { sync: next, ...(newWarnings.length ? { addWarnings: newWarnings } : {}) }, ['SYNCING', 'CUTTING_OVER']);
 
-  if (cycle.externalWrites.length) {
+  if (external) {
     await services.jobs.appendEvent(job.jobId, {
       type: 'TargetWrittenExternally',
-      message: `${EXTERNAL_WRITE}: ${named(cycle.externalWrites, PLACES_IN_WARNING)}; the sync made it equal to the source again`,
+      message: external,
       details: { shards: cycle.externalWrites.length, where: cycle.externalWrites.slice(0, PLACES_IN_EVENT) },
     });
   }
