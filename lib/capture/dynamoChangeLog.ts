@@ -18,7 +18,7 @@ const HEARTBEAT_PREFIX = 'CAPTURE#';
 const LOG_RETENTION_DAYS = 30;
 
 /** The 13-digit epoch ms an entry id starts with. */
-export const idTime = (ms: number): string => String(Math.max(0, Math.floor(ms))).padStart(13, '0');
+const idTime = (ms: number): string => String(Math.max(0, Math.floor(ms))).padStart(13, '0');
 
 /** An entry's id (ChangeEntry.id): its time, then who logged it and that writer's sequence, so ids sort by time and never collide. */
 export const entryId = (at: number, instanceId: string, sequence: number): string => `${idTime(at)}-${instanceId}-${sequence.toString(36).padStart(8, '0')}`;
