@@ -1,6 +1,8 @@
 import net from 'node:net';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { CaptureProxy } from '../../lib/milvus/gateway/captureProxy';
 import { setCallRetryPolicy } from '../../lib/milvus/gateway/calls';
+import { openCluster, startCaptureProxy } from '../../lib/milvus/gateway';
 import { ClusterPool } from '../../lib/milvus/pool';
 import { DB } from './helpers';
 
@@ -15,70 +17,86 @@ import { DB } from './helpers';
 
 interface Relay {
   uri: string;
-  down(): Promise<void>;
-  up(): Promise<void>;
+  /** When each connection was attempted while the relay was down (ms since the epoch). */
+  refused: number[];
+  /** Cuts every connection, and from now on closes each new one as it opens (a server that went away). */
+  down(): void;
+  /** Relays again (the server is back), at once, on the same port. */
+  up(): void;
   stop(): Promise<void>;
 }
 
+/** A TCP relay in front of a server, whose outage the test starts and ends at the millisecond. */
 async function startRelay(upstream: string): Promise<Relay> {
   const [host, port] = upstream.replace(/^https?:\/\//, '').split(':');
   const sockets = new Set<net.Socket>();
-  let server: net.Server | undefined;
-  let relayPort = 0;
-  const up = () =>
-    new Promise<void>((resolve, reject) => {
-      server = net.createServer((client) => {
-        const origin = net.connect(Number(port), host);
-        for (const s of [client, origin]) {
-          sockets.add(s);
-          s.on('close', () => sockets.delete(s));
-          s.on('error', () => undefined);
-        }
-        client.pipe(origin).pipe(client);
-      });
-      server.once('error', reject);
-      server.listen(relayPort, '127.0.0.1', () => {
-        relayPort = (server!.address() as net.AddressInfo).port;
-        resolve();
-      });
-    });
-  const down = async () => {
-    const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    for (const s of sockets) s.destroy();
-    await closed;
-    server = undefined;
+  let relaying = true;
+  const refused: number[] = [];
+  const server = net.createServer((client) => {
+    client.on('error', () => undefined);
+    if (!relaying) {
+      refused.push(Date.now());
+      client.destroy();
+      return;
+    }
+    const origin = net.connect(Number(port), host);
+    for (const s of [client, origin]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(origin).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    uri: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    refused,
+    down: () => {
+      relaying = false;
+      for (const s of sockets) s.destroy();
+    },
+    up: () => {
+      relaying = true;
+    },
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
-  await up();
-  return { uri: `127.0.0.1:${relayPort}`, down, up, stop: down };
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const pool = new ClusterPool();
-let relay: Relay | undefined;
+const relays: Relay[] = [];
+const endpoints: CaptureProxy[] = [];
 
 afterAll(async () => {
   setCallRetryPolicy();
+  await Promise.all(endpoints.map((e) => e.close()));
   await pool.closeAll();
-  await relay?.stop();
+  await Promise.all(relays.map((r) => r.stop()));
 });
 
 describe('a gateway opened anew after an outage', () => {
   it('connects at once, not behind the reconnect backoff of the gateway it replaces', async () => {
     // One try per call: a call's own retries would hide the connection it got.
     setCallRetryPolicy({ attempts: 1 });
-    relay = await startRelay(inject('milvusTargetUri'));
+    const relay = await startRelay(inject('milvusTargetUri'));
+    relays.push(relay);
     const before = pool.open({ uri: relay.uri });
     expect(await before.listCollections(DB)).toBeInstanceOf(Array);
 
-    await relay.down();
+    relay.down();
     // 20 s of calls while the server is away, as a step and its retries make them: each failure
     // lengthens gRPC's wait before it tries to connect again (about 1, 1.6, 2.6, 4.1, 6.6 s...).
     const outageEnds = Date.now() + 20_000;
     while (Date.now() < outageEnds) {
       await expect(before.listCollections(DB)).rejects.toMatchObject({ code: 'MILVUS_UNAVAILABLE' });
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await sleep(1_000);
     }
     before.markUnreachable();
-    await relay.up();
+    relay.up();
 
     const after = pool.open({ uri: relay.uri });
     expect(after).not.toBe(before);
@@ -87,5 +105,49 @@ describe('a gateway opened anew after an outage', () => {
     await expect(after.queryRows(DB, { collection: 'no_such_collection_reconnect', pkField: 'id', filter: '', outputFields: ['id'], limit: 1, timeoutMs: 10_000 })).rejects.toMatchObject({
       code: 'COLLECTION_NOT_FOUND',
     });
+  }, 60_000);
+});
+
+describe('the capture endpoint after its source went away', () => {
+  it("tries its source again every second or so, not on gRPC's backoff of up to two minutes, and forwards once it is back", async () => {
+    setCallRetryPolicy({ attempts: 1 });
+    const relay = await startRelay(inject('milvusTargetUri'));
+    relays.push(relay);
+    const endpoint = await startCaptureProxy({
+      listen: '127.0.0.1:0',
+      source: { uri: relay.uri },
+      hooks: { route: () => 'source', records: () => false, beforeWrite: async () => undefined, afterWrite: async () => undefined },
+      writeTimeoutMs: 10_000,
+    });
+    endpoints.push(endpoint);
+    // What an application sees, through the endpoint (its own connection to it never breaks).
+    const application = openCluster({ uri: endpoint.address });
+    try {
+      expect(await application.listCollections(DB)).toBeInstanceOf(Array);
+
+      relay.down();
+      // 12 s of calls while the source is away. gRPC's own schedule would try to connect after
+      // about 1, 1.6, 2.6, 4.1, 6.6 s (each ±20%): a gap of 3.3 s at least by then.
+      const outageEnds = Date.now() + 12_000;
+      while (Date.now() < outageEnds) {
+        await expect(application.listCollections(DB)).rejects.toMatchObject({ code: 'MILVUS_UNAVAILABLE' });
+        await sleep(250);
+      }
+      const gaps = relay.refused.slice(1).map((t, i) => t - relay.refused[i]!);
+      expect(relay.refused.length, `attempts ${gaps.join(', ')} ms apart`).toBeGreaterThanOrEqual(6);
+      expect(Math.max(...gaps), `attempts ${gaps.join(', ')} ms apart`).toBeLessThanOrEqual(2_500);
+
+      relay.up();
+      const forwarded = await (async () => {
+        for (let tries = 0; tries < 100; tries++) {
+          if (await application.listCollections(DB).then(() => true, () => false)) return true;
+          await sleep(100);
+        }
+        return false;
+      })();
+      expect(forwarded).toBe(true);
+    } finally {
+      await application.end();
+    }
   }, 60_000);
 });

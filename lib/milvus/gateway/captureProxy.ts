@@ -226,6 +226,9 @@ export async function startCaptureProxy<T>(options: CaptureProxyOptions<T>): Pro
   };
 }
 
+/** The longest the endpoint waits between two attempts to connect to a cluster it lost. */
+const RECONNECT_MS = 1_000;
+
 function connect(upstream: Upstream): UpstreamClient {
   const tls = /^https:\/\//i.test(upstream.uri) || Boolean(upstream.tls?.caCert);
   const address = upstream.uri.replace(/^https?:\/\//i, '').replace(/\/$/, '');
@@ -235,6 +238,11 @@ function connect(upstream: Upstream): UpstreamClient {
     'grpc.max_receive_message_length': -1,
     'grpc.max_send_message_length': -1,
     'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW,
+    // The endpoint is in the applications' write path, and fails their calls at once while its
+    // connection is down: it tries the cluster again every second, where gRPC's own schedule
+    // doubles up to two minutes (a source back after a restart would wait that long to get writes).
+    'grpc.initial_reconnect_backoff_ms': RECONNECT_MS,
+    'grpc.max_reconnect_backoff_ms': RECONNECT_MS,
   });
   return { client, ...(upstream.authorization ? { authorization: upstream.authorization } : {}) };
 }
