@@ -133,11 +133,6 @@ export class BackgroundComparison {
     return { comparedEveryRowAt: outcome.startedAt, rowsCompared: outcome.rowsCompared, ...(bypassed.length ? { bypassedWrites: bypassed } : {}) };
   }
 
-  /** Waits for the comparison to end (at its deadline, or a stop-sync or cancel: between shards), whatever it ended with. */
-  async settle(): Promise<void> {
-    await this.done;
-  }
-
   /** Ends the comparison between shards (the step fails or returns), and waits for it. */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -97,11 +97,11 @@ export class CaptureStrategy implements SyncStrategy {
       this.background = new BackgroundComparison(this.comparison, context, log);
     }
     const background = this.background;
-    if (background) {
-      // The invocation's budget is spent: its comparison stops between shards, and this cycle records where.
-      if (context.resumable && Date.now() >= context.resumable.deadline) await background.settle();
-      await background.appended();
-    }
+    // Past the invocation's budget the comparison starts no shard, and cycles go on applying the log
+    // while its shards in flight end (SyncChanges runs them while it is busy): one of them waiting
+    // for those shards held the log back for the rest of a shard's scan at every invocation's end
+    // (lag p95 19 s at a million rows, 42.7 s with one shard at a time).
+    await background?.appended();
     const readAfterEnd = background?.settled ?? false;
 
     const readAt = services.now();

@@ -76,6 +76,8 @@ export interface FaultProxy {
   readonly maxInFlightByMethod: Record<string, number>;
   /** Changes the transient fault rate (e.g. 0 to let a verification through). */
   setRate(rate: number, rates?: Record<string, number>): void;
+  /** Changes the latency added to calls (undefined: none). */
+  setLatency(latency: FaultProxyOptions['latency']): void;
   /** Refuse every call as unauthenticated (gRPC UNAUTHENTICATED, or a Milvus status), or stop refusing. */
   setPermanent(mode: PermanentMode): void;
   /** Calls naming these collections are answered "collection not found" (merr 100). */
@@ -173,6 +175,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const methods = milvusMethods();
   const random = seededRandom(options.seed);
   let rate = options.rate ?? 0;
+  let latency = options.latency;
   let rates: Record<string, number> = { ...(options.rates ?? {}) };
   const faults: TransientFault[] = options.faults ?? ['unavailable', 'deadline', 'rate-limit', 'resource-exhausted', 'drop'];
   const exempt = new Set(options.exempt ?? ['Connect']);
@@ -284,9 +287,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           }
           kills.set(name, kill - 1);
         }
-        if (options.latency && !exempt.has(name) && random() < options.latency.rate) {
+        if (latency && !exempt.has(name) && random() < latency.rate) {
           injected.delayed += 1;
-          const ms = options.latency.minMs + random() * (options.latency.maxMs - options.latency.minMs);
+          const ms = latency.minMs + random() * (latency.maxMs - latency.minMs);
           await new Promise((resolve) => setTimeout(resolve, ms));
         }
         const callRate = rates[name] ?? rate;
@@ -355,6 +358,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       rate = next;
       if (nextRates) rates = { ...nextRates };
       else if (next === 0) rates = {};
+    },
+    setLatency(next) {
+      latency = next;
     },
     setPermanent(mode) {
       permanent = mode;

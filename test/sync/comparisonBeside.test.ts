@@ -8,6 +8,7 @@ import { startSync } from '../../lib/sync/startSync';
 import { syncChanges } from '../../lib/sync/syncChanges';
 import { copiedOnlineJob, tagsById, vector } from '../capture/captureSupport';
 import { client, dropCollectionsWithPrefix, expectSameRows } from '../support/rows';
+import { startFaultProxy, type FaultProxy } from '../support/faultProxy';
 import { stepServices } from '../support/stepServices';
 
 /**
@@ -22,12 +23,14 @@ const prefix = `beside_${randomBytes(3).toString('hex')}_`;
 let services: Services;
 let service: MigrationService;
 let changeLog: ChangeLog;
+let slowSource: FaultProxy | undefined;
 
 beforeAll(async () => {
   ({ services, service, changeLog } = await stepServices(`jobs-${prefix}`, openCluster));
 });
 
 afterAll(async () => {
+  await slowSource?.stop();
   await dropCollectionsWithPrefix(prefix, sourceUri, targetUri);
 });
 
@@ -77,6 +80,30 @@ describe('the first comparison of every row, beside the log', () => {
     const warnings = job.warnings.filter((w) => w.includes('without passing through the capture endpoint'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(new RegExp(`1 row\\(s\\) differed that no capture endpoint logged, e\\.g\\. default\\.${name}:48 \\(first comparison\\)`));
+    await expectSameRows(sourceUri, name, targetUri, name);
+  });
+
+  it('goes on applying the log past the budget while the shard the comparison has in flight ends', async () => {
+    const name = `${prefix}slow`;
+    slowSource = await startFaultProxy({ upstream: sourceUri, seed: 16 });
+    // One shard of 400 rows, compared 10 rows a read; once the copy is done every call to the
+    // source waits 150 ms: a comparison of several seconds, a cycle of a few calls.
+    const jobId = await copiedOnlineJob(
+      { services, service },
+      { sourceUri: slowSource.uri, targetUri, name, rows: 400, options: { syncStrategy: 'capture', rowsPerShard: 400, batchRows: 10, lagAlertSeconds: 3600 } },
+    );
+    await startSync(services, { jobId });
+    slowSource.setLatency({ rate: 1, minMs: 150, maxMs: 150 });
+
+    const lags: number[] = [];
+    expect(await syncChanges(services, { jobId }, { deadline: 0, onCycleRecorded: (lag) => lags.push(lag) })).toMatchObject({ state: 'SYNCING' });
+    const job = (await services.jobs.get(jobId))!;
+    // The invocation ran until its comparison ended and was recorded...
+    expect(job.sync!.lastComparisonAt).toBeDefined();
+    // ...and cycles applied the log meanwhile. (The first cycle past the budget used to wait for
+    // the shard to end: one cycle in all, and a lag as long as the rest of the shard's scan.)
+    expect(job.sync!.cycles).toBeGreaterThanOrEqual(2);
+    expect(lags.length).toBe(job.sync!.cycles);
     await expectSameRows(sourceUri, name, targetUri, name);
   });
 });
