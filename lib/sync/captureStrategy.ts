@@ -97,10 +97,8 @@ export class CaptureStrategy implements SyncStrategy {
       this.background = new BackgroundComparison(this.comparison, context, log);
     }
     const background = this.background;
-    // Past the invocation's budget the comparison starts no shard, and cycles go on applying the log
-    // while its shards in flight end (SyncChanges runs them while it is busy): one of them waiting
-    // for those shards held the log back for the rest of a shard's scan at every invocation's end
-    // (lag p95 19 s at a million rows, 42.7 s with one shard at a time).
+    // Never wait for the comparison's shards here, even past the budget: the log would wait for the
+    // rest of a shard's scan. SyncChanges runs cycles while it is busy, until a cycle records its end.
     await background?.appended();
     const readAfterEnd = background?.settled ?? false;
 

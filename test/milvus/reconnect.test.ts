@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { CaptureProxy } from '../../lib/milvus/gateway/captureProxy';
+import { sleep } from '../../lib/milvus/backoff';
 import { setCallRetryPolicy } from '../../lib/milvus/gateway/calls';
 import { openCluster, startCaptureProxy } from '../../lib/milvus/gateway';
 import { DB } from './helpers';
@@ -61,29 +62,26 @@ async function startRelay(upstream: string): Promise<Relay> {
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const relays: Relay[] = [];
-const endpoints: CaptureProxy[] = [];
+const started: { relay?: Relay; endpoint?: CaptureProxy } = {};
 
 afterAll(async () => {
   setCallRetryPolicy();
-  await Promise.all(endpoints.map((e) => e.close()));
-  await Promise.all(relays.map((r) => r.stop()));
+  await started.endpoint?.close();
+  await started.relay?.stop();
 });
 
 describe('the capture endpoint after its source went away', () => {
   it("tries its source again every second or so, not on gRPC's backoff of up to two minutes, and forwards once it is back", async () => {
     setCallRetryPolicy({ attempts: 1 });
     const relay = await startRelay(inject('milvusTargetUri'));
-    relays.push(relay);
+    started.relay = relay;
     const endpoint = await startCaptureProxy({
       listen: '127.0.0.1:0',
       source: { uri: relay.uri },
       hooks: { route: () => 'source', records: () => false, beforeWrite: async () => undefined, afterWrite: async () => undefined },
       writeTimeoutMs: 10_000,
     });
-    endpoints.push(endpoint);
+    started.endpoint = endpoint;
     // What an application sees, through the endpoint (its own connection to it never breaks).
     const application = openCluster({ uri: endpoint.address });
     try {
