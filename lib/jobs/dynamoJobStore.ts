@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   ConditionalCheckFailedException,
   TransactionCanceledException,
@@ -330,6 +330,26 @@ export class DynamoJobStore implements JobStore {
     return items.map((item) => readRecord(ShardRecord, item, `shard of ${collectionKey} of job ${jobId}`));
   }
 
+  async claimShard(jobId: string, collectionKey: string, index: number, attempt: number): Promise<string> {
+    const owner = randomUUID();
+    const e = new Expressions();
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: shardKey(jobId, collectionKey, index),
+          UpdateExpression: `SET ${e.name('owner')} = ${e.value(owner)}`,
+          ConditionExpression: `attribute_exists(${e.name(JOB_TABLE.partitionKey)}) AND ${e.name('attempt')} = ${e.value(attempt)}`,
+          ...e.attributes(),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new ConflictError(`shard ${collectionKey}#${index} (attempt ${attempt}) of job ${jobId} is gone or re-planned; it was not claimed`, { cause: error });
+      throw error;
+    }
+    return owner;
+  }
+
   async setShardDigest(jobId: string, collectionKey: string, index: number, attempt: number, digest: { epoch: string; value: string }): Promise<void> {
     const e = new Expressions();
     try {
@@ -366,7 +386,9 @@ export class DynamoJobStore implements JobStore {
       UpdateExpression:
         `SET ${checkpoint} = ${shard.value(u.checkpoint)}, ${rows} = ${rows} + ${shard.value(u.rowsDelta)}, ${shard.name('done')} = ${shard.value(u.done)}, ${shard.name('updatedAt')} = ${shard.value(now)}` +
         (u.duplicates ? `, ${shard.name('duplicateRows')} = ${shard.value(u.duplicates.rows)}, ${shard.name('duplicateExamples')} = ${shard.value(u.duplicates.examples)}` : ''),
-      ConditionExpression: `attribute_exists(${shard.name(JOB_TABLE.partitionKey)}) AND ${shard.name('attempt')} = ${shard.value(u.attempt)} AND ${expectedCondition}`,
+      ConditionExpression:
+        `attribute_exists(${shard.name(JOB_TABLE.partitionKey)}) AND ${shard.name('attempt')} = ${shard.value(u.attempt)} AND ${expectedCondition}` +
+        (u.owner === undefined ? '' : ` AND ${shard.name('owner')} = ${shard.value(u.owner)}`),
       ...shard.attributes(),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     };
@@ -532,6 +554,7 @@ const ShardCheckpointSchema = z.object({
   collectionKey: z.string().min(1),
   index: z.number().int().nonnegative(),
   attempt: z.number().int().positive(),
+  owner: z.string().optional(),
   expectedCheckpoint: z.string().nullable(),
   checkpoint: z.string().nullable(),
   rowsDelta: z.number().int().nonnegative(),
@@ -633,6 +656,7 @@ function shardConflictMessage(shardName: string, u: ShardCheckpoint, reason: Can
   if (!reason.Item) return `${shardName} does not exist, or its checkpoint is not ${u.expectedCheckpoint ?? 'empty'} for attempt ${u.attempt}`;
   const attempt = reason.Item.attempt && 'N' in reason.Item.attempt ? Number(reason.Item.attempt.N) : undefined;
   if (attempt !== u.attempt) return `${shardName} belongs to attempt ${attempt}, not ${u.attempt}; the checkpoint did not move`;
+  if (u.owner !== undefined && stringAttribute(reason.Item, 'owner') !== u.owner) return `${shardName} was claimed by another copy invocation; this one's checkpoint did not move`;
   const found = stringAttribute(reason.Item, 'checkpoint') ?? null;
   return `${shardName} is at checkpoint ${found ?? 'none'}, not the expected ${u.expectedCheckpoint ?? 'none'}; the checkpoint did not move`;
 }

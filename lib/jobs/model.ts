@@ -405,6 +405,11 @@ export const ShardRecord = z.object({
   done: z.boolean(),
   /** Which collection attempt this shard belongs to: a re-copy replans the shards with attempt + 1. */
   attempt: z.number().int().positive(),
+  /**
+   * The copy invocation that holds the shard (JobStore.claimShard): each one claims it when it
+   * starts, so one of a failed execution still running, or a duplicate, stops before it writes.
+   */
+  owner: z.string().optional(),
   /** Source rows of the range beyond one per key (count(*) minus the distinct keys copied), counted when the shard is done (offline). */
   duplicateRows: z.number().int().nonnegative().optional(),
   /** A few of those duplicated keys (lib/milvus/duplicates.ts bounds them). */

@@ -42,6 +42,8 @@ export interface ShardCheckpoint {
   collectionKey: string;
   index: number;
   attempt: number;
+  /** The claim (claimShard) of the invocation saving: the write fails with ConflictError when another invocation claimed the shard since. */
+  owner?: string;
   /** The checkpoint the caller read; the write fails with ConflictError when the stored one differs. */
   expectedCheckpoint: string | null;
   checkpoint: string | null;
@@ -111,6 +113,12 @@ export interface JobStore {
   getCopyBatch(jobId: string, batch: number): Promise<CopyBatch | undefined>;
   getShard(jobId: string, collectionKey: string, index: number): Promise<ShardRecord | undefined>;
   listShards(jobId: string, collectionKey: string): Promise<ShardRecord[]>;
+  /**
+   * Makes the calling copy invocation the shard's owner (ShardRecord.owner) and returns its claim.
+   * The last claim wins: an older invocation still running learns it from the shard item and
+   * stops. A shard gone or of another attempt is a ConflictError.
+   */
+  claimShard(jobId: string, collectionKey: string, index: number, attempt: number): Promise<string>;
   /**
    * Atomically moves the shard's checkpoint (only if it still equals expectedCheckpoint and the
    * shard's attempt matches) and adds rowsDelta to the collection's rowsCopied (its own item; the

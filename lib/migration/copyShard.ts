@@ -1,4 +1,4 @@
-import { JobNotActiveError, PermanentError } from '../errors';
+import { ConflictError, JobNotActiveError, PermanentError } from '../errors';
 import { isTerminal } from '../jobs/model';
 import { ALLOW_INSERT_AUTO_ID, copyShard as copyShardRange, countRows, describeCollection, primaryField, type CollectionSpec } from '../milvus';
 import { describeExamples, duplicatesInRange, type Duplicates } from '../milvus/duplicates';
@@ -40,6 +40,20 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
   const shard = await services.jobs.getShard(jobId, collectionKey, shardIndex);
   if (!shard) throw new PermanentError('SHARD_NOT_PLANNED', `shard ${shardIndex} of ${collectionKey} was not planned`);
   if (shard.done) return { done: true, rowsCopied: shard.rowsCopied };
+  const owner = await services.jobs.claimShard(jobId, collectionKey, shardIndex, shard.attempt);
+  /**
+   * Before each write to the target: this invocation still holds the shard. A copy step of a
+   * failed execution can run on after it (Lambda does not stop it), and reach the target again
+   * once it is back; without this it would write beside the resumed execution's copy of the same
+   * range, or clear what that one wrote. The shard item is read each time (one DynamoDB read per
+   * batch): a claim could come at any moment, and a write once passed cannot be taken back.
+   */
+  const assertOwner = async (): Promise<void> => {
+    const now = await services.jobs.getShard(jobId, collectionKey, shardIndex);
+    if (now?.owner !== owner || now.attempt !== shard.attempt) {
+      throw new ConflictError(`${collectionKey} shard ${shardIndex + 1}/${collection.shardCount} was taken over by another copy invocation (a resume or a retry); this one stops before writing`);
+    }
+  };
   if (collection.status === 'CREATED') await services.jobs.updateCollection(jobId, collectionKey, { status: 'COPYING' });
 
   let checkpoint = shard.checkpoint;
@@ -57,6 +71,7 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
       collectionKey,
       index: shardIndex,
       attempt: shard.attempt,
+      owner,
       expectedCheckpoint: checkpoint,
       checkpoint: next.checkpoint,
       rowsDelta: next.rows,
@@ -112,6 +127,7 @@ export async function copyShard(services: Services, input: ShardInput, budget: C
         batchRows: job.options.batchRows,
         adaptiveBatches: job.options.batchRows === undefined,
         deadline: budget.deadline,
+        beforeWrite: assertOwner,
         onBatch: async (progress) => {
           unsaved = { checkpoint: progress.checkpoint, rows: (unsaved?.rows ?? 0) + progress.rows };
           // A target that generates its keys resumes only from an exact count (above): every batch is saved.

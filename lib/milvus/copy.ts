@@ -46,6 +46,11 @@ export interface CopyShardArgs extends RangePair {
   adaptiveBatches?: boolean;
   /** Epoch ms: no new batch starts after it. */
   deadline: number;
+  /**
+   * Called before each write to the target (the clearing past the checkpoint, every batch); what
+   * it throws stops the copy there. The copy step checks that it still holds the shard.
+   */
+  beforeWrite?: () => Promise<void>;
   /** Persists the checkpoint; called after each successful write, in order. `rows` is that batch's row count. */
   onBatch(progress: { checkpoint: string; rows: number }): Promise<void>;
   /** Replace the source's pages or the target's writer (tests, benchmarks). */
@@ -125,6 +130,7 @@ export async function copyShard(args: CopyShardArgs): Promise<{ done: boolean; r
       const page = await reader.next();
       if (!page) return { done: true, rowsCopied };
       if (page.lastPk === null) throw new PermanentError('MILVUS_REPLY', `read ${sourceSpec.name}: ${page.rowCount} rows without primary keys`);
+      await args.beforeWrite?.();
       if ((await writer.insertPage(page)) === 'shrink') {
         // The target refused the request's size or has no room: read the same rows again in half the bytes.
         await reader.shrink(page.bytes);
@@ -163,7 +169,7 @@ function countPastCheckpoint(target: MilvusGateway, db: string, spec: Collection
  * the same source reads, in an offline window.
  */
 async function settlePastCheckpoint(
-  { source, sourceDb, sourceSpec, target, targetDb, targetSpec, range, partition }: RangePair,
+  { source, sourceDb, sourceSpec, target, targetDb, targetSpec, range, partition, beforeWrite }: CopyShardArgs,
   from: string | null,
   mayKeep: boolean,
 ): Promise<{ lastPk: string; rows: number } | null> {
@@ -181,6 +187,7 @@ async function settlePastCheckpoint(
     const whole = written.length === held && expected.length === held && expected.every((k, i) => k === written[i]);
     if (whole && expressibleBound(pk, lastPk) === lastPk) return { lastPk, rows: held };
   }
+  await beforeWrite?.();
   await target.deleteRows(targetDb, { collection: targetSpec.name, filter, partition, what: `clear ${targetDb}.${targetSpec.name} past the checkpoint` });
   return null;
 }
@@ -189,7 +196,7 @@ async function settlePastCheckpoint(
  * The append variant of settlePastCheckpoint: the target's own rows may lie in the key range, so
  * only the keys the source holds in (from, upper] are deleted there, a page of keys at a time.
  */
-async function clearSourceKeysPastCheckpoint({ source, sourceDb, sourceSpec, target, targetDb, targetSpec, range, partition }: RangePair, from: string | null): Promise<void> {
+async function clearSourceKeysPastCheckpoint({ source, sourceDb, sourceSpec, target, targetDb, targetSpec, range, partition, beforeWrite }: CopyShardArgs, from: string | null): Promise<void> {
   const { upperInclusive } = range;
   const pk = primaryField(sourceSpec);
   let cursor = from;
@@ -198,6 +205,7 @@ async function clearSourceKeysPastCheckpoint({ source, sourceDb, sourceSpec, tar
     if (keys.length === 0) return;
     const filter = `${pk.name} in [${keys.map((k: string) => pkLiteral(pk, k)).join(', ')}]`;
     if ((await countPastCheckpoint(target, targetDb, targetSpec, filter, partition)) > 0) {
+      await beforeWrite?.();
       await target.deleteRows(targetDb, { collection: targetSpec.name, filter, partition, what: `clear ${targetDb}.${targetSpec.name} past the checkpoint` });
     }
     if (keys.length < MAX_QUERY_ROWS) return;

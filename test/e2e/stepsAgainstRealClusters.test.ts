@@ -8,6 +8,11 @@ import { seedSampleCollections } from '../../local/sampleData';
 import type { Services } from '../../lib/services';
 import { allRows, client, expectSameRows, dropCollectionsWithPrefix } from '../support/rows';
 import { copyAll, CrashAfter, crashingStore } from '../support/steps';
+import { ConflictError } from '../../lib/errors';
+import { copyShard } from '../../lib/migration/copyShard';
+import { createTargetCollection } from '../../lib/migration/createTargetCollection';
+import { loadCopyBatch } from '../../lib/migration/loadCopyBatch';
+import { planShards } from '../../lib/migration/planShards';
 import { stepServices } from '../support/stepServices';
 
 /**
@@ -82,6 +87,71 @@ describe('a copy step killed between writing a batch and saving its checkpoint',
     expect(rows.length).toBe(sizes.products);
     expect(await expectSameRows(sourceUri, products, targetUri, targetName)).toBe(sizes.products);
     expect((await services.jobs.getCollection(jobId, `default.${products}`))?.rowsCopied).toBe(sizes.products);
+  });
+});
+
+describe('a copy step of a failed execution that runs on while a resume copies the same shard', () => {
+  it('stops before its next write once the resume claimed the shard, so no row is written twice', async () => {
+    const [products] = names as [string];
+    const targetName = `${products}_stale`;
+    const job = (await service.create({
+      type: 'offline',
+      source: { uri: sourceUri },
+      target: { uri: targetUri },
+      databases: [{ name: 'default', collections: [{ name: products, targetName }] }],
+      options: { rowsPerShard: 1_000, batchRows: 4 }, // one shard of 240 rows
+    })) as unknown as { jobId: string };
+    const { jobId } = job;
+    await preflight(services, { jobId });
+    const plan = await planShards(services, { jobId });
+    const [batch] = await Promise.all(plan.batches.map((b) => loadCopyBatch(services, { jobId, batch: b })));
+    const [collectionKey] = batch!.collections as [string];
+    await createTargetCollection(services, { jobId, collectionKey });
+    const shard = { jobId, collectionKey, shardIndex: 0 };
+
+    // The stale step: its first read of the source hangs (the cluster was away) until released.
+    let reached!: () => void;
+    const blocked = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const stale: Services = {
+      ...services,
+      openCluster: (credentials) => {
+        const gateway = services.openCluster(credentials);
+        if (credentials.uri !== sourceUri) return gateway;
+        return new Proxy(gateway, {
+          get(target, property) {
+            const value = Reflect.get(target, property, target) as unknown;
+            if (typeof value !== 'function') return value;
+            if (property !== 'queryColumns' && property !== 'queryRows') return value.bind(target);
+            return async (...args: unknown[]) => {
+              reached();
+              await released;
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          },
+        });
+      },
+    };
+    const staleCopy = copyShard(stale, shard, { deadline: Date.now() + 120_000, checkpointIntervalMs: 60_000 });
+    const staleOutcome = staleCopy.then(
+      () => 'finished',
+      (error: Error) => error,
+    );
+    await blocked;
+
+    // The resume copies the whole shard meanwhile.
+    while (!(await copyShard(services, shard, { deadline: Date.now() + 60_000 })).done);
+    release();
+
+    const outcome = await staleOutcome;
+    const rows = await allRows(targetUri, targetName);
+    expect(rows.length).toBe(sizes.products);
+    expect(new Set(rows.map((r) => r.id)).size).toBe(sizes.products);
+    expect(await expectSameRows(sourceUri, products, targetUri, targetName)).toBe(sizes.products);
+    expect((await services.jobs.getShard(jobId, collectionKey, 0))?.rowsCopied).toBe(sizes.products);
+    expect(outcome).toBeInstanceOf(ConflictError);
+    expect(String((outcome as Error).message)).toMatch(/taken over by another copy invocation/);
   });
 });
 

@@ -282,6 +282,26 @@ describe('DynamoJobStore shards', () => {
     await expect(attempt).rejects.toThrow(/belongs to attempt 2, not 1/);
     expect((await store.getCollection(job.jobId, key))!.rowsCopied).toBe(0);
   });
+
+  it('hands the shard to the last invocation that claimed it: an older one can no longer move its checkpoint', async () => {
+    const job = await store.create(newJob());
+    const key = 'default.books';
+    await store.putCollections(job.jobId, [collection(key)]);
+    await store.replaceShards(job.jobId, key, [shard(job.jobId, key, 0)]);
+    const older = await store.claimShard(job.jobId, key, 0, 1);
+    const newer = await store.claimShard(job.jobId, key, 0, 1);
+    expect(newer).not.toBe(older);
+    expect((await store.getShard(job.jobId, key, 0))!.owner).toBe(newer);
+
+    const stale = store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, owner: older, expectedCheckpoint: null, checkpoint: '10', rowsDelta: 10, done: false });
+    await expect(stale).rejects.toBeInstanceOf(ConflictError);
+    await expect(stale).rejects.toThrow(/claimed by another copy invocation/);
+    expect((await store.getCollection(job.jobId, key))!.rowsCopied).toBe(0);
+    await store.checkpointShard({ jobId: job.jobId, collectionKey: key, index: 0, attempt: 1, owner: newer, expectedCheckpoint: null, checkpoint: '10', rowsDelta: 10, done: false });
+    expect((await store.getShard(job.jobId, key, 0))!.checkpoint).toBe('10');
+    // A claim for an attempt the shard is not in (the collection was re-planned) fails.
+    await expect(store.claimShard(job.jobId, key, 0, 2)).rejects.toThrow(/gone or re-planned; it was not claimed/);
+  });
 });
 
 describe('DynamoJobStore copy batches', () => {
