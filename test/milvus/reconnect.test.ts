@@ -4,12 +4,16 @@ import type { CaptureProxy } from '../../lib/milvus/gateway/captureProxy';
 import { sleep } from '../../lib/milvus/backoff';
 import { setCallRetryPolicy } from '../../lib/milvus/gateway/calls';
 import { openCluster, startCaptureProxy } from '../../lib/milvus/gateway';
+import { ClusterPool } from '../../lib/milvus/pool';
 import { DB } from './helpers';
 
 /**
- * Reconnecting after an outage. grpc-js keeps a lost connection's reconnect backoff (doubling up
- * to two minutes) and fails calls at once meanwhile ("No connection established"). A TCP relay in
- * front of milvus-lite makes the outage: it refuses connections, then relays again at once.
+ * After an outage, a step's retry opens a new gateway (withClusters marks the old one unreachable,
+ * the pool replaces it). grpc-js shares one connection among every channel of the process with the
+ * same address and options, with its reconnect backoff: without a connection of its own, the new
+ * gateway failed with "No connection established. Last error: null" for seconds after the server
+ * was back (a resumed job failed its copy so in CI). A TCP relay in front of milvus-lite makes the
+ * outage: it refuses connections, then listens again at once on the same port.
  */
 
 interface Relay {
@@ -62,19 +66,51 @@ async function startRelay(upstream: string): Promise<Relay> {
   };
 }
 
-const started: { relay?: Relay; endpoint?: CaptureProxy } = {};
+const pool = new ClusterPool();
+const started: { relays: Relay[]; endpoint?: CaptureProxy } = { relays: [] };
 
 afterAll(async () => {
   setCallRetryPolicy();
   await started.endpoint?.close();
-  await started.relay?.stop();
+  await pool.closeAll();
+  await Promise.all(started.relays.map((r) => r.stop()));
+});
+
+describe('a gateway opened anew after an outage', () => {
+  it('connects at once, not behind the reconnect backoff of the gateway it replaces', async () => {
+    // One try per call: a call's own retries would hide the connection it got.
+    setCallRetryPolicy({ attempts: 1 });
+    const relay = await startRelay(inject('milvusTargetUri'));
+    started.relays.push(relay);
+    const before = pool.open({ uri: relay.uri });
+    expect(await before.listCollections(DB)).toBeInstanceOf(Array);
+
+    relay.down();
+    // 20 s of calls while the server is away, as a step and its retries make them: each failure
+    // lengthens gRPC's wait before it tries to connect again (about 1, 1.6, 2.6, 4.1, 6.6 s...).
+    const outageEnds = Date.now() + 20_000;
+    while (Date.now() < outageEnds) {
+      await expect(before.listCollections(DB)).rejects.toMatchObject({ code: 'MILVUS_UNAVAILABLE' });
+      await sleep(1_000);
+    }
+    before.markUnreachable();
+    relay.up();
+
+    const after = pool.open({ uri: relay.uri });
+    expect(after).not.toBe(before);
+    // Its first calls, through the SDK client and through the raw channel, reach the server.
+    expect(await after.listCollections(DB)).toBeInstanceOf(Array);
+    await expect(after.queryRows(DB, { collection: 'no_such_collection_reconnect', pkField: 'id', filter: '', outputFields: ['id'], limit: 1, timeoutMs: 10_000 })).rejects.toMatchObject({
+      code: 'COLLECTION_NOT_FOUND',
+    });
+  }, 60_000);
 });
 
 describe('the capture endpoint after its source went away', () => {
   it("tries its source again every second or so, not on gRPC's backoff of up to two minutes, and forwards once it is back", async () => {
     setCallRetryPolicy({ attempts: 1 });
     const relay = await startRelay(inject('milvusTargetUri'));
-    started.relay = relay;
+    started.relays.push(relay);
     const endpoint = await startCaptureProxy({
       listen: '127.0.0.1:0',
       source: { uri: relay.uri },

@@ -22,6 +22,17 @@ interface SdkInternals {
 
 const SERVER_NAME_OVERRIDE = 'grpc.ssl_target_name_override';
 
+/**
+ * A channel option of our own, one value per gateway. grpc-js shares a connection (subchannel)
+ * among every channel of the process with the same address and options, and keeps that
+ * connection's reconnect backoff: a gateway opened anew after an outage would wait up to two
+ * minutes behind its predecessor's backoff (measured: a new client 6.6 s after a 30 s outage,
+ * failing with "No connection established. Last error: null" until then). With this option the
+ * SDK clients and raw channels of one gateway share their connections, and a new gateway
+ * connects at once.
+ */
+export const GATEWAY_CONNECTION_OPTION = 'milvus-migrate.gateway';
+
 /** A raw gRPC channel with the SDK client's address, credentials and headers (dbname, authorization). */
 export class RawMilvusChannel {
   private readonly client: grpc.Client;
@@ -33,8 +44,10 @@ export class RawMilvusChannel {
     this.sdk = sdk;
     const address = sdk.config!.address!.replace(/(http|https)*:\/\//, '');
     const serverName = sdk.channelOptions?.[SERVER_NAME_OVERRIDE];
+    const connection = sdk.channelOptions?.[GATEWAY_CONNECTION_OPTION];
     this.client = new grpc.Client(address, sdk.creds!, {
       ...(typeof serverName === 'string' ? { [SERVER_NAME_OVERRIDE]: serverName } : {}),
+      ...(typeof connection === 'string' ? { [GATEWAY_CONNECTION_OPTION]: connection } : {}),
       'grpc.max_receive_message_length': -1,
       'grpc.max_send_message_length': -1,
       // HTTP/2's default 64 KiB window makes the server pause for a WINDOW_UPDATE every 64 KiB of

@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { LoadState, MilvusClient, OperatePrivilegeType, OperateUserRoleType, logger as sdkLogger, promisify } from '@zilliz/milvus2-sdk-node';
 import { PermanentError, TransientError } from '../../errors';
 import { redactUri, type ClusterCredentials } from '../../cluster';
 import type { CollectionSpec, IndexSpec } from '../spec';
 import { assertOk, isStatusOk, statusCode, statusOf, statusToError, toMigrationError, type MilvusStatus } from '../status';
 import { call, checkedCall, idempotentWrite, onceOnly, read, type Operation } from './calls';
-import { INSERT, QUERY, RawMilvusChannel } from './channel';
+import { GATEWAY_CONNECTION_OPTION, INSERT, QUERY, RawMilvusChannel } from './channel';
 import { encodeInsertRequest, encodeQueryRequest, parseMutationResult, parseQueryResults, type QueryReply, type RawFieldData } from './protoWire';
 import { decodeRows, encodeRowQuery, readTransformers, writeTransformers, type Row, type RowQueryRequest } from './rowCodec';
 import { createCollectionRequest } from './schemaRequest';
@@ -97,6 +98,8 @@ export class MilvusGateway {
   readonly #channels = new Map<string, RawMilvusChannel>();
   #capabilities: Promise<ClusterCapabilities> | undefined;
   #unreachable = false;
+  /** This gateway's own connections (channel.ts, GATEWAY_CONNECTION_OPTION). */
+  readonly #connection = randomUUID();
 
   /** Clients are created lazily and cached per database; nothing connects until the first call. */
   constructor(credentials: ClusterCredentials, options: OpenClusterOptions = {}) {
@@ -624,6 +627,7 @@ export class MilvusGateway {
         // machine's Retry of the step, which resumes from its checkpoint.
         maxRetries: 0,
         logLevel: this.#options.logLevel ?? 'warn',
+        channelOptions: { [GATEWAY_CONNECTION_OPTION]: this.#connection },
       });
       // The constructor starts a Connect call nobody awaits: an unreachable server would surface
       // as an unhandled rejection. Calls report the failure themselves.
