@@ -332,38 +332,34 @@ export class DynamoJobStore implements JobStore {
 
   async claimShard(jobId: string, collectionKey: string, index: number, attempt: number): Promise<string> {
     const owner = randomUUID();
-    const e = new Expressions();
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: shardKey(jobId, collectionKey, index),
-          UpdateExpression: `SET ${e.name('owner')} = ${e.value(owner)}`,
-          ConditionExpression: `attribute_exists(${e.name(JOB_TABLE.partitionKey)}) AND ${e.name('attempt')} = ${e.value(attempt)}`,
-          ...e.attributes(),
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new ConflictError(`shard ${collectionKey}#${index} (attempt ${attempt}) of job ${jobId} is gone or re-planned; it was not claimed`, { cause: error });
-      throw error;
-    }
+    await this.setOnShardOfAttempt({ jobId, collectionKey, index, attempt }, 'owner', owner, 'it was not claimed');
     return owner;
   }
 
   async setShardDigest(jobId: string, collectionKey: string, index: number, attempt: number, digest: { epoch: string; value: string }): Promise<void> {
+    await this.setOnShardOfAttempt({ jobId, collectionKey, index, attempt }, 'targetDigest', digest, 'its digest was not kept');
+  }
+
+  /** Sets one attribute of a shard item, if the shard is still of that attempt (a ConflictError saying `lost` otherwise). */
+  private async setOnShardOfAttempt(
+    { jobId, collectionKey, index, attempt }: { jobId: string; collectionKey: string; index: number; attempt: number },
+    attribute: string,
+    value: unknown,
+    lost: string,
+  ): Promise<void> {
     const e = new Expressions();
     try {
       await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: shardKey(jobId, collectionKey, index),
-          UpdateExpression: `SET ${e.name('targetDigest')} = ${e.value(digest)}`,
+          UpdateExpression: `SET ${e.name(attribute)} = ${e.value(value)}`,
           ConditionExpression: `attribute_exists(${e.name(JOB_TABLE.partitionKey)}) AND ${e.name('attempt')} = ${e.value(attempt)}`,
           ...e.attributes(),
         }),
       );
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new ConflictError(`shard ${collectionKey}#${index} (attempt ${attempt}) of job ${jobId} is gone or re-planned; its digest was not kept`, { cause: error });
+      if (error instanceof ConditionalCheckFailedException) throw new ConflictError(`shard ${collectionKey}#${index} (attempt ${attempt}) of job ${jobId} is gone or re-planned; ${lost}`, { cause: error });
       throw error;
     }
   }
