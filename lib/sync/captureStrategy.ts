@@ -316,6 +316,9 @@ async function applyCollection({ clusters, job }: CycleContext, w: CollectionWor
   const batch = keysPerRequest(job, sourceSpec);
   // Before the switchover the applications read the source, not the target: a row may be rewritten there in two calls.
   const mayRewrite = !job.sync?.switchedAt;
+  /** The target's writer in a partition ('': the whole collection). */
+  const writerIn = (p: string) => new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec, ...(p ? { partition: p } : {}) });
+  const rowLiterals = (rows: readonly Record<string, unknown>[]) => rows.map((r) => pkLiteral(pk, String(r[pk.name])));
   for (const [partition, keySet] of w.keys) {
     const keys = [...keySet].filter((k) => expressibleBound(pk, k) === k);
     for (const chunk of keyChunks(keys, batch, (k) => pkLiteral(pk, k).length + 2)) {
@@ -340,18 +343,18 @@ async function applyCollection({ clusters, job }: CycleContext, w: CollectionWor
       }
       counts.read += chunk.length;
       const absent = chunk.filter((k) => !found.has(k));
-      const present = rowsByPartition.filter((r) => r.rows.length > 0);
-      if (mayRewrite && absent.length && present.length === 1 && !(partitioned && !partition)) {
+      // One partition to write to (named, or a collection without partitions of its own).
+      const single = partition || !partitioned ? rowsByPartition[0] : undefined;
+      if (mayRewrite && absent.length && single?.rows.length) {
         // Rows to write and keys to remove: one delete of both, then an insert. On milvus-lite an
         // upsert and a delete each scan the collection and run one after the other (at 1,000,000
         // rows: 533 ms each, 1,168 ms side by side, 545 ms for the delete and insert), and Milvus
         // itself applies an upsert as a delete and an insert. The target is not read meanwhile
         // (mayRewrite), so the moment a row is missing there between the two harms no one.
-        const [{ partition: p, rows }] = present as [(typeof present)[number]];
-        const target = { cluster: clusters.target, db: collection.targetDb, spec: targetSpec, ...(p ? { partition: p } : {}) };
-        await new KeyRangeWriter(target).deleteKeys([...rows.map((r) => pkLiteral(pk, String(r[pk.name]))), ...absent.map((k) => pkLiteral(pk, k))]);
-        await new KeyRangeWriter(target).writeRows(rows, 'insert');
-        counts.written += rows.length;
+        const writer = writerIn(single.partition);
+        await writer.deleteKeys([...rowLiterals(single.rows), ...absent.map((k) => pkLiteral(pk, k))]);
+        await writer.writeRows(single.rows, 'insert');
+        counts.written += single.rows.length;
         counts.deleted += absent.length;
         continue;
       }
@@ -359,16 +362,16 @@ async function applyCollection({ clusters, job }: CycleContext, w: CollectionWor
       // them), while the rows it has are written: the two key sets are disjoint, so they need no
       // order, and a write to Milvus costs a round trip (on milvus-lite, a scan of the collection).
       const removal = absent.length
-        ? new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec, ...(partition ? { partition } : {}) }).deleteKeys(absent.map((k) => pkLiteral(pk, k)))
+        ? writerIn(partition).deleteKeys(absent.map((k) => pkLiteral(pk, k)))
         : Promise.resolve();
       const writes = (async () => {
         // One partition after another: a key the source holds in two partitions is rewritten in each, in turn.
         for (const { partition: p, rows } of rowsByPartition) {
           if (!rows.length) continue;
-          const writer = new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec, ...(p ? { partition: p } : {}) });
+          const writer = writerIn(p);
           if (partitioned && !partition) {
             // The key may sit in another partition on the target: remove it everywhere, then write it where the source has it.
-            await new KeyRangeWriter({ cluster: clusters.target, db: collection.targetDb, spec: targetSpec }).deleteKeys(rows.map((r) => pkLiteral(pk, String(r[pk.name]))));
+            await writerIn('').deleteKeys(rowLiterals(rows));
             await writer.writeRows(rows, 'insert');
           } else {
             await writer.writeRows(rows, 'upsert');

@@ -7,12 +7,9 @@ import { openCluster } from '../../lib/milvus';
 import { seedSampleCollections } from '../../local/sampleData';
 import type { Services } from '../../lib/services';
 import { allRows, client, expectSameRows, dropCollectionsWithPrefix } from '../support/rows';
-import { copyAll, CrashAfter, crashingStore } from '../support/steps';
+import { copyAll, CrashAfter, crashingStore, planAndCreate } from '../support/steps';
 import { ConflictError } from '../../lib/errors';
 import { copyShard } from '../../lib/migration/copyShard';
-import { createTargetCollection } from '../../lib/migration/createTargetCollection';
-import { loadCopyBatch } from '../../lib/migration/loadCopyBatch';
-import { planShards } from '../../lib/migration/planShards';
 import { stepServices } from '../support/stepServices';
 
 /**
@@ -30,13 +27,13 @@ let service: MigrationService;
 let names: string[];
 
 
-async function newJob(collection: string, targetName: string, batchBytes: number): Promise<string> {
+async function newJob(collection: string, targetName: string, options: Record<string, number>): Promise<string> {
   const job = (await service.create({
     type: 'offline',
     source: { uri: sourceUri },
     target: { uri: targetUri },
     databases: [{ name: 'default', collections: [{ name: collection, targetName }] }],
-    options: { rowsPerShard: 100, batchBytes },
+    options,
   })) as unknown as { jobId: string };
   return job.jobId;
 }
@@ -75,7 +72,7 @@ describe('a copy step killed between writing a batch and saving its checkpoint',
   ])('resumes after a kill at checkpoint %i (checkpoint interval %s ms) with no missing and no duplicate rows', async (failAt, checkpointIntervalMs) => {
     const [products] = names as [string];
     const targetName = `${products}_kill${failAt}_${checkpointIntervalMs ?? 'default'}`;
-    const jobId = await newJob(products, targetName, 65536);
+    const jobId = await newJob(products, targetName, { rowsPerShard: 100, batchBytes: 65536 });
     await preflight(services, { jobId });
     const budget = checkpointIntervalMs === undefined ? {} : { checkpointIntervalMs };
     await expect(copyAll(services, jobId, { ...services, jobs: crashingStore(services.jobs, failAt) }, budget)).rejects.toThrow(CrashAfter);
@@ -94,19 +91,10 @@ describe('a copy step of a failed execution that runs on while a resume copies t
   it('stops before its next write once the resume claimed the shard, so no row is written twice', async () => {
     const [products] = names as [string];
     const targetName = `${products}_stale`;
-    const job = (await service.create({
-      type: 'offline',
-      source: { uri: sourceUri },
-      target: { uri: targetUri },
-      databases: [{ name: 'default', collections: [{ name: products, targetName }] }],
-      options: { rowsPerShard: 1_000, batchRows: 4 }, // one shard of 240 rows
-    })) as unknown as { jobId: string };
-    const { jobId } = job;
+    const jobId = await newJob(products, targetName, { rowsPerShard: 1_000, batchRows: 4 }); // one shard of 240 rows
     await preflight(services, { jobId });
-    const plan = await planShards(services, { jobId });
-    const [batch] = await Promise.all(plan.batches.map((b) => loadCopyBatch(services, { jobId, batch: b })));
+    const [batch] = await planAndCreate(services, jobId);
     const [collectionKey] = batch!.collections as [string];
-    await createTargetCollection(services, { jobId, collectionKey });
     const shard = { jobId, collectionKey, shardIndex: 0 };
 
     // The stale step: its first read of the source hangs (the cluster was away) until released.
@@ -159,14 +147,8 @@ describe('checkpoints', () => {
   it('are saved at most once a second and at the end, however many batches are written, with exact row counts', async () => {
     const [products] = names as [string];
     const targetName = `${products}_coalesced`;
-    const job = (await service.create({
-      type: 'offline',
-      source: { uri: sourceUri },
-      target: { uri: targetUri },
-      databases: [{ name: 'default', collections: [{ name: products, targetName }] }],
-      options: { rowsPerShard: 1_000, batchRows: 4 }, // one shard of 240 rows: 60 batches
-    })) as unknown as { jobId: string };
-    await preflight(services, { jobId: job.jobId });
+    const jobId = await newJob(products, targetName, { rowsPerShard: 1_000, batchRows: 4 }); // one shard of 240 rows: 60 batches
+    await preflight(services, { jobId });
     const saves: boolean[] = [];
     const counting = new Proxy(services.jobs, {
       get(target, property, receiver) {
@@ -180,14 +162,14 @@ describe('checkpoints', () => {
       },
     });
     const started = Date.now();
-    await copyAll(services, job.jobId, { ...services, jobs: counting });
+    await copyAll(services, jobId, { ...services, jobs: counting });
     const seconds = (Date.now() - started) / 1000;
     const progress = saves.filter((done) => !done).length;
     expect(saves.filter((done) => done)).toHaveLength(1);
     expect(progress).toBeGreaterThanOrEqual(1);
     expect(progress).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
     expect(progress).toBeLessThan(60);
-    expect((await services.jobs.getCollection(job.jobId, `default.${products}`))?.rowsCopied).toBe(sizes.products);
+    expect((await services.jobs.getCollection(jobId, `default.${products}`))?.rowsCopied).toBe(sizes.products);
     expect(await expectSameRows(sourceUri, products, targetUri, targetName)).toBe(sizes.products);
   });
 });
@@ -196,7 +178,7 @@ describe('verification', () => {
   it('drops and copies again a collection whose count differs, then fails a second mismatch naming it', async () => {
     const articles = names[1] as string;
     const targetName = `${articles}_verified`;
-    const jobId = await newJob(articles, targetName, 256 * 1024);
+    const jobId = await newJob(articles, targetName, { rowsPerShard: 100, batchBytes: 256 * 1024 });
     await preflight(services, { jobId });
     await copyAll(services, jobId);
 

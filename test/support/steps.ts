@@ -12,10 +12,8 @@ import type { Services } from '../../lib/services';
  * machine would not. `copyServices` serve the CopyShard steps only (a crashing store, say).
  */
 export async function copyAll(services: Services, jobId: string, copyServices: Services = services, budget: Omit<CopyShardBudget, 'deadline'> = {}): Promise<void> {
-  const plan = await planShards(services, { jobId });
-  const batches = await Promise.all(plan.batches.map((batch) => loadCopyBatch(services, { jobId, batch })));
   // The stages of the state machine: every collection created, every shard copied, every collection indexed.
-  for (const { collections } of batches) for (const collectionKey of collections) await createTargetCollection(services, { jobId, collectionKey });
+  const batches = await planAndCreate(services, jobId);
   for (const { shards } of batches) {
     for (const { collectionKey, shardIndex } of shards) {
       for (;;) {
@@ -25,6 +23,14 @@ export async function copyAll(services: Services, jobId: string, copyServices: S
     }
   }
   for (const { collections } of batches) for (const collectionKey of collections) await buildIndexes(services, { jobId, collectionKey });
+}
+
+/** PlanShards, then CreateTargetCollection for every collection planned: the copy batches, ready for CopyShard. */
+export async function planAndCreate(services: Services, jobId: string) {
+  const plan = await planShards(services, { jobId });
+  const batches = await Promise.all(plan.batches.map((batch) => loadCopyBatch(services, { jobId, batch })));
+  for (const { collections } of batches) for (const collectionKey of collections) await createTargetCollection(services, { jobId, collectionKey });
+  return batches;
 }
 
 export class CrashAfter extends Error {}
